@@ -1,0 +1,175 @@
+//! Line magics: `%lsmagic`, `%help`, `%config`, `%echo`, and the `%s3` and
+//! `%spark` families.
+
+use quarry_sql::Completion;
+
+use super::{QuarryHandler, display};
+use crate::protocol::{ExecuteError, Outputs};
+
+/// A magic's name, one-line synopsis and longer description.
+struct Magic {
+    name: &'static str,
+    usage: &'static str,
+    about: &'static str,
+}
+
+const MAGICS: &[Magic] = &[
+    Magic { name: "%lsmagic", usage: "%lsmagic", about: "List the available magics." },
+    Magic { name: "%help", usage: "%help", about: "Show how to use Quarry: SQL cells, S3 URLs and magics." },
+    Magic {
+        name: "%config",
+        usage: "%config [max_rows N]",
+        about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
+    },
+    Magic { name: "%echo", usage: "%echo TEXT", about: "Print TEXT to the cell's output." },
+    Magic {
+        name: "%s3",
+        usage: "%s3 ls|head|cp|rm|whoami …",
+        about: "Browse and manage S3 objects with the kernel's credentials.",
+    },
+    Magic {
+        name: "%spark",
+        usage: "%spark start|status|logs|stop …",
+        about: "Start and manage a Spark session whose executors run as Kubernetes pods.",
+    },
+    Magic { name: "%%spark", usage: "%%spark [-o NAME] [-i TABLE]…", about: "Run the cell as Spark SQL." },
+];
+
+pub(super) async fn run(handler: &QuarryHandler, line: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or_default();
+    let args: Vec<&str> = words.collect();
+    match name {
+        "%lsmagic" => {
+            let mut text = String::from("Available magics:\n\n");
+            for magic in MAGICS {
+                text.push_str(&format!("* `{}` — {}\n", magic.usage, magic.about));
+            }
+            outputs.display(display::markdown(&text), None);
+            Ok(())
+        }
+        "%help" => {
+            outputs.display(display::markdown(HELP), None);
+            Ok(())
+        }
+        "%echo" => {
+            let text = line.trim_start().strip_prefix("%echo").unwrap_or_default().trim_start();
+            outputs.stdout(&format!("{text}\n"));
+            Ok(())
+        }
+        "%config" => config(handler, &args, outputs),
+        "%s3" | "%spark" | "%%spark" => Err(ExecuteError::new(
+            "MagicNotAvailable",
+            format!("{name} is not available in this Quarry build yet; SQL cells can already read and write s3:// URLs."),
+        )),
+        _ => Err(ExecuteError::new(
+            "UnknownMagic",
+            format!("{name} is not a Quarry magic: %lsmagic lists the ones that exist."),
+        )),
+    }
+}
+
+fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(), ExecuteError> {
+    match args {
+        [] => {
+            let config = handler.config();
+            let memory = handler.session.memory().describe();
+            outputs.display(
+                display::markdown(&format!(
+                    "| setting | value |\n|---|---|\n| max_rows | {} |\n| memory_limit | {memory} |\n| s3_endpoint | {} |\n",
+                    config.max_rows,
+                    handler.session.s3().settings().endpoint_display()
+                )),
+                None,
+            );
+            Ok(())
+        }
+        ["max_rows", value] => {
+            let rows: usize = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ExecuteError::new("ConfigError", format!("max_rows must be a positive whole number, not '{value}'."))
+            })?;
+            handler.config.lock().expect("config lock").max_rows = rows;
+            outputs.stdout(&format!("max_rows = {rows}\n"));
+            Ok(())
+        }
+        ["memory_limit", ..] => Err(ExecuteError::new(
+            "ConfigError",
+            "memory_limit is fixed when the kernel starts: set QUARRY_MEMORY_LIMIT (e.g. 4g) and restart the kernel.",
+        )),
+        _ => Err(ExecuteError::new(
+            "ConfigError",
+            format!("Unknown setting '{}': use %config max_rows N (see %help).", args.join(" ")),
+        )),
+    }
+}
+
+/// Completes magic names when the cursor is in the first word of a `%` line.
+pub(super) fn complete(code: &str, cursor_pos: usize) -> Option<Completion> {
+    let before: String = code.chars().take(cursor_pos).collect();
+    let line = before.rsplit('\n').next().unwrap_or_default();
+    let word = line.trim_start();
+    if !word.starts_with('%') || word.contains(char::is_whitespace) {
+        return None;
+    }
+    let matches: Vec<String> = MAGICS
+        .iter()
+        .map(|m| m.name.to_string())
+        .filter(|name| name.starts_with(word))
+        .collect();
+    Some(Completion {
+        kinds: vec!["magic"; matches.len()],
+        matches,
+        cursor_start: cursor_pos - word.chars().count(),
+        cursor_end: cursor_pos,
+    })
+}
+
+/// Help for the magic under the cursor.
+pub(super) fn inspect(code: &str, cursor_pos: usize) -> Option<String> {
+    let chars: Vec<char> = code.chars().collect();
+    let at = cursor_pos.min(chars.len());
+    let start = chars[..at].iter().rposition(|c| c.is_whitespace()).map_or(0, |i| i + 1);
+    let end = chars[at..].iter().position(|c| c.is_whitespace()).map_or(chars.len(), |i| at + i);
+    let word: String = chars[start..end].iter().collect();
+    let magic = MAGICS.iter().find(|m| m.name == word)?;
+    Some(format!("{}\n\n{}", magic.usage, magic.about))
+}
+
+const HELP: &str = r#"## Quarry
+
+Cells are **SQL** (Apache DataFusion). Separate statements with `;` — the last one's result is shown.
+
+```sql
+SELECT sensor, avg(temperature) FROM 's3://demo/sensors/readings.parquet' GROUP BY sensor;
+
+CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION 's3://demo/sensors/';
+
+COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' STORED AS PARQUET;
+```
+
+* Query CSV, Parquet and JSON files or folders straight from `s3://` URLs.
+* Tab completes keywords, functions, tables, columns and `s3://` paths; Shift+Tab shows a table's or file's schema.
+* The stop button interrupts a running query; tables from earlier cells are kept.
+* `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
+* `%lsmagic` lists the magics.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completes_magic_names() {
+        let c = complete("%ls", 3).unwrap();
+        assert_eq!(c.matches, vec!["%lsmagic".to_string()]);
+        assert_eq!((c.cursor_start, c.cursor_end), (0, 3));
+        assert!(complete("SELECT 1", 8).is_none());
+        assert!(complete("%config max", 11).is_none());
+    }
+
+    #[test]
+    fn inspects_magics() {
+        assert!(inspect("%config max_rows 3", 3).unwrap().starts_with("%config [max_rows N]"));
+        assert!(inspect("SELECT", 3).is_none());
+    }
+}

@@ -1,0 +1,177 @@
+//! Quarry's cells: SQL plus magics, behind the protocol's [`Handler`].
+//!
+//! A cell is any number of leading `%magic` lines followed by SQL. Magics
+//! run first, in order; then the SQL runs on the query executor.
+
+mod display;
+mod kernel_info;
+mod magics;
+mod sql;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jupyter_protocol::{
+    CompleteReply, InspectReply, IsCompleteReply, IsCompleteReplyStatus, KernelInfoReply, Media,
+    MediaType, ReplyStatus,
+};
+use quarry_sql::{Completeness, QueryExecutor, SqlSession};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::protocol::{ExecuteError, Handler, Outputs};
+
+/// Settings a user can change with `%config`.
+#[derive(Debug, Clone)]
+pub struct CellsConfig {
+    /// Rows shown per result; the true count is always stated.
+    pub max_rows: usize,
+    /// A query running longer than this gets a live progress line.
+    pub progress_after: Duration,
+}
+
+impl Default for CellsConfig {
+    fn default() -> Self {
+        CellsConfig { max_rows: 100, progress_after: Duration::from_millis(1000) }
+    }
+}
+
+/// The Quarry kernel's cell handler.
+pub struct QuarryHandler {
+    session: SqlSession,
+    executor: Arc<QueryExecutor>,
+    config: Mutex<CellsConfig>,
+    /// Cancels the cell now running; `None` when idle.
+    running: Mutex<Option<CancellationToken>>,
+}
+
+impl QuarryHandler {
+    pub fn new(session: SqlSession, executor: Arc<QueryExecutor>, config: CellsConfig) -> Self {
+        QuarryHandler { session, executor, config: Mutex::new(config), running: Mutex::new(None) }
+    }
+
+    fn config(&self) -> CellsConfig {
+        self.config.lock().expect("config lock").clone()
+    }
+}
+
+/// Splits a cell into its leading magic lines and the SQL after them.
+fn split_cell(code: &str) -> (Vec<&str>, &str) {
+    let mut magics = Vec::new();
+    let mut rest = code;
+    loop {
+        let trimmed = rest.trim_start();
+        if !trimmed.starts_with('%') {
+            return (magics, trimmed);
+        }
+        let (line, tail) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
+        magics.push(line.trim_end());
+        rest = tail;
+    }
+}
+
+#[async_trait]
+impl Handler for QuarryHandler {
+    fn kernel_info(&self) -> KernelInfoReply {
+        kernel_info::reply()
+    }
+
+    async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+        let (magics, sql) = split_cell(code);
+        for line in magics {
+            magics::run(self, line, outputs).await?;
+        }
+        if sql.trim().is_empty() {
+            return Ok(());
+        }
+        self.run_sql(sql, outputs).await
+    }
+
+    async fn complete(&self, code: &str, cursor_pos: usize) -> CompleteReply {
+        let session = self.session.clone();
+        let owned = code.to_string();
+        let completion = match magics::complete(code, cursor_pos) {
+            Some(completion) => completion,
+            None => self
+                .executor
+                .spawn(async move { quarry_sql::complete(&session, &owned, cursor_pos).await })
+                .await
+                .unwrap_or_default(),
+        };
+        let types: Vec<_> = completion
+            .matches
+            .iter()
+            .zip(&completion.kinds)
+            .map(|(text, kind)| {
+                json!({"start": completion.cursor_start, "end": completion.cursor_end, "text": text, "type": kind})
+            })
+            .collect();
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("_jupyter_types_experimental".into(), json!(types));
+        CompleteReply {
+            matches: completion.matches,
+            cursor_start: completion.cursor_start,
+            cursor_end: completion.cursor_end,
+            metadata,
+            status: ReplyStatus::Ok,
+            error: None,
+        }
+    }
+
+    async fn inspect(&self, code: &str, cursor_pos: usize, _detail_level: usize) -> InspectReply {
+        let text = match magics::inspect(code, cursor_pos) {
+            Some(text) => Some(text),
+            None => {
+                let session = self.session.clone();
+                let owned = code.to_string();
+                self.executor
+                    .spawn(async move { quarry_sql::inspect(&session, &owned, cursor_pos).await })
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        };
+        InspectReply {
+            found: text.is_some(),
+            data: Media { content: text.map(MediaType::Plain).into_iter().collect() },
+            metadata: Default::default(),
+            status: ReplyStatus::Ok,
+            error: None,
+        }
+    }
+
+    fn is_complete(&self, code: &str) -> IsCompleteReply {
+        let (_, sql) = split_cell(code);
+        match quarry_sql::completeness(sql) {
+            Completeness::Complete => IsCompleteReply::complete(),
+            Completeness::Incomplete => IsCompleteReply::incomplete(String::new()),
+            Completeness::Invalid => IsCompleteReply::new(IsCompleteReplyStatus::Invalid, String::new()),
+        }
+    }
+
+    fn interrupt(&self) {
+        if let Some(token) = self.running.lock().expect("running lock").as_ref() {
+            token.cancel();
+        }
+    }
+
+    async fn shutdown(&self, _restart: bool) {
+        self.interrupt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_cell;
+
+    #[test]
+    fn magics_lead_and_sql_follows() {
+        let (magics, sql) = split_cell("%config max_rows 5\n  %echo hi\nSELECT 1;\n%not a magic");
+        assert_eq!(magics, vec!["%config max_rows 5", "%echo hi"]);
+        assert_eq!(sql, "SELECT 1;\n%not a magic");
+        let (magics, sql) = split_cell("SELECT 1");
+        assert!(magics.is_empty());
+        assert_eq!(sql, "SELECT 1");
+    }
+}

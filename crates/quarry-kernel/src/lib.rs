@@ -1,0 +1,16 @@
+//! The Quarry Jupyter kernel.
+//!
+//! Two layers, kept apart so each can be read on its own:
+//!
+//! * [`protocol`] speaks the Jupyter wire protocol: one module per socket,
+//!   signatures checked, status and replies sent in the order clients
+//!   expect. It knows nothing about SQL; it drives a [`protocol::Handler`].
+//! * [`cells`] is Quarry's handler: it routes a cell to SQL or a magic,
+//!   runs it on the query executor with progress and interrupt, and renders
+//!   results and errors.
+
+pub mod cells;
+pub mod protocol;
+
+pub use cells::{CellsConfig, QuarryHandler};
+pub use protocol::{ConnectionFile, run_kernel};

@@ -1,0 +1,89 @@
+//! The control socket: interrupt and shutdown, answered even while a cell
+//! runs on the shell task.
+
+use std::sync::Arc;
+
+use jupyter_protocol::{
+    InterruptReply, JupyterMessage, JupyterMessageContent, ReplyStatus, ShutdownReply,
+    ShutdownRequest, UnknownMessage,
+};
+use jupyter_zmq_client::{Connection, KernelControlConnection};
+use serde_json::json;
+
+use super::{Handler, Iopub};
+
+pub(super) async fn serve(mut socket: KernelControlConnection, handler: Arc<dyn Handler>, iopub: Iopub) {
+    loop {
+        let request = match socket.read().await {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::warn!("dropped a control message: {e}");
+                continue;
+            }
+        };
+        iopub.busy(&request);
+        use JupyterMessageContent as C;
+        let reply: Option<JupyterMessageContent> = match &request.content {
+            C::InterruptRequest(_) => {
+                handler.interrupt();
+                Some(InterruptReply::new().into())
+            }
+            C::ShutdownRequest(r) => Some(answer_shutdown(&mut socket, &handler, &iopub, &request, r).await),
+            C::KernelInfoRequest(_) => Some(handler.kernel_info().into()),
+            C::UnknownMessage(unknown) => answer_unknown(unknown),
+            other => {
+                tracing::warn!(msg_type = other.message_type(), "unexpected message on control");
+                None
+            }
+        };
+        if let Some(reply) = reply
+            && let Err(e) = socket.send(JupyterMessage::new(reply, Some(&request))).await
+        {
+            tracing::warn!("could not send {} reply: {e}", request.message_type());
+        }
+        iopub.idle(&request);
+    }
+}
+
+/// Replies to a shutdown request and exits the process.
+///
+/// The reply goes out (and to IOPub, as protocol 5.4 asks) before anything
+/// slow happens; then the handler releases its resources and the process
+/// exits at once, so a restart never waits for jupyter_client's 5 s
+/// escalation to SIGKILL.
+pub(super) async fn answer_shutdown<S: zeromq::SocketSend>(
+    socket: &mut Connection<S>,
+    handler: &Arc<dyn Handler>,
+    iopub: &Iopub,
+    request: &JupyterMessage,
+    shutdown: &ShutdownRequest,
+) -> JupyterMessageContent {
+    let reply = ShutdownReply { restart: shutdown.restart, status: ReplyStatus::Ok, error: None };
+    iopub.send(reply.clone(), request);
+    iopub.idle(request);
+    if let Err(e) = socket.send(JupyterMessage::new(reply.clone(), Some(request))).await {
+        tracing::warn!("could not send shutdown_reply: {e}");
+    }
+    iopub.flush().await;
+    tracing::info!(restart = shutdown.restart, "shutting down");
+    handler.shutdown(shutdown.restart).await;
+    // Give the sockets a moment to put the last frames on the wire.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    std::process::exit(0);
+}
+
+/// Requests this kernel does not implement still get a reply, so clients
+/// never wait forever.
+pub(super) fn answer_unknown(unknown: &UnknownMessage) -> Option<JupyterMessageContent> {
+    if !unknown.msg_type.ends_with("_request") {
+        tracing::debug!(msg_type = %unknown.msg_type, "ignoring message");
+        return None;
+    }
+    tracing::info!(msg_type = %unknown.msg_type, "answering unsupported request with an error");
+    Some(unknown.reply(json!({
+        "status": "error",
+        "ename": "NotImplemented",
+        "evalue": format!("Quarry does not support {}.", unknown.msg_type),
+        "traceback": [],
+    })))
+}

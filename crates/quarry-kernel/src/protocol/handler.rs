@@ -1,0 +1,126 @@
+//! What the protocol layer asks of a kernel implementation.
+
+use async_trait::async_trait;
+use jupyter_protocol::{
+    CompleteReply, DisplayData, ExecuteResult, ExecutionCount, InspectReply, IsCompleteReply,
+    JupyterMessage, KernelInfoReply, Media, StreamContent, Transient, UpdateDisplayData,
+};
+
+use super::Iopub;
+
+/// A kernel implementation: everything language-specific lives behind this
+/// trait, and everything about sockets, signatures and message order lives
+/// in front of it.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    fn kernel_info(&self) -> KernelInfoReply;
+
+    /// Runs a cell, publishing outputs through `outputs`. An `Err` becomes
+    /// both an `error` message on IOPub and an error `execute_reply`.
+    async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError>;
+
+    async fn complete(&self, code: &str, cursor_pos: usize) -> CompleteReply;
+
+    async fn inspect(&self, code: &str, cursor_pos: usize, detail_level: usize) -> InspectReply;
+
+    fn is_complete(&self, code: &str) -> IsCompleteReply;
+
+    /// Cancels the running cell, if any. Called from the control task and
+    /// the SIGINT handler while `execute` is in flight on the shell task.
+    fn interrupt(&self);
+
+    /// Releases external resources (child processes, remote sessions)
+    /// before the process exits.
+    async fn shutdown(&self, restart: bool);
+}
+
+/// A failed cell, as the `error` message and reply describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecuteError {
+    pub ename: String,
+    /// One sentence saying what went wrong and what to do.
+    pub evalue: String,
+    pub traceback: Vec<String>,
+}
+
+impl ExecuteError {
+    /// An error whose traceback is just its message, in red: Quarry errors
+    /// are explanations, not stack dumps.
+    pub fn new(ename: impl Into<String>, evalue: impl Into<String>) -> Self {
+        let ename = ename.into();
+        let evalue = evalue.into();
+        let traceback = vec![format!("\u{1b}[0;31m{ename}\u{1b}[0m: {evalue}")];
+        ExecuteError { ename, evalue, traceback }
+    }
+}
+
+/// Where a running cell sends its output: IOPub messages parented to the
+/// `execute_request`, suppressed for silent requests.
+pub struct Outputs {
+    iopub: Iopub,
+    parent: JupyterMessage,
+    execution_count: ExecutionCount,
+    silent: bool,
+    /// The text/plain form of the last result, kept for `history_request`.
+    result_text: std::sync::Mutex<Option<String>>,
+}
+
+impl Outputs {
+    pub(super) fn new(iopub: Iopub, parent: JupyterMessage, execution_count: ExecutionCount, silent: bool) -> Self {
+        Outputs { iopub, parent, execution_count, silent, result_text: Default::default() }
+    }
+
+    pub(super) fn take_result_text(&self) -> Option<String> {
+        self.result_text.lock().ok()?.take()
+    }
+
+    pub fn execution_count(&self) -> ExecutionCount {
+        self.execution_count
+    }
+
+    /// Shows `data`; with a `display_id` it can later be replaced in place.
+    pub fn display(&self, data: Media, display_id: Option<&str>) {
+        if self.silent {
+            return;
+        }
+        let mut message = DisplayData::new(data);
+        // A null `transient` crashes older nbclient versions.
+        message.transient = Some(Transient { display_id: display_id.map(str::to_string) });
+        self.iopub.send(message, &self.parent);
+    }
+
+    pub fn update_display(&self, data: Media, display_id: &str) {
+        if !self.silent {
+            self.iopub.send(UpdateDisplayData::new(data, display_id), &self.parent);
+        }
+    }
+
+    /// The cell's value (`Out[n]`).
+    pub fn result(&self, data: Media) {
+        let text = data.content.iter().find_map(|m| match m {
+            jupyter_protocol::MediaType::Plain(text) => Some(text.clone()),
+            _ => None,
+        });
+        if let Ok(mut slot) = self.result_text.lock() {
+            *slot = text;
+        }
+        if self.silent {
+            return;
+        }
+        let mut message = ExecuteResult::new(self.execution_count, data);
+        message.transient = Some(Transient::default());
+        self.iopub.send(message, &self.parent);
+    }
+
+    pub fn stdout(&self, text: &str) {
+        if !self.silent {
+            self.iopub.send(StreamContent::stdout(text), &self.parent);
+        }
+    }
+
+    pub fn stderr(&self, text: &str) {
+        if !self.silent {
+            self.iopub.send(StreamContent::stderr(text), &self.parent);
+        }
+    }
+}

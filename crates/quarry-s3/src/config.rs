@@ -1,0 +1,158 @@
+//! Endpoint and region settings, read from the environment variables named in
+//! DESIGN.md.
+
+use std::collections::HashMap;
+
+/// A source of environment variables.
+///
+/// Production code reads the process environment; tests pass a map so they
+/// never mutate global state (which is `unsafe` and racy in Rust 2024).
+#[derive(Debug, Clone, Default)]
+pub enum Env {
+    /// The process environment.
+    #[default]
+    Process,
+    /// A fixed set of variables, for tests and for callers that build the
+    /// environment of a child process.
+    Map(HashMap<String, String>),
+}
+
+impl Env {
+    /// Builds a fixed environment from `(name, value)` pairs.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Env::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// The value of `name`, treating an empty value as unset (Kubernetes
+    /// manifests often template variables to `""`).
+    pub fn get(&self, name: &str) -> Option<String> {
+        let value = match self {
+            Env::Process => std::env::var(name).ok(),
+            Env::Map(map) => map.get(name).cloned(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// The default region when `AWS_REGION` is unset; MinIO and SeaweedFS accept
+/// any region, and AWS needs a concrete one to sign.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Where S3 lives and how to address it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// A custom endpoint such as `http://minio:9000`; `None` means AWS.
+    pub endpoint: Option<String>,
+    /// Signing region.
+    pub region: String,
+    /// Path-style addressing (`endpoint/bucket/key`). Non-AWS servers such as
+    /// MinIO rarely have wildcard DNS for virtual-hosted buckets.
+    pub path_style: bool,
+}
+
+impl S3Settings {
+    /// Reads `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`, else
+    /// `S3_ENDPOINT`, and `AWS_REGION` (then `AWS_DEFAULT_REGION`).
+    pub fn from_env(env: &Env) -> Self {
+        let endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "S3_ENDPOINT"]
+            .iter()
+            .find_map(|name| env.get(name))
+            .map(|e| normalise_endpoint(&e));
+        let region = env
+            .get("AWS_REGION")
+            .or_else(|| env.get("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|| DEFAULT_REGION.to_string());
+        let path_style = endpoint.as_deref().is_some_and(|e| !is_aws_endpoint(e));
+        S3Settings {
+            endpoint,
+            region,
+            path_style,
+        }
+    }
+
+    /// The endpoint as users should see it (`AWS S3 (region)` when unset).
+    pub fn endpoint_display(&self) -> String {
+        match &self.endpoint {
+            Some(e) => e.clone(),
+            None => format!("AWS S3 ({})", self.region),
+        }
+    }
+}
+
+/// `S3_ENDPOINT` is often given without a scheme (`minio:9000`); such
+/// in-cluster endpoints are plain HTTP.
+fn normalise_endpoint(raw: &str) -> String {
+    let trimmed = raw.trim().trim_end_matches('/');
+    if trimmed.contains("://") {
+        trimmed.to_string()
+    } else {
+        format!("http://{trimmed}")
+    }
+}
+
+fn is_aws_endpoint(endpoint: &str) -> bool {
+    let host = endpoint
+        .split("://")
+        .nth(1)
+        .unwrap_or(endpoint)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_precedence_follows_the_contract() {
+        let env = Env::from_pairs([
+            ("AWS_ENDPOINT_URL_S3", "http://s3-specific:9000"),
+            ("AWS_ENDPOINT_URL", "http://generic:9000"),
+            ("S3_ENDPOINT", "http://legacy:9000"),
+        ]);
+        assert_eq!(
+            S3Settings::from_env(&env).endpoint.as_deref(),
+            Some("http://s3-specific:9000")
+        );
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL", "http://generic:9000/"), ("S3_ENDPOINT", "x")]);
+        assert_eq!(
+            S3Settings::from_env(&env).endpoint.as_deref(),
+            Some("http://generic:9000")
+        );
+        let env = Env::from_pairs([("S3_ENDPOINT", "minio:9000")]);
+        assert_eq!(
+            S3Settings::from_env(&env).endpoint.as_deref(),
+            Some("http://minio:9000")
+        );
+    }
+
+    #[test]
+    fn custom_endpoints_use_path_style_and_aws_does_not() {
+        let minio = S3Settings::from_env(&Env::from_pairs([("S3_ENDPOINT", "http://minio:9000")]));
+        assert!(minio.path_style);
+        let aws = S3Settings::from_env(&Env::from_pairs([(
+            "AWS_ENDPOINT_URL",
+            "https://s3.eu-west-1.amazonaws.com",
+        )]));
+        assert!(!aws.path_style);
+        let none = S3Settings::from_env(&Env::from_pairs([]));
+        assert!(!none.path_style);
+        assert_eq!(none.region, DEFAULT_REGION);
+        assert_eq!(none.endpoint_display(), "AWS S3 (us-east-1)");
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let env = Env::from_pairs([("AWS_ENDPOINT_URL_S3", " "), ("S3_ENDPOINT", "http://m:1")]);
+        assert_eq!(S3Settings::from_env(&env).endpoint.as_deref(), Some("http://m:1"));
+        let env = Env::from_pairs([("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "eu-central-1")]);
+        assert_eq!(S3Settings::from_env(&env).region, "eu-central-1");
+    }
+}

@@ -1,0 +1,23 @@
+//! S3 access for every Quarry component.
+//!
+//! The kernel's SQL engine, the `%s3` magics and the panel backend must agree
+//! on *which* endpoint they talk to and *whose* credentials they sign with, so
+//! this crate is the single place that reads the credentials contract in
+//! DESIGN.md ("Credentials"). Callers get ready-made [`object_store`] stores
+//! per bucket from [`S3Stores`]; nothing else in Quarry reads `AWS_*`
+//! variables.
+//!
+//! Secrets never leave this crate in printable form: [`Credentials`] redacts
+//! them in `Debug`, and every error message is built from non-secret fields.
+
+mod config;
+mod credentials;
+mod error;
+mod location;
+mod stores;
+
+pub use config::{Env, S3Settings};
+pub use credentials::{Credentials, CredentialsProvider, Identity};
+pub use error::S3Error;
+pub use location::S3Location;
+pub use stores::S3Stores;

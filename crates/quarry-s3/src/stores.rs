@@ -1,0 +1,106 @@
+//! One `object_store` client per bucket, built on demand and shared.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
+
+use crate::credentials::ObjectStoreCredentials;
+use crate::location::validate_bucket_name;
+use crate::{CredentialsProvider, Env, S3Error, S3Settings};
+
+/// Builds and caches an [`ObjectStore`] per bucket, all signing with the same
+/// [`CredentialsProvider`].
+#[derive(Debug)]
+pub struct S3Stores {
+    settings: S3Settings,
+    credentials: Arc<CredentialsProvider>,
+    by_bucket: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+}
+
+impl S3Stores {
+    /// Reads endpoint settings and credentials from `env`.
+    pub fn from_env(env: &Env) -> Self {
+        S3Stores::new(
+            S3Settings::from_env(env),
+            Arc::new(CredentialsProvider::from_env(env)),
+        )
+    }
+
+    pub fn new(settings: S3Settings, credentials: Arc<CredentialsProvider>) -> Self {
+        S3Stores {
+            settings,
+            credentials,
+            by_bucket: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &S3Settings {
+        &self.settings
+    }
+
+    pub fn credentials(&self) -> &Arc<CredentialsProvider> {
+        &self.credentials
+    }
+
+    /// The store for `bucket`, created on first use.
+    pub fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, S3Error> {
+        validate_bucket_name(bucket)?;
+        let mut cache = self.by_bucket.lock().expect("store cache poisoned");
+        if let Some(store) = cache.get(bucket) {
+            return Ok(Arc::clone(store));
+        }
+        let store: Arc<dyn ObjectStore> = Arc::new(self.build(bucket)?);
+        cache.insert(bucket.to_string(), Arc::clone(&store));
+        Ok(store)
+    }
+
+    fn build(&self, bucket: &str) -> Result<object_store::aws::AmazonS3, S3Error> {
+        // object_store retries for up to three minutes by default; a notebook
+        // user waiting on an unreachable server wants an answer sooner.
+        let retry = RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(20),
+            ..RetryConfig::default()
+        };
+        let client = ClientOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_allow_http(true);
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region(&self.settings.region)
+            .with_credentials(Arc::new(ObjectStoreCredentials(Arc::clone(&self.credentials))))
+            .with_virtual_hosted_style_request(!self.settings.path_style)
+            .with_retry(retry)
+            .with_client_options(client);
+        if let Some(endpoint) = &self.settings.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        builder.build().map_err(|e| S3Error::Client {
+            bucket: bucket.to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_are_cached_per_bucket() {
+        let stores = S3Stores::from_env(&Env::from_pairs([
+            ("AWS_ACCESS_KEY_ID", "k"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+            ("S3_ENDPOINT", "http://127.0.0.1:1"),
+        ]));
+        let a1 = stores.store("bucket-a").unwrap();
+        let a2 = stores.store("bucket-a").unwrap();
+        let b = stores.store("bucket-b").unwrap();
+        assert!(Arc::ptr_eq(&a1, &a2));
+        assert!(!Arc::ptr_eq(&a1, &b));
+        assert!(stores.store("Bad_Bucket").is_err());
+    }
+}

@@ -1,0 +1,480 @@
+//! Turning engine and storage failures into one sentence a person can act on.
+//!
+//! DataFusion and object_store errors are precise but written for
+//! developers: nested "External error: Generic S3 error: Client error with
+//! status 403 …<?xml…" chains. Notebook users need to know which table,
+//! column or bucket is wrong and what to do about it, so every failure that
+//! leaves this crate is a [`SqlError`] with a short, plain message.
+
+use std::error::Error as StdError;
+
+use datafusion::error::DataFusionError;
+use quarry_s3::S3Error;
+
+use crate::MemoryBudget;
+use crate::memory::human_bytes;
+
+/// What kind of failure, which becomes the Jupyter error's `ename`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The SQL text does not parse.
+    Syntax,
+    /// It parses but refers to something that does not exist or does not fit.
+    Plan,
+    /// S3 said the bucket or object does not exist.
+    NotFound,
+    /// S3 refused the operation for these credentials.
+    AccessDenied,
+    /// The credentials themselves are missing, invalid or expired.
+    Credentials,
+    /// The S3 endpoint could not be reached or is unavailable.
+    Unavailable,
+    /// The query needed more memory than the kernel's budget.
+    Memory,
+    /// Anything else that failed while running.
+    Execution,
+    /// The engine could not be set up.
+    Config,
+}
+
+impl ErrorKind {
+    pub fn ename(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "SQLSyntaxError",
+            ErrorKind::Plan => "SQLPlanError",
+            ErrorKind::NotFound => "S3NotFound",
+            ErrorKind::AccessDenied => "S3AccessDenied",
+            ErrorKind::Credentials => "S3CredentialsError",
+            ErrorKind::Unavailable => "S3Unavailable",
+            ErrorKind::Memory => "MemoryLimitExceeded",
+            ErrorKind::Execution => "ExecutionError",
+            ErrorKind::Config => "ConfigError",
+        }
+    }
+}
+
+/// A failure explained in one sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SqlError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// What the error mapper may use to make a message specific.
+pub(crate) struct ErrorContext<'a> {
+    /// The statement that failed, to recover the bucket of a missing key.
+    pub statement: &'a str,
+    pub endpoint: String,
+    pub memory: MemoryBudget,
+}
+
+impl SqlError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        SqlError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        SqlError::new(ErrorKind::Config, message)
+    }
+
+    pub(crate) fn from_datafusion(err: &DataFusionError, ctx: &ErrorContext<'_>) -> Self {
+        // Storage problems are buried under several layers of wrapping; look
+        // for them first, as they matter more than the wrapper's wording.
+        for cause in causes(err) {
+            if let Some(s3) = cause.downcast_ref::<S3Error>() {
+                let kind = match s3 {
+                    S3Error::NoCredentials | S3Error::CredentialsExpired { .. } => {
+                        ErrorKind::Credentials
+                    }
+                    _ => ErrorKind::Plan,
+                };
+                return SqlError::new(kind, s3.to_string());
+            }
+            if let Some(store) = cause.downcast_ref::<object_store::Error>() {
+                return from_object_store(store, ctx);
+            }
+        }
+        match err.find_root() {
+            DataFusionError::SQL(parser, _) => SqlError::new(
+                ErrorKind::Syntax,
+                sentence(&format!("Syntax error: {}", strip_prefixes(&parser.to_string()))),
+            ),
+            DataFusionError::ResourcesExhausted(detail) => SqlError::new(
+                ErrorKind::Memory,
+                format!(
+                    "The query needed more memory than the kernel's SQL budget of {} allows \
+                     ({}): add filters or a LIMIT, aggregate before joining, or raise \
+                     QUARRY_MEMORY_LIMIT and restart the kernel.",
+                    human_bytes(ctx.memory.pool_bytes as u64),
+                    first_line(detail)
+                        .split(" for ")
+                        .next()
+                        .unwrap_or("allocation failed")
+                        .trim(),
+                ),
+            ),
+            DataFusionError::Plan(message) => plan_error(message),
+            DataFusionError::SchemaError(schema, _) => {
+                SqlError::new(ErrorKind::Plan, sentence(&schema.to_string()))
+            }
+            other => SqlError::new(
+                ErrorKind::Execution,
+                sentence(&strip_prefixes(&other.to_string())),
+            ),
+        }
+    }
+}
+
+/// The error and everything it wraps, outermost first.
+fn causes<'a>(err: &'a DataFusionError) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    let first: &(dyn StdError + 'static) = err;
+    std::iter::successors(Some(first), |e| e.source())
+}
+
+fn plan_error(message: &str) -> SqlError {
+    let message = first_line(message);
+    // "table 'datafusion.public.readings' not found"
+    if let Some(rest) = message.strip_prefix("table '")
+        && let Some((name, _)) = rest.split_once("' not found")
+    {
+        let short = name.rsplit('.').next().unwrap_or(name);
+        return SqlError::new(
+            ErrorKind::Plan,
+            format!(
+                "Table '{short}' does not exist: see SHOW TABLES, create it with CREATE \
+                 EXTERNAL TABLE, or query a file directly as FROM 's3://bucket/file.parquet'."
+            ),
+        );
+    }
+    SqlError::new(ErrorKind::Plan, sentence(&strip_prefixes(message)))
+}
+
+fn from_object_store(err: &object_store::Error, ctx: &ErrorContext<'_>) -> SqlError {
+    let detail = full_chain(err);
+    let response = S3Response::parse(&detail);
+    let location = match err {
+        object_store::Error::NotFound { path, .. } => Some(locate(path, ctx.statement)),
+        _ => response.resource_url(ctx.statement),
+    };
+    let place = location.clone().unwrap_or_else(|| "the requested S3 location".into());
+    let code = response.code.as_deref().unwrap_or_default();
+    match (code, response.status) {
+        ("NoSuchBucket", _) => SqlError::new(
+            ErrorKind::NotFound,
+            format!(
+                "Bucket '{}' does not exist at {}: check the name (%s3 ls lists your buckets).",
+                response
+                    .bucket
+                    .clone()
+                    .or_else(|| bucket_of(&place))
+                    .unwrap_or_else(|| "?".into()),
+                ctx.endpoint
+            ),
+        ),
+        ("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken"
+        | "TokenRefreshRequired" | "AccessDenied" | "InvalidClientTokenId", _)
+            if code != "AccessDenied" || detail.contains("session token") =>
+        {
+            SqlError::new(
+                ErrorKind::Credentials,
+                format!(
+                    "S3 at {} rejected your credentials ({code}): the access key or session \
+                     token is invalid or expired; restart your server to get fresh credentials.",
+                    ctx.endpoint
+                ),
+            )
+        }
+        ("AccessDenied", _) | (_, Some(403)) => SqlError::new(
+            ErrorKind::AccessDenied,
+            format!(
+                "Access denied to {place}: your S3 policy does not allow this; ask your \
+                 platform admin for access or use a bucket you own."
+            ),
+        ),
+        ("NoSuchKey", _) | (_, Some(404)) => not_found(&place),
+        ("XMinioStorageFull" | "QuotaExceeded" | "XMinioAdminBucketQuotaExceeded", _) => {
+            SqlError::new(
+                ErrorKind::Execution,
+                format!("S3 refused the write to {place}: the storage quota is full; delete data or ask for more space."),
+            )
+        }
+        (_, Some(503)) | ("SlowDown" | "ServiceUnavailable", _) => SqlError::new(
+            ErrorKind::Unavailable,
+            format!("S3 at {} is temporarily unavailable (503); try again in a moment.", ctx.endpoint),
+        ),
+        _ if matches!(err, object_store::Error::NotFound { .. }) => not_found(&place),
+        _ if response.status.is_none() && looks_like_connection_failure(&detail) => SqlError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "Could not reach S3 at {}: check that the server is running and that \
+                 AWS_ENDPOINT_URL / S3_ENDPOINT point to it.",
+                ctx.endpoint
+            ),
+        ),
+        _ => SqlError::new(
+            ErrorKind::Execution,
+            sentence(&format!(
+                "S3 request for {place} failed: {}",
+                response
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| first_line(&strip_prefixes(&err.to_string())).to_string())
+            )),
+        ),
+    }
+}
+
+fn not_found(place: &str) -> SqlError {
+    let listing = bucket_of(place)
+        .map(|b| format!("%s3 ls s3://{b}/"))
+        .unwrap_or_else(|| "%s3 ls".into());
+    SqlError::new(
+        ErrorKind::NotFound,
+        format!("{place} does not exist: check the path ({listing} shows what is there)."),
+    )
+}
+
+fn bucket_of(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("s3://")?;
+    Some(rest.split('/').next()?.to_string()).filter(|b| !b.is_empty())
+}
+
+/// object_store reports a key relative to its bucket; the statement names the
+/// full URL, so find the `s3://` literal that ends with that key.
+fn locate(key: &str, statement: &str) -> String {
+    s3_urls(statement)
+        .into_iter()
+        .find(|url| url.ends_with(key) || url.contains(&format!("/{key}")))
+        .or_else(|| {
+            s3_urls(statement)
+                .first()
+                .and_then(|u| bucket_of(u))
+                .map(|b| format!("s3://{b}/{key}"))
+        })
+        .unwrap_or_else(|| format!("'{key}'"))
+}
+
+/// Every `s3://…` literal in a statement, in order.
+pub(crate) fn s3_urls(text: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("s3://") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c == '\'' || c == '"' || c.is_whitespace() || c == ')' || c == ';')
+            .unwrap_or(tail.len());
+        urls.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    urls
+}
+
+fn looks_like_connection_failure(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    ["error sending request", "connection refused", "connect", "timed out", "dns error", "connection reset", "broken pipe", "incomplete message"]
+        .iter()
+        .any(|needle| d.contains(needle))
+}
+
+/// The parts of an S3 error response worth showing.
+#[derive(Debug, Default)]
+struct S3Response {
+    status: Option<u16>,
+    code: Option<String>,
+    message: Option<String>,
+    bucket: Option<String>,
+    resource: Option<String>,
+}
+
+impl S3Response {
+    fn parse(detail: &str) -> Self {
+        let tag = |name: &str| {
+            let open = format!("<{name}>");
+            let start = detail.find(&open)? + open.len();
+            let end = detail[start..].find(&format!("</{name}>"))? + start;
+            Some(detail[start..end].trim().to_string()).filter(|s| !s.is_empty())
+        };
+        let status = detail
+            .find("status ")
+            .and_then(|i| detail[i + 7..].get(..3))
+            .and_then(|s| s.parse().ok());
+        S3Response {
+            status,
+            code: tag("Code"),
+            message: tag("Message"),
+            bucket: tag("BucketName"),
+            resource: tag("Resource").or_else(|| tag("Key")),
+        }
+    }
+
+    fn resource_url(&self, statement: &str) -> Option<String> {
+        let resource = self.resource.as_deref()?.trim_start_matches('/');
+        if resource.is_empty() {
+            return None;
+        }
+        match &self.bucket {
+            Some(bucket) if !resource.starts_with(bucket.as_str()) => {
+                Some(format!("s3://{bucket}/{resource}"))
+            }
+            _ if resource.contains('/') || !statement.contains("s3://") => {
+                Some(format!("s3://{resource}"))
+            }
+            _ => Some(locate(resource, statement)),
+        }
+    }
+}
+
+fn full_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(" | ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text).trim()
+}
+
+/// Drops DataFusion's layer labels ("Error during planning: ", …) and any
+/// backtrace, keeping the part that names the problem.
+fn strip_prefixes(message: &str) -> String {
+    const PREFIXES: [&str; 12] = [
+        "Error during planning: ",
+        "Schema error: ",
+        "Arrow error: ",
+        "External error: ",
+        "Execution error: ",
+        "This feature is not implemented: ",
+        "Invalid argument error: ",
+        "Internal error: ",
+        "sql parser error: ",
+        "SQL error: ",
+        "ParserError(\"",
+        "Optimizer rule ",
+    ];
+    let mut text = first_line(message).to_string();
+    loop {
+        let before = text.len();
+        for prefix in PREFIXES {
+            if let Some(rest) = text.strip_prefix(prefix) {
+                text = rest.to_string();
+            }
+        }
+        if text.len() == before {
+            break;
+        }
+    }
+    text.trim_end_matches("\")").to_string()
+}
+
+/// Ensures a message reads as a sentence: capitalised, ending in a period.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect::<String>(),
+        None => return "The query failed.".to_string(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(statement: &str) -> ErrorContext<'_> {
+        ErrorContext {
+            statement,
+            endpoint: "http://127.0.0.1:9000".into(),
+            memory: MemoryBudget::detect(Some("1g")).unwrap(),
+        }
+    }
+
+    #[test]
+    fn missing_table_suggests_what_to_do() {
+        let err = DataFusionError::Plan("table 'datafusion.public.readings' not found".into());
+        let mapped = SqlError::from_datafusion(&err, &ctx("SELECT * FROM readings"));
+        assert_eq!(mapped.kind, ErrorKind::Plan);
+        assert!(mapped.message.starts_with("Table 'readings' does not exist"), "{}", mapped.message);
+    }
+
+    #[test]
+    fn access_denied_names_the_place() {
+        let body = "Client error with status 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><Message>Access Denied.</Message><Resource>/other/x.csv</Resource><BucketName>other</BucketName></Error>";
+        let store = object_store::Error::Generic {
+            store: "S3",
+            source: body.into(),
+        };
+        let err = DataFusionError::ObjectStore(Box::new(store));
+        let mapped = SqlError::from_datafusion(&err, &ctx("SELECT * FROM 's3://other/x.csv'"));
+        assert_eq!(mapped.kind, ErrorKind::AccessDenied);
+        assert!(mapped.message.contains("s3://other/x.csv"), "{}", mapped.message);
+    }
+
+    #[test]
+    fn bad_session_token_is_a_credentials_error() {
+        let body = "Client error with status 403 Forbidden: <Error><Code>InvalidAccessKeyId</Code></Error>";
+        let store = object_store::Error::Generic { store: "S3", source: body.into() };
+        let mapped = SqlError::from_datafusion(
+            &DataFusionError::External(Box::new(store)),
+            &ctx("SELECT 1"),
+        );
+        assert_eq!(mapped.kind, ErrorKind::Credentials);
+        assert!(mapped.message.contains("InvalidAccessKeyId"));
+    }
+
+    #[test]
+    fn missing_key_is_reported_with_its_bucket() {
+        let store = object_store::Error::NotFound {
+            path: "data/missing.parquet".into(),
+            source: "404".into(),
+        };
+        let mapped = SqlError::from_datafusion(
+            &DataFusionError::ObjectStore(Box::new(store)),
+            &ctx("SELECT * FROM 's3://demo/data/missing.parquet'"),
+        );
+        assert_eq!(mapped.kind, ErrorKind::NotFound);
+        assert!(mapped.message.starts_with("s3://demo/data/missing.parquet does not exist"), "{}", mapped.message);
+        assert!(mapped.message.contains("%s3 ls s3://demo/"));
+    }
+
+    #[test]
+    fn expired_credentials_pass_through_in_their_own_words() {
+        let expired = S3Error::CredentialsExpired {
+            expired_at: "2020-01-01T00:00:00Z".parse().unwrap(),
+        };
+        let store = object_store::Error::Generic { store: "S3", source: Box::new(expired) };
+        let mapped = SqlError::from_datafusion(
+            &DataFusionError::ObjectStore(Box::new(store)),
+            &ctx("SELECT 1"),
+        );
+        assert_eq!(mapped.kind, ErrorKind::Credentials);
+        assert!(mapped.message.contains("2020-01-01 00:00:00 UTC"));
+    }
+
+    #[test]
+    fn messages_are_single_sentences_without_layer_labels() {
+        let err = DataFusionError::Execution("Arrow error: Divide by zero error".into());
+        let mapped = SqlError::from_datafusion(&err, &ctx("SELECT 1/0"));
+        assert_eq!(mapped.message, "Divide by zero error.");
+    }
+
+    #[test]
+    fn finds_s3_urls_in_statements() {
+        assert_eq!(
+            s3_urls("COPY (SELECT 1) TO 's3://out/a.parquet'; SELECT * FROM \"s3://in/b\""),
+            vec!["s3://out/a.parquet".to_string(), "s3://in/b".to_string()]
+        );
+    }
+}

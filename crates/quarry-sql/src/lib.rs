@@ -1,0 +1,35 @@
+//! Quarry's SQL engine: an Apache DataFusion session that reads and writes
+//! S3 through `quarry-s3`, bounded in memory, with results rendered for
+//! notebooks and errors phrased for people.
+//!
+//! This crate knows nothing of Jupyter. The kernel hands it cell text and
+//! gets back [`CellOutcome`]s, [`RenderedTable`]s and [`SqlError`]s; the
+//! same renderer serves any Arrow result (Spark's too).
+
+mod complete;
+mod error;
+mod executor;
+mod inspect;
+mod memory;
+mod registry;
+mod render;
+mod run;
+mod session;
+mod statements;
+
+pub use complete::{Completion, complete};
+pub use error::{ErrorKind, SqlError};
+pub use executor::QueryExecutor;
+pub use inspect::inspect;
+pub use memory::{MemoryBudget, parse_byte_size};
+pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
+pub use run::{CellOutcome, Progress, StatementResult};
+pub use session::{SessionOptions, SqlSession};
+pub use statements::{Completeness, completeness};
+
+/// The DataFusion version Quarry is built with, for banners and reports.
+pub const DATAFUSION_VERSION: &str = datafusion::DATAFUSION_VERSION;
+
+/// DataFusion's Arrow, re-exported so downstream crates never pull a second
+/// Arrow version by accident.
+pub use datafusion::arrow;

@@ -1,0 +1,179 @@
+//! How much memory DataFusion may use.
+//!
+//! In a Kubernetes pod the kernel shares a cgroup limit with JupyterLab and
+//! (later) a Spark driver. Exceeding it gets the whole pod OOM-killed and the
+//! user loses every session, so DataFusion gets a bounded pool: a query that
+//! needs more fails with a clear error (or spills, for sorts and joins that
+//! can) instead.
+
+use std::path::Path;
+
+/// Share of the memory limit DataFusion may use by default; the rest is for
+/// the kernel itself, JupyterLab and Arrow buffers outside the pool.
+pub const DEFAULT_FRACTION: f64 = 0.6;
+
+/// The memory pool size and how it was chosen, for `%config` and errors.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryBudget {
+    pub pool_bytes: usize,
+    pub source: BudgetSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetSource {
+    /// `QUARRY_MEMORY_LIMIT` set explicitly.
+    Configured,
+    /// A fraction of the container's cgroup limit.
+    Cgroup,
+    /// A fraction of physical memory (no cgroup limit found).
+    PhysicalMemory,
+    /// Nothing could be read; a conservative fixed size.
+    Fallback,
+}
+
+impl MemoryBudget {
+    /// Chooses the pool size: `configured` (from `QUARRY_MEMORY_LIMIT`) wins;
+    /// otherwise a fraction of the cgroup limit, else of physical memory.
+    pub fn detect(configured: Option<&str>) -> Result<Self, String> {
+        if let Some(raw) = configured {
+            let pool_bytes = parse_byte_size(raw).ok_or_else(|| {
+                format!("QUARRY_MEMORY_LIMIT='{raw}' is not a size: write e.g. 2g, 512m or 1073741824")
+            })?;
+            return Ok(MemoryBudget {
+                pool_bytes,
+                source: BudgetSource::Configured,
+            });
+        }
+        let fraction = |bytes: u64| (bytes as f64 * DEFAULT_FRACTION) as usize;
+        if let Some(limit) = cgroup_limit(Path::new("/sys/fs/cgroup")) {
+            return Ok(MemoryBudget {
+                pool_bytes: fraction(limit),
+                source: BudgetSource::Cgroup,
+            });
+        }
+        if let Some(total) = physical_memory() {
+            return Ok(MemoryBudget {
+                pool_bytes: fraction(total),
+                source: BudgetSource::PhysicalMemory,
+            });
+        }
+        Ok(MemoryBudget {
+            pool_bytes: 2 << 30,
+            source: BudgetSource::Fallback,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        let why = match self.source {
+            BudgetSource::Configured => "set by QUARRY_MEMORY_LIMIT",
+            BudgetSource::Cgroup => "60% of the container memory limit",
+            BudgetSource::PhysicalMemory => "60% of physical memory",
+            BudgetSource::Fallback => "default",
+        };
+        format!("{} ({why})", human_bytes(self.pool_bytes as u64))
+    }
+}
+
+/// Reads the cgroup v2 (`memory.max`) or v1 (`memory/memory.limit_in_bytes`)
+/// limit under `root`. "max" and v1's near-`u64::MAX` sentinel mean no limit.
+fn cgroup_limit(root: &Path) -> Option<u64> {
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let v2 = read(&root.join("memory.max"));
+    let v1 = || read(&root.join("memory/memory.limit_in_bytes"));
+    let raw = v2.or_else(v1)?;
+    let limit: u64 = raw.trim().parse().ok()?;
+    // v1 reports "unlimited" as a page-rounded i64::MAX.
+    (limit < (1u64 << 60)).then_some(limit)
+}
+
+fn physical_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Parses `1073741824`, `512m`, `2g`, `1.5GiB`, `800MB` (binary units).
+pub fn parse_byte_size(raw: &str) -> Option<usize> {
+    let s = raw.trim().to_ascii_lowercase();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let multiplier: f64 = match unit.trim() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number * multiplier;
+    (bytes >= 1.0 && bytes.is_finite()).then_some(bytes as usize)
+}
+
+/// `1536` → `1.5 KiB`.
+pub(crate) fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sizes_with_units() {
+        assert_eq!(parse_byte_size("1024"), Some(1024));
+        assert_eq!(parse_byte_size("512m"), Some(512 << 20));
+        assert_eq!(parse_byte_size("2G"), Some(2 << 30));
+        assert_eq!(parse_byte_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_byte_size("lots"), None);
+        assert_eq!(parse_byte_size("0"), None);
+        assert_eq!(parse_byte_size("5 parsecs"), None);
+    }
+
+    #[test]
+    fn cgroup_v2_and_v1_limits_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("memory.max"), "4294967296\n").unwrap();
+        assert_eq!(cgroup_limit(dir.path()), Some(4 << 30));
+        std::fs::write(dir.path().join("memory.max"), "max\n").unwrap();
+        assert_eq!(cgroup_limit(dir.path()), None);
+
+        let v1 = tempfile::tempdir().unwrap();
+        std::fs::create_dir(v1.path().join("memory")).unwrap();
+        std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "9223372036854771712").unwrap();
+        assert_eq!(cgroup_limit(v1.path()), None);
+        std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "1073741824").unwrap();
+        assert_eq!(cgroup_limit(v1.path()), Some(1 << 30));
+    }
+
+    #[test]
+    fn configured_limit_wins_and_bad_values_are_explained() {
+        let budget = MemoryBudget::detect(Some("256m")).unwrap();
+        assert_eq!(budget.pool_bytes, 256 << 20);
+        assert_eq!(budget.source, BudgetSource::Configured);
+        let err = MemoryBudget::detect(Some("big")).unwrap_err();
+        assert!(err.contains("QUARRY_MEMORY_LIMIT"), "{err}");
+        assert!(MemoryBudget::detect(None).unwrap().pool_bytes > 0);
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
+}

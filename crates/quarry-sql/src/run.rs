@@ -1,0 +1,258 @@
+//! Running a cell: several statements, the last one's rows kept for display.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::sql::parser::DFParserBuilder;
+use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use futures::StreamExt;
+
+use crate::SqlSession;
+use crate::error::{ErrorContext, SqlError};
+
+/// Live counters a cell updates while it runs, read by whoever shows
+/// progress (the kernel polls it; nothing here knows about displays).
+#[derive(Debug)]
+pub struct Progress {
+    started: Instant,
+    rows: AtomicU64,
+    statement: AtomicUsize,
+    statements: AtomicUsize,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            started: Instant::now(),
+            rows: AtomicU64::new(0),
+            statement: AtomicUsize::new(0),
+            statements: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Progress {
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Rows produced so far by the statement now running.
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    /// `(current, total)` statement numbers, 1-based.
+    pub fn statement(&self) -> (usize, usize) {
+        (
+            self.statement.load(Ordering::Relaxed),
+            self.statements.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The rows of one statement: the first `max_rows` kept, all counted.
+#[derive(Debug, Clone)]
+pub struct StatementResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub total_rows: u64,
+}
+
+/// What a cell produced.
+#[derive(Debug, Clone)]
+pub struct CellOutcome {
+    /// The last statement's rows, or `None` when it returns no columns
+    /// (DDL such as `CREATE EXTERNAL TABLE`).
+    pub result: Option<StatementResult>,
+    pub statements: usize,
+    pub elapsed: Duration,
+}
+
+impl SqlSession {
+    /// Runs every `;`-separated statement of `sql` in order and keeps the
+    /// last statement's first `max_rows` rows.
+    ///
+    /// Dropping the returned future cancels the query: DataFusion's streams
+    /// stop their partitions when dropped.
+    pub async fn run_cell(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        progress: Arc<Progress>,
+    ) -> Result<CellOutcome, SqlError> {
+        let started = Instant::now();
+        let statements = self.parse(sql)?;
+        let count = statements.len();
+        progress.statements.store(count, Ordering::Relaxed);
+        let mut result = None;
+        for (index, statement) in statements.into_iter().enumerate() {
+            progress.statement.store(index + 1, Ordering::Relaxed);
+            progress.rows.store(0, Ordering::Relaxed);
+            let text = statement.to_string();
+            let keep = if index + 1 == count { max_rows } else { 0 };
+            result = self
+                .run_statement(statement, keep, &progress)
+                .await
+                .map_err(|e| self.explain(&e, &text))?;
+        }
+        Ok(CellOutcome {
+            result,
+            statements: count,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    fn parse(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<datafusion::sql::parser::Statement>, SqlError> {
+        let state = self.context().state();
+        let options = state.config().options();
+        let dialect = dialect_from_str(options.sql_parser.dialect.as_ref())
+            .unwrap_or_else(|| Box::new(datafusion::sql::sqlparser::dialect::GenericDialect {}));
+        DFParserBuilder::new(sql)
+            .with_dialect(dialect.as_ref())
+            .with_recursion_limit(options.sql_parser.recursion_limit.get())
+            .build()
+            .and_then(|mut parser| parser.parse_statements())
+            .map(Vec::from)
+            .map_err(|e| self.explain(&e, sql))
+    }
+
+    async fn run_statement(
+        &self,
+        statement: datafusion::sql::parser::Statement,
+        keep_rows: usize,
+        progress: &Progress,
+    ) -> Result<Option<StatementResult>, DataFusionError> {
+        let ctx = self.context();
+        let plan = ctx.state().statement_to_plan(statement).await?;
+        let frame = ctx.execute_logical_plan(plan).await?;
+        let mut stream = frame.execute_stream().await?;
+        let schema = stream.schema();
+        let mut batches = Vec::new();
+        let mut kept = 0usize;
+        let mut total = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            total += batch.num_rows() as u64;
+            progress.rows.store(total, Ordering::Relaxed);
+            if kept < keep_rows && batch.num_rows() > 0 {
+                let take = (keep_rows - kept).min(batch.num_rows());
+                batches.push(batch.slice(0, take));
+                kept += take;
+            }
+        }
+        if schema.fields().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(StatementResult {
+            schema,
+            batches,
+            total_rows: total,
+        }))
+    }
+
+    fn explain(&self, err: &DataFusionError, statement: &str) -> SqlError {
+        SqlError::from_datafusion(
+            err,
+            &ErrorContext {
+                statement,
+                endpoint: self.s3().settings().endpoint_display(),
+                memory: self.memory(),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, MemoryBudget, SessionOptions};
+    use quarry_s3::{Env, S3Stores};
+
+    fn session() -> SqlSession {
+        session_with_memory("1g")
+    }
+
+    fn session_with_memory(limit: &str) -> SqlSession {
+        let s3 = Arc::new(S3Stores::from_env(&Env::from_pairs([])));
+        SqlSession::new(
+            s3,
+            &SessionOptions {
+                memory: MemoryBudget::detect(Some(limit)).unwrap(),
+                target_partitions: Some(2),
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn last_statement_wins_and_rows_are_capped_but_counted() {
+        let s = session();
+        let outcome = s
+            .run_cell(
+                "CREATE TABLE t AS SELECT * FROM generate_series(1, 1000) AS g(x); SELECT x FROM t ORDER BY x",
+                10,
+                Arc::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome.statements, 2);
+        let result = outcome.result.unwrap();
+        assert_eq!(result.total_rows, 1000);
+        let shown: usize = result.batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(shown, 10);
+        assert_eq!(s.table_names(), vec!["t".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn ddl_produces_no_table() {
+        let s = session();
+        let outcome = s
+            .run_cell("CREATE VIEW v AS SELECT 1 AS one", 10, Arc::default())
+            .await
+            .unwrap();
+        assert!(outcome.result.is_none());
+    }
+
+    #[tokio::test]
+    async fn syntax_errors_are_explained() {
+        let err = session()
+            .run_cell("SELEC 1", 10, Arc::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Syntax);
+        assert!(err.message.starts_with("Syntax error"), "{}", err.message);
+        assert!(!err.message.contains('\n'));
+    }
+
+    #[tokio::test]
+    async fn unknown_columns_name_the_valid_ones() {
+        let err = session()
+            .run_cell("SELECT nope FROM (SELECT 1 AS one)", 10, Arc::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Plan);
+        assert!(err.message.contains("nope"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn a_query_larger_than_the_budget_fails_cleanly() {
+        let s = session_with_memory("8m");
+        let err = s
+            .run_cell(
+                "SELECT a.value, count(*) FROM generate_series(1, 3000000) a GROUP BY a.value ORDER BY 2 DESC",
+                10,
+                Arc::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Memory, "{}", err.message);
+        assert!(err.message.contains("8.0 MiB"), "{}", err.message);
+    }
+}

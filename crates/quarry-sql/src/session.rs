@@ -1,0 +1,111 @@
+//! The long-lived DataFusion session behind a kernel.
+
+use std::sync::Arc;
+
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use quarry_s3::S3Stores;
+
+use crate::MemoryBudget;
+use crate::error::SqlError;
+use crate::registry::S3AwareRegistry;
+
+/// How to build a [`SqlSession`].
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub memory: MemoryBudget,
+    /// Parallelism of scans and joins; `None` uses the number of cores.
+    pub target_partitions: Option<usize>,
+}
+
+/// A DataFusion session reading S3 through `quarry-s3`. Cheap to clone: every
+/// clone shares the same tables.
+#[derive(Clone)]
+pub struct SqlSession {
+    ctx: SessionContext,
+    s3: Arc<S3Stores>,
+    memory: MemoryBudget,
+}
+
+impl std::fmt::Debug for SqlSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlSession")
+            .field("session_id", &self.ctx.session_id())
+            .field("memory", &self.memory)
+            .finish()
+    }
+}
+
+impl SqlSession {
+    pub fn new(s3: Arc<S3Stores>, options: &SessionOptions) -> Result<Self, SqlError> {
+        // FairSpillPool lets spilling operators (sort, hash aggregate) share
+        // the budget; TrackConsumersPool names the biggest consumers when a
+        // query still runs out, which makes the error actionable.
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(options.memory.pool_bytes),
+            std::num::NonZeroUsize::new(3).expect("non-zero"),
+        );
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .with_object_store_registry(Arc::new(S3AwareRegistry::new(Arc::clone(&s3))))
+            .build_arc()
+            .map_err(|e| SqlError::config(format!("Could not start the SQL engine: {e}")))?;
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_create_default_catalog_and_schema(true);
+        if let Some(partitions) = options.target_partitions {
+            config = config.with_target_partitions(partitions.max(1));
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
+        Ok(SqlSession {
+            ctx,
+            s3,
+            memory: options.memory,
+        })
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn s3(&self) -> &Arc<S3Stores> {
+        &self.s3
+    }
+
+    pub fn memory(&self) -> MemoryBudget {
+        self.memory
+    }
+
+    /// Every table a user registered, qualified when outside the default
+    /// schema, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let state = self.ctx.state();
+        let defaults = &state.config().options().catalog;
+        let mut names = Vec::new();
+        for catalog_name in self.ctx.catalog_names() {
+            let Some(catalog) = self.ctx.catalog(&catalog_name) else {
+                continue;
+            };
+            for schema_name in catalog.schema_names() {
+                if schema_name == "information_schema" {
+                    continue;
+                }
+                let Some(schema) = catalog.schema(&schema_name) else {
+                    continue;
+                };
+                let is_default = catalog_name == defaults.default_catalog
+                    && schema_name == defaults.default_schema;
+                for table in schema.table_names() {
+                    names.push(if is_default {
+                        table
+                    } else {
+                        format!("{schema_name}.{table}")
+                    });
+                }
+            }
+        }
+        names.sort();
+        names
+    }
+}

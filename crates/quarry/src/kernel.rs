@@ -1,0 +1,33 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use quarry_kernel::{CellsConfig, ConnectionFile, QuarryHandler};
+use quarry_s3::{Env, S3Stores};
+use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession};
+
+/// Wires the S3 stores, the SQL session and the protocol together.
+pub fn run(connection_file: &Path) -> anyhow::Result<()> {
+    let connection = ConnectionFile::read(connection_file)?;
+    let memory = MemoryBudget::detect(std::env::var("QUARRY_MEMORY_LIMIT").ok().as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let executor = Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
+    let s3 = Arc::new(S3Stores::from_env(&Env::Process));
+    tracing::info!(
+        endpoint = %s3.settings().endpoint_display(),
+        memory = %memory.describe(),
+        "starting the Quarry kernel"
+    );
+    let session = SqlSession::new(s3, &SessionOptions { memory, target_partitions: None })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let handler = Arc::new(QuarryHandler::new(session, executor, CellsConfig::default()));
+
+    // The protocol tasks are light; one thread keeps them off the query
+    // runtime's workers and makes interrupts prompt under load.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the protocol runtime")?;
+    runtime.block_on(quarry_kernel::run_kernel(connection, handler))
+}

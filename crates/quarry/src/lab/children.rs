@@ -1,0 +1,43 @@
+//! Child processes that stop when the lab stops.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::process::Command;
+
+/// A server process in its own process group, so the terminal's Ctrl-C
+/// reaches only `quarry lab`, which then stops children in order (JupyterLab
+/// would otherwise stop to ask "Shutdown this server (y/[n])?").
+pub struct Child {
+    name: &'static str,
+    process: tokio::process::Child,
+}
+
+impl Child {
+    pub fn spawn(name: &'static str, mut command: Command) -> anyhow::Result<Self> {
+        command.process_group(0).kill_on_drop(true);
+        let process = command.spawn().with_context(|| format!("could not start {name}"))?;
+        Ok(Child { name, process })
+    }
+
+    pub async fn wait(&mut self) -> String {
+        match self.process.wait().await {
+            Ok(status) => status.to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within five seconds.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.process.id() {
+            // SAFETY: kill(2) with a pid we own; no memory is involved.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.process.wait()).await.is_err() {
+            tracing::warn!("{} did not stop on SIGTERM; killing it", self.name);
+            let _ = self.process.kill().await;
+        }
+    }
+}

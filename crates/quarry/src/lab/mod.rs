@@ -1,0 +1,148 @@
+//! `quarry lab`: the whole platform on one machine.
+//!
+//! Starts SeaweedFS (S3) on loopback with a `demo` bucket of generated
+//! sensor data, installs the kernelspec into a private Jupyter path, and
+//! runs JupyterLab with the S3 credentials in its environment, the way the
+//! hub's pre-spawn hook would. Ctrl-C stops everything it started.
+
+mod children;
+mod demo_data;
+mod seaweed;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use children::Child;
+use seaweed::Seaweed;
+
+#[derive(Args, Debug, Clone)]
+pub struct LabArgs {
+    /// Port for JupyterLab.
+    #[arg(long, default_value_t = 8888)]
+    port: u16,
+    /// Where S3 data, the kernelspec and notebooks live between runs.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Directory JupyterLab opens (defaults to DATA_DIR/notebooks).
+    #[arg(long, value_name = "DIR")]
+    notebooks: Option<PathBuf>,
+    /// The SeaweedFS binary (defaults to `weed` on PATH or in the project venv).
+    #[arg(long, env = "QUARRY_WEED")]
+    weed: Option<PathBuf>,
+    /// The Jupyter command (defaults to `jupyter` on PATH or in the project venv).
+    #[arg(long, env = "QUARRY_JUPYTER")]
+    jupyter: Option<PathBuf>,
+}
+
+pub fn run(args: LabArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(lab(args))
+}
+
+async fn lab(args: LabArgs) -> anyhow::Result<()> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => home()?.join(".local/share/quarry/lab"),
+    };
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("could not create {}", data_dir.display()))?;
+    let weed = find_tool(args.weed, "weed").context("SeaweedFS (`weed`) was not found: run `cargo xtask lab`, which installs it, or pass --weed")?;
+    let jupyter = find_tool(args.jupyter, "jupyter").context("`jupyter` was not found: run `cargo xtask lab`, which installs JupyterLab, or pass --jupyter")?;
+
+    println!("Starting SeaweedFS (S3) from {} …", weed.display());
+    let s3 = Seaweed::start(&weed, &data_dir.join("s3")).await?;
+    println!("S3 is up at {}", s3.endpoint());
+    s3.create_bucket("demo").await?;
+    demo_data::ensure(&s3).await?;
+
+    let jupyter_path = data_dir.join("jupyter");
+    crate::install::install_into(&jupyter_path.join("kernels"), &std::env::current_exe()?)?;
+    let notebooks = args.notebooks.unwrap_or_else(|| data_dir.join("notebooks"));
+    std::fs::create_dir_all(&notebooks)?;
+    demo_data::write_notebook(&notebooks)?;
+
+    let token = uuid_like();
+    let mut command = tokio::process::Command::new(&jupyter);
+    command
+        .args(["lab", "--no-browser", "--ServerApp.ip=127.0.0.1", "--LabApp.news_url=None"])
+        .arg(format!("--ServerApp.port={}", args.port))
+        .arg("--ServerApp.port_retries=0")
+        .arg(format!("--IdentityProvider.token={token}"))
+        .arg(format!("--ServerApp.root_dir={}", notebooks.display()))
+        .env("JUPYTER_PATH", &jupyter_path)
+        .envs(s3.client_env());
+    if is_root() {
+        command.arg("--allow-root");
+    }
+    let mut lab = Child::spawn("JupyterLab", command)?;
+    wait_for_port(args.port, Duration::from_secs(60)).await.context("JupyterLab did not start")?;
+    println!();
+    println!("Quarry lab is running:");
+    println!("    http://127.0.0.1:{}/lab?token={token}", args.port);
+    println!("Open a notebook with the \"Quarry (SQL · Spark)\" kernel; demo data is in s3://demo/.");
+    println!("Press Ctrl-C to stop.");
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => println!("\nStopping …"),
+        status = lab.wait() => println!("JupyterLab exited ({status})."),
+    }
+    lab.stop().await;
+    s3.stop().await;
+    println!("Stopped JupyterLab and SeaweedFS.");
+    Ok(())
+}
+
+fn home() -> anyhow::Result<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set: pass --data-dir")
+}
+
+/// An explicit path, else `name` on PATH, else the project's venv.
+fn find_tool(explicit: Option<PathBuf>, name: &str) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return path.is_file().then_some(path);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    on_path.or_else(|| {
+        let venv = std::env::var_os("QUARRY_VENV")
+            .map(PathBuf::from)
+            .or_else(|| home().ok().map(|h| h.join(".cache/quarry/venv")))?;
+        Some(venv.join("bin").join(name)).filter(|p| p.is_file())
+    })
+}
+
+fn is_root() -> bool {
+    std::env::var("USER").is_ok_and(|u| u == "root") || home().is_ok_and(|h| h == PathBuf::from("/root"))
+}
+
+/// A random token for Jupyter's login URL.
+fn uuid_like() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    (0..3)
+        .map(|_| {
+            let mut h = RandomState::new().build_hasher();
+            h.write_u64(std::process::id() as u64);
+            format!("{:016x}", h.finish())
+        })
+        .collect()
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`.
+pub(crate) async fn wait_for_port(port: u16, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("nothing listened on port {port} within {}s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,53 @@
+//! `quarry`: the Quarry kernel, its kernelspec installer and the local
+//! platform launcher. Each subcommand is a thin shell over a library crate.
+
+mod install;
+mod kernel;
+mod lab;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "quarry", version, about = "A Jupyter data kernel: SQL over S3 with Apache DataFusion")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the kernel (started by Jupyter from the kernelspec).
+    Kernel {
+        /// The connection file Jupyter wrote for this kernel.
+        #[arg(long, short = 'f')]
+        connection_file: PathBuf,
+    },
+    /// Install the `quarry` kernelspec so Jupyter can start this binary.
+    Install(install::InstallArgs),
+    /// Start a local platform: an S3 server with demo data and JupyterLab.
+    Lab(lab::LabArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Kernel { connection_file } => kernel::run(&connection_file),
+        Command::Install(args) => install::run(&args),
+        Command::Lab(args) => lab::run(args),
+    }
+}
+
+/// Logs go to stderr (Jupyter's server log for a kernel), never to the
+/// notebook. `QUARRY_LOG` takes a tracing filter such as `debug`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,quarry=info,quarry_kernel=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

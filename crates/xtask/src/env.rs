@@ -1,0 +1,93 @@
+//! Where things live: the checkout, the shared target dir, the venv.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+pub struct Project {
+    pub root: PathBuf,
+    venv: PathBuf,
+}
+
+impl Project {
+    pub fn locate() -> anyhow::Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .context("xtask is not inside the workspace")?
+            .to_path_buf();
+        // The venv lives outside the checkout so clean clones (CI) reuse it.
+        let venv = match std::env::var_os("QUARRY_VENV") {
+            Some(dir) => PathBuf::from(dir),
+            None => home()?.join(".cache/quarry/venv"),
+        };
+        Ok(Project { root, venv })
+    }
+
+    pub fn target_dir(&self) -> PathBuf {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|p| if p.is_absolute() { p } else { self.root.join(p) })
+            .unwrap_or_else(|| self.root.join("target"))
+    }
+
+    pub fn binary(&self, profile: &str) -> PathBuf {
+        self.target_dir().join(profile).join("quarry")
+    }
+
+    /// Creates the venv and installs tests/requirements.txt into it, unless
+    /// the installed set already matches the file.
+    pub fn setup(&self) -> anyhow::Result<()> {
+        let requirements = self.root.join("tests/requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements)?;
+        let stamp = self.venv.join(".quarry-requirements");
+        if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) && self.venv_python().is_file() {
+            return Ok(());
+        }
+        if !self.venv_python().is_file() {
+            eprintln!("xtask: creating the Python venv at {}", self.venv.display());
+            run(Command::new("python3").args(["-m", "venv"]).arg(&self.venv))?;
+        }
+        eprintln!("xtask: installing Python packages (first run takes a few minutes)");
+        run(Command::new(self.venv_python()).args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"]))?;
+        run(Command::new(self.venv_python()).args(["-m", "pip", "install", "--quiet", "-r"]).arg(&requirements))?;
+        std::fs::write(stamp, wanted)?;
+        Ok(())
+    }
+
+    fn venv_python(&self) -> PathBuf {
+        self.venv.join("bin/python")
+    }
+
+    /// PATH with the venv first, so `weed` and `jupyter` resolve there.
+    pub fn tool_env(&self) -> HashMap<String, String> {
+        let path = std::env::var("PATH").unwrap_or_default();
+        HashMap::from([
+            ("PATH".into(), format!("{}:{path}", self.venv.join("bin").display())),
+            ("VIRTUAL_ENV".into(), self.venv.display().to_string()),
+        ])
+    }
+
+    pub fn cargo(&self, args: &[&str]) -> anyhow::Result<()> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run(Command::new(cargo).args(args).current_dir(&self.root))
+    }
+
+    pub fn python(&self, args: &[&str]) -> anyhow::Result<()> {
+        run(Command::new(self.venv_python()).args(args).current_dir(&self.root).envs(self.tool_env()))
+    }
+}
+
+fn home() -> anyhow::Result<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set; set QUARRY_VENV")
+}
+
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("could not run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! Everything a fresh machine needs is installed from here (a Python venv
+//! from PyPI), so the README's two commands work anywhere:
+//! `cargo xtask lab` and `cargo xtask test`.
+
+mod env;
+
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+use env::Project;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Quarry project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install the Python environment the tests and the lab use.
+    Setup,
+    /// Build everything and run every test suite (Rust unit tests, then the
+    /// Jupyter/S3 end-to-end suites).
+    Test {
+        /// Extra arguments for pytest, e.g. `-k interrupt`.
+        #[arg(trailing_var_arg = true)]
+        pytest_args: Vec<String>,
+    },
+    /// Start the local platform: S3 with demo data and JupyterLab.
+    Lab {
+        #[arg(trailing_var_arg = true)]
+        lab_args: Vec<String>,
+    },
+    /// Run the benchmarks and write a report under target/bench/.
+    Bench,
+}
+
+fn main() -> anyhow::Result<()> {
+    let project = Project::locate()?;
+    match Cli::parse().command {
+        Task::Setup => project.setup(),
+        Task::Test { pytest_args } => test(&project, &pytest_args),
+        Task::Lab { lab_args } => {
+            project.setup()?;
+            project.cargo(&["build", "--release", "--package", "quarry"])?;
+            let status = Command::new(project.binary("release"))
+                .arg("lab")
+                .arg("--notebooks")
+                .arg(project.root.join("notebooks"))
+                .args(lab_args)
+                .envs(project.tool_env())
+                .status()
+                .context("could not start quarry lab")?;
+            if !status.success() {
+                bail!("quarry lab exited with {status}");
+            }
+            Ok(())
+        }
+        Task::Bench => {
+            project.setup()?;
+            project.cargo(&["build", "--release", "--package", "quarry"])?;
+            project.python(&[
+                "tests/bench/kernel_bench.py",
+                "--quarry",
+                project.binary("release").to_str().context("non-UTF-8 path")?,
+                "--out",
+                project.target_dir().join("bench").to_str().context("non-UTF-8 path")?,
+            ])
+        }
+    }
+}
+
+fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
+    project.setup()?;
+    // One build serves both suites: the unit tests and the binary the
+    // end-to-end tests start as a real kernel.
+    project.cargo(&["build", "--workspace", "--all-targets"])?;
+    project.cargo(&["test", "--workspace", "--quiet"])?;
+    let quarry = project.binary("debug");
+    let mut args = vec![
+        "-m".to_string(),
+        "pytest".into(),
+        "tests".into(),
+        "-v".into(),
+        "-rs".into(),
+        format!("--quarry={}", quarry.display()),
+    ];
+    args.extend(pytest_args.iter().cloned());
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    project.python(&arg_refs)
+}

@@ -1,0 +1,102 @@
+"""Kernel start-up, round trip and idle memory: Quarry vs ipykernel.
+
+Both kernels are measured in the same run, alternating, so machine load
+affects them alike. Reports medians and ratios (Quarry / ipykernel).
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jupyter_client import KernelManager
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from support.kernels import install_kernelspec, minimal_env  # noqa: E402
+
+TRIVIAL = {"quarry": "SELECT 1", "python3": "1"}
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def one_start(kernel):
+    km = KernelManager(kernel_name=kernel)
+    started = time.perf_counter()
+    km.start_kernel(env=minimal_env())
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    ready = time.perf_counter() - started
+    return km, kc, ready
+
+
+def round_trips(kc, code, n):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        kc.execute_interactive(code, timeout=30, output_hook=lambda msg: None)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quarry", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--starts", type=int, default=10)
+    parser.add_argument("--executes", type=int, default=50)
+    args = parser.parse_args()
+    install_kernelspec(args.quarry)
+    # ipykernel's spec from the venv.
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--prefix", tempfile.gettempdir() + "/quarry-bench-ipy"], check=True, capture_output=True)
+    import os
+    os.environ["JUPYTER_PATH"] = tempfile.gettempdir() + "/quarry-bench-ipy/share/jupyter" + os.pathsep + os.environ["JUPYTER_PATH"]
+
+    results = {k: {"start_s": [], "execute_s": [], "idle_rss_mib": []} for k in ("quarry", "python3")}
+    for i in range(args.starts):
+        for kernel in ("quarry", "python3"):
+            km, kc, ready = one_start(kernel)
+            results[kernel]["start_s"].append(ready)
+            time.sleep(0.5)
+            results[kernel]["idle_rss_mib"].append(rss_mib(km.provisioner.process.pid))
+            if i == 0:
+                round_trips(kc, TRIVIAL[kernel], 5)  # warm-up
+                results[kernel]["execute_s"] = round_trips(kc, TRIVIAL[kernel], args.executes)
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+    summary = {}
+    for kernel, r in results.items():
+        summary[kernel] = {k: statistics.median(v) for k, v in r.items()}
+    rows = [
+        ("start → kernel_info_reply", "start_s", 1000, "ms"),
+        ("trivial execute round trip", "execute_s", 1000, "ms"),
+        ("idle RSS", "idle_rss_mib", 1, "MiB"),
+    ]
+    lines = [
+        "| metric | Quarry | ipykernel | Quarry / ipykernel |",
+        "|---|---|---|---|",
+    ]
+    for label, key, scale, unit in rows:
+        q, p = summary["quarry"][key] * scale, summary["python3"][key] * scale
+        lines.append(f"| {label} | {q:.1f} {unit} | {p:.1f} {unit} | {q / p:.3f} |")
+    note = f"\nMedians: {args.starts} starts each (alternating), {args.executes} round trips each.\n"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "kernel.md").write_text("\n".join(lines) + "\n" + note)
+    (out / "kernel.json").write_text(json.dumps({"median": summary, "raw": results}, indent=1))
+    print("\n".join(lines) + note)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The demo notebook, executed headlessly with nbclient against S3 holding
+the same demo data `quarry lab` generates."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from support.kernels import minimal_env, run_cell, start_quarry, stop
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo_data(seaweed, oidc):
+    credentials = seaweed.assume_role(oidc.mint("demo-writer"))
+    env = seaweed.env_for(credentials)
+    km, kc = start_quarry(env=env)
+    try:
+        sql = (ROOT / "notebooks" / "demo-data.sql").read_text()
+        reply, _ = run_cell(kc, sql, timeout=300)
+        assert reply["status"] == "ok", reply
+    finally:
+        stop(km, kc)
+    return env
+
+
+def test_demo_notebook_runs_and_answers_correctly(demo_data, monkeypatch):
+    nb = nbformat.read(ROOT / "notebooks" / "quarry-demo.ipynb", as_version=4)
+    for key, value in minimal_env(demo_data).items():
+        monkeypatch.setenv(key, value)
+    client = NotebookClient(nb, kernel_name="quarry", timeout=300, allow_errors=False)
+    client.execute()
+
+    outputs = [c.outputs for c in nb.cells if c.cell_type == "code"]
+    assert all(len(o) >= 1 for o in outputs)
+    first = outputs[0][0]["data"]["application/vnd.dataresource+json"]["data"]
+    assert len(first) == 5 and {"reading_time", "sensor_id", "site", "co_ppm"} <= set(first[0])
+    by_site = {r["site"]: r for r in outputs[1][0]["data"]["application/vnd.dataresource+json"]["data"]}
+    # 10,080 minutes x 6 sensors, two sensors per site.
+    assert {site: r["readings"] for site, r in by_site.items()} == {"campus": 20160, "harbour": 20160, "tunnel": 20160}
+    last = outputs[-1][0]["data"]["application/vnd.dataresource+json"]["data"]
+    assert last == [{"hourly_rows": 7 * 24 * 6, "sensors": 6}]
