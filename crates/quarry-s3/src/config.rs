@@ -121,7 +121,10 @@ mod tests {
             S3Settings::from_env(&env).endpoint.as_deref(),
             Some("http://s3-specific:9000")
         );
-        let env = Env::from_pairs([("AWS_ENDPOINT_URL", "http://generic:9000/"), ("S3_ENDPOINT", "x")]);
+        let env = Env::from_pairs([
+            ("AWS_ENDPOINT_URL", "http://generic:9000/"),
+            ("S3_ENDPOINT", "x"),
+        ]);
         assert_eq!(
             S3Settings::from_env(&env).endpoint.as_deref(),
             Some("http://generic:9000")
@@ -151,7 +154,10 @@ mod tests {
     #[test]
     fn empty_variables_count_as_unset() {
         let env = Env::from_pairs([("AWS_ENDPOINT_URL_S3", " "), ("S3_ENDPOINT", "http://m:1")]);
-        assert_eq!(S3Settings::from_env(&env).endpoint.as_deref(), Some("http://m:1"));
+        assert_eq!(
+            S3Settings::from_env(&env).endpoint.as_deref(),
+            Some("http://m:1")
+        );
         let env = Env::from_pairs([("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "eu-central-1")]);
         assert_eq!(S3Settings::from_env(&env).region, "eu-central-1");
     }

@@ -23,7 +23,10 @@ pub enum S3Error {
     NotAnS3Url { url: String },
 
     #[error("'{bucket}' is not a valid bucket name: {reason}.")]
-    InvalidBucketName { bucket: String, reason: &'static str },
+    InvalidBucketName {
+        bucket: String,
+        reason: &'static str,
+    },
 
     #[error("Could not set up the S3 client for bucket '{bucket}': {message}.")]
     Client { bucket: String, message: String },

@@ -86,7 +86,15 @@ mod tests {
             S3Location::parse("gs://demo/x"),
             Err(S3Error::NotAnS3Url { .. })
         ));
-        for bad in ["s3://", "s3://ab", "s3://Upper", "s3://a..b", "s3://-abc", "s3://a/b/../..", "s3://../etc"] {
+        for bad in [
+            "s3://",
+            "s3://ab",
+            "s3://Upper",
+            "s3://a..b",
+            "s3://-abc",
+            "s3://a/b/../..",
+            "s3://../etc",
+        ] {
             let parsed = S3Location::parse(bad);
             // "a/b/../.." has a valid bucket "a"? No: "a" is too short.
             assert!(parsed.is_err(), "{bad} should be rejected");

@@ -71,7 +71,9 @@ impl S3Stores {
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(bucket)
             .with_region(&self.settings.region)
-            .with_credentials(Arc::new(ObjectStoreCredentials(Arc::clone(&self.credentials))))
+            .with_credentials(Arc::new(ObjectStoreCredentials(Arc::clone(
+                &self.credentials,
+            ))))
             .with_virtual_hosted_style_request(!self.settings.path_style)
             .with_retry(retry)
             .with_client_options(client);

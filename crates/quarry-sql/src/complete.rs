@@ -28,16 +28,83 @@ pub struct Completion {
 /// Keywords worth suggesting; sqlparser's full list has hundreds that only
 /// other dialects use.
 const KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "HAVING", "LIMIT", "OFFSET", "JOIN",
-    "INNER JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL OUTER JOIN", "CROSS JOIN", "ON", "USING",
-    "UNION", "UNION ALL", "INTERSECT", "EXCEPT", "DISTINCT", "AS", "AND", "OR", "NOT", "IN",
-    "IS", "NULL", "LIKE", "ILIKE", "BETWEEN", "CASE", "WHEN", "THEN", "ELSE", "END", "WITH",
-    "VALUES", "INSERT INTO", "CREATE", "CREATE TABLE", "CREATE EXTERNAL TABLE", "CREATE VIEW",
-    "DROP TABLE", "DROP VIEW", "STORED AS", "LOCATION", "OPTIONS", "PARTITIONED BY", "COPY",
-    "TO", "PARQUET", "CSV", "JSON", "EXPLAIN", "ANALYZE", "SHOW TABLES", "SHOW COLUMNS",
-    "DESCRIBE", "ASC", "DESC", "NULLS FIRST", "NULLS LAST", "OVER", "PARTITION BY", "ROWS",
-    "RANGE", "CAST", "TRY_CAST", "INTERVAL", "TRUE", "FALSE", "IF NOT EXISTS", "OR REPLACE",
-    "QUALIFY", "UNNEST", "LATERAL",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "ORDER BY",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "INNER JOIN",
+    "LEFT JOIN",
+    "RIGHT JOIN",
+    "FULL OUTER JOIN",
+    "CROSS JOIN",
+    "ON",
+    "USING",
+    "UNION",
+    "UNION ALL",
+    "INTERSECT",
+    "EXCEPT",
+    "DISTINCT",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "LIKE",
+    "ILIKE",
+    "BETWEEN",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "WITH",
+    "VALUES",
+    "INSERT INTO",
+    "CREATE",
+    "CREATE TABLE",
+    "CREATE EXTERNAL TABLE",
+    "CREATE VIEW",
+    "DROP TABLE",
+    "DROP VIEW",
+    "STORED AS",
+    "LOCATION",
+    "OPTIONS",
+    "PARTITIONED BY",
+    "COPY",
+    "TO",
+    "PARQUET",
+    "CSV",
+    "JSON",
+    "EXPLAIN",
+    "ANALYZE",
+    "SHOW TABLES",
+    "SHOW COLUMNS",
+    "DESCRIBE",
+    "ASC",
+    "DESC",
+    "NULLS FIRST",
+    "NULLS LAST",
+    "OVER",
+    "PARTITION BY",
+    "ROWS",
+    "RANGE",
+    "CAST",
+    "TRY_CAST",
+    "INTERVAL",
+    "TRUE",
+    "FALSE",
+    "IF NOT EXISTS",
+    "OR REPLACE",
+    "QUALIFY",
+    "UNNEST",
+    "LATERAL",
 ];
 
 pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Completion {
@@ -102,7 +169,11 @@ pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Co
     }
     let lower = word.chars().all(|c| !c.is_uppercase());
     for keyword in KEYWORDS {
-        let keyword = if lower { keyword.to_lowercase() } else { keyword.to_string() };
+        let keyword = if lower {
+            keyword.to_lowercase()
+        } else {
+            keyword.to_string()
+        };
         push(&mut completion, keyword, "keyword");
     }
     let state = session.context().state();
@@ -121,7 +192,9 @@ pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Co
 
 /// Converts a code-point offset into a byte offset, clamped to the text.
 pub(crate) fn byte_offset(text: &str, chars: usize) -> usize {
-    text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i)
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| i)
 }
 
 /// If `before` ends inside a single-quoted string, the byte offset just
@@ -175,9 +248,23 @@ pub(crate) async fn columns_of(session: &SqlSession, table: &str) -> Vec<String>
     let lookup = async {
         let schema = if table.contains("://") {
             let sql = format!("SELECT * FROM '{}' LIMIT 0", table.replace('\'', "''"));
-            session.context().sql(&sql).await.ok()?.schema().as_arrow().clone()
+            session
+                .context()
+                .sql(&sql)
+                .await
+                .ok()?
+                .schema()
+                .as_arrow()
+                .clone()
         } else {
-            session.context().table_provider(table).await.ok()?.schema().as_ref().clone()
+            session
+                .context()
+                .table_provider(table)
+                .await
+                .ok()?
+                .schema()
+                .as_ref()
+                .clone()
         };
         Some(schema.fields().iter().map(|f| f.name().clone()).collect())
     };
@@ -202,16 +289,24 @@ async fn complete_s3_path(session: &SqlSession, typed: &str) -> Vec<String> {
         None => ("", key),
     };
     let prefix = (!dir.is_empty()).then(|| StorePath::from(dir));
-    let listing = tokio::time::timeout(REMOTE_TIMEOUT, store.list_with_delimiter(prefix.as_ref())).await;
+    let listing =
+        tokio::time::timeout(REMOTE_TIMEOUT, store.list_with_delimiter(prefix.as_ref())).await;
     let Ok(Ok(listing)) = listing else {
         return Vec::new();
     };
-    let base = if dir.is_empty() { format!("s3://{bucket}/") } else { format!("s3://{bucket}/{dir}/") };
+    let base = if dir.is_empty() {
+        format!("s3://{bucket}/")
+    } else {
+        format!("s3://{bucket}/{dir}/")
+    };
     let dirs = listing
         .common_prefixes
         .iter()
         .filter_map(|p| p.filename().map(|name| format!("{name}/")));
-    let files = listing.objects.iter().filter_map(|o| o.location.filename().map(str::to_string));
+    let files = listing
+        .objects
+        .iter()
+        .filter_map(|o| o.location.filename().map(str::to_string));
     let mut matches: Vec<String> = dirs
         .chain(files)
         .filter(|name| name.starts_with(partial))
@@ -261,15 +356,28 @@ mod tests {
     async fn completes_tables_functions_and_columns_in_context() {
         let s = session().await;
         let c = complete(&s, "SELECT * FROM rea", 17).await;
-        assert!(c.matches.contains(&"readings".to_string()), "{:?}", c.matches);
+        assert!(
+            c.matches.contains(&"readings".to_string()),
+            "{:?}",
+            c.matches
+        );
         let code = "SELECT temp FROM readings";
         let c = complete(&s, code, 11).await;
-        assert_eq!(c.matches.first().map(String::as_str), Some("temperature"), "{:?}", c.matches);
+        assert_eq!(
+            c.matches.first().map(String::as_str),
+            Some("temperature"),
+            "{:?}",
+            c.matches
+        );
         assert_eq!(c.cursor_start, 7);
         let c = complete(&s, "SELECT readings.sen", 19).await;
         assert_eq!(c.matches, vec!["readings.sensor_id".to_string()]);
         let c = complete(&s, "SELECT approx_dis", 17).await;
-        assert!(c.matches.contains(&"approx_distinct".to_string()), "{:?}", c.matches);
+        assert!(
+            c.matches.contains(&"approx_distinct".to_string()),
+            "{:?}",
+            c.matches
+        );
     }
 
     #[tokio::test]

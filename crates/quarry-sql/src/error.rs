@@ -84,24 +84,27 @@ impl SqlError {
     pub(crate) fn from_datafusion(err: &DataFusionError, ctx: &ErrorContext<'_>) -> Self {
         // Storage problems are buried under several layers of wrapping; look
         // for them first, as they matter more than the wrapper's wording.
-        for cause in causes(err) {
-            if let Some(s3) = cause.downcast_ref::<S3Error>() {
-                let kind = match s3 {
-                    S3Error::NoCredentials | S3Error::CredentialsExpired { .. } => {
-                        ErrorKind::Credentials
-                    }
-                    _ => ErrorKind::Plan,
-                };
-                return SqlError::new(kind, s3.to_string());
-            }
-            if let Some(store) = cause.downcast_ref::<object_store::Error>() {
-                return from_object_store(store, ctx);
-            }
+        // Our own credential errors travel inside object_store's; they say
+        // exactly what is wrong, so they win over any wrapper.
+        if let Some(s3) = causes(err).find_map(|c| c.downcast_ref::<S3Error>()) {
+            let kind = match s3 {
+                S3Error::NoCredentials | S3Error::CredentialsExpired { .. } => {
+                    ErrorKind::Credentials
+                }
+                _ => ErrorKind::Plan,
+            };
+            return SqlError::new(kind, s3.to_string());
+        }
+        if let Some(store) = causes(err).find_map(|c| c.downcast_ref::<object_store::Error>()) {
+            return from_object_store(store, ctx);
         }
         match err.find_root() {
             DataFusionError::SQL(parser, _) => SqlError::new(
                 ErrorKind::Syntax,
-                sentence(&format!("Syntax error: {}", strip_prefixes(&parser.to_string()))),
+                sentence(&format!(
+                    "Syntax error: {}",
+                    strip_prefixes(&parser.to_string())
+                )),
             ),
             DataFusionError::ResourcesExhausted(detail) => SqlError::new(
                 ErrorKind::Memory,
@@ -132,7 +135,12 @@ impl SqlError {
 /// The error and everything it wraps, outermost first.
 fn causes<'a>(err: &'a DataFusionError) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     let first: &(dyn StdError + 'static) = err;
-    std::iter::successors(Some(first), |e| e.source())
+    std::iter::successors(Some(first), source_of)
+}
+
+fn source_of<'a>(err: &&'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    let err: &'a (dyn StdError + 'static) = *err;
+    err.source()
 }
 
 fn plan_error(message: &str) -> SqlError {
@@ -160,7 +168,9 @@ fn from_object_store(err: &object_store::Error, ctx: &ErrorContext<'_>) -> SqlEr
         object_store::Error::NotFound { path, .. } => Some(locate(path, ctx.statement)),
         _ => response.resource_url(ctx.statement),
     };
-    let place = location.clone().unwrap_or_else(|| "the requested S3 location".into());
+    let place = location
+        .clone()
+        .unwrap_or_else(|| "the requested S3 location".into());
     let code = response.code.as_deref().unwrap_or_default();
     match (code, response.status) {
         ("NoSuchBucket", _) => SqlError::new(
@@ -175,19 +185,23 @@ fn from_object_store(err: &object_store::Error, ctx: &ErrorContext<'_>) -> SqlEr
                 ctx.endpoint
             ),
         ),
-        ("InvalidAccessKeyId" | "SignatureDoesNotMatch" | "InvalidToken" | "ExpiredToken"
-        | "TokenRefreshRequired" | "AccessDenied" | "InvalidClientTokenId", _)
-            if code != "AccessDenied" || detail.contains("session token") =>
-        {
-            SqlError::new(
-                ErrorKind::Credentials,
-                format!(
-                    "S3 at {} rejected your credentials ({code}): the access key or session \
+        (
+            "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "InvalidToken"
+            | "ExpiredToken"
+            | "TokenRefreshRequired"
+            | "AccessDenied"
+            | "InvalidClientTokenId",
+            _,
+        ) if code != "AccessDenied" || detail.contains("session token") => SqlError::new(
+            ErrorKind::Credentials,
+            format!(
+                "S3 at {} rejected your credentials ({code}): the access key or session \
                      token is invalid or expired; restart your server to get fresh credentials.",
-                    ctx.endpoint
-                ),
-            )
-        }
+                ctx.endpoint
+            ),
+        ),
         ("AccessDenied", _) | (_, Some(403)) => SqlError::new(
             ErrorKind::AccessDenied,
             format!(
@@ -199,12 +213,17 @@ fn from_object_store(err: &object_store::Error, ctx: &ErrorContext<'_>) -> SqlEr
         ("XMinioStorageFull" | "QuotaExceeded" | "XMinioAdminBucketQuotaExceeded", _) => {
             SqlError::new(
                 ErrorKind::Execution,
-                format!("S3 refused the write to {place}: the storage quota is full; delete data or ask for more space."),
+                format!(
+                    "S3 refused the write to {place}: the storage quota is full; delete data or ask for more space."
+                ),
             )
         }
         (_, Some(503)) | ("SlowDown" | "ServiceUnavailable", _) => SqlError::new(
             ErrorKind::Unavailable,
-            format!("S3 at {} is temporarily unavailable (503); try again in a moment.", ctx.endpoint),
+            format!(
+                "S3 at {} is temporarily unavailable (503); try again in a moment.",
+                ctx.endpoint
+            ),
         ),
         _ if matches!(err, object_store::Error::NotFound { .. }) => not_found(&place),
         _ if response.status.is_none() && looks_like_connection_failure(&detail) => SqlError::new(
@@ -275,9 +294,18 @@ pub(crate) fn s3_urls(text: &str) -> Vec<String> {
 
 fn looks_like_connection_failure(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();
-    ["error sending request", "connection refused", "connect", "timed out", "dns error", "connection reset", "broken pipe", "incomplete message"]
-        .iter()
-        .any(|needle| d.contains(needle))
+    [
+        "error sending request",
+        "connection refused",
+        "connect",
+        "timed out",
+        "dns error",
+        "connection reset",
+        "broken pipe",
+        "incomplete message",
+    ]
+    .iter()
+    .any(|needle| d.contains(needle))
 }
 
 /// The parts of an S3 error response worth showing.
@@ -406,7 +434,13 @@ mod tests {
         let err = DataFusionError::Plan("table 'datafusion.public.readings' not found".into());
         let mapped = SqlError::from_datafusion(&err, &ctx("SELECT * FROM readings"));
         assert_eq!(mapped.kind, ErrorKind::Plan);
-        assert!(mapped.message.starts_with("Table 'readings' does not exist"), "{}", mapped.message);
+        assert!(
+            mapped
+                .message
+                .starts_with("Table 'readings' does not exist"),
+            "{}",
+            mapped.message
+        );
     }
 
     #[test]
@@ -419,13 +453,20 @@ mod tests {
         let err = DataFusionError::ObjectStore(Box::new(store));
         let mapped = SqlError::from_datafusion(&err, &ctx("SELECT * FROM 's3://other/x.csv'"));
         assert_eq!(mapped.kind, ErrorKind::AccessDenied);
-        assert!(mapped.message.contains("s3://other/x.csv"), "{}", mapped.message);
+        assert!(
+            mapped.message.contains("s3://other/x.csv"),
+            "{}",
+            mapped.message
+        );
     }
 
     #[test]
     fn bad_session_token_is_a_credentials_error() {
         let body = "Client error with status 403 Forbidden: <Error><Code>InvalidAccessKeyId</Code></Error>";
-        let store = object_store::Error::Generic { store: "S3", source: body.into() };
+        let store = object_store::Error::Generic {
+            store: "S3",
+            source: body.into(),
+        };
         let mapped = SqlError::from_datafusion(
             &DataFusionError::External(Box::new(store)),
             &ctx("SELECT 1"),
@@ -445,7 +486,13 @@ mod tests {
             &ctx("SELECT * FROM 's3://demo/data/missing.parquet'"),
         );
         assert_eq!(mapped.kind, ErrorKind::NotFound);
-        assert!(mapped.message.starts_with("s3://demo/data/missing.parquet does not exist"), "{}", mapped.message);
+        assert!(
+            mapped
+                .message
+                .starts_with("s3://demo/data/missing.parquet does not exist"),
+            "{}",
+            mapped.message
+        );
         assert!(mapped.message.contains("%s3 ls s3://demo/"));
     }
 
@@ -454,7 +501,10 @@ mod tests {
         let expired = S3Error::CredentialsExpired {
             expired_at: "2020-01-01T00:00:00Z".parse().unwrap(),
         };
-        let store = object_store::Error::Generic { store: "S3", source: Box::new(expired) };
+        let store = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(expired),
+        };
         let mapped = SqlError::from_datafusion(
             &DataFusionError::ObjectStore(Box::new(store)),
             &ctx("SELECT 1"),

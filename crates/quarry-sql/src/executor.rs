@@ -41,7 +41,10 @@ impl QueryExecutor {
     }
 
     pub fn handle(&self) -> &Handle {
-        self.runtime.as_ref().expect("runtime present until drop").handle()
+        self.runtime
+            .as_ref()
+            .expect("runtime present until drop")
+            .handle()
     }
 }
 

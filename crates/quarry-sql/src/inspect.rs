@@ -24,9 +24,22 @@ pub async fn inspect(session: &SqlSession, code: &str, cursor_pos: usize) -> Opt
         .scalar_functions()
         .get(&lower)
         .and_then(|f| f.documentation().cloned())
-        .or_else(|| state.aggregate_functions().get(&lower).and_then(|f| f.documentation().cloned()))
-        .or_else(|| state.window_functions().get(&lower).and_then(|f| f.documentation().cloned()))?;
-    let mut text = format!("{lower} (function)\n\n{}\n\n{}", doc.description, doc.syntax_example);
+        .or_else(|| {
+            state
+                .aggregate_functions()
+                .get(&lower)
+                .and_then(|f| f.documentation().cloned())
+        })
+        .or_else(|| {
+            state
+                .window_functions()
+                .get(&lower)
+                .and_then(|f| f.documentation().cloned())
+        })?;
+    let mut text = format!(
+        "{lower} (function)\n\n{}\n\n{}",
+        doc.description, doc.syntax_example
+    );
     if let Some(example) = &doc.sql_example {
         let _ = write!(text, "\n\nExample:\n{example}");
     }
@@ -35,16 +48,36 @@ pub async fn inspect(session: &SqlSession, code: &str, cursor_pos: usize) -> Opt
 
 async fn file_schema(session: &SqlSession, url: &str) -> Option<Schema> {
     let sql = format!("SELECT * FROM '{}' LIMIT 0", url.replace('\'', "''"));
-    let lookup = async { session.context().sql(&sql).await.ok().map(|df| df.schema().as_arrow().clone()) };
-    tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await.ok().flatten()
+    let lookup = async {
+        session
+            .context()
+            .sql(&sql)
+            .await
+            .ok()
+            .map(|df| df.schema().as_arrow().clone())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), lookup)
+        .await
+        .ok()
+        .flatten()
 }
 
 fn describe_schema(name: &str, what: &str, schema: &Schema) -> String {
-    let width = schema.fields().iter().map(|f| f.name().len()).max().unwrap_or(0);
+    let width = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().len())
+        .max()
+        .unwrap_or(0);
     let mut text = format!("{name} ({what}, {} columns)\n", schema.fields().len());
     for field in schema.fields() {
         let nullable = if field.is_nullable() { "" } else { " NOT NULL" };
-        let _ = write!(text, "\n  {:width$}  {}{nullable}", field.name(), field.data_type());
+        let _ = write!(
+            text,
+            "\n  {:width$}  {}{nullable}",
+            field.name(),
+            field.data_type()
+        );
     }
     text
 }
@@ -67,7 +100,9 @@ fn quoted_url_at(code: &str, at: usize) -> Option<String> {
 fn word_at(code: &str, at: usize) -> Option<String> {
     let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
     let start = code[..at].rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
-    let end = code[at..].find(|c: char| !is_word(c)).map_or(code.len(), |i| at + i);
+    let end = code[at..]
+        .find(|c: char| !is_word(c))
+        .map_or(code.len(), |i| at + i);
     let word = code[start..end].trim_matches('.');
     (!word.is_empty()).then(|| word.to_string())
 }
@@ -84,10 +119,19 @@ mod tests {
         let s3 = Arc::new(S3Stores::from_env(&Env::from_pairs([])));
         let s = SqlSession::new(
             s3,
-            &SessionOptions { memory: MemoryBudget::detect(Some("256m")).unwrap(), target_partitions: Some(1) },
+            &SessionOptions {
+                memory: MemoryBudget::detect(Some("256m")).unwrap(),
+                target_partitions: Some(1),
+            },
         )
         .unwrap();
-        s.run_cell("CREATE TABLE readings AS SELECT 1 AS sensor_id", 1, Arc::default()).await.unwrap();
+        s.run_cell(
+            "CREATE TABLE readings AS SELECT 1 AS sensor_id",
+            1,
+            Arc::default(),
+        )
+        .await
+        .unwrap();
         let text = inspect(&s, "SELECT * FROM readings", 17).await.unwrap();
         assert!(text.starts_with("readings (table, 1 columns)"), "{text}");
         assert!(text.contains("sensor_id"));

@@ -37,7 +37,9 @@ impl MemoryBudget {
     pub fn detect(configured: Option<&str>) -> Result<Self, String> {
         if let Some(raw) = configured {
             let pool_bytes = parse_byte_size(raw).ok_or_else(|| {
-                format!("QUARRY_MEMORY_LIMIT='{raw}' is not a size: write e.g. 2g, 512m or 1073741824")
+                format!(
+                    "QUARRY_MEMORY_LIMIT='{raw}' is not a size: write e.g. 2g, 512m or 1073741824"
+                )
             })?;
             return Ok(MemoryBudget {
                 pool_bytes,
@@ -154,7 +156,11 @@ mod tests {
 
         let v1 = tempfile::tempdir().unwrap();
         std::fs::create_dir(v1.path().join("memory")).unwrap();
-        std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "9223372036854771712").unwrap();
+        std::fs::write(
+            v1.path().join("memory/memory.limit_in_bytes"),
+            "9223372036854771712",
+        )
+        .unwrap();
         assert_eq!(cgroup_limit(v1.path()), None);
         std::fs::write(v1.path().join("memory/memory.limit_in_bytes"), "1073741824").unwrap();
         assert_eq!(cgroup_limit(v1.path()), Some(1 << 30));

@@ -46,9 +46,19 @@ pub fn render_batches(
 }
 
 fn footer(shown: u64, total: u64, elapsed: Option<Duration>) -> String {
-    let rows = |n: u64| format!("{} row{}", group_thousands(n), if n == 1 { "" } else { "s" });
+    let rows = |n: u64| {
+        format!(
+            "{} row{}",
+            group_thousands(n),
+            if n == 1 { "" } else { "s" }
+        )
+    };
     let mut text = if shown < total {
-        format!("Showing the first {} of {} (%config max_rows N shows more)", group_thousands(shown), rows(total))
+        format!(
+            "Showing the first {} of {} (%config max_rows N shows more)",
+            group_thousands(shown),
+            rows(total)
+        )
     } else {
         rows(total)
     };
@@ -82,8 +92,14 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-fn html_table(schema: &SchemaRef, batches: &[RecordBatch], options: &FormatOptions, footer: &str) -> String {
-    let mut html = String::from("<div class=\"quarry-result\"><table class=\"dataframe\">\n<thead><tr>");
+fn html_table(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    options: &FormatOptions,
+    footer: &str,
+) -> String {
+    let mut html =
+        String::from("<div class=\"quarry-result\"><table class=\"dataframe\">\n<thead><tr>");
     for field in schema.fields() {
         let _ = write!(
             html,
@@ -115,7 +131,11 @@ fn html_table(schema: &SchemaRef, batches: &[RecordBatch], options: &FormatOptio
             html.push_str("</tr>\n");
         }
     }
-    let _ = write!(html, "</tbody></table>\n<p class=\"quarry-footer\">{}</p></div>", escape(footer));
+    let _ = write!(
+        html,
+        "</tbody></table>\n<p class=\"quarry-footer\">{}</p></div>",
+        escape(footer)
+    );
     html
 }
 
@@ -139,7 +159,10 @@ fn resource_type(data_type: &DataType) -> &'static str {
     match data_type {
         t if t.is_integer() => "integer",
         t if t.is_floating() => "number",
-        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => "number",
+        DataType::Decimal32(..)
+        | DataType::Decimal64(..)
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => "number",
         DataType::Boolean => "boolean",
         DataType::Date32 | DataType::Date64 => "date",
         DataType::Timestamp(..) => "datetime",
@@ -159,7 +182,11 @@ fn data_resource(schema: &SchemaRef, batches: &[RecordBatch], options: &FormatOp
         .collect();
     let mut rows = Vec::new();
     for batch in batches {
-        let columns: Vec<Vec<Value>> = batch.columns().iter().map(|c| json_values(c.as_ref(), options)).collect();
+        let columns: Vec<Vec<Value>> = batch
+            .columns()
+            .iter()
+            .map(|c| json_values(c.as_ref(), options))
+            .collect();
         for row in 0..batch.num_rows() {
             let mut object = Map::new();
             for (field, values) in schema.fields().iter().zip(&columns) {
@@ -187,16 +214,26 @@ fn json_values(array: &dyn Array, options: &FormatOptions) -> Vec<Value> {
         if let Ok(floats) = cast(array, &DataType::Float64) {
             let floats = floats.as_primitive::<Float64Type>();
             return (0..len)
-                .map(|i| null_or(i, serde_json::Number::from_f64(floats.value(i)).map_or(Value::Null, Value::Number)))
+                .map(|i| {
+                    null_or(
+                        i,
+                        serde_json::Number::from_f64(floats.value(i))
+                            .map_or(Value::Null, Value::Number),
+                    )
+                })
                 .collect();
         }
     }
     if let DataType::Boolean = data_type {
         let bools = array.as_boolean();
-        return (0..len).map(|i| null_or(i, json!(bools.value(i)))).collect();
+        return (0..len)
+            .map(|i| null_or(i, json!(bools.value(i))))
+            .collect();
     }
     match ArrayFormatter::try_new(array, options) {
-        Ok(f) => (0..len).map(|i| null_or(i, json!(f.value(i).to_string()))).collect(),
+        Ok(f) => (0..len)
+            .map(|i| null_or(i, json!(f.value(i).to_string())))
+            .collect(),
         Err(_) => vec![Value::Null; len],
     }
 }
@@ -232,19 +269,37 @@ mod tests {
         let r = render_batches(&schema, &[batch], 2, None);
         assert!(r.plain.contains("| id | name"), "{}", r.plain);
         assert!(r.plain.ends_with("2 rows"));
-        assert!(r.html.contains("&lt;b&gt;x&lt;/b&gt;"), "HTML must be escaped");
+        assert!(
+            r.html.contains("&lt;b&gt;x&lt;/b&gt;"),
+            "HTML must be escaped"
+        );
         assert!(!r.html.contains("<b>x</b>"));
         assert!(r.html.contains("<i>NULL</i>"));
-        assert_eq!(r.data_resource["schema"]["fields"][0], json!({"name": "id", "type": "integer"}));
-        assert_eq!(r.data_resource["data"][0], json!({"id": 1, "name": "<b>x</b>", "value": 1.5}));
+        assert_eq!(
+            r.data_resource["schema"]["fields"][0],
+            json!({"name": "id", "type": "integer"})
+        );
+        assert_eq!(
+            r.data_resource["data"][0],
+            json!({"id": 1, "name": "<b>x</b>", "value": 1.5})
+        );
         assert_eq!(r.data_resource["data"][1]["name"], Value::Null);
     }
 
     #[test]
     fn capped_results_state_the_true_count() {
         let (schema, batch) = sample();
-        let r = render_batches(&schema, &[batch], 1_234_567, Some(Duration::from_millis(1500)));
-        assert!(r.plain.contains("Showing the first 2 of 1,234,567 rows"), "{}", r.plain);
+        let r = render_batches(
+            &schema,
+            &[batch],
+            1_234_567,
+            Some(Duration::from_millis(1500)),
+        );
+        assert!(
+            r.plain.contains("Showing the first 2 of 1,234,567 rows"),
+            "{}",
+            r.plain
+        );
         assert!(r.plain.contains("in 1.50 s"));
         assert!(r.html.contains("1,234,567 rows"));
     }

@@ -106,10 +106,7 @@ impl SqlSession {
         })
     }
 
-    fn parse(
-        &self,
-        sql: &str,
-    ) -> Result<Vec<datafusion::sql::parser::Statement>, SqlError> {
+    fn parse(&self, sql: &str) -> Result<Vec<datafusion::sql::parser::Statement>, SqlError> {
         let state = self.context().state();
         let options = state.config().options();
         let dialect = dialect_from_str(options.sql_parser.dialect.as_ref())

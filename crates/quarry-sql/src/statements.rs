@@ -60,7 +60,10 @@ mod tests {
     #[test]
     fn terminated_statements_are_complete() {
         assert_eq!(completeness("SELECT 1;"), Completeness::Complete);
-        assert_eq!(completeness("SELECT 1; SELECT 2;  -- done\n"), Completeness::Complete);
+        assert_eq!(
+            completeness("SELECT 1; SELECT 2;  -- done\n"),
+            Completeness::Complete
+        );
         assert_eq!(completeness("%s3 ls"), Completeness::Complete);
         assert_eq!(completeness("   "), Completeness::Complete);
     }

@@ -10,9 +10,18 @@ pub const KERNEL_NAME: &str = "quarry";
 
 const KERNEL_JSON: &str = include_str!("../../../kernelspec/kernel.json");
 const LOGOS: [(&str, &[u8]); 3] = [
-    ("logo-32x32.png", include_bytes!("../../../kernelspec/logo-32x32.png")),
-    ("logo-64x64.png", include_bytes!("../../../kernelspec/logo-64x64.png")),
-    ("logo-svg.svg", include_bytes!("../../../kernelspec/logo-svg.svg")),
+    (
+        "logo-32x32.png",
+        include_bytes!("../../../kernelspec/logo-32x32.png"),
+    ),
+    (
+        "logo-64x64.png",
+        include_bytes!("../../../kernelspec/logo-64x64.png"),
+    ),
+    (
+        "logo-svg.svg",
+        include_bytes!("../../../kernelspec/logo-svg.svg"),
+    ),
 ];
 
 #[derive(Args, Debug, Clone)]
@@ -34,7 +43,10 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<()> {
     let kernels = kernels_dir(args)?;
     let binary = std::env::current_exe().context("could not find the quarry binary's own path")?;
     let dir = install_into(&kernels, &binary)?;
-    println!("Installed the '{KERNEL_NAME}' kernelspec in {}", dir.display());
+    println!(
+        "Installed the '{KERNEL_NAME}' kernelspec in {}",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -43,10 +55,13 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<()> {
 pub fn install_into(kernels: &Path, binary: &Path) -> anyhow::Result<PathBuf> {
     let dir = kernels.join(KERNEL_NAME);
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let binary = binary.to_str().context("the quarry binary's path is not valid UTF-8")?;
+    let binary = binary
+        .to_str()
+        .context("the quarry binary's path is not valid UTF-8")?;
     // Substitute inside the parsed JSON so a path with quotes or
     // backslashes stays valid.
-    let mut spec: serde_json::Value = serde_json::from_str(KERNEL_JSON).expect("kernel.json template is valid JSON");
+    let mut spec: serde_json::Value =
+        serde_json::from_str(KERNEL_JSON).expect("kernel.json template is valid JSON");
     for arg in spec["argv"].as_array_mut().expect("argv is an array") {
         if arg == "{quarry}" {
             *arg = binary.into();
@@ -105,9 +120,11 @@ mod tests {
     #[test]
     fn writes_a_kernelspec_that_runs_this_binary() {
         let dir = tempfile::tempdir().unwrap();
-        let installed = install_into(dir.path(), Path::new("/opt/quarry \"x\"/bin/quarry")).unwrap();
+        let installed =
+            install_into(dir.path(), Path::new("/opt/quarry \"x\"/bin/quarry")).unwrap();
         let spec: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(installed.join("kernel.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(installed.join("kernel.json")).unwrap())
+                .unwrap();
         assert_eq!(spec["argv"][0], "/opt/quarry \"x\"/bin/quarry");
         assert_eq!(spec["argv"][1], "kernel");
         assert_eq!(spec["argv"][3], "{connection_file}");

@@ -12,16 +12,27 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let memory = MemoryBudget::detect(std::env::var("QUARRY_MEMORY_LIMIT").ok().as_deref())
         .map_err(anyhow::Error::msg)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let executor = Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
+    let executor =
+        Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
     let s3 = Arc::new(S3Stores::from_env(&Env::Process));
     tracing::info!(
         endpoint = %s3.settings().endpoint_display(),
         memory = %memory.describe(),
         "starting the Quarry kernel"
     );
-    let session = SqlSession::new(s3, &SessionOptions { memory, target_partitions: None })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let handler = Arc::new(QuarryHandler::new(session, executor, CellsConfig::default()));
+    let session = SqlSession::new(
+        s3,
+        &SessionOptions {
+            memory,
+            target_partitions: None,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let handler = Arc::new(QuarryHandler::new(
+        session,
+        executor,
+        CellsConfig::default(),
+    ));
 
     // The protocol tasks are light; one thread keeps them off the query
     // runtime's workers and makes interrupts prompt under load.

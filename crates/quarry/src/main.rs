@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "quarry", version, about = "A Jupyter data kernel: SQL over S3 with Apache DataFusion")]
+#[command(
+    name = "quarry",
+    version,
+    about = "A Jupyter data kernel: SQL over S3 with Apache DataFusion"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,8 +47,9 @@ fn main() -> anyhow::Result<()> {
 /// Logs go to stderr (Jupyter's server log for a kernel), never to the
 /// notebook. `QUARRY_LOG` takes a tracing filter such as `debug`.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,quarry=info,quarry_kernel=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,quarry=info,quarry_kernel=info")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

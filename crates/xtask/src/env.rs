@@ -29,7 +29,13 @@ impl Project {
     pub fn target_dir(&self) -> PathBuf {
         std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
-            .map(|p| if p.is_absolute() { p } else { self.root.join(p) })
+            .map(|p| {
+                if p.is_absolute() {
+                    p
+                } else {
+                    self.root.join(p)
+                }
+            })
             .unwrap_or_else(|| self.root.join("target"))
     }
 
@@ -43,7 +49,9 @@ impl Project {
         let requirements = self.root.join("tests/requirements.txt");
         let wanted = std::fs::read_to_string(&requirements)?;
         let stamp = self.venv.join(".quarry-requirements");
-        if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) && self.venv_python().is_file() {
+        if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted)
+            && self.venv_python().is_file()
+        {
             return Ok(());
         }
         if !self.venv_python().is_file() {
@@ -51,8 +59,17 @@ impl Project {
             run(Command::new("python3").args(["-m", "venv"]).arg(&self.venv))?;
         }
         eprintln!("xtask: installing Python packages (first run takes a few minutes)");
-        run(Command::new(self.venv_python()).args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"]))?;
-        run(Command::new(self.venv_python()).args(["-m", "pip", "install", "--quiet", "-r"]).arg(&requirements))?;
+        run(Command::new(self.venv_python()).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--upgrade",
+            "pip",
+        ]))?;
+        run(Command::new(self.venv_python())
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(&requirements))?;
         std::fs::write(stamp, wanted)?;
         Ok(())
     }
@@ -65,7 +82,10 @@ impl Project {
     pub fn tool_env(&self) -> HashMap<String, String> {
         let path = std::env::var("PATH").unwrap_or_default();
         HashMap::from([
-            ("PATH".into(), format!("{}:{path}", self.venv.join("bin").display())),
+            (
+                "PATH".into(),
+                format!("{}:{path}", self.venv.join("bin").display()),
+            ),
             ("VIRTUAL_ENV".into(), self.venv.display().to_string()),
         ])
     }
@@ -76,16 +96,23 @@ impl Project {
     }
 
     pub fn python(&self, args: &[&str]) -> anyhow::Result<()> {
-        run(Command::new(self.venv_python()).args(args).current_dir(&self.root).envs(self.tool_env()))
+        run(Command::new(self.venv_python())
+            .args(args)
+            .current_dir(&self.root)
+            .envs(self.tool_env()))
     }
 }
 
 fn home() -> anyhow::Result<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set; set QUARRY_VENV")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set; set QUARRY_VENV")
 }
 
 fn run(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("could not run {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("could not run {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }

@@ -67,9 +67,16 @@ fn main() -> anyhow::Result<()> {
             project.python(&[
                 "tests/bench/kernel_bench.py",
                 "--quarry",
-                project.binary("release").to_str().context("non-UTF-8 path")?,
+                project
+                    .binary("release")
+                    .to_str()
+                    .context("non-UTF-8 path")?,
                 "--out",
-                project.target_dir().join("bench").to_str().context("non-UTF-8 path")?,
+                project
+                    .target_dir()
+                    .join("bench")
+                    .to_str()
+                    .context("non-UTF-8 path")?,
             ])
         }
     }

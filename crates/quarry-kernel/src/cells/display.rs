@@ -33,10 +33,15 @@ pub(super) fn status_line(text: &str) -> Media {
 /// Help text in Markdown with a plain-text twin.
 pub(super) fn markdown(text: &str) -> Media {
     Media {
-        content: vec![MediaType::Plain(text.to_string()), MediaType::Markdown(text.to_string())],
+        content: vec![
+            MediaType::Plain(text.to_string()),
+            MediaType::Markdown(text.to_string()),
+        ],
     }
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -14,14 +14,26 @@ struct Magic {
 }
 
 const MAGICS: &[Magic] = &[
-    Magic { name: "%lsmagic", usage: "%lsmagic", about: "List the available magics." },
-    Magic { name: "%help", usage: "%help", about: "Show how to use Quarry: SQL cells, S3 URLs and magics." },
+    Magic {
+        name: "%lsmagic",
+        usage: "%lsmagic",
+        about: "List the available magics.",
+    },
+    Magic {
+        name: "%help",
+        usage: "%help",
+        about: "Show how to use Quarry: SQL cells, S3 URLs and magics.",
+    },
     Magic {
         name: "%config",
         usage: "%config [max_rows N]",
         about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
     },
-    Magic { name: "%echo", usage: "%echo TEXT", about: "Print TEXT to the cell's output." },
+    Magic {
+        name: "%echo",
+        usage: "%echo TEXT",
+        about: "Print TEXT to the cell's output.",
+    },
     Magic {
         name: "%s3",
         usage: "%s3 ls|head|cp|rm|whoami …",
@@ -32,10 +44,18 @@ const MAGICS: &[Magic] = &[
         usage: "%spark start|status|logs|stop …",
         about: "Start and manage a Spark session whose executors run as Kubernetes pods.",
     },
-    Magic { name: "%%spark", usage: "%%spark [-o NAME] [-i TABLE]…", about: "Run the cell as Spark SQL." },
+    Magic {
+        name: "%%spark",
+        usage: "%%spark [-o NAME] [-i TABLE]…",
+        about: "Run the cell as Spark SQL.",
+    },
 ];
 
-pub(super) async fn run(handler: &QuarryHandler, line: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+pub(super) async fn run(
+    handler: &QuarryHandler,
+    line: &str,
+    outputs: &Outputs,
+) -> Result<(), ExecuteError> {
     let mut words = line.split_whitespace();
     let name = words.next().unwrap_or_default();
     let args: Vec<&str> = words.collect();
@@ -53,14 +73,20 @@ pub(super) async fn run(handler: &QuarryHandler, line: &str, outputs: &Outputs) 
             Ok(())
         }
         "%echo" => {
-            let text = line.trim_start().strip_prefix("%echo").unwrap_or_default().trim_start();
+            let text = line
+                .trim_start()
+                .strip_prefix("%echo")
+                .unwrap_or_default()
+                .trim_start();
             outputs.stdout(&format!("{text}\n"));
             Ok(())
         }
         "%config" => config(handler, &args, outputs),
         "%s3" | "%spark" | "%%spark" => Err(ExecuteError::new(
             "MagicNotAvailable",
-            format!("{name} is not available in this Quarry build yet; SQL cells can already read and write s3:// URLs."),
+            format!(
+                "{name} is not available in this Quarry build yet; SQL cells can already read and write s3:// URLs."
+            ),
         )),
         _ => Err(ExecuteError::new(
             "UnknownMagic",
@@ -86,7 +112,10 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
         }
         ["max_rows", value] => {
             let rows: usize = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ExecuteError::new("ConfigError", format!("max_rows must be a positive whole number, not '{value}'."))
+                ExecuteError::new(
+                    "ConfigError",
+                    format!("max_rows must be a positive whole number, not '{value}'."),
+                )
             })?;
             handler.config.lock().expect("config lock").max_rows = rows;
             outputs.stdout(&format!("max_rows = {rows}\n"));
@@ -98,7 +127,10 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
         )),
         _ => Err(ExecuteError::new(
             "ConfigError",
-            format!("Unknown setting '{}': use %config max_rows N (see %help).", args.join(" ")),
+            format!(
+                "Unknown setting '{}': use %config max_rows N (see %help).",
+                args.join(" ")
+            ),
         )),
     }
 }
@@ -128,8 +160,14 @@ pub(super) fn complete(code: &str, cursor_pos: usize) -> Option<Completion> {
 pub(super) fn inspect(code: &str, cursor_pos: usize) -> Option<String> {
     let chars: Vec<char> = code.chars().collect();
     let at = cursor_pos.min(chars.len());
-    let start = chars[..at].iter().rposition(|c| c.is_whitespace()).map_or(0, |i| i + 1);
-    let end = chars[at..].iter().position(|c| c.is_whitespace()).map_or(chars.len(), |i| at + i);
+    let start = chars[..at]
+        .iter()
+        .rposition(|c| c.is_whitespace())
+        .map_or(0, |i| i + 1);
+    let end = chars[at..]
+        .iter()
+        .position(|c| c.is_whitespace())
+        .map_or(chars.len(), |i| at + i);
     let word: String = chars[start..end].iter().collect();
     let magic = MAGICS.iter().find(|m| m.name == word)?;
     Some(format!("{}\n\n{}", magic.usage, magic.about))
@@ -169,7 +207,11 @@ mod tests {
 
     #[test]
     fn inspects_magics() {
-        assert!(inspect("%config max_rows 3", 3).unwrap().starts_with("%config [max_rows N]"));
+        assert!(
+            inspect("%config max_rows 3", 3)
+                .unwrap()
+                .starts_with("%config [max_rows N]")
+        );
         assert!(inspect("SELECT", 3).is_none());
     }
 }

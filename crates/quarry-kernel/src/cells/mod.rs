@@ -33,7 +33,10 @@ pub struct CellsConfig {
 
 impl Default for CellsConfig {
     fn default() -> Self {
-        CellsConfig { max_rows: 100, progress_after: Duration::from_millis(1000) }
+        CellsConfig {
+            max_rows: 100,
+            progress_after: Duration::from_millis(1000),
+        }
     }
 }
 
@@ -48,7 +51,12 @@ pub struct QuarryHandler {
 
 impl QuarryHandler {
     pub fn new(session: SqlSession, executor: Arc<QueryExecutor>, config: CellsConfig) -> Self {
-        QuarryHandler { session, executor, config: Mutex::new(config), running: Mutex::new(None) }
+        QuarryHandler {
+            session,
+            executor,
+            config: Mutex::new(config),
+            running: Mutex::new(None),
+        }
     }
 
     fn config(&self) -> CellsConfig {
@@ -134,7 +142,9 @@ impl Handler for QuarryHandler {
         };
         InspectReply {
             found: text.is_some(),
-            data: Media { content: text.map(MediaType::Plain).into_iter().collect() },
+            data: Media {
+                content: text.map(MediaType::Plain).into_iter().collect(),
+            },
             metadata: Default::default(),
             status: ReplyStatus::Ok,
             error: None,
@@ -146,7 +156,9 @@ impl Handler for QuarryHandler {
         match quarry_sql::completeness(sql) {
             Completeness::Complete => IsCompleteReply::complete(),
             Completeness::Incomplete => IsCompleteReply::incomplete(String::new()),
-            Completeness::Invalid => IsCompleteReply::new(IsCompleteReplyStatus::Invalid, String::new()),
+            Completeness::Invalid => {
+                IsCompleteReply::new(IsCompleteReplyStatus::Invalid, String::new())
+            }
         }
     }
 

@@ -24,12 +24,15 @@ impl QuarryHandler {
         let owned_sql = sql.to_string();
         let task_progress = Arc::clone(&progress);
         let mut task = self.executor.spawn(async move {
-            session.run_cell(&owned_sql, config.max_rows, task_progress).await
+            session
+                .run_cell(&owned_sql, config.max_rows, task_progress)
+                .await
         });
 
         let display_id = uuid::Uuid::new_v4().to_string();
         let mut progress_shown = false;
-        let mut ticker = tokio::time::interval_at(Instant::now() + config.progress_after, PROGRESS_EVERY);
+        let mut ticker =
+            tokio::time::interval_at(Instant::now() + config.progress_after, PROGRESS_EVERY);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let outcome = loop {
             tokio::select! {
@@ -61,14 +64,20 @@ impl QuarryHandler {
         };
         match outcome {
             None => {
-                summary(format!("Interrupted after {}", quarry_sql::human_duration(elapsed)));
+                summary(format!(
+                    "Interrupted after {}",
+                    quarry_sql::human_duration(elapsed)
+                ));
                 Err(ExecuteError::new(
                     "QueryInterrupted",
                     "The query was interrupted; tables and settings from earlier cells are kept.",
                 ))
             }
             Some(Err(join_error)) => {
-                summary(format!("Failed after {}", quarry_sql::human_duration(elapsed)));
+                summary(format!(
+                    "Failed after {}",
+                    quarry_sql::human_duration(elapsed)
+                ));
                 tracing::error!("query task failed: {join_error}");
                 Err(ExecuteError::new(
                     "InternalError",
@@ -76,7 +85,10 @@ impl QuarryHandler {
                 ))
             }
             Some(Ok(Err(error))) => {
-                summary(format!("Failed after {}", quarry_sql::human_duration(elapsed)));
+                summary(format!(
+                    "Failed after {}",
+                    quarry_sql::human_duration(elapsed)
+                ));
                 Err(ExecuteError::new(error.kind.ename(), error.message))
             }
             Some(Ok(Ok(cell))) => {
@@ -87,7 +99,12 @@ impl QuarryHandler {
                     quarry_sql::human_duration(cell.elapsed)
                 ));
                 if let Some(result) = cell.result {
-                    let rendered = render_batches(&result.schema, &result.batches, result.total_rows, Some(cell.elapsed));
+                    let rendered = render_batches(
+                        &result.schema,
+                        &result.batches,
+                        result.total_rows,
+                        Some(cell.elapsed),
+                    );
                     outputs.result(display::table(rendered));
                 }
                 Ok(())

@@ -13,8 +13,9 @@ impl ConnectionFile {
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the connection file {}", path.display()))?;
-        let info: ConnectionInfo = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid Jupyter connection file", path.display()))?;
+        let info: ConnectionInfo = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a valid Jupyter connection file", path.display())
+        })?;
         // The transport layer only implements HMAC-SHA256; accepting another
         // scheme would silently skip verification.
         if !info.key.is_empty() && info.signature_scheme != "hmac-sha256" {

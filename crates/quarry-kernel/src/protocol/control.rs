@@ -12,7 +12,11 @@ use serde_json::json;
 
 use super::{Handler, Iopub};
 
-pub(super) async fn serve(mut socket: KernelControlConnection, handler: Arc<dyn Handler>, iopub: Iopub) {
+pub(super) async fn serve(
+    mut socket: KernelControlConnection,
+    handler: Arc<dyn Handler>,
+    iopub: Iopub,
+) {
     loop {
         let request = match socket.read().await {
             Ok(request) => request,
@@ -28,16 +32,23 @@ pub(super) async fn serve(mut socket: KernelControlConnection, handler: Arc<dyn 
                 handler.interrupt();
                 Some(InterruptReply::new().into())
             }
-            C::ShutdownRequest(r) => Some(answer_shutdown(&mut socket, &handler, &iopub, &request, r).await),
+            C::ShutdownRequest(r) => {
+                Some(answer_shutdown(&mut socket, &handler, &iopub, &request, r).await)
+            }
             C::KernelInfoRequest(_) => Some(handler.kernel_info().into()),
             C::UnknownMessage(unknown) => answer_unknown(unknown),
             other => {
-                tracing::warn!(msg_type = other.message_type(), "unexpected message on control");
+                tracing::warn!(
+                    msg_type = other.message_type(),
+                    "unexpected message on control"
+                );
                 None
             }
         };
         if let Some(reply) = reply
-            && let Err(e) = socket.send(JupyterMessage::new(reply, Some(&request))).await
+            && let Err(e) = socket
+                .send(JupyterMessage::new(reply, Some(&request)))
+                .await
         {
             tracing::warn!("could not send {} reply: {e}", request.message_type());
         }
@@ -58,10 +69,17 @@ pub(super) async fn answer_shutdown<S: zeromq::SocketSend>(
     request: &JupyterMessage,
     shutdown: &ShutdownRequest,
 ) -> JupyterMessageContent {
-    let reply = ShutdownReply { restart: shutdown.restart, status: ReplyStatus::Ok, error: None };
+    let reply = ShutdownReply {
+        restart: shutdown.restart,
+        status: ReplyStatus::Ok,
+        error: None,
+    };
     iopub.send(reply.clone(), request);
     iopub.idle(request);
-    if let Err(e) = socket.send(JupyterMessage::new(reply.clone(), Some(request))).await {
+    if let Err(e) = socket
+        .send(JupyterMessage::new(reply.clone(), Some(request)))
+        .await
+    {
         tracing::warn!("could not send shutdown_reply: {e}");
     }
     iopub.flush().await;

@@ -50,7 +50,11 @@ impl ExecuteError {
         let ename = ename.into();
         let evalue = evalue.into();
         let traceback = vec![format!("\u{1b}[0;31m{ename}\u{1b}[0m: {evalue}")];
-        ExecuteError { ename, evalue, traceback }
+        ExecuteError {
+            ename,
+            evalue,
+            traceback,
+        }
     }
 }
 
@@ -66,8 +70,19 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    pub(super) fn new(iopub: Iopub, parent: JupyterMessage, execution_count: ExecutionCount, silent: bool) -> Self {
-        Outputs { iopub, parent, execution_count, silent, result_text: Default::default() }
+    pub(super) fn new(
+        iopub: Iopub,
+        parent: JupyterMessage,
+        execution_count: ExecutionCount,
+        silent: bool,
+    ) -> Self {
+        Outputs {
+            iopub,
+            parent,
+            execution_count,
+            silent,
+            result_text: Default::default(),
+        }
     }
 
     pub(super) fn take_result_text(&self) -> Option<String> {
@@ -85,13 +100,16 @@ impl Outputs {
         }
         let mut message = DisplayData::new(data);
         // A null `transient` crashes older nbclient versions.
-        message.transient = Some(Transient { display_id: display_id.map(str::to_string) });
+        message.transient = Some(Transient {
+            display_id: display_id.map(str::to_string),
+        });
         self.iopub.send(message, &self.parent);
     }
 
     pub fn update_display(&self, data: Media, display_id: &str) {
         if !self.silent {
-            self.iopub.send(UpdateDisplayData::new(data, display_id), &self.parent);
+            self.iopub
+                .send(UpdateDisplayData::new(data, display_id), &self.parent);
         }
     }
 

@@ -57,7 +57,9 @@ impl History {
                     .map(entry)
                     .collect()
             }
-            HistoryRequest::Search { pattern, unique, n, .. } => {
+            HistoryRequest::Search {
+                pattern, unique, n, ..
+            } => {
                 let mut seen = std::collections::HashSet::new();
                 let mut found: Vec<HistoryEntry> = self
                     .entries
@@ -97,7 +99,12 @@ mod tests {
 
     fn history() -> History {
         let mut h = History::default();
-        for (n, code) in [(1, "SELECT 1"), (2, "SELECT 2"), (3, "SHOW TABLES"), (4, "SELECT 1")] {
+        for (n, code) in [
+            (1, "SELECT 1"),
+            (2, "SELECT 2"),
+            (3, "SHOW TABLES"),
+            (4, "SELECT 1"),
+        ] {
             h.record(n, code, Some(format!("out {n}")));
         }
         h
@@ -116,12 +123,36 @@ mod tests {
     #[test]
     fn tail_range_and_search() {
         let h = history();
-        assert_eq!(numbers(h.answer(&HistoryRequest::Tail { n: 2, output: false, raw: true })), vec![3, 4]);
-        let range = HistoryRequest::Range { session: None, start: 2, stop: 4, output: false, raw: true };
+        assert_eq!(
+            numbers(h.answer(&HistoryRequest::Tail {
+                n: 2,
+                output: false,
+                raw: true
+            })),
+            vec![3, 4]
+        );
+        let range = HistoryRequest::Range {
+            session: None,
+            start: 2,
+            stop: 4,
+            output: false,
+            raw: true,
+        };
         assert_eq!(numbers(h.answer(&range)), vec![2, 3]);
-        let search = HistoryRequest::Search { pattern: "SELECT*".into(), unique: true, output: false, raw: true, n: 10 };
+        let search = HistoryRequest::Search {
+            pattern: "SELECT*".into(),
+            unique: true,
+            output: false,
+            raw: true,
+            n: 10,
+        };
         assert_eq!(numbers(h.answer(&search)), vec![2, 4]);
-        match &h.answer(&HistoryRequest::Tail { n: 1, output: true, raw: true })[0] {
+        match &h.answer(&HistoryRequest::Tail {
+            n: 1,
+            output: true,
+            raw: true,
+        })[0]
+        {
             HistoryEntry::InputOutput(_, 4, (input, output)) => {
                 assert_eq!((input.as_str(), output.as_str()), ("SELECT 1", "out 4"));
             }

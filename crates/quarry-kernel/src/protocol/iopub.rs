@@ -57,7 +57,10 @@ impl Iopub {
     }
 }
 
-async fn run(mut socket: KernelIoPubXPubConnection, mut commands: mpsc::UnboundedReceiver<Command>) {
+async fn run(
+    mut socket: KernelIoPubXPubConnection,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
     loop {
         tokio::select! {
             biased;

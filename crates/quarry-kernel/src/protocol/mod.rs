@@ -24,7 +24,10 @@ pub use iopub::Iopub;
 
 /// Binds every socket described by `connection`, then serves requests until
 /// a `shutdown_request` arrives (which exits the process).
-pub async fn run_kernel(connection: ConnectionFile, handler: Arc<dyn Handler>) -> anyhow::Result<()> {
+pub async fn run_kernel(
+    connection: ConnectionFile,
+    handler: Arc<dyn Handler>,
+) -> anyhow::Result<()> {
     let info = connection.info;
     let session_id = uuid::Uuid::new_v4().to_string();
     let bind = |what: &'static str| format!("could not bind the {what} socket on {}", info.ip);

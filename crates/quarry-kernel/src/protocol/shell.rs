@@ -21,7 +21,13 @@ struct Shell {
 }
 
 pub(super) async fn serve(socket: KernelShellConnection, handler: Arc<dyn Handler>, iopub: Iopub) {
-    let mut shell = Shell { socket, handler, iopub, execution_count: 0, history: History::default() };
+    let mut shell = Shell {
+        socket,
+        handler,
+        iopub,
+        execution_count: 0,
+        history: History::default(),
+    };
     loop {
         let request = match shell.socket.read().await {
             Ok(request) => request,
@@ -74,7 +80,10 @@ impl Shell {
                 // instead of leaving it waiting.
                 tracing::debug!(target = %open.target_name, "rejecting comm_open");
                 self.iopub.send(
-                    CommClose { comm_id: open.comm_id.clone(), data: Default::default() },
+                    CommClose {
+                        comm_id: open.comm_id.clone(),
+                        data: Default::default(),
+                    },
                     request,
                 );
                 return None;
@@ -85,13 +94,20 @@ impl Shell {
             }
             C::UnknownMessage(unknown) => return answer_unknown(unknown),
             other => {
-                tracing::warn!(msg_type = other.message_type(), "unexpected message on shell");
+                tracing::warn!(
+                    msg_type = other.message_type(),
+                    "unexpected message on shell"
+                );
                 return None;
             }
         })
     }
 
-    async fn execute(&mut self, request: &JupyterMessage, execute: &ExecuteRequest) -> ExecuteReply {
+    async fn execute(
+        &mut self,
+        request: &JupyterMessage,
+        execute: &ExecuteRequest,
+    ) -> ExecuteReply {
         // As in IPython: silent requests never touch the counter or history.
         let store_history = execute.store_history && !execute.silent;
         if store_history {
@@ -99,12 +115,22 @@ impl Shell {
         }
         let count = ExecutionCount::new(self.execution_count);
         if !execute.silent {
-            self.iopub.send(ExecuteInput { code: execute.code.clone(), execution_count: count }, request);
+            self.iopub.send(
+                ExecuteInput {
+                    code: execute.code.clone(),
+                    execution_count: count,
+                },
+                request,
+            );
         }
         let outputs = Outputs::new(self.iopub.clone(), request.clone(), count, execute.silent);
         let outcome = self.handler.execute(&execute.code, &outputs).await;
         if store_history {
-            self.history.record(self.execution_count, &execute.code, outputs.take_result_text());
+            self.history.record(
+                self.execution_count,
+                &execute.code,
+                outputs.take_result_text(),
+            );
         }
         let mut reply = ExecuteReply {
             status: ReplyStatus::Ok,

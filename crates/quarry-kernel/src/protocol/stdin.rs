@@ -5,7 +5,9 @@ use jupyter_zmq_client::KernelStdinConnection;
 pub(super) async fn serve(mut stdin: KernelStdinConnection) {
     loop {
         match stdin.read().await {
-            Ok(message) => tracing::debug!(msg_type = message.message_type(), "ignoring stdin message"),
+            Ok(message) => {
+                tracing::debug!(msg_type = message.message_type(), "ignoring stdin message")
+            }
             Err(e) => tracing::warn!("dropped a stdin message: {e}"),
         }
     }

@@ -16,7 +16,9 @@ pub struct Child {
 impl Child {
     pub fn spawn(name: &'static str, mut command: Command) -> anyhow::Result<Self> {
         command.process_group(0).kill_on_drop(true);
-        let process = command.spawn().with_context(|| format!("could not start {name}"))?;
+        let process = command
+            .spawn()
+            .with_context(|| format!("could not start {name}"))?;
         Ok(Child { name, process })
     }
 
@@ -35,7 +37,10 @@ impl Child {
                 libc::kill(pid as libc::pid_t, libc::SIGTERM);
             }
         }
-        if tokio::time::timeout(Duration::from_secs(5), self.process.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), self.process.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("{} did not stop on SIGTERM; killing it", self.name);
             let _ = self.process.kill().await;
         }

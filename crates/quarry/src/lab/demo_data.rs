@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use object_store::ObjectStore as _;
+use object_store::ObjectStoreExt as _;
 use quarry_s3::{Env, S3Stores};
 use quarry_sql::{MemoryBudget, SessionOptions, SqlSession};
 
@@ -25,7 +25,10 @@ pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
     println!("Generating demo data in s3://demo/sensors/ …");
     let session = SqlSession::new(
         stores,
-        &SessionOptions { memory: MemoryBudget::detect(Some("1g")).map_err(anyhow::Error::msg)?, target_partitions: None },
+        &SessionOptions {
+            memory: MemoryBudget::detect(Some("1g")).map_err(anyhow::Error::msg)?,
+            target_partitions: None,
+        },
     )?;
     session
         .run_cell(DEMO_DATA_SQL, 0, Arc::default())

@@ -47,7 +47,8 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
         Some(dir) => dir,
         None => home()?.join(".local/share/quarry/lab"),
     };
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("could not create {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("could not create {}", data_dir.display()))?;
     let weed = find_tool(args.weed, "weed").context("SeaweedFS (`weed`) was not found: run `cargo xtask lab`, which installs it, or pass --weed")?;
     let jupyter = find_tool(args.jupyter, "jupyter").context("`jupyter` was not found: run `cargo xtask lab`, which installs JupyterLab, or pass --jupyter")?;
 
@@ -66,7 +67,12 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
     let token = uuid_like();
     let mut command = tokio::process::Command::new(&jupyter);
     command
-        .args(["lab", "--no-browser", "--ServerApp.ip=127.0.0.1", "--LabApp.news_url=None"])
+        .args([
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            "--LabApp.news_url=None",
+        ])
         .arg(format!("--ServerApp.port={}", args.port))
         .arg("--ServerApp.port_retries=0")
         .arg(format!("--IdentityProvider.token={token}"))
@@ -77,11 +83,15 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
         command.arg("--allow-root");
     }
     let mut lab = Child::spawn("JupyterLab", command)?;
-    wait_for_port(args.port, Duration::from_secs(60)).await.context("JupyterLab did not start")?;
+    wait_for_port(args.port, Duration::from_secs(60))
+        .await
+        .context("JupyterLab did not start")?;
     println!();
     println!("Quarry lab is running:");
     println!("    http://127.0.0.1:{}/lab?token={token}", args.port);
-    println!("Open a notebook with the \"Quarry (SQL · Spark)\" kernel; demo data is in s3://demo/.");
+    println!(
+        "Open a notebook with the \"Quarry (SQL · Spark)\" kernel; demo data is in s3://demo/."
+    );
     println!("Press Ctrl-C to stop.");
 
     tokio::select! {
@@ -95,7 +105,9 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
 }
 
 fn home() -> anyhow::Result<PathBuf> {
-    std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set: pass --data-dir")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set: pass --data-dir")
 }
 
 /// An explicit path, else `name` on PATH, else the project's venv.
@@ -117,7 +129,8 @@ fn find_tool(explicit: Option<PathBuf>, name: &str) -> Option<PathBuf> {
 }
 
 fn is_root() -> bool {
-    std::env::var("USER").is_ok_and(|u| u == "root") || home().is_ok_and(|h| h == PathBuf::from("/root"))
+    std::env::var("USER").is_ok_and(|u| u == "root")
+        || home().is_ok_and(|h| h == PathBuf::from("/root"))
 }
 
 /// A random token for Jupyter's login URL.
@@ -137,11 +150,17 @@ fn uuid_like() -> String {
 pub(crate) async fn wait_for_port(port: u16, timeout: Duration) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("nothing listened on port {port} within {}s", timeout.as_secs());
+            bail!(
+                "nothing listened on port {port} within {}s",
+                timeout.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
 use super::children::Child;
@@ -39,7 +40,13 @@ impl Seaweed {
         command
             .arg("mini")
             .arg(format!("-dir={}", dir.join("data").display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false", "-admin.ui=false", "-webdav=false"])
+            .args([
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+                "-admin.ui=false",
+                "-webdav=false",
+            ])
             .args(["-s3.port.iceberg=0", "-s3.port.lance=0"])
             .arg(format!("-master.port={}", ports[0]))
             .arg(format!("-master.port.grpc={}", ports[1]))
@@ -64,7 +71,12 @@ impl Seaweed {
         };
         super::wait_for_port(server.s3_port, Duration::from_secs(60))
             .await
-            .with_context(|| format!("SeaweedFS did not start; see {}", dir.join("weed.err.log").display()))?;
+            .with_context(|| {
+                format!(
+                    "SeaweedFS did not start; see {}",
+                    dir.join("weed.err.log").display()
+                )
+            })?;
         Ok(server)
     }
 
@@ -86,24 +98,25 @@ impl Seaweed {
     pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
         // The filer registers with the master a moment after S3 opens.
         for attempt in 0..30 {
-            let output = Command::new(&self.weed)
+            let mut shell = Command::new(&self.weed)
                 .arg("shell")
                 .arg(format!("-master=127.0.0.1:{}", self.master_port))
                 .arg(format!("-filer=127.0.0.1:{}", self.filer_port))
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
-                .spawn()
-                .and_then(|mut child| {
-                    use std::io::Write as _;
-                    let mut stdin = child.stdin.take().expect("piped stdin");
-                    writeln!(stdin, "s3.bucket.create -name {bucket}")?;
-                    drop(stdin);
-                    Ok(child)
-                })?
-                .wait_with_output()
+                .kill_on_drop(true)
+                .spawn()?;
+            let mut stdin = shell.stdin.take().expect("piped stdin");
+            stdin
+                .write_all(format!("s3.bucket.create -name {bucket}\n").as_bytes())
                 .await?;
-            let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+            drop(stdin);
+            let output = tokio::time::timeout(Duration::from_secs(30), shell.wait_with_output())
+                .await
+                .context("the SeaweedFS shell did not answer")??;
+            let text = String::from_utf8_lossy(&output.stdout).to_string()
+                + &String::from_utf8_lossy(&output.stderr);
             if text.contains("created bucket") || text.contains("already exist") {
                 return Ok(());
             }
@@ -137,5 +150,8 @@ fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
     let listeners: Vec<_> = (0..count)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
         .collect::<Result<_, _>>()?;
-    Ok(listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<Result<_, _>>()?)
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()?)
 }
