@@ -11,7 +11,10 @@ class QuarryKernelTests(jupyter_kernel_test.KernelTests):
     language_name = "sql"
     file_extension = ".sql"
 
+    # Not applicable to a SQL kernel, so left unset (reported as skipped):
+    # code_page_something (no pager payloads) and code_clear_output.
     code_hello_world = "%echo hello, world"
+    code_stderr = "%config max_rows 50000"
     code_generate_error = "SELECT * FROM no_such_table"
     code_execute_result = [
         {"code": "SELECT 1 + 1 AS two", "mime": "application/vnd.dataresource+json"},

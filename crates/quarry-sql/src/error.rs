@@ -70,10 +70,13 @@ pub(crate) struct ErrorContext<'a> {
 }
 
 impl SqlError {
+    /// Builds an error; the message is folded onto one line, as notebooks
+    /// show `evalue` in a single line of red.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message: String = message.into();
         SqlError {
             kind,
-            message: message.into(),
+            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
 

@@ -51,6 +51,9 @@ const MAGICS: &[Magic] = &[
     },
 ];
 
+/// Above this many displayed rows, `%config max_rows` warns.
+const LARGE_DISPLAY: usize = 10_000;
+
 pub(super) async fn run(
     handler: &QuarryHandler,
     line: &str,
@@ -119,6 +122,12 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
             })?;
             handler.config.lock().expect("config lock").max_rows = rows;
             outputs.stdout(&format!("max_rows = {rows}\n"));
+            if rows > LARGE_DISPLAY {
+                outputs.stderr(&format!(
+                    "Warning: showing more than {LARGE_DISPLAY} rows makes notebooks large and browsers slow; \
+                     consider COPY … TO 's3://…' for big results.\n"
+                ));
+            }
             Ok(())
         }
         ["memory_limit", ..] => Err(ExecuteError::new(

@@ -10,6 +10,7 @@ use jupyter_protocol::{
 use jupyter_zmq_client::{Connection, KernelControlConnection};
 use serde_json::json;
 
+use super::wire::{self, Incoming};
 use super::{Handler, Iopub};
 
 pub(super) async fn serve(
@@ -18,8 +19,15 @@ pub(super) async fn serve(
     iopub: Iopub,
 ) {
     loop {
-        let request = match socket.read().await {
-            Ok(request) => request,
+        let request = match wire::read(&mut socket).await {
+            Ok(Incoming::Message(request)) => *request,
+            Ok(Incoming::Unanswerable { reply, reason }) => {
+                tracing::warn!("answering an unreadable control request with an error: {reason}");
+                if let Err(e) = socket.send(*reply).await {
+                    tracing::warn!("could not send error reply: {e}");
+                }
+                continue;
+            }
             Err(e) => {
                 tracing::warn!("dropped a control message: {e}");
                 continue;

@@ -12,6 +12,7 @@ mod history;
 mod iopub;
 mod shell;
 mod stdin;
+mod wire;
 
 use std::sync::Arc;
 

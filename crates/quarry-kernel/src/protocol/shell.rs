@@ -10,6 +10,7 @@ use jupyter_zmq_client::KernelShellConnection;
 
 use super::control::{answer_shutdown, answer_unknown};
 use super::history::History;
+use super::wire::{self, Incoming};
 use super::{Handler, Iopub, Outputs};
 
 struct Shell {
@@ -29,10 +30,17 @@ pub(super) async fn serve(socket: KernelShellConnection, handler: Arc<dyn Handle
         history: History::default(),
     };
     loop {
-        let request = match shell.socket.read().await {
-            Ok(request) => request,
-            // Bad signatures, truncated frames and unparseable content are
-            // dropped here, before anything could act on them.
+        let request = match wire::read(&mut shell.socket).await {
+            Ok(Incoming::Message(request)) => *request,
+            Ok(Incoming::Unanswerable { reply, reason }) => {
+                tracing::warn!("answering an unreadable shell request with an error: {reason}");
+                if let Err(e) = shell.socket.send(*reply).await {
+                    tracing::warn!("could not send error reply: {e}");
+                }
+                continue;
+            }
+            // Bad signatures and truncated frames are dropped here, before
+            // anything could act on them.
             Err(e) => {
                 tracing::warn!("dropped a shell message: {e}");
                 continue;
