@@ -164,13 +164,35 @@ fn plan_error(message: &str) -> SqlError {
     SqlError::new(ErrorKind::Plan, sentence(&strip_prefixes(message)))
 }
 
+/// Explains a storage error from a request for `place` (when the caller
+/// knows the exact URL) or for something the statement names.
+pub(crate) fn from_store_error(
+    err: &object_store::Error,
+    ctx: &ErrorContext<'_>,
+    place: Option<&str>,
+) -> SqlError {
+    let chain = std::iter::successors(Some(err as &(dyn StdError + 'static)), source_of);
+    if let Some(s3) = chain.into_iter().find_map(|c| c.downcast_ref::<S3Error>()) {
+        return SqlError::new(ErrorKind::Credentials, s3.to_string());
+    }
+    from_object_store_at(err, ctx, place.map(str::to_string))
+}
+
 fn from_object_store(err: &object_store::Error, ctx: &ErrorContext<'_>) -> SqlError {
+    from_object_store_at(err, ctx, None)
+}
+
+fn from_object_store_at(
+    err: &object_store::Error,
+    ctx: &ErrorContext<'_>,
+    known_place: Option<String>,
+) -> SqlError {
     let detail = full_chain(err);
     let response = S3Response::parse(&detail);
-    let location = match err {
+    let location = known_place.or_else(|| match err {
         object_store::Error::NotFound { path, .. } => Some(locate(path, ctx.statement)),
         _ => response.resource_url(ctx.statement),
-    };
+    });
     let place = location
         .clone()
         .unwrap_or_else(|| "the requested S3 location".into());
@@ -250,7 +272,7 @@ fn from_object_store(err: &object_store::Error, ctx: &ErrorContext<'_>) -> SqlEr
     }
 }
 
-fn not_found(place: &str) -> SqlError {
+pub(crate) fn not_found(place: &str) -> SqlError {
     let listing = bucket_of(place)
         .map(|b| format!("%s3 ls s3://{b}/"))
         .unwrap_or_else(|| "%s3 ls".into());

@@ -7,6 +7,7 @@
 //! same renderer serves any Arrow result (Spark's too).
 
 mod complete;
+mod diagnose;
 mod error;
 mod executor;
 mod inspect;

@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::StreamExt;
 
 use crate::SqlSession;
-use crate::error::{ErrorContext, SqlError};
+use crate::error::{ErrorContext, ErrorKind, SqlError};
 
 /// Live counters a cell updates while it runs, read by whoever shows
 /// progress (the kernel polls it; nothing here knows about displays).
@@ -94,10 +94,10 @@ impl SqlSession {
             progress.rows.store(0, Ordering::Relaxed);
             let text = statement.to_string();
             let keep = if index + 1 == count { max_rows } else { 0 };
-            result = self
-                .run_statement(statement, keep, &progress)
-                .await
-                .map_err(|e| self.explain(&e, &text))?;
+            result = match self.run_statement(statement, keep, &progress).await {
+                Ok(result) => result,
+                Err(e) => return Err(self.explain_after_failure(&e, &text).await),
+            };
         }
         Ok(CellOutcome {
             result,
@@ -154,15 +154,29 @@ impl SqlSession {
         }))
     }
 
+    fn error_context<'a>(&self, statement: &'a str) -> ErrorContext<'a> {
+        ErrorContext {
+            statement,
+            endpoint: self.s3().settings().endpoint_display(),
+            memory: self.memory(),
+        }
+    }
+
     fn explain(&self, err: &DataFusionError, statement: &str) -> SqlError {
-        SqlError::from_datafusion(
-            err,
-            &ErrorContext {
-                statement,
-                endpoint: self.s3().settings().endpoint_display(),
-                memory: self.memory(),
-            },
-        )
+        SqlError::from_datafusion(err, &self.error_context(statement))
+    }
+
+    /// Like [`Self::explain`], but when DataFusion reports a missing table
+    /// for a statement that names S3 files, asks S3 what is really wrong.
+    async fn explain_after_failure(&self, err: &DataFusionError, statement: &str) -> SqlError {
+        let explained = self.explain(err, statement);
+        if explained.kind == ErrorKind::Plan && explained.message.starts_with("Table '") {
+            let ctx = self.error_context(statement);
+            if let Some(reason) = crate::diagnose::unreadable_url(self, &ctx).await {
+                return reason;
+            }
+        }
+        explained
     }
 }
 

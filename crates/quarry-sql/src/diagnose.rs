@@ -1,0 +1,52 @@
+//! Finding out why a file named in a query could not be read.
+//!
+//! DataFusion resolves `FROM 's3://…'` through its dynamic URL catalog,
+//! which turns every failure to open the file into "table not found" and
+//! drops the reason. When that happens, Quarry asks S3 directly for the
+//! URLs the statement names and reports S3's answer instead: access
+//! denied, no such key, no such bucket, bad credentials.
+
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore as _, ObjectStoreExt as _};
+use quarry_s3::S3Location;
+
+use crate::SqlSession;
+use crate::error::{ErrorContext, ErrorKind, SqlError, from_store_error, not_found, s3_urls};
+
+/// The first S3 URL in `statement` that cannot be read, explained.
+pub(crate) async fn unreadable_url(
+    session: &SqlSession,
+    ctx: &ErrorContext<'_>,
+) -> Option<SqlError> {
+    for url in s3_urls(ctx.statement) {
+        let Ok(location) = S3Location::parse(&url) else {
+            continue;
+        };
+        let store = match session.s3().store(&location.bucket) {
+            Ok(store) => store,
+            Err(e) => return Some(SqlError::new(ErrorKind::Plan, e.to_string())),
+        };
+        let probe = if location.key.is_empty() || location.key.ends_with('/') {
+            let prefix = StorePath::from(location.key.as_str());
+            store.list_with_delimiter(Some(&prefix)).await.map(|_| ())
+        } else {
+            // A GET (not HEAD) so that S3 explains refusals in its body.
+            store
+                .get(&StorePath::from(location.key.as_str()))
+                .await
+                .map(|_| ())
+        };
+        match probe {
+            Ok(()) => continue,
+            Err(object_store::Error::NotFound { .. }) => {
+                // Is it the key or the whole bucket that is missing?
+                if let Err(e) = store.list_with_delimiter(None).await {
+                    return Some(from_store_error(&e, ctx, Some(&url)));
+                }
+                return Some(not_found(&url));
+            }
+            Err(e) => return Some(from_store_error(&e, ctx, Some(&url))),
+        }
+    }
+    None
+}
