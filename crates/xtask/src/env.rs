@@ -90,9 +90,32 @@ impl Project {
         ])
     }
 
+    /// Runs cargo as if typed in a shell.
+    ///
+    /// `cargo run` gives xtask variables such as `CARGO_PKG_NAME=xtask` and
+    /// `CARGO_MANIFEST_DIR`; build scripts (ring's, for one) declare
+    /// `rerun-if-env-changed` on those, so passing them on would make every
+    /// `cargo xtask` build and every plain `cargo build` invalidate each
+    /// other's cache and rebuild DataFusion from scratch.
     pub fn cargo(&self, args: &[&str]) -> anyhow::Result<()> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        run(Command::new(cargo).args(args).current_dir(&self.root))
+        let mut command = Command::new(cargo);
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let injected = [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+            if injected || name == "OUT_DIR" {
+                command.env_remove(name.as_ref());
+            }
+        }
+        run(command.args(args).current_dir(&self.root))
     }
 
     pub fn python(&self, args: &[&str]) -> anyhow::Result<()> {

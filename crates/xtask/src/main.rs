@@ -47,8 +47,10 @@ fn main() -> anyhow::Result<()> {
         Task::Test { pytest_args } => test(&project, &pytest_args),
         Task::Lab { lab_args } => {
             project.setup()?;
-            project.cargo(&["build", "--release", "--package", "quarry"])?;
-            let status = Command::new(project.binary("release"))
+            // The dev profile optimises dependencies (DataFusion, zeromq), so
+            // the binary the tests build is fast enough and already cached.
+            project.cargo(&["build", "--workspace", "--all-targets"])?;
+            let status = Command::new(project.binary("debug"))
                 .arg("lab")
                 .arg("--notebooks")
                 .arg(project.root.join("notebooks"))
@@ -63,14 +65,11 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Bench => {
             project.setup()?;
-            project.cargo(&["build", "--release", "--package", "quarry"])?;
+            project.cargo(&["build", "--workspace", "--all-targets"])?;
             project.python(&[
                 "tests/bench/kernel_bench.py",
                 "--quarry",
-                project
-                    .binary("release")
-                    .to_str()
-                    .context("non-UTF-8 path")?,
+                project.binary("debug").to_str().context("non-UTF-8 path")?,
                 "--out",
                 project
                     .target_dir()

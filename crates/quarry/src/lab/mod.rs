@@ -43,6 +43,51 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
 }
 
 async fn lab(args: LabArgs) -> anyhow::Result<()> {
+    let port = args.port;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    // Dropping `start` half-way drops the children started so far, which
+    // kills them: a Ctrl-C during start-up leaves nothing behind either.
+    let (s3, mut lab, token) = tokio::select! {
+        started = start(args) => started?,
+        signal = &mut stop => {
+            println!("\n{signal}: stopped during start-up.");
+            return Ok(());
+        }
+    };
+    println!();
+    println!("Quarry lab is running:");
+    println!("    http://127.0.0.1:{port}/lab?token={token}");
+    println!(
+        "Open a notebook with the \"Quarry (SQL · Spark)\" kernel; demo data is in s3://demo/."
+    );
+    println!("Press Ctrl-C to stop.");
+    tokio::select! {
+        signal = &mut stop => println!("\n{signal}: stopping …"),
+        status = lab.wait() => println!("JupyterLab exited ({status})."),
+    }
+    lab.stop().await;
+    s3.stop().await;
+    println!("Stopped JupyterLab and SeaweedFS.");
+    Ok(())
+}
+
+/// Ctrl-C in the terminal or SIGTERM from a supervisor; children run in
+/// their own process groups, so stopping them is up to us.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "Ctrl-C";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
+
+/// Starts S3 (with demo data) and JupyterLab; returns once both serve.
+async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String)> {
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => home()?.join(".local/share/quarry/lab"),
@@ -82,26 +127,11 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
     if is_root() {
         command.arg("--allow-root");
     }
-    let mut lab = Child::spawn("JupyterLab", command)?;
+    let lab = Child::spawn("JupyterLab", command)?;
     wait_for_port(args.port, Duration::from_secs(60))
         .await
         .context("JupyterLab did not start")?;
-    println!();
-    println!("Quarry lab is running:");
-    println!("    http://127.0.0.1:{}/lab?token={token}", args.port);
-    println!(
-        "Open a notebook with the \"Quarry (SQL · Spark)\" kernel; demo data is in s3://demo/."
-    );
-    println!("Press Ctrl-C to stop.");
-
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("\nStopping …"),
-        status = lab.wait() => println!("JupyterLab exited ({status})."),
-    }
-    lab.stop().await;
-    s3.stop().await;
-    println!("Stopped JupyterLab and SeaweedFS.");
-    Ok(())
+    Ok((s3, lab, token))
 }
 
 fn home() -> anyhow::Result<PathBuf> {

@@ -15,7 +15,9 @@ pub struct Seaweed {
     process: Child,
     s3_port: u16,
     master_port: u16,
+    master_grpc_port: u16,
     filer_port: u16,
+    filer_grpc_port: u16,
     access_key: String,
     secret_key: String,
 }
@@ -65,7 +67,9 @@ impl Seaweed {
             process,
             s3_port: ports[6],
             master_port: ports[0],
+            master_grpc_port: ports[1],
             filer_port: ports[4],
+            filer_grpc_port: ports[5],
             access_key,
             secret_key,
         };
@@ -97,11 +101,19 @@ impl Seaweed {
     /// Creates `bucket` with SeaweedFS's admin shell (idempotent).
     pub async fn create_bucket(&self, bucket: &str) -> anyhow::Result<()> {
         // The filer registers with the master a moment after S3 opens.
-        for attempt in 0..30 {
+        for attempt in 0..15 {
             let mut shell = Command::new(&self.weed)
                 .arg("shell")
-                .arg(format!("-master=127.0.0.1:{}", self.master_port))
-                .arg(format!("-filer=127.0.0.1:{}", self.filer_port))
+                // `host:port.grpcPort`: the gRPC ports are not the default
+                // port + 10000 here, as every port is chosen free.
+                .arg(format!(
+                    "-master=127.0.0.1:{}.{}",
+                    self.master_port, self.master_grpc_port
+                ))
+                .arg(format!(
+                    "-filer=127.0.0.1:{}.{}",
+                    self.filer_port, self.filer_grpc_port
+                ))
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
@@ -109,12 +121,18 @@ impl Seaweed {
                 .spawn()?;
             let mut stdin = shell.stdin.take().expect("piped stdin");
             stdin
-                .write_all(format!("s3.bucket.create -name {bucket}\n").as_bytes())
+                .write_all(format!("s3.bucket.create -name {bucket}\nexit\n").as_bytes())
                 .await?;
             drop(stdin);
-            let output = tokio::time::timeout(Duration::from_secs(30), shell.wait_with_output())
-                .await
-                .context("the SeaweedFS shell did not answer")??;
+            // The shell waits for a master that is not up yet; give each
+            // attempt a few seconds, then start a fresh one.
+            let Ok(output) =
+                tokio::time::timeout(Duration::from_secs(8), shell.wait_with_output()).await
+            else {
+                tracing::debug!(attempt, "SeaweedFS shell timed out; retrying");
+                continue;
+            };
+            let output = output?;
             let text = String::from_utf8_lossy(&output.stdout).to_string()
                 + &String::from_utf8_lossy(&output.stderr);
             if text.contains("created bucket") || text.contains("already exist") {
