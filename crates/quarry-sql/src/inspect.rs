@@ -86,7 +86,7 @@ fn describe_schema(name: &str, what: &str, schema: &Schema) -> String {
 fn quoted_url_at(code: &str, at: usize) -> Option<String> {
     let open = code[..at].rfind('\'')?;
     // An even number of quotes before `open` means `open` starts a literal.
-    if code[..open].matches('\'').count() % 2 != 0 {
+    if !code[..open].matches('\'').count().is_multiple_of(2) {
         return None;
     }
     let close = code[open + 1..].find('\'').map(|i| open + 1 + i)?;

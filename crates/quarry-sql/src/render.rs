@@ -73,7 +73,7 @@ pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -204,25 +204,26 @@ fn json_values(array: &dyn Array, options: &FormatOptions) -> Vec<Value> {
     let len = array.len();
     let null_or = |i: usize, v: Value| if array.is_null(i) { Value::Null } else { v };
     let data_type = array.data_type();
-    if data_type.is_integer() && !matches!(data_type, DataType::UInt64) {
-        if let Ok(ints) = cast(array, &DataType::Int64) {
-            let ints = ints.as_primitive::<Int64Type>();
-            return (0..len).map(|i| null_or(i, json!(ints.value(i)))).collect();
-        }
+    if data_type.is_integer()
+        && !matches!(data_type, DataType::UInt64)
+        && let Ok(ints) = cast(array, &DataType::Int64)
+    {
+        let ints = ints.as_primitive::<Int64Type>();
+        return (0..len).map(|i| null_or(i, json!(ints.value(i)))).collect();
     }
-    if data_type.is_numeric() {
-        if let Ok(floats) = cast(array, &DataType::Float64) {
-            let floats = floats.as_primitive::<Float64Type>();
-            return (0..len)
-                .map(|i| {
-                    null_or(
-                        i,
-                        serde_json::Number::from_f64(floats.value(i))
-                            .map_or(Value::Null, Value::Number),
-                    )
-                })
-                .collect();
-        }
+    if data_type.is_numeric()
+        && let Ok(floats) = cast(array, &DataType::Float64)
+    {
+        let floats = floats.as_primitive::<Float64Type>();
+        return (0..len)
+            .map(|i| {
+                null_or(
+                    i,
+                    serde_json::Number::from_f64(floats.value(i))
+                        .map_or(Value::Null, Value::Number),
+                )
+            })
+            .collect();
     }
     if let DataType::Boolean = data_type {
         let bools = array.as_boolean();

@@ -12,7 +12,7 @@ use jupyter_zmq_client::{KernelIoPubXPubConnection, SubscriptionEvent};
 use tokio::sync::{mpsc, oneshot};
 
 enum Command {
-    Publish(JupyterMessage),
+    Publish(Box<JupyterMessage>),
     /// Answered once everything queued before it has been written.
     Flush(oneshot::Sender<()>),
 }
@@ -37,7 +37,7 @@ impl Iopub {
         // IOPub's first frame is a topic, not the requester's routing id.
         let topic = format!("kernel.{}", message.message_type());
         message.zmq_identities = vec![Bytes::from(topic)];
-        let _ = self.queue.send(Command::Publish(message));
+        let _ = self.queue.send(Command::Publish(Box::new(message)));
     }
 
     pub fn busy(&self, parent: &JupyterMessage) {
@@ -66,7 +66,7 @@ async fn run(
             biased;
             command = commands.recv() => match command {
                 Some(Command::Publish(message)) => {
-                    if let Err(e) = socket.send(message).await {
+                    if let Err(e) = socket.send(*message).await {
                         tracing::warn!("iopub publish failed: {e}");
                     }
                 }
