@@ -83,6 +83,7 @@ fn main() -> anyhow::Result<()> {
 
 fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
     project.setup()?;
+    project.cargo(&["fmt", "--all", "--check"])?;
     // One build serves both suites: the unit tests and the binary the
     // end-to-end tests start as a real kernel.
     project.cargo(&["build", "--workspace", "--all-targets"])?;
