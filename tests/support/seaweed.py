@@ -46,8 +46,11 @@ def user_policy(buckets):
 class Seaweed:
     """A running SeaweedFS. `user_buckets` are the ones the STS role may use."""
 
-    def __init__(self, workdir, issuer, user_buckets=("data", "demo")):
+    def __init__(self, workdir, issuer, user_buckets=("data", "demo"), max_session="12h"):
+        """`max_session` caps every STS session: "20s" makes credentials
+        that really expire during a test."""
         self.dir = Path(workdir)
+        self.max_session = max_session
         self.issuer = issuer
         self.user_buckets = list(user_buckets)
         self.process = None
@@ -70,7 +73,7 @@ class Seaweed:
         iam = {
             "sts": {
                 "tokenDuration": "1h",
-                "maxSessionLength": "12h",
+                "maxSessionLength": self.max_session,
                 "issuer": "seaweedfs-sts",
                 "signingKey": base64.b64encode(os.urandom(32)).decode(),
             },

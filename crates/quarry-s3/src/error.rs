@@ -13,11 +13,22 @@ pub enum S3Error {
     NoCredentials,
 
     #[error(
-        "Your S3 credentials expired at {} and nothing can renew them: restart your \
-         server from the JupyterHub control panel to get fresh ones.",
-        expired_at.format("%Y-%m-%d %H:%M:%S UTC")
+        "Your S3 credentials expired at {} and {}: restart your server from the \
+         JupyterHub control panel to get fresh ones.",
+        expired_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        match renewal {
+            Some(reason) => format!("renewing them failed ({reason})"),
+            None => "nothing can renew them".to_string(),
+        }
     )]
-    CredentialsExpired { expired_at: DateTime<Utc> },
+    CredentialsExpired {
+        expired_at: DateTime<Utc>,
+        /// Why renewal failed, when a refreshable source exists.
+        renewal: Option<String>,
+    },
+
+    #[error("Could not get S3 credentials: {reason}.")]
+    RenewalFailed { reason: String },
 
     #[error("'{url}' is not an S3 URL: write it as s3://bucket/path.")]
     NotAnS3Url { url: String },

@@ -13,11 +13,16 @@
 mod config;
 mod credentials;
 mod error;
+mod failure;
 mod location;
+mod sdk;
 mod stores;
 
 pub use config::{Env, S3Settings};
 pub use credentials::{Credentials, CredentialsProvider, Identity};
 pub use error::S3Error;
+pub use failure::{
+    FailureKind, S3Failure, S3Reply, explain as explain_failure, not_found as not_found_failure,
+};
 pub use location::S3Location;
 pub use stores::S3Stores;

@@ -18,6 +18,7 @@ pub struct S3Stores {
     settings: S3Settings,
     credentials: Arc<CredentialsProvider>,
     by_bucket: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    sdk: std::sync::OnceLock<aws_sdk_s3::Client>,
 }
 
 impl S3Stores {
@@ -34,6 +35,7 @@ impl S3Stores {
             settings,
             credentials,
             by_bucket: Mutex::new(HashMap::new()),
+            sdk: std::sync::OnceLock::new(),
         }
     }
 
@@ -43,6 +45,13 @@ impl S3Stores {
 
     pub fn credentials(&self) -> &Arc<CredentialsProvider> {
         &self.credentials
+    }
+
+    /// The AWS SDK client, for bucket listings, paginated object listings
+    /// with sizes, and batch deletes.
+    pub fn client(&self) -> &aws_sdk_s3::Client {
+        self.sdk
+            .get_or_init(|| crate::sdk::client(&self.settings, Arc::clone(&self.credentials)))
     }
 
     /// The store for `bucket`, created on first use.

@@ -9,7 +9,7 @@
 use std::error::Error as StdError;
 
 use datafusion::error::DataFusionError;
-use quarry_s3::S3Error;
+use quarry_s3::{FailureKind, S3Error, S3Failure, S3Reply};
 
 use crate::MemoryBudget;
 use crate::memory::human_bytes;
@@ -80,6 +80,18 @@ impl SqlError {
         }
     }
 
+    /// The SQL-facing form of an S3 failure.
+    pub fn from_failure(failure: S3Failure) -> Self {
+        let kind = match failure.kind {
+            FailureKind::NotFound => ErrorKind::NotFound,
+            FailureKind::AccessDenied => ErrorKind::AccessDenied,
+            FailureKind::Credentials => ErrorKind::Credentials,
+            FailureKind::Unavailable => ErrorKind::Unavailable,
+            FailureKind::QuotaFull | FailureKind::Other => ErrorKind::Execution,
+        };
+        SqlError::new(kind, failure.message)
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Self {
         SqlError::new(ErrorKind::Config, message)
     }
@@ -91,9 +103,9 @@ impl SqlError {
         // exactly what is wrong, so they win over any wrapper.
         if let Some(s3) = causes(err).find_map(|c| c.downcast_ref::<S3Error>()) {
             let kind = match s3 {
-                S3Error::NoCredentials | S3Error::CredentialsExpired { .. } => {
-                    ErrorKind::Credentials
-                }
+                S3Error::NoCredentials
+                | S3Error::CredentialsExpired { .. }
+                | S3Error::RenewalFailed { .. } => ErrorKind::Credentials,
                 _ => ErrorKind::Plan,
             };
             return SqlError::new(kind, s3.to_string());
@@ -189,102 +201,25 @@ fn from_object_store_at(
 ) -> SqlError {
     let detail = full_chain(err);
     let response = S3Response::parse(&detail);
-    let location = known_place.or_else(|| match err {
-        object_store::Error::NotFound { path, .. } => Some(locate(path, ctx.statement)),
-        _ => response.resource_url(ctx.statement),
-    });
-    let place = location
-        .clone()
+    let place = known_place
+        .or_else(|| match err {
+            object_store::Error::NotFound { path, .. } => Some(locate(path, ctx.statement)),
+            _ => response.resource_url(ctx.statement),
+        })
         .unwrap_or_else(|| "the requested S3 location".into());
-    let code = response.code.as_deref().unwrap_or_default();
-    match (code, response.status) {
-        ("NoSuchBucket", _) => SqlError::new(
-            ErrorKind::NotFound,
-            format!(
-                "Bucket '{}' does not exist at {}: check the name (%s3 ls lists your buckets).",
-                response
-                    .bucket
-                    .clone()
-                    .or_else(|| bucket_of(&place))
-                    .unwrap_or_else(|| "?".into()),
-                ctx.endpoint
-            ),
-        ),
-        (
-            "InvalidAccessKeyId"
-            | "SignatureDoesNotMatch"
-            | "InvalidToken"
-            | "ExpiredToken"
-            | "TokenRefreshRequired"
-            | "AccessDenied"
-            | "InvalidClientTokenId",
-            _,
-        ) if code != "AccessDenied" || detail.contains("session token") => SqlError::new(
-            ErrorKind::Credentials,
-            format!(
-                "S3 at {} rejected your credentials ({code}): the access key or session \
-                     token is invalid or expired; restart your server to get fresh credentials.",
-                ctx.endpoint
-            ),
-        ),
-        ("AccessDenied", _) | (_, Some(403)) => SqlError::new(
-            ErrorKind::AccessDenied,
-            format!(
-                "Access denied to {place}: your S3 policy does not allow this; ask your \
-                 platform admin for access or use a bucket you own."
-            ),
-        ),
-        ("NoSuchKey", _) | (_, Some(404)) => not_found(&place),
-        ("XMinioStorageFull" | "QuotaExceeded" | "XMinioAdminBucketQuotaExceeded", _) => {
-            SqlError::new(
-                ErrorKind::Execution,
-                format!(
-                    "S3 refused the write to {place}: the storage quota is full; delete data or ask for more space."
-                ),
-            )
-        }
-        (_, Some(503)) | ("SlowDown" | "ServiceUnavailable", _) => SqlError::new(
-            ErrorKind::Unavailable,
-            format!(
-                "S3 at {} is temporarily unavailable (503); try again in a moment.",
-                ctx.endpoint
-            ),
-        ),
-        _ if matches!(err, object_store::Error::NotFound { .. }) => not_found(&place),
-        _ if response.status.is_none() && looks_like_connection_failure(&detail) => SqlError::new(
-            ErrorKind::Unavailable,
-            format!(
-                "Could not reach S3 at {}: check that the server is running and that \
-                 AWS_ENDPOINT_URL / S3_ENDPOINT point to it.",
-                ctx.endpoint
-            ),
-        ),
-        _ => SqlError::new(
-            ErrorKind::Execution,
-            sentence(&format!(
-                "S3 request for {place} failed: {}",
-                response
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| first_line(&strip_prefixes(&err.to_string())).to_string())
-            )),
-        ),
-    }
+    let reply = S3Reply {
+        code: response.code.as_deref(),
+        status: response.status,
+        message: response.message.as_deref(),
+        bucket: response.bucket.as_deref(),
+        detail: &detail,
+        not_found: matches!(err, object_store::Error::NotFound { .. }),
+    };
+    SqlError::from_failure(quarry_s3::explain_failure(&reply, &place, &ctx.endpoint))
 }
 
 pub(crate) fn not_found(place: &str) -> SqlError {
-    let listing = bucket_of(place)
-        .map(|b| format!("%s3 ls s3://{b}/"))
-        .unwrap_or_else(|| "%s3 ls".into());
-    SqlError::new(
-        ErrorKind::NotFound,
-        format!("{place} does not exist: check the path ({listing} shows what is there)."),
-    )
-}
-
-fn bucket_of(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("s3://")?;
-    Some(rest.split('/').next()?.to_string()).filter(|b| !b.is_empty())
+    SqlError::from_failure(quarry_s3::not_found_failure(place))
 }
 
 /// object_store reports a key relative to its bucket; the statement names the
@@ -296,7 +231,7 @@ fn locate(key: &str, statement: &str) -> String {
         .or_else(|| {
             s3_urls(statement)
                 .first()
-                .and_then(|u| bucket_of(u))
+                .and_then(|u| quarry_s3::S3Location::parse(u).ok().map(|l| l.bucket))
                 .map(|b| format!("s3://{b}/{key}"))
         })
         .unwrap_or_else(|| format!("'{key}'"))
@@ -315,22 +250,6 @@ pub(crate) fn s3_urls(text: &str) -> Vec<String> {
         rest = &tail[end..];
     }
     urls
-}
-
-fn looks_like_connection_failure(detail: &str) -> bool {
-    let d = detail.to_ascii_lowercase();
-    [
-        "error sending request",
-        "connection refused",
-        "connect",
-        "timed out",
-        "dns error",
-        "connection reset",
-        "broken pipe",
-        "incomplete message",
-    ]
-    .iter()
-    .any(|needle| d.contains(needle))
 }
 
 /// The parts of an S3 error response worth showing.
@@ -524,6 +443,7 @@ mod tests {
     #[test]
     fn expired_credentials_pass_through_in_their_own_words() {
         let expired = S3Error::CredentialsExpired {
+            renewal: None,
             expired_at: "2020-01-01T00:00:00Z".parse().unwrap(),
         };
         let store = object_store::Error::Generic {

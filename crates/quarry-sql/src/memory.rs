@@ -116,7 +116,7 @@ pub fn parse_byte_size(raw: &str) -> Option<usize> {
 }
 
 /// `1536` → `1.5 KiB`.
-pub(crate) fn human_bytes(bytes: u64) -> String {
+pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -45,3 +45,13 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+/// Text for terminals and Markdown for JupyterLab.
+pub(super) fn text_and_markdown(text: &str, markdown: &str) -> Media {
+    Media {
+        content: vec![
+            MediaType::Plain(text.to_string()),
+            MediaType::Markdown(markdown.to_string()),
+        ],
+    }
+}

@@ -85,7 +85,11 @@ pub(super) async fn run(
             Ok(())
         }
         "%config" => config(handler, &args, outputs),
-        "%s3" | "%spark" | "%%spark" => Err(ExecuteError::new(
+        "%s3" => {
+            let rest = line.trim_start().strip_prefix("%s3").unwrap_or_default();
+            super::s3::run(handler, &super::s3::split_args(rest)?, outputs).await
+        }
+        "%spark" | "%%spark" => Err(ExecuteError::new(
             "MagicNotAvailable",
             format!(
                 "{name} is not available in this Quarry build yet; SQL cells can already read and write s3:// URLs."

@@ -6,6 +6,7 @@
 mod display;
 mod kernel_info;
 mod magics;
+mod s3;
 mod sql;
 
 use std::sync::{Arc, Mutex};

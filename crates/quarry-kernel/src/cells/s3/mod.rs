@@ -1,0 +1,246 @@
+//! `%s3`: browse and manage S3 from a cell, with the kernel's credentials.
+//!
+//! `ls`, `head` and `whoami` live in [`browse`]; `cp` and `rm` in
+//! [`transfer`]. Every failure is explained by `quarry_s3::explain_failure`,
+//! the same wording SQL cells use.
+
+mod browse;
+mod transfer;
+
+use std::error::Error as StdError;
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use quarry_s3::{S3Error, S3Reply};
+use quarry_sql::SqlError;
+
+use super::QuarryHandler;
+use crate::protocol::{ExecuteError, Outputs};
+
+const USAGE: &str = "Usage: %s3 ls [s3://bucket[/prefix]] [--limit N | --all] · %s3 head s3://… [--rows N] · \
+                     %s3 cp SRC DST · %s3 rm [--recursive] s3://… · %s3 whoami";
+
+pub(super) async fn run(
+    handler: &QuarryHandler,
+    args: &[String],
+    outputs: &Outputs,
+) -> Result<(), ExecuteError> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(usage_error("%s3 needs a command."));
+    };
+    let s3 = S3 { handler, outputs };
+    let work = async {
+        match command.as_str() {
+            "ls" => s3.ls(rest).await,
+            "head" => s3.head(rest).await,
+            "whoami" => s3.whoami().await,
+            "cp" => s3.cp(rest).await,
+            "rm" => s3.rm(rest).await,
+            other => Err(usage_error(&format!("'{other}' is not an %s3 command."))),
+        }
+    };
+    // The stop button cancels S3 work like a query: dropping the future
+    // stops the transfer (a multipart upload in flight is aborted by
+    // `transfer`, so no orphan parts stay behind).
+    let cancel = tokio_util::sync::CancellationToken::new();
+    *handler.running.lock().expect("running lock") = Some(cancel.clone());
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        () = cancel.cancelled() => Err(ExecuteError::new(
+            "Interrupted",
+            format!("%s3 {command} was interrupted; nothing after the interruption was changed."),
+        )),
+    };
+    *handler.running.lock().expect("running lock") = None;
+    outcome
+}
+
+struct S3<'a> {
+    handler: &'a QuarryHandler,
+    outputs: &'a Outputs,
+}
+
+impl S3<'_> {
+    fn endpoint(&self) -> String {
+        self.handler.session.s3().settings().endpoint_display()
+    }
+
+    /// Explains an SDK failure for `place` in the shared S3 wording.
+    fn sdk_error<E>(
+        &self,
+        err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+        place: &str,
+    ) -> ExecuteError
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+    {
+        if let Some(own) = find_cause::<S3Error>(err) {
+            return ExecuteError::new(quarry_sql::ErrorKind::Credentials.ename(), own.to_string());
+        }
+        let detail = DisplayErrorContext(err).to_string();
+        let reply = S3Reply {
+            code: err.code(),
+            status: err.raw_response().map(|r| r.status().as_u16()),
+            message: err.message(),
+            bucket: None,
+            detail: &detail,
+            not_found: false,
+        };
+        from_sql(SqlError::from_failure(quarry_s3::explain_failure(
+            &reply,
+            place,
+            &self.endpoint(),
+        )))
+    }
+
+    /// Explains an object_store failure for `place`.
+    fn store_error(&self, err: &object_store::Error, place: &str) -> ExecuteError {
+        if let Some(own) = find_cause::<S3Error>(err) {
+            return ExecuteError::new(quarry_sql::ErrorKind::Credentials.ename(), own.to_string());
+        }
+        let mut detail = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            detail.push_str(" | ");
+            detail.push_str(&s.to_string());
+            source = s.source();
+        }
+        let code = xml_tag(&detail, "Code");
+        let status = detail
+            .find("status ")
+            .and_then(|i| detail.get(i + 7..i + 10))
+            .and_then(|s| s.parse().ok());
+        let reply = S3Reply {
+            code: code.as_deref(),
+            status,
+            message: None,
+            bucket: None,
+            detail: &detail,
+            not_found: matches!(err, object_store::Error::NotFound { .. }),
+        };
+        from_sql(SqlError::from_failure(quarry_s3::explain_failure(
+            &reply,
+            place,
+            &self.endpoint(),
+        )))
+    }
+}
+
+fn browse_not_found(place: &str) -> ExecuteError {
+    from_sql(SqlError::from_failure(quarry_s3::not_found_failure(place)))
+}
+
+fn from_sql(err: SqlError) -> ExecuteError {
+    ExecuteError::new(err.kind.ename(), err.message)
+}
+
+fn usage_error(problem: &str) -> ExecuteError {
+    ExecuteError::new("UsageError", format!("{problem} {USAGE}"))
+}
+
+fn find_cause<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn xml_tag(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].to_string())
+}
+
+/// Splits magic arguments like a shell: whitespace separates, quotes group.
+pub(super) fn split_args(line: &str) -> Result<Vec<String>, ExecuteError> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut quote = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    args.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(usage_error("A quote in the arguments is not closed."));
+    }
+    if in_word {
+        args.push(current);
+    }
+    Ok(args)
+}
+
+/// Takes `--name VALUE` out of `args`, parsed as a positive number.
+fn take_number(args: &mut Vec<String>, name: &str) -> Result<Option<usize>, ExecuteError> {
+    let Some(i) = args.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    let value = args
+        .get(i + 1)
+        .cloned()
+        .ok_or_else(|| usage_error(&format!("{name} needs a number.")))?;
+    let number = value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            usage_error(&format!(
+                "{name} needs a positive whole number, not '{value}'."
+            ))
+        })?;
+    args.drain(i..=i + 1);
+    Ok(Some(number))
+}
+
+/// Takes a boolean `--flag` out of `args`.
+fn take_flag(args: &mut Vec<String>, names: &[&str]) -> bool {
+    let before = args.len();
+    args.retain(|a| !names.contains(&a.as_str()));
+    args.len() != before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_like_a_shell() {
+        assert_eq!(
+            split_args("cp 's3://b/with space.csv' ./local\\ x \"a b\"").unwrap(),
+            vec!["cp", "s3://b/with space.csv", "./local\\", "x", "a b"]
+        );
+        assert!(split_args("ls 's3://b").is_err());
+    }
+
+    #[test]
+    fn takes_options() {
+        let mut args: Vec<String> = ["s3://b", "--limit", "20", "--all"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(take_number(&mut args, "--limit").unwrap(), Some(20));
+        assert!(take_flag(&mut args, &["--all"]));
+        assert_eq!(args, vec!["s3://b".to_string()]);
+        let mut bad: Vec<String> = ["--limit", "x"].map(String::from).to_vec();
+        assert!(take_number(&mut bad, "--limit").is_err());
+    }
+}

@@ -1,0 +1,471 @@
+//! `%s3 cp` and `%s3 rm`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt as _, WriteMultipart};
+use quarry_s3::S3Location;
+use quarry_sql::human_bytes;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::time::Instant;
+
+use super::{S3, take_flag, usage_error};
+use crate::cells::display;
+use crate::protocol::ExecuteError;
+
+/// Multipart part size: S3 needs ≥ 5 MiB parts; 8 MiB keeps memory small
+/// while uploads of tens of GiB stay under the 10,000-part limit.
+const PART_SIZE: usize = 8 << 20;
+/// Parts in flight at once during an upload.
+const UPLOAD_CONCURRENCY: usize = 4;
+/// S3's single-request copy limit.
+const SERVER_COPY_LIMIT: u64 = 5 << 30;
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// S3 deletes at most this many keys per request.
+const DELETE_BATCH: usize = 1000;
+
+/// One end of a copy.
+enum Endpoint {
+    S3(S3Location),
+    Local(PathBuf),
+}
+
+impl Endpoint {
+    fn parse(arg: &str) -> Result<Self, ExecuteError> {
+        if arg.starts_with("s3://") || arg.starts_with("s3a://") {
+            S3Location::parse(arg)
+                .map(Endpoint::S3)
+                .map_err(|e| usage_error(&e.to_string()))
+        } else if arg.contains("://") {
+            Err(usage_error(&format!(
+                "'{arg}' is neither an s3:// URL nor a local path."
+            )))
+        } else {
+            Ok(Endpoint::Local(PathBuf::from(arg)))
+        }
+    }
+}
+
+/// A progress line that appears once a transfer takes a moment.
+struct Progress<'a> {
+    s3: &'a S3<'a>,
+    id: String,
+    started: Instant,
+    last: Option<Instant>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(s3: &'a S3<'a>) -> Self {
+        Progress {
+            s3,
+            id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            last: None,
+        }
+    }
+
+    fn update(&mut self, what: &str, done: u64, total: Option<u64>) {
+        let now = Instant::now();
+        if now - self.started < PROGRESS_EVERY
+            || self.last.is_some_and(|t| now - t < PROGRESS_EVERY)
+        {
+            return;
+        }
+        let line = match total {
+            Some(total) if total > 0 => format!(
+                "{what}: {} of {} ({:.0}%)",
+                human_bytes(done),
+                human_bytes(total),
+                done as f64 * 100.0 / total as f64
+            ),
+            _ => format!("{what}: {}", human_bytes(done)),
+        };
+        let media = display::status_line(&line);
+        if self.last.is_none() {
+            self.s3.outputs.display(media, Some(&self.id));
+        } else {
+            self.s3.outputs.update_display(media, &self.id);
+        }
+        self.last = Some(now);
+    }
+
+    fn finish(self, line: String) {
+        if self.last.is_some() {
+            self.s3
+                .outputs
+                .update_display(display::status_line(&line), &self.id);
+        }
+        self.s3.outputs.stdout(&format!("{line}\n"));
+    }
+}
+
+impl<'a> S3<'a> {
+    pub(super) async fn cp(&'a self, args: &[String]) -> Result<(), ExecuteError> {
+        let [source, destination] = args else {
+            return Err(usage_error("%s3 cp takes a source and a destination."));
+        };
+        let (from, to) = (Endpoint::parse(source)?, Endpoint::parse(destination)?);
+        let started = Instant::now();
+        let (bytes, target) = match (from, to) {
+            (Endpoint::S3(from), Endpoint::S3(to)) => self.copy_in_s3(&from, to).await?,
+            (Endpoint::S3(from), Endpoint::Local(to)) => self.download(&from, to).await?,
+            (Endpoint::Local(from), Endpoint::S3(to)) => self.upload(&from, to).await?,
+            (Endpoint::Local(_), Endpoint::Local(_)) => {
+                return Err(usage_error("One side of %s3 cp must be an s3:// URL."));
+            }
+        };
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        self.outputs.stdout(&format!(
+            "Copied {source} → {target} ({} in {secs:.1} s, {}/s)\n",
+            human_bytes(bytes),
+            human_bytes((bytes as f64 / secs) as u64)
+        ));
+        Ok(())
+    }
+
+    /// `s3://b/dir/` + `x.csv` → `s3://b/dir/x.csv`: a destination ending
+    /// in `/` (or empty) names a folder.
+    fn into_folder(to: S3Location, file_name: &str) -> S3Location {
+        if to.key.is_empty() || to.key.ends_with('/') {
+            S3Location {
+                key: format!("{}{file_name}", to.key),
+                ..to
+            }
+        } else {
+            to
+        }
+    }
+
+    async fn copy_in_s3(
+        &self,
+        from: &S3Location,
+        to: S3Location,
+    ) -> Result<(u64, String), ExecuteError> {
+        let name = from.key.rsplit('/').next().unwrap_or_default().to_string();
+        let to = Self::into_folder(to, &name);
+        let place = from.to_string();
+        let client = self.handler.session.s3().client();
+        let head = client
+            .head_object()
+            .bucket(&from.bucket)
+            .key(&from.key)
+            .send()
+            .await
+            .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(404) => super::browse_not_found(&place),
+                _ => self.sdk_error(&e, &place),
+            })?;
+        let size = head.content_length().unwrap_or(0).max(0) as u64;
+        if size > SERVER_COPY_LIMIT {
+            return Err(ExecuteError::new(
+                "UsageError",
+                format!(
+                    "{place} is {}; S3 copies objects up to 5 GiB in one step: copy it through a local file or with Spark.",
+                    human_bytes(size)
+                ),
+            ));
+        }
+        client
+            .copy_object()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .copy_source(format!("{}/{}", from.bucket, encode_key(&from.key)))
+            .send()
+            .await
+            .map_err(|e| self.sdk_error(&e, &to.to_string()))?;
+        Ok((size, to.to_string()))
+    }
+
+    async fn download(
+        &'a self,
+        from: &S3Location,
+        to: PathBuf,
+    ) -> Result<(u64, String), ExecuteError> {
+        let place = from.to_string();
+        let store = self
+            .handler
+            .session
+            .s3()
+            .store(&from.bucket)
+            .map_err(|e| usage_error(&e.to_string()))?;
+        let name = from.key.rsplit('/').next().unwrap_or("download");
+        let target = if to.is_dir() || to.as_os_str().to_string_lossy().ends_with('/') {
+            to.join(name)
+        } else {
+            to
+        };
+        let result = store
+            .get(&StorePath::from(from.key.as_str()))
+            .await
+            .map_err(|e| self.store_error(&e, &place))?;
+        let total = result.meta.size;
+        // Write to a temporary name first so a failed download never leaves
+        // a truncated file under the real name.
+        let partial = target.with_extension("quarry-partial");
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(|e| local_error(&partial, &e))?;
+        let mut progress = Progress::new(self);
+        let mut done = 0u64;
+        let mut stream = result.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&partial).await;
+                    return Err(self.store_error(&e, &place));
+                }
+            };
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| local_error(&partial, &e))?;
+            done += chunk.len() as u64;
+            progress.update(&format!("Downloading {place}"), done, Some(total));
+        }
+        file.flush().await.map_err(|e| local_error(&partial, &e))?;
+        tokio::fs::rename(&partial, &target)
+            .await
+            .map_err(|e| local_error(&target, &e))?;
+        progress.finish(format!("Downloaded {}", human_bytes(done)));
+        Ok((done, target.display().to_string()))
+    }
+
+    async fn upload(&'a self, from: &Path, to: S3Location) -> Result<(u64, String), ExecuteError> {
+        let name = from
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let to = Self::into_folder(to, &name);
+        let place = to.to_string();
+        let mut file = tokio::fs::File::open(from)
+            .await
+            .map_err(|e| local_error(from, &e))?;
+        let total = file.metadata().await.map(|m| m.len()).ok();
+        let store = self
+            .handler
+            .session
+            .s3()
+            .store(&to.bucket)
+            .map_err(|e| usage_error(&e.to_string()))?;
+        let path = StorePath::from(to.key.as_str());
+        let upload = store
+            .put_multipart(&path)
+            .await
+            .map_err(|e| self.store_error(&e, &place))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut progress = Progress::new(self);
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        let outcome: Result<(), ExecuteError> = async {
+            loop {
+                let n = file
+                    .read(&mut buffer)
+                    .await
+                    .map_err(|e| local_error(from, &e))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                writer
+                    .wait_for_capacity(UPLOAD_CONCURRENCY)
+                    .await
+                    .map_err(|e| self.store_error(&e, &place))?;
+                writer.write(&buffer[..n]);
+                done += n as u64;
+                progress.update(&format!("Uploading to {place}"), done, total);
+            }
+        }
+        .await;
+        match outcome {
+            Ok(()) => {
+                writer
+                    .finish()
+                    .await
+                    .map_err(|e| self.store_error(&e, &place))?;
+                progress.finish(format!("Uploaded {}", human_bytes(done)));
+                Ok((done, place))
+            }
+            Err(e) => {
+                // No orphaned parts: abort the multipart upload.
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    pub(super) async fn rm(&'a self, args: &[String]) -> Result<(), ExecuteError> {
+        let mut args = args.to_vec();
+        let recursive = take_flag(&mut args, &["--recursive", "-r"]);
+        let [url] = args.as_slice() else {
+            return Err(usage_error("%s3 rm takes one s3:// URL."));
+        };
+        let location = S3Location::parse(url).map_err(|e| usage_error(&e.to_string()))?;
+        if location.key.is_empty() {
+            return Err(usage_error(
+                "%s3 rm removes objects and prefixes, not whole buckets.",
+            ));
+        }
+        let client = self.handler.session.s3().client();
+        if !recursive {
+            let exists = client
+                .head_object()
+                .bucket(&location.bucket)
+                .key(&location.key)
+                .send()
+                .await;
+            match exists {
+                Ok(_) => {
+                    client
+                        .delete_object()
+                        .bucket(&location.bucket)
+                        .key(&location.key)
+                        .send()
+                        .await
+                        .map_err(|e| self.sdk_error(&e, url))?;
+                    self.outputs.stdout(&format!("Deleted {url}\n"));
+                    return Ok(());
+                }
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                    let prefix = format!("{}/", location.key.trim_end_matches('/'));
+                    let under = client
+                        .list_objects_v2()
+                        .bucket(&location.bucket)
+                        .prefix(&prefix)
+                        .max_keys(1)
+                        .send()
+                        .await
+                        .map_err(|e| self.sdk_error(&e, url))?;
+                    if under.key_count().unwrap_or(0) > 0 {
+                        return Err(ExecuteError::new(
+                            "UsageError",
+                            format!(
+                                "{url} is a folder: to delete everything under it, run %s3 rm --recursive s3://{}/{prefix}",
+                                location.bucket
+                            ),
+                        ));
+                    }
+                    return Err(super::browse_not_found(url));
+                }
+                Err(e) => return Err(self.sdk_error(&e, url)),
+            }
+        }
+        self.rm_prefix(&location, url).await
+    }
+
+    async fn rm_prefix(&'a self, location: &S3Location, url: &str) -> Result<(), ExecuteError> {
+        let client = self.handler.session.s3().client();
+        let mut token = None;
+        let mut deleted = 0usize;
+        let progress_id = uuid::Uuid::new_v4().to_string();
+        let mut shown = false;
+        loop {
+            let page = client
+                .list_objects_v2()
+                .bucket(&location.bucket)
+                .prefix(&location.key)
+                .max_keys(DELETE_BATCH as i32)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.sdk_error(&e, url))?;
+            let keys: Vec<_> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| {
+                    aws_sdk_s3::types::ObjectIdentifier::builder()
+                        .key(k)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if !keys.is_empty() {
+                let batch = keys.len();
+                let delete = aws_sdk_s3::types::Delete::builder()
+                    .set_objects(Some(keys))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| {
+                        ExecuteError::new(
+                            "InternalError",
+                            format!("Could not build the delete request: {e}."),
+                        )
+                    })?;
+                let out = client
+                    .delete_objects()
+                    .bucket(&location.bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| self.sdk_error(&e, url))?;
+                if let Some(failed) = out.errors().first() {
+                    return Err(ExecuteError::new(
+                        "S3AccessDenied",
+                        format!(
+                            "Deleted {deleted} objects, then S3 refused s3://{}/{} ({}); the rest are untouched.",
+                            location.bucket,
+                            failed.key().unwrap_or("?"),
+                            failed.code().unwrap_or("error")
+                        ),
+                    ));
+                }
+                deleted += batch;
+                let line =
+                    display::status_line(&format!("Deleted {deleted} objects under {url} …"));
+                if shown {
+                    self.outputs.update_display(line, &progress_id);
+                } else {
+                    self.outputs.display(line, Some(&progress_id));
+                    shown = true;
+                }
+            }
+            token = page.next_continuation_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        if deleted == 0 {
+            return Err(super::browse_not_found(url));
+        }
+        self.outputs.stdout(&format!(
+            "Deleted {deleted} object{} under {url}\n",
+            if deleted == 1 { "" } else { "s" }
+        ));
+        Ok(())
+    }
+}
+
+fn local_error(path: &Path, err: &std::io::Error) -> ExecuteError {
+    ExecuteError::new(
+        "LocalFileError",
+        format!("Could not use the local file {}: {err}.", path.display()),
+    )
+}
+
+/// Percent-encodes a key for the `x-amz-copy-source` header, keeping `/`.
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_take_the_source_name() {
+        let to = S3Location::parse("s3://b/dir/").unwrap();
+        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://b/dir/x.csv");
+        let to = S3Location::parse("s3://b/file.csv").unwrap();
+        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://b/file.csv");
+        assert_eq!(encode_key("a b/ü.csv"), "a%20b/%C3%BC.csv");
+    }
+}

@@ -1,0 +1,164 @@
+//! Renewing credentials with a web identity token (AssumeRoleWithWebIdentity).
+//!
+//! On the platform, the pod's token file always holds a fresh OIDC ID token
+//! (the hub keeps it current). Exchanging it at STS — MinIO serves STS on
+//! its S3 port — gives new temporary credentials with no restart.
+
+use std::path::PathBuf;
+
+use aws_sdk_sts::config::Region;
+use chrono::{DateTime, Utc};
+
+use super::Credentials;
+use crate::Env;
+
+/// Where and how to exchange the token.
+#[derive(Debug, Clone)]
+pub(crate) struct WebIdentity {
+    token_file: PathBuf,
+    /// `None` is MinIO's claim mode: the policy comes from a token claim.
+    role_arn: Option<String>,
+    session_name: String,
+    sts_endpoint: Option<String>,
+    region: String,
+}
+
+impl WebIdentity {
+    /// Reads `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`,
+    /// `AWS_ROLE_SESSION_NAME` and the STS endpoint (`AWS_ENDPOINT_URL_STS`,
+    /// else the S3 endpoint, where MinIO serves STS).
+    pub(crate) fn from_env(env: &Env, s3_endpoint: Option<&str>, region: &str) -> Option<Self> {
+        let token_file = PathBuf::from(env.get("AWS_WEB_IDENTITY_TOKEN_FILE")?);
+        let session_name = env
+            .get("AWS_ROLE_SESSION_NAME")
+            .unwrap_or_else(|| default_session_name(env));
+        Some(WebIdentity {
+            token_file,
+            role_arn: env.get("AWS_ROLE_ARN"),
+            session_name,
+            sts_endpoint: env
+                .get("AWS_ENDPOINT_URL_STS")
+                .or_else(|| s3_endpoint.map(str::to_string)),
+            region: region.to_string(),
+        })
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("the web identity token in {}", self.token_file.display())
+    }
+
+    /// Exchanges the current token for credentials. Errors are one phrase
+    /// suitable for "renewing them failed (…)".
+    pub(crate) async fn fetch(&self) -> Result<Credentials, String> {
+        let token = std::fs::read_to_string(&self.token_file)
+            .map_err(|e| format!("cannot read {}: {e}", self.token_file.display()))?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(format!("{} is empty", self.token_file.display()));
+        }
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .no_credentials();
+        if let Some(endpoint) = &self.sts_endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let client = aws_sdk_sts::Client::new(&loader.load().await);
+        let response = client
+            .assume_role_with_web_identity()
+            .set_role_arn(self.role_arn.clone())
+            .role_session_name(&self.session_name)
+            .web_identity_token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                let service = e.as_service_error().and_then(|s| {
+                    use aws_sdk_sts::error::ProvideErrorMetadata as _;
+                    s.message()
+                        .map(str::to_string)
+                        .or_else(|| s.code().map(str::to_string))
+                });
+                match service {
+                    Some(message) => format!("STS refused the token: {message}"),
+                    None => format!("could not reach STS: {}", short(&e.to_string())),
+                }
+            })?;
+        let creds = response
+            .credentials()
+            .ok_or_else(|| "STS answered without credentials".to_string())?;
+        let expiration = DateTime::<Utc>::from_timestamp(creds.expiration().secs(), 0);
+        Ok(Credentials::new(
+            creds.access_key_id(),
+            creds.secret_access_key(),
+            Some(creds.session_token().to_string()),
+            expiration,
+        ))
+    }
+}
+
+/// `quarry-<user>`: STS wants 2–64 characters of `[\w+=,.@-]`, and a user
+/// name makes server-side audit logs readable.
+fn default_session_name(env: &Env) -> String {
+    let user = env
+        .get("JUPYTERHUB_USER")
+        .or_else(|| env.get("USER"))
+        .unwrap_or_else(|| "user".into());
+    let clean: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut name = format!("quarry-{clean}");
+    name.truncate(64);
+    name
+}
+
+fn short(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or(text)
+        .chars()
+        .take(160)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_contract_and_falls_back_to_the_s3_endpoint() {
+        let env = Env::from_pairs([
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token"),
+            ("JUPYTERHUB_USER", "ada lovelace"),
+        ]);
+        let wi = WebIdentity::from_env(&env, Some("http://minio:9000"), "us-east-1").unwrap();
+        assert_eq!(wi.sts_endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!(wi.role_arn, None);
+        assert_eq!(wi.session_name, "quarry-ada-lovelace");
+        let env = Env::from_pairs([
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/t"),
+            ("AWS_ENDPOINT_URL_STS", "http://sts:1"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::1:role/x"),
+        ]);
+        let wi = WebIdentity::from_env(&env, Some("http://minio:9000"), "us-east-1").unwrap();
+        assert_eq!(wi.sts_endpoint.as_deref(), Some("http://sts:1"));
+        assert_eq!(wi.role_arn.as_deref(), Some("arn:aws:iam::1:role/x"));
+        assert!(WebIdentity::from_env(&Env::from_pairs([]), None, "us-east-1").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_missing_token_file_is_explained() {
+        let env = Env::from_pairs([("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/quarry-token")]);
+        let wi = WebIdentity::from_env(&env, None, "us-east-1").unwrap();
+        let err = wi.fetch().await.unwrap_err();
+        assert!(
+            err.starts_with("cannot read /nonexistent/quarry-token"),
+            "{err}"
+        );
+    }
+}

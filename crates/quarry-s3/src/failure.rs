@@ -1,0 +1,217 @@
+//! What an S3 refusal means for the user, in one sentence.
+//!
+//! The SQL engine (through object_store) and the `%s3` magics (through the
+//! AWS SDK) see the same S3 answers in different wrappers; both reduce them
+//! to an [`S3Reply`] and get the same explanation from [`explain`].
+
+/// What S3 (or the network) answered, as far as the caller could tell.
+#[derive(Debug, Default, Clone)]
+pub struct S3Reply<'a> {
+    /// The S3 error code, e.g. `NoSuchBucket`.
+    pub code: Option<&'a str>,
+    pub status: Option<u16>,
+    /// S3's own message, if any.
+    pub message: Option<&'a str>,
+    /// The bucket S3 named in its answer.
+    pub bucket: Option<&'a str>,
+    /// The full error text, searched for hints such as "session token" or
+    /// "connection refused". Never shown.
+    pub detail: &'a str,
+    /// The client already classified the answer as "not found".
+    pub not_found: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    NotFound,
+    AccessDenied,
+    Credentials,
+    Unavailable,
+    QuotaFull,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+/// Explains a failed request for `place` (an `s3://` URL or a description)
+/// against `endpoint`.
+pub fn explain(reply: &S3Reply<'_>, place: &str, endpoint: &str) -> S3Failure {
+    let code = reply.code.unwrap_or_default();
+    let failure = |kind, message: String| S3Failure { kind, message };
+    match (code, reply.status) {
+        ("NoSuchBucket", _) => failure(
+            FailureKind::NotFound,
+            format!(
+                "Bucket '{}' does not exist at {endpoint}: check the name (%s3 ls lists your buckets).",
+                reply
+                    .bucket
+                    .map(str::to_string)
+                    .or_else(|| bucket_of(place))
+                    .unwrap_or_else(|| "?".into()),
+            ),
+        ),
+        (
+            "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "InvalidToken"
+            | "ExpiredToken"
+            | "TokenRefreshRequired"
+            | "InvalidClientTokenId",
+            _,
+        ) => failure(
+            FailureKind::Credentials,
+            format!(
+                "S3 at {endpoint} rejected your credentials ({code}): the access key or session token \
+                 is invalid or expired; restart your server to get fresh credentials."
+            ),
+        ),
+        ("AccessDenied", _) if reply.detail.contains("session token") => failure(
+            FailureKind::Credentials,
+            format!(
+                "S3 at {endpoint} rejected your session token: it is invalid or expired; restart \
+                 your server to get fresh credentials."
+            ),
+        ),
+        ("AccessDenied", _) | (_, Some(403)) => failure(
+            FailureKind::AccessDenied,
+            format!(
+                "Access denied to {place}: your S3 policy does not allow this; ask your platform \
+                 admin for access or use a bucket you own."
+            ),
+        ),
+        (
+            "XMinioStorageFull"
+            | "QuotaExceeded"
+            | "XMinioAdminBucketQuotaExceeded"
+            | "EntityTooLarge",
+            _,
+        ) => failure(
+            FailureKind::QuotaFull,
+            format!(
+                "S3 refused the write to {place}: the storage quota is full; delete data or ask for more space."
+            ),
+        ),
+        ("NoSuchKey", _) | (_, Some(404)) => not_found(place),
+        _ if reply.not_found => not_found(place),
+        (_, Some(503)) | ("SlowDown" | "ServiceUnavailable", _) => failure(
+            FailureKind::Unavailable,
+            format!("S3 at {endpoint} is temporarily unavailable (503); try again in a moment."),
+        ),
+        _ if reply.status.is_none() && looks_like_connection_failure(reply.detail) => failure(
+            FailureKind::Unavailable,
+            format!(
+                "Could not reach S3 at {endpoint}: check that the server is running and that \
+                 AWS_ENDPOINT_URL / S3_ENDPOINT point to it."
+            ),
+        ),
+        _ => failure(
+            FailureKind::Other,
+            format!(
+                "S3 request for {place} failed: {}.",
+                reply
+                    .message
+                    .map(|m| m.trim_end_matches('.').to_string())
+                    .unwrap_or_else(|| {
+                        reply
+                            .detail
+                            .lines()
+                            .next()
+                            .unwrap_or("unknown error")
+                            .chars()
+                            .take(200)
+                            .collect()
+                    })
+            ),
+        ),
+    }
+}
+
+/// "s3://b/k does not exist", with where to look.
+pub fn not_found(place: &str) -> S3Failure {
+    let listing = bucket_of(place)
+        .map(|b| format!("%s3 ls s3://{b}/"))
+        .unwrap_or_else(|| "%s3 ls".into());
+    S3Failure {
+        kind: FailureKind::NotFound,
+        message: format!("{place} does not exist: check the path ({listing} shows what is there)."),
+    }
+}
+
+fn bucket_of(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("s3://")?;
+    Some(rest.split('/').next()?.to_string()).filter(|b| !b.is_empty())
+}
+
+fn looks_like_connection_failure(detail: &str) -> bool {
+    let d = detail.to_ascii_lowercase();
+    [
+        "error sending request",
+        "connection refused",
+        "dispatch failure",
+        "connect",
+        "timed out",
+        "timeout",
+        "dns error",
+        "connection reset",
+        "broken pipe",
+        "incomplete message",
+    ]
+    .iter()
+    .any(|needle| d.contains(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_codes_and_statuses() {
+        let e = "http://s3:9000";
+        let r = |code, status| S3Reply {
+            code,
+            status,
+            ..Default::default()
+        };
+        assert_eq!(
+            explain(&r(Some("NoSuchBucket"), Some(404)), "s3://nob/x", e).kind,
+            FailureKind::NotFound
+        );
+        assert!(
+            explain(&r(Some("NoSuchBucket"), None), "s3://nob/x", e)
+                .message
+                .contains("'nob'")
+        );
+        assert_eq!(
+            explain(&r(Some("InvalidAccessKeyId"), Some(403)), "s3://b", e).kind,
+            FailureKind::Credentials
+        );
+        assert_eq!(
+            explain(&r(None, Some(403)), "s3://b/k", e).kind,
+            FailureKind::AccessDenied
+        );
+        assert_eq!(
+            explain(&r(None, Some(404)), "s3://b/k", e).message,
+            not_found("s3://b/k").message
+        );
+        assert_eq!(
+            explain(&r(Some("XMinioStorageFull"), Some(507)), "s3://b/k", e).kind,
+            FailureKind::QuotaFull
+        );
+        assert_eq!(
+            explain(&r(None, Some(503)), "s3://b/k", e).kind,
+            FailureKind::Unavailable
+        );
+        let refused = S3Reply {
+            detail: "error sending request: Connection refused",
+            ..Default::default()
+        };
+        assert_eq!(
+            explain(&refused, "s3://b/k", e).kind,
+            FailureKind::Unavailable
+        );
+    }
+}

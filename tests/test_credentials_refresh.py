@@ -1,0 +1,81 @@
+"""Credentials that expire while the kernel runs.
+
+This SeaweedFS caps STS sessions at 20 seconds, so the temporary
+credentials really stop working during the test (the server then answers
+InvalidAccessKeyId), exactly like a platform's 1-hour credentials at the
+end of a long working session.
+"""
+
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from support.kernels import rows_of, run_cell, start_quarry, stop
+from support.seaweed import ROLE_ARN, Seaweed
+
+SESSION = 20
+
+
+@pytest.fixture(scope="module")
+def short_sts(oidc, tmp_path_factory):
+    with Seaweed(tmp_path_factory.mktemp("seaweed-short"), oidc, max_session=f"{SESSION}s") as server:
+        server.create_bucket("data")
+        server.admin().put_object(Bucket="data", Key="hello.csv", Body=b"greeting,n\nhello,1\nworld,2\n")
+        yield server
+
+
+def old_credentials_work(server, credentials):
+    client = boto3.client(
+        "s3", endpoint_url=server.endpoint, region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    try:
+        client.list_objects_v2(Bucket="data")
+        return True
+    except ClientError:
+        return False
+
+
+def test_kernel_renews_from_the_token_file_and_explains_when_it_cannot(short_sts, oidc, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text(oidc.mint("alice", lifetime=3600))
+    bad_token_file = tmp_path / "bad-token"
+    bad_token_file.write_text(oidc.mint("alice", lifetime=3600, audience="someone-else"))
+
+    credentials = short_sts.assume_role(oidc.mint("alice"), duration=900)
+    base = short_sts.env_for(credentials)
+    renewing = start_quarry(env={**base, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file), "AWS_ROLE_ARN": ROLE_ARN})
+    stuck = start_quarry(env=base)
+    failing = start_quarry(env={**base, "AWS_WEB_IDENTITY_TOKEN_FILE": str(bad_token_file), "AWS_ROLE_ARN": ROLE_ARN})
+    kernels = [renewing, stuck, failing]
+    try:
+        query = "SELECT sum(n) AS total FROM 's3://data/hello.csv'"
+        for km, kc in kernels:
+            reply, outputs = run_cell(kc, query)
+            assert reply["status"] == "ok", reply
+            assert rows_of(outputs) == [{"total": 3}]
+
+        time.sleep(SESSION + 5)
+        assert not old_credentials_work(short_sts, credentials), "the server should have expired them"
+
+        reply, outputs = run_cell(renewing[1], query)
+        assert reply["status"] == "ok", reply
+        assert rows_of(outputs) == [{"total": 3}]
+
+        expiry = credentials["Expiration"].strftime("%Y-%m-%d %H:%M:%S UTC")
+        reply, _ = run_cell(stuck[1], query)
+        assert reply["ename"] == "S3CredentialsError", reply
+        assert f"expired at {expiry} and nothing can renew them" in reply["evalue"]
+
+        reply, _ = run_cell(failing[1], query)
+        assert reply["ename"] == "S3CredentialsError", reply
+        assert f"expired at {expiry} and renewing them failed (STS refused the token" in reply["evalue"]
+        for secret in (credentials["SecretAccessKey"], credentials["SessionToken"], bad_token_file.read_text()):
+            assert secret not in reply["evalue"]
+    finally:
+        for km, kc in kernels:
+            stop(km, kc)
