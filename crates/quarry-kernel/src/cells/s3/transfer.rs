@@ -462,10 +462,10 @@ mod tests {
 
     #[test]
     fn folders_take_the_source_name() {
-        let to = S3Location::parse("s3://b/dir/").unwrap();
-        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://b/dir/x.csv");
-        let to = S3Location::parse("s3://b/file.csv").unwrap();
-        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://b/file.csv");
+        let to = S3Location::parse("s3://bkt/dir/").unwrap();
+        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://bkt/dir/x.csv");
+        let to = S3Location::parse("s3://bkt/file.csv").unwrap();
+        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://bkt/file.csv");
         assert_eq!(encode_key("a b/ü.csv"), "a%20b/%C3%BC.csv");
     }
 }
