@@ -1,7 +1,7 @@
 //! Where things live: the checkout, the shared target dir, the venv.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
@@ -13,7 +13,13 @@ pub struct Project {
 
 impl Project {
     pub fn locate() -> anyhow::Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // Read at run time: `cargo run` sets it for this checkout, whereas a
+        // compile-time `env!` would be baked into a binary that a shared
+        // target dir may reuse for another clone of the project.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest_dir
             .ancestors()
             .nth(2)
             .context("xtask is not inside the workspace")?

@@ -463,9 +463,15 @@ mod tests {
     #[test]
     fn folders_take_the_source_name() {
         let to = S3Location::parse("s3://bkt/dir/").unwrap();
-        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://bkt/dir/x.csv");
+        assert_eq!(
+            S3::into_folder(to, "x.csv").to_string(),
+            "s3://bkt/dir/x.csv"
+        );
         let to = S3Location::parse("s3://bkt/file.csv").unwrap();
-        assert_eq!(S3::into_folder(to, "x.csv").to_string(), "s3://bkt/file.csv");
+        assert_eq!(
+            S3::into_folder(to, "x.csv").to_string(),
+            "s3://bkt/file.csv"
+        );
         assert_eq!(encode_key("a b/ü.csv"), "a%20b/%C3%BC.csv");
     }
 }
