@@ -130,6 +130,83 @@ pub fn explain(reply: &S3Reply<'_>, place: &str, endpoint: &str) -> S3Failure {
     }
 }
 
+/// Explains a failed AWS SDK call for `place`, including Quarry's own
+/// credential errors that the SDK carries inside its error chain.
+pub fn explain_sdk<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    place: &str,
+    endpoint: &str,
+) -> S3Failure
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_s3::error::ProvideErrorMetadata as _;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(own) = e.downcast_ref::<crate::S3Error>() {
+            return S3Failure {
+                kind: FailureKind::Credentials,
+                message: own.to_string(),
+            };
+        }
+        cause = e.source();
+    }
+    let detail = aws_sdk_s3::error::DisplayErrorContext(err).to_string();
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let reply = S3Reply {
+        code: err.code(),
+        status,
+        message: err.message(),
+        bucket: None,
+        detail: &detail,
+        not_found: status == Some(404),
+    };
+    explain(&reply, place, endpoint)
+}
+
+/// Explains a failed object_store call for `place`.
+pub fn explain_store(err: &object_store::Error, place: &str, endpoint: &str) -> S3Failure {
+    let mut detail = err.to_string();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(own) = e.downcast_ref::<crate::S3Error>() {
+            return S3Failure {
+                kind: FailureKind::Credentials,
+                message: own.to_string(),
+            };
+        }
+        if !std::ptr::addr_eq(e, err as &dyn std::error::Error) {
+            detail.push_str(" | ");
+            detail.push_str(&e.to_string());
+        }
+        cause = e.source();
+    }
+    let code = xml_tag(&detail, "Code");
+    let message = xml_tag(&detail, "Message");
+    let bucket = xml_tag(&detail, "BucketName");
+    let status = detail
+        .find("status ")
+        .and_then(|i| detail.get(i + 7..i + 10))
+        .and_then(|s| s.parse().ok());
+    let reply = S3Reply {
+        code: code.as_deref(),
+        status,
+        message: message.as_deref(),
+        bucket: bucket.as_deref(),
+        detail: &detail,
+        not_found: matches!(err, object_store::Error::NotFound { .. }),
+    };
+    explain(&reply, place, endpoint)
+}
+
+/// The text of `<name>…</name>` in an S3 XML error body.
+pub fn xml_tag(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{name}>"))? + start;
+    Some(text[start..end].trim().to_string()).filter(|s| !s.is_empty())
+}
+
 /// "s3://b/k does not exist", with where to look.
 pub fn not_found(place: &str) -> S3Failure {
     let listing = bucket_of(place)

@@ -4,6 +4,7 @@
 mod install;
 mod kernel;
 mod lab;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -32,6 +33,8 @@ enum Command {
     Install(install::InstallArgs),
     /// Start a local platform: an S3 server with demo data and JupyterLab.
     Lab(lab::LabArgs),
+    /// Serve the S3 panel's REST API (started by jupyter-server-proxy).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         Command::Kernel { connection_file } => kernel::run(&connection_file),
         Command::Install(args) => install::run(&args),
         Command::Lab(args) => lab::run(args),
+        Command::Serve(args) => serve::run(&args),
     }
 }
 

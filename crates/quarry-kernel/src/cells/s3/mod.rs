@@ -9,8 +9,7 @@ mod transfer;
 
 use std::error::Error as StdError;
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use quarry_s3::{S3Error, S3Reply};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use quarry_sql::SqlError;
 
 use super::QuarryHandler;
@@ -73,20 +72,8 @@ impl S3<'_> {
     where
         E: ProvideErrorMetadata + StdError + 'static,
     {
-        if let Some(own) = find_cause::<S3Error>(err) {
-            return ExecuteError::new(quarry_sql::ErrorKind::Credentials.ename(), own.to_string());
-        }
-        let detail = DisplayErrorContext(err).to_string();
-        let reply = S3Reply {
-            code: err.code(),
-            status: err.raw_response().map(|r| r.status().as_u16()),
-            message: err.message(),
-            bucket: None,
-            detail: &detail,
-            not_found: false,
-        };
-        from_sql(SqlError::from_failure(quarry_s3::explain_failure(
-            &reply,
+        from_sql(SqlError::from_failure(quarry_s3::explain_sdk_failure(
+            err,
             place,
             &self.endpoint(),
         )))
@@ -94,31 +81,8 @@ impl S3<'_> {
 
     /// Explains an object_store failure for `place`.
     fn store_error(&self, err: &object_store::Error, place: &str) -> ExecuteError {
-        if let Some(own) = find_cause::<S3Error>(err) {
-            return ExecuteError::new(quarry_sql::ErrorKind::Credentials.ename(), own.to_string());
-        }
-        let mut detail = err.to_string();
-        let mut source = err.source();
-        while let Some(s) = source {
-            detail.push_str(" | ");
-            detail.push_str(&s.to_string());
-            source = s.source();
-        }
-        let code = xml_tag(&detail, "Code");
-        let status = detail
-            .find("status ")
-            .and_then(|i| detail.get(i + 7..i + 10))
-            .and_then(|s| s.parse().ok());
-        let reply = S3Reply {
-            code: code.as_deref(),
-            status,
-            message: None,
-            bucket: None,
-            detail: &detail,
-            not_found: matches!(err, object_store::Error::NotFound { .. }),
-        };
-        from_sql(SqlError::from_failure(quarry_s3::explain_failure(
-            &reply,
+        from_sql(SqlError::from_failure(quarry_s3::explain_store_failure(
+            err,
             place,
             &self.endpoint(),
         )))
@@ -135,24 +99,6 @@ fn from_sql(err: SqlError) -> ExecuteError {
 
 fn usage_error(problem: &str) -> ExecuteError {
     ExecuteError::new("UsageError", format!("{problem} {USAGE}"))
-}
-
-fn find_cause<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        current = e.source();
-    }
-    None
-}
-
-fn xml_tag(text: &str, name: &str) -> Option<String> {
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
-    let end = text[start..].find(&format!("</{name}>"))? + start;
-    Some(text[start..end].to_string())
 }
 
 /// Splits magic arguments like a shell: whitespace separates, quotes group.

@@ -23,8 +23,6 @@ const UPLOAD_CONCURRENCY: usize = 4;
 /// S3's single-request copy limit.
 const SERVER_COPY_LIMIT: u64 = 5 << 30;
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
-/// S3 deletes at most this many keys per request.
-const DELETE_BATCH: usize = 1000;
 
 /// One end of a copy.
 enum Endpoint {
@@ -354,77 +352,31 @@ impl<'a> S3<'a> {
     }
 
     async fn rm_prefix(&'a self, location: &S3Location, url: &str) -> Result<(), ExecuteError> {
-        let client = self.handler.session.s3().client();
-        let mut token = None;
-        let mut deleted = 0usize;
         let progress_id = uuid::Uuid::new_v4().to_string();
         let mut shown = false;
-        loop {
-            let page = client
-                .list_objects_v2()
-                .bucket(&location.bucket)
-                .prefix(&location.key)
-                .max_keys(DELETE_BATCH as i32)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| self.sdk_error(&e, url))?;
-            let keys: Vec<_> = page
-                .contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .filter_map(|k| {
-                    aws_sdk_s3::types::ObjectIdentifier::builder()
-                        .key(k)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            if !keys.is_empty() {
-                let batch = keys.len();
-                let delete = aws_sdk_s3::types::Delete::builder()
-                    .set_objects(Some(keys))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| {
-                        ExecuteError::new(
-                            "InternalError",
-                            format!("Could not build the delete request: {e}."),
-                        )
-                    })?;
-                let out = client
-                    .delete_objects()
-                    .bucket(&location.bucket)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .map_err(|e| self.sdk_error(&e, url))?;
-                if let Some(failed) = out.errors().first() {
-                    return Err(ExecuteError::new(
-                        "S3AccessDenied",
-                        format!(
-                            "Deleted {deleted} objects, then S3 refused s3://{}/{} ({}); the rest are untouched.",
-                            location.bucket,
-                            failed.key().unwrap_or("?"),
-                            failed.code().unwrap_or("error")
-                        ),
-                    ));
-                }
-                deleted += batch;
-                let line =
-                    display::status_line(&format!("Deleted {deleted} objects under {url} …"));
+        let deleted = quarry_s3::delete_prefix(
+            self.handler.session.s3(),
+            &location.bucket,
+            &location.key,
+            |n| {
+                let line = display::status_line(&format!("Deleted {n} objects under {url} …"));
                 if shown {
                     self.outputs.update_display(line, &progress_id);
                 } else {
                     self.outputs.display(line, Some(&progress_id));
                     shown = true;
                 }
+            },
+        )
+        .await
+        .map_err(|e| match &e {
+            quarry_s3::DeletePrefixError::S3(failure) => {
+                super::from_sql(quarry_sql::SqlError::from_failure(failure.clone()))
             }
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                break;
+            quarry_s3::DeletePrefixError::Refused { .. } => {
+                ExecuteError::new("S3AccessDenied", e.message(url))
             }
-        }
+        })?;
         if deleted == 0 {
             return Err(super::browse_not_found(url));
         }

@@ -1,0 +1,94 @@
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use quarry_s3::{FailureKind, S3Error, S3Failure};
+use serde_json::json;
+
+/// An API failure: a status and `{error, message}` JSON, where `message`
+/// is one sentence for the panel to show as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// A stable machine-readable code, e.g. `not_found`.
+    pub error: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            error: "bad_request",
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(error: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::FORBIDDEN,
+            error,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            error: "conflict",
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            error: "not_found",
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "internal",
+            message: message.into(),
+        }
+    }
+
+    /// Maps an explained S3 failure onto HTTP.
+    pub fn from_failure(failure: S3Failure) -> Self {
+        let (status, error) = match failure.kind {
+            FailureKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            FailureKind::AccessDenied => (StatusCode::FORBIDDEN, "access_denied"),
+            FailureKind::Credentials => (StatusCode::FORBIDDEN, "credentials"),
+            FailureKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            FailureKind::QuotaFull => (StatusCode::INSUFFICIENT_STORAGE, "quota_full"),
+            FailureKind::Other => (StatusCode::BAD_GATEWAY, "s3_error"),
+        };
+        ApiError {
+            status,
+            error,
+            message: failure.message,
+        }
+    }
+
+    pub fn from_s3(err: &S3Error) -> Self {
+        match err {
+            S3Error::NoCredentials
+            | S3Error::CredentialsExpired { .. }
+            | S3Error::RenewalFailed { .. } => ApiError::forbidden("credentials", err.to_string()),
+            _ => ApiError::bad_request(err.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": self.error, "message": self.message})),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,31 @@
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+
+use crate::{ApiError, AppState};
+
+/// Who the panel acts as: never a secret, only a key hint.
+pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let settings = state.s3.settings();
+    let identity = state.s3.credentials().identity().await;
+    let user = std::env::var("JUPYTERHUB_USER").ok();
+    Ok(Json(match identity {
+        None => serde_json::json!({
+            "user": user, "endpoint": settings.endpoint_display(), "region": settings.region,
+            "credentials": null,
+        }),
+        Some(id) => serde_json::json!({
+            "user": user,
+            "endpoint": settings.endpoint_display(),
+            "region": settings.region,
+            "credentials": {
+                "access_key_hint": id.access_key_hint,
+                "temporary": id.temporary,
+                "source": id.source,
+                "renewable": id.renewable,
+                "expiration": id.expiration.map(|e| e.to_rfc3339()),
+                "seconds_left": id.expiration.map(|e| (e - Utc::now()).num_seconds()),
+            },
+        }),
+    }))
+}

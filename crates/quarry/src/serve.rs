@@ -1,0 +1,49 @@
+//! `quarry serve`: the S3 panel backend.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use quarry_s3::{Env, S3Stores};
+use quarry_sql::{MemoryBudget, SessionOptions, SqlSession};
+
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct ServeArgs {
+    /// Listen on this Unix socket (jupyter-server-proxy's `{unix_socket}`).
+    #[arg(long, value_name = "PATH")]
+    unix_socket: Option<PathBuf>,
+    /// Listen on 127.0.0.1:PORT instead.
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let s3 = Arc::new(S3Stores::from_env(&Env::Process));
+    // Previews read a few rows; a small budget keeps the panel's memory
+    // out of the kernel's way.
+    let memory = MemoryBudget::detect(Some("256m")).map_err(anyhow::Error::msg)?;
+    let sql = SqlSession::new(
+        Arc::clone(&s3),
+        &SessionOptions {
+            memory,
+            target_partitions: Some(2),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = quarry_server::AppState::new(s3, sql);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the server runtime")?;
+    runtime.block_on(async {
+        match (&args.unix_socket, args.port) {
+            (Some(path), _) => quarry_server::serve_unix(path, state).await,
+            (None, Some(port)) => quarry_server::serve_tcp(port, state).await,
+            (None, None) => unreachable!("clap requires one"),
+        }
+    })?;
+    Ok(())
+}

@@ -1,0 +1,216 @@
+"""The S3 panel backend (`quarry serve`), reached through the real
+jupyter-server-proxy inside a running Jupyter Server, with STS credentials."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from support.kernels import minimal_env
+from support.ports import free_ports, wait_for_port
+from support.seaweed import Seaweed
+
+TOKEN = "quarry-panel-test-token"
+XSRF = "panel-xsrf-value"
+
+
+class JupyterServer:
+    def __init__(self, env, workdir):
+        (self.port,) = free_ports(1)
+        self.base = f"http://127.0.0.1:{self.port}"
+        args = [
+            sys.executable, "-m", "jupyter", "server", "--no-browser",
+            f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",
+        ]
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        self.log = open(workdir / "jupyter.log", "wb")
+        self.process = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, timeout=60, process=self.process, what="Jupyter Server")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+    def session(self, authenticated=True, xsrf=True):
+        s = requests.Session()
+        if authenticated:
+            s.headers["Authorization"] = f"token {TOKEN}"
+        if xsrf:
+            s.cookies.set("_xsrf", XSRF, domain="127.0.0.1")
+            s.headers["X-XSRFToken"] = XSRF
+        return s
+
+    def url(self, path):
+        return f"{self.base}/quarry/{path}"
+
+
+@pytest.fixture(scope="module")
+def panel(oidc, tmp_path_factory, quarry_bin):
+    workdir = tmp_path_factory.mktemp("panel")
+    with Seaweed(workdir / "s3", oidc, user_buckets=("data",)) as s3:
+        for bucket in ("data", "forbidden"):
+            s3.create_bucket(bucket)
+        credentials = s3.assume_role(oidc.mint("carol"))
+        env = minimal_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin})
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+        server = JupyterServer(env, workdir)
+        try:
+            yield server, s3, credentials, workdir
+        finally:
+            server.stop()
+
+
+def test_listing_buckets_and_paging_a_large_prefix(panel):
+    server, s3, _, _ = panel
+    s = server.session()
+    r = s.get(server.url("api/buckets"), timeout=60)
+    assert r.status_code == 200, r.text
+    assert "data" in [b["name"] for b in r.json()["buckets"]]
+
+    admin = s3.admin()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: admin.put_object(Bucket="data", Key=f"big/{i:05d}.txt", Body=b"x"), range(5000)))
+    keys, token, pages = [], None, 0
+    while True:
+        params = {"bucket": "data", "prefix": "big/", "limit": 1000}
+        if token:
+            params["token"] = token
+        page = s.get(server.url("api/objects"), params=params, timeout=60).json()
+        pages += 1
+        assert len(page["objects"]) <= 1000
+        keys += [o["key"] for o in page["objects"]]
+        token = page["next_token"]
+        if not token:
+            break
+    assert pages == 5 and len(keys) == 5000 and len(set(keys)) == 5000
+    assert keys == sorted(keys)
+
+
+def test_chunked_upload_of_30_mib_reads_back_identical(panel):
+    server, s3, _, _ = panel
+    s = server.session()
+    payload = os.urandom(30 * 1024 * 1024 + 17)
+    chunk = 1024 * 1024
+    upload_id = None
+    chunks = [payload[i:i + chunk] for i in range(0, len(payload), chunk)]
+    for n, data in enumerate(chunks, start=1):
+        params = {"bucket": "data", "key": "up/big.bin", "part": n, "last": str(n == len(chunks)).lower()}
+        if upload_id:
+            params["upload_id"] = upload_id
+        r = s.put(server.url("api/upload"), params=params, data=data, timeout=60)
+        assert r.status_code == 200, r.text
+        upload_id = upload_id or r.json().get("upload_id")
+    assert r.json()["done"] is True and r.json()["size"] == len(payload)
+    stored = s3.admin().get_object(Bucket="data", Key="up/big.bin")["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
+    assert not s3.admin().list_multipart_uploads(Bucket="data").get("Uploads")
+
+    # Presigned download: a redirect to S3 that serves the same bytes.
+    r = s.get(server.url("api/download"), params={"bucket": "data", "key": "up/big.bin"}, allow_redirects=False, timeout=60)
+    assert r.status_code == 302
+    assert r.headers["Location"].startswith(s3.endpoint) and "X-Amz-Signature" in r.headers["Location"]
+    body = requests.get(r.headers["Location"], timeout=60).content
+    assert hashlib.sha256(body).digest() == hashlib.sha256(payload).digest()
+
+    # Ranged streaming fallback.
+    r = s.get(server.url("api/download"), params={"bucket": "data", "key": "up/big.bin", "mode": "stream"},
+              headers={"Range": "bytes=100-199"}, timeout=60)
+    assert r.status_code == 206 and r.content == payload[100:200]
+    assert r.headers["Content-Range"] == f"bytes 100-199/{len(payload)}"
+
+
+def test_out_of_order_chunk_aborts_cleanly(panel):
+    server, s3, _, _ = panel
+    s = server.session()
+    r = s.put(server.url("api/upload"), params={"bucket": "data", "key": "up/bad.bin", "part": 1}, data=b"a" * 1000, timeout=30)
+    upload_id = r.json()["upload_id"]
+    r = s.put(server.url("api/upload"), params={"bucket": "data", "key": "up/bad.bin", "part": 3, "upload_id": upload_id}, data=b"b", timeout=30)
+    assert r.status_code == 409 and "Expected chunk 2" in r.json()["message"]
+
+
+def test_preview_metadata_folder_and_delete(panel):
+    server, s3, _, _ = panel
+    s = server.session()
+    s3.admin().put_object(Bucket="data", Key="pv/t.csv", Body=b"a,b\n1,x\n2,y\n")
+    r = s.get(server.url("api/preview"), params={"bucket": "data", "key": "pv/t.csv"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["kind"] == "table" and r.json()["table"]["data"] == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    meta = s.get(server.url("api/object"), params={"bucket": "data", "key": "pv/t.csv"}, timeout=30).json()
+    assert meta["size"] == 12
+
+    r = s.post(server.url("api/folder"), params={"bucket": "data", "prefix": "pv/new"}, timeout=30)
+    assert r.status_code == 201
+    listing = s.get(server.url("api/objects"), params={"bucket": "data", "prefix": "pv/"}, timeout=30).json()
+    assert "pv/new/" in listing["prefixes"]
+
+    assert s.delete(server.url("api/object"), params={"bucket": "data", "key": "pv/t.csv"}, timeout=30).status_code == 200
+    r = s.delete(server.url("api/object"), params={"bucket": "data", "key": "pv/t.csv"}, timeout=30)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = s.delete(server.url("api/object"), params={"bucket": "data", "key": "pv/"}, timeout=30)
+    assert r.status_code == 200 and r.json()["deleted"] >= 1
+
+
+def test_security_login_xsrf_cross_site_and_injection(panel):
+    server, s3, credentials, _ = panel
+    r = server.session(authenticated=False).get(server.url("api/buckets"), allow_redirects=False, timeout=30)
+    assert r.status_code in (302, 403)
+    no_xsrf = server.session(xsrf=False)
+    r = no_xsrf.post(server.url("api/folder"), params={"bucket": "data", "prefix": "x"}, timeout=30)
+    assert r.status_code == 403 and r.json()["error"] == "xsrf"
+    wrong = server.session()
+    wrong.headers["X-XSRFToken"] = "not-the-cookie"
+    assert wrong.delete(server.url("api/object"), params={"bucket": "data", "key": "x"}, timeout=30).status_code == 403
+    s = server.session()
+    r = s.get(server.url("api/buckets"), headers={"Sec-Fetch-Site": "cross-site"}, timeout=30)
+    assert r.status_code == 403 and r.json()["error"] == "cross_site"
+    for params in ({"bucket": "../etc", "prefix": ""}, {"bucket": "data", "prefix": "a/../../b/"}, {"bucket": "data", "limit": "100000"}):
+        r = s.get(server.url("api/objects"), params=params, timeout=30)
+        assert r.status_code == 400, (params, r.text)
+    r = s.get(server.url("api/objects"), params={"bucket": "forbidden"}, timeout=30)
+    assert r.status_code == 403 and r.json()["error"] == "access_denied"
+
+    whoami = s.get(server.url("api/whoami"), timeout=30)
+    assert whoami.json()["credentials"]["temporary"] is True
+    spec = s.get(server.url("api/openapi.json"), timeout=30).json()
+    assert spec["openapi"].startswith("3.") and "/api/upload" in spec["paths"]
+
+
+def test_secrets_never_reach_responses_or_logs(panel):
+    server, s3, credentials, workdir = panel
+    s = server.session()
+    bodies = [s.get(server.url(p), timeout=30).text for p in ("api/whoami", "api/buckets", "api/objects?bucket=forbidden")]
+    log = (workdir / "jupyter.log").read_text(errors="replace")
+    for secret in (credentials["SecretAccessKey"], credentials["SessionToken"]):
+        for text in bodies + [log]:
+            assert secret not in text
+
+
+def test_s3_outage_gives_503_and_the_backend_survives(oidc, tmp_path, quarry_bin):
+    with Seaweed(tmp_path / "s3", oidc, user_buckets=("data",)) as s3:
+        s3.create_bucket("data")
+        credentials = s3.assume_role(oidc.mint("dave"))
+        env = minimal_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin})
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+        server = JupyterServer(env, tmp_path)
+        try:
+            s = server.session()
+            assert s.get(server.url("api/objects"), params={"bucket": "data"}, timeout=60).status_code == 200
+            s3.stop()
+            r = s.get(server.url("api/objects"), params={"bucket": "data"}, timeout=90)
+            assert r.status_code == 503, r.text
+            assert "Could not reach S3" in r.json()["message"]
+            assert s.get(server.url("api/whoami"), timeout=30).status_code == 200
+        finally:
+            server.stop()
