@@ -23,8 +23,9 @@ pub use config::{Env, S3Settings};
 pub use credentials::{Credentials, CredentialsProvider, Identity};
 pub use error::S3Error;
 pub use failure::{
-    FailureKind, S3Failure, S3Reply, explain as explain_failure, explain_sdk as explain_sdk_failure,
-    explain_store as explain_store_failure, not_found as not_found_failure, xml_tag,
+    FailureKind, S3Failure, S3Reply, explain as explain_failure,
+    explain_sdk as explain_sdk_failure, explain_store as explain_store_failure,
+    not_found as not_found_failure, xml_tag,
 };
 pub use location::S3Location;
 pub use ops::{DeletePrefixError, delete_prefix};

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt as _;
 use object_store::path::Path as StorePath;
 use object_store::{GetOptions, GetRange, ObjectStore as _};
@@ -64,7 +64,11 @@ pub async fn download(
             .presigned(PresigningConfig::expires_in(PRESIGNED_FOR).expect("valid duration"))
             .await
             .map_err(|e| state.sdk_error(&e, &url))?;
-        return Ok(Redirect::to(presigned.uri()).into_response());
+        return Ok((
+            StatusCode::FOUND,
+            [(header::LOCATION, presigned.uri().to_string())],
+        )
+            .into_response());
     }
     let store = state.s3.store(bucket).map_err(|e| ApiError::from_s3(&e))?;
     let range = headers
