@@ -65,6 +65,12 @@ def test_kernel_renews_from_the_token_file_and_explains_when_it_cannot(short_sts
         reply, outputs = run_cell(renewing[1], query)
         assert reply["status"] == "ok", reply
         assert rows_of(outputs) == [{"total": 3}]
+        # The AWS SDK client behind %s3 signs with the renewed keys too.
+        reply, outputs = run_cell(renewing[1], "%s3 ls s3://data/")
+        assert reply["status"] == "ok", reply
+        assert "s3://data/hello.csv" in outputs[0]["content"]["data"]["text/plain"]
+        reply, outputs = run_cell(renewing[1], "%s3 whoami")
+        assert "web identity" in outputs[0]["content"]["data"]["text/plain"]
 
         expiry = credentials["Expiration"].strftime("%Y-%m-%d %H:%M:%S UTC")
         reply, _ = run_cell(stuck[1], query)

@@ -66,16 +66,23 @@ fn main() -> anyhow::Result<()> {
         Task::Bench => {
             project.setup()?;
             project.cargo(&["build", "--workspace", "--all-targets"])?;
+            let quarry = project.binary("debug");
+            let quarry = quarry.to_str().context("non-UTF-8 path")?;
+            let out = project.target_dir().join("bench");
+            let out = out.to_str().context("non-UTF-8 path")?;
             project.python(&[
                 "tests/bench/kernel_bench.py",
                 "--quarry",
-                project.binary("debug").to_str().context("non-UTF-8 path")?,
+                quarry,
                 "--out",
-                project
-                    .target_dir()
-                    .join("bench")
-                    .to_str()
-                    .context("non-UTF-8 path")?,
+                out,
+            ])?;
+            project.python(&[
+                "tests/bench/panel_bench.py",
+                "--quarry",
+                quarry,
+                "--out",
+                out,
             ])
         }
     }
