@@ -148,7 +148,7 @@ impl Uploads {
             }
             Ok(()) => Ok(json!({"upload_id": id, "part": part, "received": received})),
             Err(e) => {
-                upload.abort(state).await;
+                upload.abort(&state.s3).await;
                 drop(upload);
                 self.active.lock().expect("uploads lock").remove(id);
                 Err(e)
@@ -203,9 +203,8 @@ impl Pending {
         Ok(())
     }
 
-    async fn abort(&self, state: &AppState) {
-        let result = state
-            .s3
+    async fn abort(&self, s3: &quarry_s3::S3Stores) {
+        let result = s3
             .client()
             .abort_multipart_upload()
             .bucket(&self.bucket)
@@ -238,14 +237,7 @@ pub(crate) async fn reap_stale(uploads: Arc<Uploads>, s3: Arc<quarry_s3::S3Store
             if upload.touched.elapsed() < ABANDONED_AFTER {
                 continue;
             }
-            let _ = s3
-                .client()
-                .abort_multipart_upload()
-                .bucket(&upload.bucket)
-                .key(&upload.key)
-                .upload_id(&upload.s3_upload_id)
-                .send()
-                .await;
+            upload.abort(&s3).await;
             drop(upload);
             uploads.active.lock().expect("uploads lock").remove(&id);
             tracing::info!(%id, "aborted an abandoned upload");

@@ -319,20 +319,10 @@ async fn complete_s3_path(session: &SqlSession, typed: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MemoryBudget, SessionOptions};
-    use quarry_s3::{Env, S3Stores};
     use std::sync::Arc;
 
     async fn session() -> SqlSession {
-        let s3 = Arc::new(S3Stores::from_env(&Env::from_pairs([])));
-        let s = SqlSession::new(
-            s3,
-            &SessionOptions {
-                memory: MemoryBudget::detect(Some("256m")).unwrap(),
-                target_partitions: Some(1),
-            },
-        )
-        .unwrap();
+        let s = crate::session::test_session();
         s.run_cell(
             "CREATE TABLE readings AS SELECT 1 AS sensor_id, 2.0 AS temperature",
             1,

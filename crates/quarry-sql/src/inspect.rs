@@ -110,21 +110,11 @@ fn word_at(code: &str, at: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MemoryBudget, SessionOptions};
-    use quarry_s3::{Env, S3Stores};
     use std::sync::Arc;
 
     #[tokio::test]
     async fn shows_table_schema_and_function_docs() {
-        let s3 = Arc::new(S3Stores::from_env(&Env::from_pairs([])));
-        let s = SqlSession::new(
-            s3,
-            &SessionOptions {
-                memory: MemoryBudget::detect(Some("256m")).unwrap(),
-                target_partitions: Some(1),
-            },
-        )
-        .unwrap();
+        let s = crate::session::test_session();
         s.run_cell(
             "CREATE TABLE readings AS SELECT 1 AS sensor_id",
             1,

@@ -109,3 +109,17 @@ impl SqlSession {
         names
     }
 }
+
+/// A session with no S3 credentials and a small memory budget, for tests.
+#[cfg(test)]
+pub(crate) fn test_session() -> SqlSession {
+    let s3 = Arc::new(S3Stores::from_env(&quarry_s3::Env::from_pairs([])));
+    SqlSession::new(
+        s3,
+        &SessionOptions {
+            memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
+            target_partitions: Some(1),
+        },
+    )
+    .expect("session")
+}
