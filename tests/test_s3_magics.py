@@ -102,6 +102,14 @@ def test_cp_round_trips_byte_identical_with_multipart(kernel, seaweed, tmp_path)
     assert (back / "blob.bin").read_bytes() == payload
     assert not list(back.glob("*.quarry-partial"))
 
+    # Big objects are copied server-side part by part (UploadPartCopy).
+    big = os.urandom(70 * 1024 * 1024)
+    seaweed.admin().put_object(Bucket="data", Key="cp/big.bin", Body=big)
+    ok(kc, "%s3 cp s3://data/cp/big.bin s3://data/cp3/big-copy.bin")
+    copied = seaweed.admin().get_object(Bucket="data", Key="cp3/big-copy.bin")["Body"].read()
+    assert hashlib.sha256(copied).digest() == hashlib.sha256(big).digest()
+    assert not seaweed.admin().list_multipart_uploads(Bucket="data").get("Uploads")
+
 
 def test_rm_needs_recursive_for_folders(kernel, seaweed):
     kc, _ = kernel

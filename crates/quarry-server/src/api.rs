@@ -1,6 +1,7 @@
 //! Route table and the OpenAPI description that documents it.
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 use crate::AppState;
@@ -10,6 +11,9 @@ use crate::routes::{browse, preview, transfer, whoami};
 /// the code and served at `api/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// The largest upload chunk accepted.
+pub const MAX_CHUNK: usize = 64 << 20;
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/buckets", get(browse::buckets))
@@ -17,7 +21,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/object", get(browse::object).delete(transfer::delete))
         .route("/api/preview", get(preview::preview))
         .route("/api/download", get(transfer::download))
-        .route("/api/upload", put(transfer::upload))
+        // Chunks larger than axum's 2 MB default are fine; the proxy in
+        // front buffers whole bodies, so keep them well below its limits.
+        .route(
+            "/api/upload",
+            put(transfer::upload).layer(DefaultBodyLimit::max(MAX_CHUNK)),
+        )
         .route("/api/folder", post(transfer::folder))
         .route("/api/whoami", get(whoami::whoami))
         .route("/api/openapi.json", get(openapi))
