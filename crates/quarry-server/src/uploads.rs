@@ -19,6 +19,8 @@ use crate::{ApiError, AppState};
 
 /// S3's minimum size for every part but the last.
 const MIN_PART: usize = 5 << 20;
+/// Part uploads running at once per upload (each holds ≥ 5 MiB).
+const PARTS_IN_FLIGHT: usize = 4;
 /// Abandoned uploads are aborted after this long without a chunk.
 const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
 
@@ -33,7 +35,9 @@ struct Pending {
     s3_upload_id: String,
     buffer: Vec<u8>,
     next_chunk: u32,
-    parts: Vec<CompletedPart>,
+    /// Parts sent so far, in order; each finishes in the background so the
+    /// browser's next chunk is accepted while S3 stores the previous part.
+    parts: Vec<tokio::task::JoinHandle<Result<CompletedPart, ApiError>>>,
     received: u64,
     touched: Instant,
 }
@@ -159,32 +163,82 @@ impl Uploads {
 
 impl Pending {
     async fn flush_part(&mut self, state: &AppState) -> Result<(), ApiError> {
+        // Bound the memory held by parts in flight.
+        self.wait_for_parts(PARTS_IN_FLIGHT - 1).await?;
         let number = self.parts.len() as i32 + 1;
         let data = std::mem::take(&mut self.buffer);
         let url = format!("s3://{}/{}", self.bucket, self.key);
-        let out = state
-            .s3
-            .client()
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(&self.s3_upload_id)
-            .part_number(number)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .map_err(|e| state.sdk_error(&e, &url))?;
-        self.parts.push(
-            CompletedPart::builder()
+        let (state, bucket, key, upload_id) = (
+            state.clone(),
+            self.bucket.clone(),
+            self.key.clone(),
+            self.s3_upload_id.clone(),
+        );
+        self.parts.push(tokio::spawn(async move {
+            let out = state
+                .s3
+                .client()
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(data))
+                .send()
+                .await
+                .map_err(|e| state.sdk_error(&e, &url))?;
+            Ok(CompletedPart::builder()
                 .part_number(number)
                 .set_e_tag(out.e_tag().map(str::to_string))
-                .build(),
-        );
+                .build())
+        }));
         Ok(())
+    }
+
+    /// Waits until at most `pending` part uploads are unfinished, surfacing
+    /// the first failure.
+    async fn wait_for_parts(&mut self, pending: usize) -> Result<(), ApiError> {
+        let unfinished: Vec<usize> = (0..self.parts.len())
+            .filter(|&i| !self.parts[i].is_finished())
+            .collect();
+        for &i in unfinished
+            .iter()
+            .take(unfinished.len().saturating_sub(pending))
+        {
+            let handle = &mut self.parts[i];
+            match handle.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    return Err(ApiError::internal(format!(
+                        "A part upload stopped unexpectedly: {e}."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every part's result, in order, once all have finished.
+    async fn finished_parts(&mut self) -> Result<Vec<CompletedPart>, ApiError> {
+        let mut done = Vec::with_capacity(self.parts.len());
+        for handle in std::mem::take(&mut self.parts) {
+            match handle.await {
+                Ok(Ok(part)) => done.push(part),
+                Ok(Err(e)) => return Err(e),
+                Err(e) => {
+                    return Err(ApiError::internal(format!(
+                        "A part upload stopped unexpectedly: {e}."
+                    )));
+                }
+            }
+        }
+        Ok(done)
     }
 
     async fn complete(&mut self, state: &AppState) -> Result<(), ApiError> {
         let url = format!("s3://{}/{}", self.bucket, self.key);
+        let parts = self.finished_parts().await?;
         state
             .s3
             .client()
@@ -194,7 +248,7 @@ impl Pending {
             .upload_id(&self.s3_upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
-                    .set_parts(Some(self.parts.clone()))
+                    .set_parts(Some(parts))
                     .build(),
             )
             .send()
@@ -203,7 +257,11 @@ impl Pending {
         Ok(())
     }
 
-    async fn abort(&self, s3: &quarry_s3::S3Stores) {
+    async fn abort(&mut self, s3: &quarry_s3::S3Stores) {
+        // Let parts in flight finish or fail, so none lands after the abort.
+        for handle in std::mem::take(&mut self.parts) {
+            let _ = handle.await;
+        }
         let result = s3
             .client()
             .abort_multipart_upload()
@@ -231,7 +289,7 @@ pub(crate) async fn reap_stale(uploads: Arc<Uploads>, s3: Arc<quarry_s3::S3Store
             .map(|(k, v)| (k.clone(), Arc::clone(v)))
             .collect();
         for (id, pending) in candidates {
-            let Ok(upload) = pending.try_lock() else {
+            let Ok(mut upload) = pending.try_lock() else {
                 continue;
             };
             if upload.touched.elapsed() < ABANDONED_AFTER {
