@@ -98,6 +98,29 @@ def test_listing_buckets_and_paging_a_large_prefix(panel):
     assert keys == sorted(keys)
 
 
+def upload(server, s, key, payload, chunk):
+    upload_id, r = None, None
+    chunks = [payload[i:i + chunk] for i in range(0, len(payload), chunk)]
+    for n, data in enumerate(chunks, start=1):
+        params = {"bucket": "data", "key": key, "part": n, "last": str(n == len(chunks)).lower()}
+        if upload_id:
+            params["upload_id"] = upload_id
+        r = s.put(server.url("api/upload"), params=params, data=data, timeout=60)
+        assert r.status_code == 200, r.text
+        upload_id = upload_id or r.json().get("upload_id")
+    return r.json()
+
+
+def test_big_chunks_overlap_part_uploads(panel):
+    server, s3, _, _ = panel
+    s = server.session()
+    payload = os.urandom(41 * 1024 * 1024)
+    done = upload(server, s, "up/overlap.bin", payload, 8 * 1024 * 1024)
+    assert done["done"] is True and done["size"] == len(payload)
+    stored = s3.admin().get_object(Bucket="data", Key="up/overlap.bin")["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
+
+
 def test_chunked_upload_of_30_mib_reads_back_identical(panel):
     server, s3, _, _ = panel
     s = server.session()

@@ -29,6 +29,36 @@ pub(crate) struct Uploads {
     active: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Pending>>>>,
 }
 
+enum Part {
+    Sending(tokio::task::JoinHandle<Result<CompletedPart, ApiError>>),
+    Stored(CompletedPart),
+}
+
+impl Part {
+    /// Waits for the part to be stored (once; later calls return at once).
+    async fn stored(&mut self) -> Result<CompletedPart, ApiError> {
+        if let Part::Sending(handle) = self {
+            let part = match handle.await {
+                Ok(result) => result?,
+                Err(e) => {
+                    return Err(ApiError::internal(format!(
+                        "A part upload stopped unexpectedly: {e}."
+                    )));
+                }
+            };
+            *self = Part::Stored(part);
+        }
+        match self {
+            Part::Stored(part) => Ok(part.clone()),
+            Part::Sending(_) => unreachable!("replaced above"),
+        }
+    }
+
+    fn is_sending(&self) -> bool {
+        matches!(self, Part::Sending(handle) if !handle.is_finished())
+    }
+}
+
 struct Pending {
     bucket: String,
     key: String,
@@ -37,7 +67,7 @@ struct Pending {
     next_chunk: u32,
     /// Parts sent so far, in order; each finishes in the background so the
     /// browser's next chunk is accepted while S3 stores the previous part.
-    parts: Vec<tokio::task::JoinHandle<Result<CompletedPart, ApiError>>>,
+    parts: Vec<Part>,
     received: u64,
     touched: Instant,
 }
@@ -174,7 +204,7 @@ impl Pending {
             self.key.clone(),
             self.s3_upload_id.clone(),
         );
-        self.parts.push(tokio::spawn(async move {
+        self.parts.push(Part::Sending(tokio::spawn(async move {
             let out = state
                 .s3
                 .client()
@@ -191,47 +221,27 @@ impl Pending {
                 .part_number(number)
                 .set_e_tag(out.e_tag().map(str::to_string))
                 .build())
-        }));
+        })));
         Ok(())
     }
 
     /// Waits until at most `pending` part uploads are unfinished, surfacing
     /// the first failure.
     async fn wait_for_parts(&mut self, pending: usize) -> Result<(), ApiError> {
-        let unfinished: Vec<usize> = (0..self.parts.len())
-            .filter(|&i| !self.parts[i].is_finished())
+        let sending: Vec<usize> = (0..self.parts.len())
+            .filter(|&i| self.parts[i].is_sending())
             .collect();
-        for &i in unfinished
-            .iter()
-            .take(unfinished.len().saturating_sub(pending))
-        {
-            let handle = &mut self.parts[i];
-            match handle.await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(e) => {
-                    return Err(ApiError::internal(format!(
-                        "A part upload stopped unexpectedly: {e}."
-                    )));
-                }
-            }
+        for &i in sending.iter().take(sending.len().saturating_sub(pending)) {
+            self.parts[i].stored().await?;
         }
         Ok(())
     }
 
-    /// Every part's result, in order, once all have finished.
+    /// Every part, in order, once all are stored.
     async fn finished_parts(&mut self) -> Result<Vec<CompletedPart>, ApiError> {
         let mut done = Vec::with_capacity(self.parts.len());
-        for handle in std::mem::take(&mut self.parts) {
-            match handle.await {
-                Ok(Ok(part)) => done.push(part),
-                Ok(Err(e)) => return Err(e),
-                Err(e) => {
-                    return Err(ApiError::internal(format!(
-                        "A part upload stopped unexpectedly: {e}."
-                    )));
-                }
-            }
+        for part in &mut self.parts {
+            done.push(part.stored().await?);
         }
         Ok(done)
     }
@@ -259,8 +269,8 @@ impl Pending {
 
     async fn abort(&mut self, s3: &quarry_s3::S3Stores) {
         // Let parts in flight finish or fail, so none lands after the abort.
-        for handle in std::mem::take(&mut self.parts) {
-            let _ = handle.await;
+        for part in &mut self.parts {
+            let _ = part.stored().await;
         }
         let result = s3
             .client()
