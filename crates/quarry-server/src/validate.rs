@@ -45,6 +45,24 @@ pub fn bucket(bucket: &str) -> Result<&str, ApiError> {
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+/// A validated object address: the bucket, the key and its `s3://` URL
+/// (for messages).
+pub struct Target<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub url: String,
+}
+
+pub fn target<'a>(bucket_name: &'a str, object_key: &'a str) -> Result<Target<'a>, ApiError> {
+    let bucket = bucket(bucket_name)?;
+    let key = key(object_key)?;
+    Ok(Target {
+        bucket,
+        key,
+        url: format!("s3://{bucket}/{key}"),
+    })
+}
+
 /// Page sizes: 1–1000 (S3's own maximum per request), default 200.
 pub fn limit(limit: Option<i32>) -> Result<i32, ApiError> {
     match limit {

@@ -109,9 +109,11 @@ pub async fn object(
     State(state): State<AppState>,
     Query(q): Query<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bucket = validate::bucket(&q.bucket)?;
-    let key = validate::key(&q.key)?;
-    let place = format!("s3://{bucket}/{key}");
+    let validate::Target {
+        bucket,
+        key,
+        url: place,
+    } = validate::target(&q.bucket, &q.key)?;
     let head = state
         .s3
         .client()

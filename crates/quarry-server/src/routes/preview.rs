@@ -16,9 +16,7 @@ pub async fn preview(
     State(state): State<AppState>,
     Query(q): Query<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bucket = validate::bucket(&q.bucket)?;
-    let key = validate::key(&q.key)?;
-    let url = format!("s3://{bucket}/{key}");
+    let validate::Target { bucket, key, url } = validate::target(&q.bucket, &q.key)?;
     let store = state.s3.store(bucket).map_err(|e| ApiError::from_s3(&e))?;
     let path = StorePath::from(key);
     let store_error = |e: &object_store::Error| {

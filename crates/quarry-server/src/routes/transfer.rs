@@ -34,9 +34,7 @@ pub async fn download(
     Query(q): Query<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let bucket = validate::bucket(&q.bucket)?;
-    let key = validate::key(&q.key)?;
-    let url = format!("s3://{bucket}/{key}");
+    let validate::Target { bucket, key, url } = validate::target(&q.bucket, &q.key)?;
     let name = key
         .rsplit('/')
         .next()
@@ -137,9 +135,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Query(q): Query<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bucket = validate::bucket(&q.bucket)?;
-    let key = validate::key(&q.key)?;
-    let url = format!("s3://{bucket}/{key}");
+    let validate::Target { bucket, key, url } = validate::target(&q.bucket, &q.key)?;
     if key.ends_with('/') {
         let deleted = quarry_s3::delete_prefix(&state.s3, bucket, key, |_| {})
             .await
