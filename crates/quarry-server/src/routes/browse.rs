@@ -114,15 +114,7 @@ pub async fn object(
         key,
         url: place,
     } = validate::target(&q.bucket, &q.key)?;
-    let head = state
-        .s3
-        .client()
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| state.sdk_error(&e, &place))?;
+    let head = state.head_object(bucket, key, &place).await?;
     Ok(Json(serde_json::json!({
         "bucket": bucket,
         "key": key,

@@ -14,6 +14,24 @@ impl AppState {
         self.s3.settings().endpoint_display()
     }
 
+    /// HEAD of an object; a missing one is a clear 404 (S3's DELETE and
+    /// presigned links would not say so).
+    pub(crate) async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        url: &str,
+    ) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput, ApiError> {
+        self.s3
+            .client()
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| self.sdk_error(&e, url))
+    }
+
     /// Explains an SDK failure for `place` as an API error.
     pub(crate) fn sdk_error<E>(
         &self,

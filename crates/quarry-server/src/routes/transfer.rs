@@ -43,15 +43,7 @@ pub async fn download(
     if q.mode.as_deref() != Some("stream") {
         // Check first, so a missing object is a clear 404 here rather than
         // an XML error page from S3 in the user's browser.
-        state
-            .s3
-            .client()
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| state.sdk_error(&e, &url))?;
+        state.head_object(bucket, key, &url).await?;
         let presigned = state
             .s3
             .client()
@@ -148,16 +140,11 @@ pub async fn delete(
         }
         return Ok(Json(json!({"deleted": deleted})));
     }
-    let client = state.s3.client();
     // S3 answers 204 for missing keys too; say 404 instead of pretending.
-    client
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| state.sdk_error(&e, &url))?;
-    client
+    state.head_object(bucket, key, &url).await?;
+    state
+        .s3
+        .client()
         .delete_object()
         .bucket(bucket)
         .key(key)

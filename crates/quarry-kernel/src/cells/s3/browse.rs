@@ -58,13 +58,7 @@ impl S3<'_> {
         }
         let count = out.buckets().len();
         let footer = format!("{count} bucket{}", if count == 1 { "" } else { "s" });
-        self.outputs.display(
-            display::text_and_markdown(
-                &format!("{text}{footer}\n"),
-                &format!("{markdown}\n{footer}"),
-            ),
-            None,
-        );
+        self.show_listing(&text, &markdown, &footer);
         Ok(())
     }
 
@@ -160,6 +154,13 @@ impl S3<'_> {
                 "; showing the first {shown} — more with --limit N or --all"
             ));
         }
+        self.show_listing(&text, &markdown, &footer);
+        Ok(())
+    }
+
+    /// A listing as plain text for terminals and a Markdown table for
+    /// JupyterLab, both ending with the same summary line.
+    fn show_listing(&self, text: &str, markdown: &str, footer: &str) {
         self.outputs.display(
             display::text_and_markdown(
                 &format!("{text}{footer}\n"),
@@ -167,7 +168,6 @@ impl S3<'_> {
             ),
             None,
         );
-        Ok(())
     }
 
     pub(super) async fn head(&self, args: &[String]) -> Result<(), ExecuteError> {
