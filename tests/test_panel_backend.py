@@ -4,57 +4,15 @@ jupyter-server-proxy inside a running Jupyter Server, with STS credentials."""
 import hashlib
 import json
 import os
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
+from support.jupyter import JupyterServer
 from support.kernels import minimal_env
-from support.ports import free_ports, wait_for_port
 from support.seaweed import Seaweed
-
-TOKEN = "quarry-panel-test-token"
-XSRF = "panel-xsrf-value"
-
-
-class JupyterServer:
-    def __init__(self, env, workdir):
-        (self.port,) = free_ports(1)
-        self.base = f"http://127.0.0.1:{self.port}"
-        args = [
-            sys.executable, "-m", "jupyter", "server", "--no-browser",
-            f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",
-        ]
-        if os.geteuid() == 0:
-            args.append("--allow-root")
-        self.log = open(workdir / "jupyter.log", "wb")
-        self.process = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for_port(self.port, timeout=60, process=self.process, what="Jupyter Server")
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-    def session(self, authenticated=True, xsrf=True):
-        s = requests.Session()
-        if authenticated:
-            s.headers["Authorization"] = f"token {TOKEN}"
-        if xsrf:
-            s.cookies.set("_xsrf", XSRF, domain="127.0.0.1")
-            s.headers["X-XSRFToken"] = XSRF
-        return s
-
-    def url(self, path):
-        return f"{self.base}/quarry/{path}"
-
 
 @pytest.fixture(scope="module")
 def panel(oidc, tmp_path_factory, quarry_bin):

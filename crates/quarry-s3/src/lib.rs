@@ -11,6 +11,7 @@
 //! them in `Debug`, and every error message is built from non-secret fields.
 
 mod config;
+mod copy;
 mod credentials;
 mod error;
 mod failure;
@@ -20,6 +21,7 @@ mod sdk;
 mod stores;
 
 pub use config::{Env, S3Settings};
+pub use copy::{copy_object, copy_prefix};
 pub use credentials::{Credentials, CredentialsProvider, Identity};
 pub use error::S3Error;
 pub use failure::{

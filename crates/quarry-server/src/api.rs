@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 use crate::AppState;
-use crate::routes::{browse, preview, transfer, whoami};
+use crate::routes::{browse, copy, preview, transfer, whoami};
 
 /// The OpenAPI 3.1 document for this API, kept in the repository next to
 /// the code and served at `api/openapi.json`.
@@ -25,8 +25,12 @@ pub(crate) fn routes() -> Router<AppState> {
         // front buffers whole bodies, so keep them well below its limits.
         .route(
             "/api/upload",
-            put(transfer::upload).layer(DefaultBodyLimit::max(MAX_CHUNK)),
+            put(transfer::upload)
+                .delete(transfer::cancel_upload)
+                .layer(DefaultBodyLimit::max(MAX_CHUNK)),
         )
+        .route("/api/copy", post(copy::copy))
+        .route("/api/move", post(copy::rename))
         .route("/api/folder", post(transfer::folder))
         .route("/api/whoami", get(whoami::whoami))
         .route("/api/openapi.json", get(openapi))

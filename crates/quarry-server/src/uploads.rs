@@ -191,6 +191,22 @@ impl Uploads {
     }
 }
 
+impl Uploads {
+    /// Cancels an upload at the browser's request: the S3 multipart upload
+    /// is aborted so no parts stay behind.
+    pub(crate) async fn cancel(&self, state: &AppState, id: &str) -> Result<Value, ApiError> {
+        let pending = self
+            .active
+            .lock()
+            .expect("uploads lock")
+            .remove(id)
+            .ok_or_else(|| ApiError::not_found("This upload is unknown or already finished."))?;
+        let mut upload = pending.lock().await;
+        upload.abort(&state.s3).await;
+        Ok(json!({"cancelled": true, "bucket": upload.bucket, "key": upload.key}))
+    }
+}
+
 impl Pending {
     async fn flush_part(&mut self, state: &AppState) -> Result<(), ApiError> {
         // Bound the memory held by parts in flight.

@@ -1,6 +1,7 @@
 //! Handlers, one module per family of routes.
 
 pub(crate) mod browse;
+pub(crate) mod copy;
 pub(crate) mod preview;
 pub(crate) mod transfer;
 pub(crate) mod whoami;

@@ -227,6 +227,19 @@ pub async fn upload(
     Ok(Json(outcome))
 }
 
+#[derive(Deserialize)]
+pub struct CancelQuery {
+    upload_id: String,
+}
+
+/// Cancels an unfinished upload.
+pub async fn cancel_upload(
+    State(state): State<AppState>,
+    Query(q): Query<CancelQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(state.uploads.cancel(&state, &q.upload_id).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

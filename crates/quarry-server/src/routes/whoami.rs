@@ -7,12 +7,21 @@ use crate::{ApiError, AppState};
 /// Who the panel acts as: never a secret, only a key hint.
 pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let settings = state.s3.settings();
+    // Asking for credentials renews them when due, so the panel shows the
+    // expiry S3 requests will actually get, and says why if there are none.
+    let problem = state
+        .s3
+        .credentials()
+        .current()
+        .await
+        .err()
+        .map(|e| e.to_string());
     let identity = state.s3.credentials().identity().await;
     let user = std::env::var("JUPYTERHUB_USER").ok();
     Ok(Json(match identity {
         None => serde_json::json!({
             "user": user, "endpoint": settings.endpoint_display(), "region": settings.region,
-            "credentials": null,
+            "credentials": null, "problem": problem,
         }),
         Some(id) => serde_json::json!({
             "user": user,
@@ -26,6 +35,7 @@ pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Va
                 "expiration": id.expiration.map(|e| e.to_rfc3339()),
                 "seconds_left": id.expiration.map(|e| (e - Utc::now()).num_seconds()),
             },
+            "problem": problem,
         }),
     }))
 }

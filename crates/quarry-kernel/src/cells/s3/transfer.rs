@@ -20,12 +20,6 @@ use crate::protocol::ExecuteError;
 const PART_SIZE: usize = 8 << 20;
 /// Parts in flight at once during an upload.
 const UPLOAD_CONCURRENCY: usize = 4;
-/// Above this size, S3-to-S3 copies go part by part (UploadPartCopy):
-/// S3 copies at most 5 GiB per request, and parts give progress and let an
-/// interrupt stop a long copy between parts.
-const MULTIPART_COPY_ABOVE: u64 = 64 << 20;
-/// Part size of a multipart copy (server side: no bytes pass the kernel).
-const COPY_PART: u64 = 64 << 20;
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 /// One end of a copy.
@@ -147,114 +141,21 @@ impl<'a> S3<'a> {
     ) -> Result<(u64, String), ExecuteError> {
         let name = from.key.rsplit('/').next().unwrap_or_default().to_string();
         let to = Self::into_folder(to, &name);
-        let place = from.to_string();
-        let client = self.handler.session.s3().client();
-        let head = client
-            .head_object()
-            .bucket(&from.bucket)
-            .key(&from.key)
-            .send()
-            .await
-            .map_err(|e| match e.raw_response().map(|r| r.status().as_u16()) {
-                Some(404) => super::browse_not_found(&place),
-                _ => self.sdk_error(&e, &place),
-            })?;
-        let size = head.content_length().unwrap_or(0).max(0) as u64;
-        if size > MULTIPART_COPY_ABOVE {
-            self.multipart_copy(from, &to, size).await?;
-            return Ok((size, to.to_string()));
-        }
-        client
-            .copy_object()
-            .bucket(&to.bucket)
-            .key(&to.key)
-            .copy_source(format!("{}/{}", from.bucket, encode_key(&from.key)))
-            .send()
-            .await
-            .map_err(|e| self.sdk_error(&e, &to.to_string()))?;
-        Ok((size, to.to_string()))
-    }
-
-    async fn multipart_copy(
-        &'a self,
-        from: &S3Location,
-        to: &S3Location,
-        size: u64,
-    ) -> Result<(), ExecuteError> {
-        let client = self.handler.session.s3().client();
         let place = to.to_string();
-        let started = client
-            .create_multipart_upload()
-            .bucket(&to.bucket)
-            .key(&to.key)
-            .send()
-            .await
-            .map_err(|e| self.sdk_error(&e, &place))?;
-        let upload_id = started.upload_id().unwrap_or_default().to_string();
-        let source = format!("{}/{}", from.bucket, encode_key(&from.key));
         let mut progress = Progress::new(self);
-        let copy = async {
-            let mut parts = Vec::new();
-            let mut offset = 0u64;
-            while offset < size {
-                let end = (offset + COPY_PART).min(size) - 1;
-                let number = parts.len() as i32 + 1;
-                let out = client
-                    .upload_part_copy()
-                    .bucket(&to.bucket)
-                    .key(&to.key)
-                    .upload_id(&upload_id)
-                    .part_number(number)
-                    .copy_source(&source)
-                    .copy_source_range(format!("bytes={offset}-{end}"))
-                    .send()
-                    .await
-                    .map_err(|e| self.sdk_error(&e, &place))?;
-                let etag = out
-                    .copy_part_result()
-                    .and_then(|r| r.e_tag())
-                    .map(str::to_string);
-                parts.push(
-                    aws_sdk_s3::types::CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(etag)
-                        .build(),
-                );
-                offset = end + 1;
-                progress.update(&format!("Copying to {place}"), offset, Some(size));
+        let mut parts = false;
+        let size = quarry_s3::copy_object(self.handler.session.s3(), from, &to, |done, total| {
+            if done < total {
+                parts = true;
             }
-            client
-                .complete_multipart_upload()
-                .bucket(&to.bucket)
-                .key(&to.key)
-                .upload_id(&upload_id)
-                .multipart_upload(
-                    aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| self.sdk_error(&e, &place))?;
-            Ok::<_, ExecuteError>(())
-        };
-        match copy.await {
-            Ok(()) => {
-                progress.finish(format!("Copied {} in parts", human_bytes(size)));
-                Ok(())
-            }
-            Err(e) => {
-                // No orphaned parts.
-                let _ = client
-                    .abort_multipart_upload()
-                    .bucket(&to.bucket)
-                    .key(&to.key)
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
-                Err(e)
-            }
+            progress.update(&format!("Copying to {place}"), done, Some(total));
+        })
+        .await
+        .map_err(|failure| super::from_sql(quarry_sql::SqlError::from_failure(failure)))?;
+        if parts {
+            progress.finish(format!("Copied {} in parts", human_bytes(size)));
         }
+        Ok((size, place))
     }
 
     async fn download(
@@ -476,19 +377,6 @@ fn local_error(path: &Path, err: &std::io::Error) -> ExecuteError {
     )
 }
 
-/// Percent-encodes a key for the `x-amz-copy-source` header, keeping `/`.
-fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +393,5 @@ mod tests {
             S3::into_folder(to, "x.csv").to_string(),
             "s3://bkt/file.csv"
         );
-        assert_eq!(encode_key("a b/ü.csv"), "a%20b/%C3%BC.csv");
     }
 }

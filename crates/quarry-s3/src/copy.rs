@@ -1,0 +1,196 @@
+//! Server-side copies: no object bytes pass through Quarry.
+//!
+//! `%s3 cp` and the panel's copy/rename both copy inside S3. Small objects
+//! take one `CopyObject`; large ones go part by part (`UploadPartCopy`),
+//! because S3 copies at most 5 GiB per request and parts give progress.
+
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+use crate::{S3Failure, S3Location, S3Stores};
+
+/// Above this size, copies go part by part.
+const MULTIPART_COPY_ABOVE: u64 = 64 << 20;
+/// Part size of a multipart copy.
+const COPY_PART: u64 = 64 << 20;
+/// S3 lists at most this many keys per request.
+const LIST_PAGE: i32 = 1000;
+
+/// Copies one object inside S3 and returns its size. `progress` gets
+/// `(bytes copied, total)` after each part of a multipart copy. A failed
+/// multipart copy is aborted so no parts are left behind.
+pub async fn copy_object(
+    stores: &S3Stores,
+    from: &S3Location,
+    to: &S3Location,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, S3Failure> {
+    let client = stores.client();
+    let endpoint = stores.settings().endpoint_display();
+    let source_url = from.to_string();
+    let head = client
+        .head_object()
+        .bucket(&from.bucket)
+        .key(&from.key)
+        .send()
+        .await
+        .map_err(|e| crate::explain_sdk_failure(&e, &source_url, &endpoint))?;
+    let size = head.content_length().unwrap_or(0).max(0) as u64;
+    let source = copy_source(from);
+    let place = to.to_string();
+    if size <= MULTIPART_COPY_ABOVE {
+        client
+            .copy_object()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
+        progress(size, size);
+        return Ok(size);
+    }
+    let started = client
+        .create_multipart_upload()
+        .bucket(&to.bucket)
+        .key(&to.key)
+        .send()
+        .await
+        .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
+    let upload_id = started.upload_id().unwrap_or_default().to_string();
+    let copy = async {
+        let mut parts = Vec::new();
+        let mut offset = 0u64;
+        while offset < size {
+            let end = (offset + COPY_PART).min(size) - 1;
+            let number = parts.len() as i32 + 1;
+            let out = client
+                .upload_part_copy()
+                .bucket(&to.bucket)
+                .key(&to.key)
+                .upload_id(&upload_id)
+                .part_number(number)
+                .copy_source(&source)
+                .copy_source_range(format!("bytes={offset}-{end}"))
+                .send()
+                .await
+                .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
+            let etag = out
+                .copy_part_result()
+                .and_then(|r| r.e_tag())
+                .map(str::to_string);
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(etag)
+                    .build(),
+            );
+            offset = end + 1;
+            progress(offset, size);
+        }
+        client
+            .complete_multipart_upload()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
+        Ok::<_, S3Failure>(size)
+    };
+    let outcome = copy.await;
+    if outcome.is_err() {
+        let _ = client
+            .abort_multipart_upload()
+            .bucket(&to.bucket)
+            .key(&to.key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+    }
+    outcome
+}
+
+/// Copies every object under `from` (a prefix ending in `/`) to the same
+/// relative keys under `to`. Returns how many objects were copied (0 when
+/// nothing was there); `progress` gets the running count.
+pub async fn copy_prefix(
+    stores: &S3Stores,
+    from: &S3Location,
+    to: &S3Location,
+    mut progress: impl FnMut(usize),
+) -> Result<usize, S3Failure> {
+    let client = stores.client();
+    let endpoint = stores.settings().endpoint_display();
+    let place = from.to_string();
+    let mut token = None;
+    let mut copied = 0usize;
+    loop {
+        let page = client
+            .list_objects_v2()
+            .bucket(&from.bucket)
+            .prefix(&from.key)
+            .max_keys(LIST_PAGE)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
+        for key in page.contents().iter().filter_map(|o| o.key()) {
+            let relative = &key[from.key.len().min(key.len())..];
+            let source = S3Location {
+                bucket: from.bucket.clone(),
+                key: key.to_string(),
+            };
+            let target = S3Location {
+                bucket: to.bucket.clone(),
+                key: format!("{}{relative}", to.key),
+            };
+            copy_object(stores, &source, &target, |_, _| {}).await?;
+            copied += 1;
+            progress(copied);
+        }
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(copied);
+        }
+    }
+}
+
+/// `bucket/key` percent-encoded for the `x-amz-copy-source` header
+/// (keeping `/`).
+fn copy_source(from: &S3Location) -> String {
+    let mut out = String::with_capacity(from.bucket.len() + from.key.len() + 1);
+    out.push_str(&from.bucket);
+    out.push('/');
+    for b in from.key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_everything_but_slashes() {
+        let from = S3Location {
+            bucket: "b".into(),
+            key: "dir/a b+c%.csv".into(),
+        };
+        assert_eq!(copy_source(&from), "b/dir/a%20b%2Bc%25.csv");
+        let from = S3Location {
+            bucket: "b".into(),
+            key: "a b/ü.csv".into(),
+        };
+        assert_eq!(copy_source(&from), "b/a%20b/%C3%BC.csv");
+    }
+}

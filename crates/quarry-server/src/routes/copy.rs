@@ -1,0 +1,154 @@
+//! Copy and move (rename) inside S3, for single objects and whole folders.
+//!
+//! S3 has no rename: a move is a server-side copy followed by a delete of
+//! the source, and a folder move does that for every object under it. The
+//! source is only deleted once every copy succeeded, so a failure part-way
+//! leaves the source complete (and possibly a partial copy, which the
+//! message says).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use quarry_s3::S3Location;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, AppState, validate};
+
+#[derive(Deserialize)]
+pub struct CopyQuery {
+    bucket: String,
+    key: String,
+    /// Defaults to `bucket`.
+    to_bucket: Option<String>,
+    to_key: String,
+    /// Replace an existing object at the destination (default: refuse).
+    #[serde(default)]
+    overwrite: bool,
+}
+
+pub async fn copy(
+    State(state): State<AppState>,
+    Query(q): Query<CopyQuery>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let outcome = transfer(&state, &q, false).await?;
+    Ok((StatusCode::CREATED, Json(outcome)))
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    Query(q): Query<CopyQuery>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let outcome = transfer(&state, &q, true).await?;
+    Ok((StatusCode::CREATED, Json(outcome)))
+}
+
+async fn transfer(state: &AppState, q: &CopyQuery, remove_source: bool) -> Result<Value, ApiError> {
+    let source = validate::target(&q.bucket, &q.key)?;
+    let to_bucket = validate::bucket(q.to_bucket.as_deref().unwrap_or(&q.bucket))?;
+    let to_key = validate::key(&q.to_key)?;
+    let from = S3Location {
+        bucket: source.bucket.to_string(),
+        key: source.key.to_string(),
+    };
+    let to = S3Location {
+        bucket: to_bucket.to_string(),
+        key: to_key.to_string(),
+    };
+    let folder = from.key.ends_with('/');
+    if folder != to.key.ends_with('/') {
+        return Err(ApiError::bad_request(
+            "A folder (key ending in '/') can only be copied to a folder, and a file only to a file name.",
+        ));
+    }
+    if from == to {
+        return Err(ApiError::bad_request(format!(
+            "{from} is already there: choose another name."
+        )));
+    }
+    if folder && from.bucket == to.bucket && to.key.starts_with(&from.key) {
+        return Err(ApiError::bad_request(format!(
+            "Cannot put {from} inside itself ({to})."
+        )));
+    }
+    if !q.overwrite && exists(state, &to, folder).await? {
+        return Err(ApiError::conflict(format!(
+            "{to} already exists: choose another name or delete it first."
+        )));
+    }
+    let verb = if remove_source { "move" } else { "copy" };
+    if !folder {
+        let size = quarry_s3::copy_object(&state.s3, &from, &to, |_, _| {})
+            .await
+            .map_err(ApiError::from_failure)?;
+        if remove_source {
+            delete_one(state, &from).await.map_err(|e| ApiError {
+                message: format!(
+                    "Copied {from} to {to} but could not delete the original: {}",
+                    e.message
+                ),
+                ..e
+            })?;
+        }
+        return Ok(json!({"bucket": to.bucket, "key": to.key, "size": size, "objects": 1}));
+    }
+    let copied = quarry_s3::copy_prefix(&state.s3, &from, &to, |_| {})
+        .await
+        .map_err(|failure| {
+            ApiError::from_failure(quarry_s3::S3Failure {
+                message: format!(
+                    "Could not {verb} {from} to {to} completely; the original is untouched: {}",
+                    failure.message
+                ),
+                ..failure
+            })
+        })?;
+    if copied == 0 {
+        return Err(ApiError::from_failure(quarry_s3::not_found_failure(
+            &from.to_string(),
+        )));
+    }
+    if remove_source {
+        quarry_s3::delete_prefix(&state.s3, &from.bucket, &from.key, |_| {})
+            .await
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "Copied {copied} objects to {to} but could not delete all of {from}: {}",
+                    e.message(&from.to_string())
+                ))
+            })?;
+    }
+    Ok(json!({"bucket": to.bucket, "key": to.key, "objects": copied}))
+}
+
+/// Whether an object (or, for folders, anything under the prefix) exists.
+async fn exists(state: &AppState, at: &S3Location, folder: bool) -> Result<bool, ApiError> {
+    let url = at.to_string();
+    let page = state
+        .s3
+        .client()
+        .list_objects_v2()
+        .bucket(&at.bucket)
+        .prefix(&at.key)
+        .max_keys(if folder { 1 } else { 2 })
+        .send()
+        .await
+        .map_err(|e| state.sdk_error(&e, &url))?;
+    Ok(page
+        .contents()
+        .iter()
+        .any(|o| folder || o.key() == Some(at.key.as_str())))
+}
+
+async fn delete_one(state: &AppState, at: &S3Location) -> Result<(), ApiError> {
+    state
+        .s3
+        .client()
+        .delete_object()
+        .bucket(&at.bucket)
+        .key(&at.key)
+        .send()
+        .await
+        .map_err(|e| state.sdk_error(&e, &at.to_string()))?;
+    Ok(())
+}

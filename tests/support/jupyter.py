@@ -1,0 +1,78 @@
+"""A real Jupyter Server (or JupyterLab) on a free port, with a fixed token,
+for tests that go through jupyter-server-proxy or drive the browser."""
+
+import os
+import subprocess
+import sys
+
+import requests
+
+from support.ports import free_ports, wait_for_port
+
+TOKEN = "quarry-panel-test-token"
+XSRF = "panel-xsrf-value"
+
+
+class JupyterServer:
+    """`jupyter server` (or `jupyter lab` with `app="lab"`) under `base_url`,
+    logging to `workdir/jupyter.log`. Use as a context manager or call
+    `stop()`."""
+
+    def __init__(self, env, workdir, app="server", base_url="/", extra_args=()):
+        (self.port,) = free_ports(1)
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.base = f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}"
+        args = [
+            sys.executable, "-m", "jupyter", app, "--no-browser",
+            f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.base_url={self.base_url}",
+            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",
+            *extra_args,
+        ]
+        if app == "lab":
+            # Screenshots without the news popup or a "build recommended" nag.
+            args += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        self.log_path = workdir / "jupyter.log"
+        self.log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(self.port, timeout=60, process=self.process, what=f"Jupyter {app}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def session(self, authenticated=True, xsrf=True):
+        s = requests.Session()
+        if authenticated:
+            s.headers["Authorization"] = f"token {TOKEN}"
+        if xsrf:
+            s.cookies.set("_xsrf", XSRF, domain="127.0.0.1")
+            s.headers["X-XSRFToken"] = XSRF
+        return s
+
+    def url(self, path):
+        """A panel backend route, through the proxy."""
+        return f"{self.base}/quarry/{path}"
+
+    def lab_url(self, path="lab"):
+        """A page that logs the browser in with the token."""
+        separator = "&" if "?" in path else "?"
+        return f"{self.base}/{path}{separator}token={TOKEN}"

@@ -1,0 +1,333 @@
+"""The S3 panel in a real browser: JupyterLab + the prebuilt extension (as
+pip installed it) + the backend behind jupyter-server-proxy + SeaweedFS with
+STS credentials, driven by Playwright in headless Debian Chromium.
+
+JupyterLab runs under a JupyterHub-style base URL (`/user/alice/`). Each
+test leaves a screenshot in tests/artifacts/screenshots/.
+"""
+
+import datetime
+import os
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from support.browser import (
+    Browser,
+    context_menu,
+    listing_item,
+    listing_names,
+    open_folder,
+    open_lab,
+    open_s3_panel,
+    toast,
+)
+from support.jupyter import JupyterServer
+from support.kernels import minimal_env
+from support.seaweed import Seaweed
+
+SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
+READINGS = b"sensor,reading\ns1,10.5\ns2,20.25\ns3,30.0\n"
+BIG = 1200  # objects under data/big/: three pages of 500
+
+
+def lab_env(s3, credentials, quarry_bin, workdir, **extra):
+    env = minimal_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin, **extra})
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    # Keep JupyterLab's settings and workspaces out of the user's home.
+    for name in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_CONFIG_DIR"):
+        path = workdir / name.lower()
+        path.mkdir(exist_ok=True)
+        env[name] = str(path)
+    # No "get notified about Jupyter news?" popup over the screenshots.
+    notification = workdir / "jupyterlab_settings_dir" / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True, exist_ok=True)
+    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    return env
+
+
+@pytest.fixture(scope="module")
+def platform(oidc, tmp_path_factory, quarry_bin):
+    workdir = tmp_path_factory.mktemp("panel-ui")
+    with Seaweed(workdir / "s3", oidc, user_buckets=("data",)) as s3:
+        for bucket in ("data", "forbidden"):
+            s3.create_bucket(bucket)
+        admin = s3.admin()
+        admin.put_object(Bucket="data", Key="sensors/readings.csv", Body=READINGS)
+        admin.put_object(Bucket="data", Key="sensors/2026/11/day.csv", Body=READINGS)
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(
+                lambda i: admin.put_object(Bucket="data", Key=f"big/{i:05d}.txt", Body=b"x"),
+                range(BIG),
+            ))
+        credentials = s3.assume_role(oidc.mint("alice"))
+        home = workdir / "home"
+        home.mkdir()
+        env = lab_env(s3, credentials, quarry_bin, workdir, JUPYTERHUB_USER="alice")
+        with JupyterServer(env, home, app="lab", base_url="/user/alice/") as lab:
+            yield lab, s3
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser() as b:
+        yield b
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+@pytest.fixture
+def page(browser, platform, request):
+    lab, _ = platform
+    page = browser.page()
+    # `reset` starts from an empty workspace, whatever the last test opened.
+    open_lab(page, lab.lab_url("lab?reset"))
+    open_s3_panel(page)
+    yield page
+    screenshot(page, request.node.name)
+    page.context.close()
+
+
+def test_panel_lists_buckets_under_the_hub_prefix(page, platform):
+    lab, _ = platform
+    assert "/user/alice/" in page.url
+    expect(listing_item(page, "data")).to_be_visible()
+    # The status bar names the hub user and counts down the STS expiry.
+    status = page.locator(".quarry-CredentialStatus")
+    expect(status).to_contain_text(re.compile(r"alice · S3 (\d+ h \d+ min|\d+ min)"))
+    expect(status).to_have_class(re.compile("quarry-mod-ok"))
+
+
+def test_navigate_into_a_prefix_with_breadcrumbs(page):
+    open_folder(page, "data", "sensors")
+    expect(listing_item(page, "readings.csv")).to_be_visible()
+    expect(listing_item(page, "2026")).to_be_visible()
+    crumbs = page.locator("#quarry-s3-browser .jp-BreadCrumbs")
+    expect(crumbs).to_contain_text("data")
+    open_folder(page, "2026", "11")
+    expect(listing_item(page, "day.csv")).to_be_visible()
+    # Back up two levels with the breadcrumb.
+    crumbs.locator(".jp-BreadCrumbs-item", has_text="sensors").click()
+    expect(listing_item(page, "readings.csv")).to_be_visible()
+    # The size column is there for objects.
+    expect(listing_item(page, "readings.csv").locator(".jp-DirListing-itemFileSize")).to_contain_text("B")
+
+
+def test_load_more_pages_through_a_large_prefix(page):
+    open_folder(page, "data", "big")
+    bar = page.locator(".quarry-LoadMore")
+    expect(bar).to_be_visible()
+    expect(bar).to_contain_text("Showing 500 items")
+    assert len(listing_names(page)) == 500
+    bar.get_by_role("button", name="Load more").click()
+    expect(bar).to_contain_text("Showing 1,000 items")
+    bar.get_by_role("button", name="Load more").click()
+    expect(bar).to_be_hidden()
+    expect(listing_item(page, f"{BIG - 1:05d}.txt")).to_be_attached()
+    assert len(listing_names(page)) == BIG
+    # The filter box narrows what is loaded.
+    page.locator("#quarry-s3-browser .jp-FileBrowser-filterBox input").fill("01199")
+    expect(page.locator("#quarry-s3-browser .jp-DirListing-item:visible")).to_have_count(1)
+    expect(listing_item(page, "01199.txt")).to_be_visible()
+
+
+def test_upload_shows_progress_and_lands_in_s3(page, platform, tmp_path):
+    _, s3 = platform
+    payload = os.urandom(11 * 1024 * 1024 + 17)  # two chunks, one S3 part boundary
+    source = tmp_path / "upload-me.bin"
+    source.write_bytes(payload)
+    open_folder(page, "data", "sensors")
+    page.locator("#quarry-s3-browser .quarry-UploadInput").set_input_files(str(source))
+    row = page.locator(".quarry-Upload", has_text="upload-me.bin")
+    expect(row).to_have_class(re.compile("quarry-mod-done"), timeout=60_000)
+    expect(row).to_contain_text("Uploaded 11 MiB")
+    expect(listing_item(page, "upload-me.bin")).to_be_visible()
+    stored = s3.admin().get_object(Bucket="data", Key="sensors/upload-me.bin")["Body"].read()
+    assert stored == payload
+
+
+def test_drag_and_drop_uploads_into_the_folder(page, platform):
+    _, s3 = platform
+    open_folder(page, "data", "sensors")
+    listing = page.locator("#quarry-s3-browser .jp-DirListing-content")
+    data = page.evaluate_handle(
+        """() => {
+            const dt = new DataTransfer();
+            dt.items.add(new File(['dropped,ok\\n1,2\\n'], 'dropped.csv', {type: 'text/csv'}));
+            return dt;
+        }"""
+    )
+    listing.dispatch_event("dragenter", {"dataTransfer": data})
+    listing.dispatch_event("dragover", {"dataTransfer": data})
+    listing.dispatch_event("drop", {"dataTransfer": data})
+    expect(page.locator(".quarry-Upload", has_text="dropped.csv")).to_have_class(re.compile("quarry-mod-done"))
+    expect(listing_item(page, "dropped.csv")).to_be_visible()
+    body = s3.admin().get_object(Bucket="data", Key="sensors/dropped.csv")["Body"].read()
+    assert body == b"dropped,ok\n1,2\n"
+
+
+def test_cancel_stops_an_upload_and_leaves_nothing(page, platform, tmp_path):
+    _, s3 = platform
+    source = tmp_path / "slow.bin"
+    source.write_bytes(os.urandom(40 * 1024 * 1024))
+    open_folder(page, "data", "sensors")
+    # Slow the browser's uploads down so there is time to cancel.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 2 * 1024 * 1024,
+    })
+    page.locator("#quarry-s3-browser .quarry-UploadInput").set_input_files(str(source))
+    row = page.locator(".quarry-Upload", has_text="slow.bin")
+    expect(row).to_contain_text(re.compile(r"MiB of 40 MiB"), timeout=60_000)
+    row.get_by_role("button", name="Cancel").click()
+    expect(row).to_have_class(re.compile("quarry-mod-cancelled"))
+    expect(row).to_contain_text("Cancelled")
+    admin = s3.admin()
+    listed = admin.list_objects_v2(Bucket="data", Prefix="sensors/slow.bin").get("KeyCount", 0)
+    assert listed == 0
+    # No multipart upload is left behind once the backend aborts it.
+    page.wait_for_timeout(2000)
+    pending = admin.list_multipart_uploads(Bucket="data", Prefix="sensors/slow.bin").get("Uploads", [])
+    assert pending == []
+
+
+def test_open_a_csv_in_the_editor_and_save_back_to_s3(page, platform):
+    _, s3 = platform
+    s3.admin().put_object(Bucket="data", Key="sensors/edit-me.csv", Body=READINGS)
+    open_folder(page, "data", "sensors")
+    context_menu(page, "edit-me.csv", "Open With")
+    page.locator(".lm-Menu-item:visible", has_text="Editor").first.click()
+    editor = page.locator(".jp-FileEditor .cm-content")
+    expect(editor).to_contain_text("s2,20.25")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("s4,40.5\n")
+    page.keyboard.press("Control+s")
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty")).to_have_count(0)
+    stored = s3.admin().get_object(Bucket="data", Key="sensors/edit-me.csv")["Body"].read()
+    assert stored == READINGS + b"s4,40.5\n"
+
+
+def test_query_in_notebook_runs_sql_on_the_object(page):
+    open_folder(page, "data", "sensors")
+    context_menu(page, "readings.csv", "Query in Notebook")
+    cell = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").last
+    expect(cell.locator(".cm-content")).to_contain_text("SELECT * FROM 's3://data/sensors/readings.csv' LIMIT 100")
+    table = cell.locator(".jp-OutputArea-output table")
+    expect(table).to_be_visible(timeout=60_000)
+    expect(table).to_contain_text("20.25")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    # The kernel is Quarry's.
+    expect(page.locator(".jp-NotebookPanel:visible .jp-KernelName")).to_contain_text("Quarry")
+    # A second query goes into the same notebook, below the first.
+    context_menu(page, "readings.csv", "Query in Notebook")
+    expect(page.locator(".jp-NotebookPanel:visible .jp-CodeCell")).to_have_count(2)
+    expect(page.locator(".jp-NotebookPanel:visible .jp-CodeCell").last.locator("table")).to_be_visible(
+        timeout=60_000
+    )
+    screenshot(page, "panel-and-query")
+
+
+def test_new_folder_rename_and_copy_url(page, platform):
+    _, s3 = platform
+    open_folder(page, "data")
+    page.locator('#quarry-s3-browser .jp-Toolbar-item[data-jp-item-name="new-folder"] button').click()
+    rename = page.locator("#quarry-s3-browser .jp-DirListing-editor")
+    expect(rename).to_be_visible()
+    rename.fill("reports")
+    rename.press("Enter")
+    expect(listing_item(page, "reports")).to_be_visible()
+    keys = [o["Key"] for o in s3.admin().list_objects_v2(Bucket="data", Prefix="reports/").get("Contents", [])]
+    assert keys == ["reports/"]
+    # Rename a file (a server-side copy + delete in S3).
+    s3.admin().put_object(Bucket="data", Key="reports/draft.csv", Body=READINGS)
+    open_folder(page, "reports")
+    page.locator('#quarry-s3-browser .jp-Toolbar-item[data-jp-item-name="refresh"] button').click()
+    context_menu(page, "draft.csv", "Rename")
+    rename.fill("final.csv")
+    rename.press("Enter")
+    expect(listing_item(page, "final.csv")).to_be_visible()
+    expect(listing_item(page, "draft.csv")).to_have_count(0)
+    keys = sorted(o["Key"] for o in s3.admin().list_objects_v2(Bucket="data", Prefix="reports/")["Contents"])
+    assert keys == ["reports/", "reports/final.csv"]
+    context_menu(page, "final.csv", "Copy S3 URL")
+    expect(toast(page, "Copied s3://data/reports/final.csv")).to_be_visible()
+
+
+def test_download_returns_the_object(page):
+    open_folder(page, "data", "sensors")
+    with page.expect_download() as download:
+        context_menu(page, "readings.csv", "Download")
+    assert Path(download.value.path()).read_bytes() == READINGS
+
+
+def test_delete_asks_then_removes_a_folder_recursively(page, platform):
+    _, s3 = platform
+    admin = s3.admin()
+    for key in ("trash/a.csv", "trash/deep/b.csv", "trash/deep/deeper/c.csv"):
+        admin.put_object(Bucket="data", Key=key, Body=b"x")
+    open_folder(page, "data")
+    page.locator('#quarry-s3-browser .jp-Toolbar-item[data-jp-item-name="refresh"] button').click()
+    context_menu(page, "trash", "Delete")
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("trash")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(listing_item(page, "trash")).to_have_count(0)
+    assert admin.list_objects_v2(Bucket="data", Prefix="trash/").get("KeyCount", 0) == 0
+
+
+def test_missing_bucket_is_a_clear_toast(page):
+    # Typing a path by hand into the breadcrumbs' path editor is the user's
+    # way to a bucket ListBuckets does not show; a denied one must say so.
+    page.evaluate(
+        """async () => {
+            const crumbs = document.querySelector('#quarry-s3-browser .jp-BreadCrumbs');
+            return !!crumbs;
+        }"""
+    )
+    page.goto(page.url.split("/lab")[0] + "/lab/tree/S3:forbidden")
+    open_s3_panel(page)
+    message = toast(page, re.compile(r"forbidden"))
+    expect(message).to_be_visible()
+    expect(message).not_to_contain_text("Traceback")
+
+
+@pytest.fixture(scope="module")
+def expired_lab(oidc, tmp_path_factory, quarry_bin):
+    """A second JupyterLab whose STS credentials already expired and cannot
+    be renewed (no web identity token file)."""
+    workdir = tmp_path_factory.mktemp("panel-expired")
+    with Seaweed(workdir / "s3", oidc, user_buckets=("data",)) as s3:
+        s3.create_bucket("data")
+        credentials = s3.assume_role(oidc.mint("alice"))
+        credentials["Expiration"] = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=3)
+        home = workdir / "home"
+        home.mkdir()
+        env = lab_env(s3, credentials, quarry_bin, workdir, JUPYTERHUB_USER="alice")
+        with JupyterServer(env, home, app="lab") as lab:
+            yield lab
+
+
+def test_expired_credentials_are_explained(browser, expired_lab, request):
+    page = browser.page()
+    try:
+        open_lab(page, expired_lab.lab_url("lab?reset"))
+        open_s3_panel(page)
+        message = toast(page, re.compile("expired"))
+        expect(message).to_be_visible()
+        expect(message).not_to_contain_text(re.compile("Traceback|Error:|at [a-z]+\\.js"))
+        status = page.locator(".quarry-CredentialStatus")
+        expect(status).to_have_class(re.compile("quarry-mod-error"))
+        expect(status).to_contain_text("no S3 access")
+        assert "expired" in status.get_attribute("title")
+    finally:
+        screenshot(page, request.node.name)
+        page.context.close()
