@@ -153,20 +153,20 @@ def test_upload_shows_progress_and_lands_in_s3(page, platform, tmp_path):
     assert stored == payload
 
 
-def test_drag_and_drop_uploads_into_the_folder(page, platform):
+def test_dropped_files_go_through_the_panel_uploader(page, platform):
     _, s3 = platform
     open_folder(page, "data", "sensors")
-    listing = page.locator("#quarry-s3-browser .jp-DirListing-content")
-    data = page.evaluate_handle(
+    # Chromium cannot fake an OS drag with file entries, so this drops the
+    # way older browsers do (dataTransfer.files, no items): the listing's
+    # own drop handler must hand the file to the panel's uploader.
+    page.evaluate(
         """() => {
-            const dt = new DataTransfer();
-            dt.items.add(new File(['dropped,ok\\n1,2\\n'], 'dropped.csv', {type: 'text/csv'}));
-            return dt;
+            const file = new File(['dropped,ok\\n1,2\\n'], 'dropped.csv', {type: 'text/csv'});
+            const drop = new Event('drop', {bubbles: true, cancelable: true});
+            Object.defineProperty(drop, 'dataTransfer', {value: {files: [file], items: null, types: ['Files']}});
+            document.querySelector('#quarry-s3-browser .jp-DirListing-content').dispatchEvent(drop);
         }"""
     )
-    listing.dispatch_event("dragenter", {"dataTransfer": data})
-    listing.dispatch_event("dragover", {"dataTransfer": data})
-    listing.dispatch_event("drop", {"dataTransfer": data})
     expect(page.locator(".quarry-Upload", has_text="dropped.csv")).to_have_class(re.compile("quarry-mod-done"))
     expect(listing_item(page, "dropped.csv")).to_be_visible()
     body = s3.admin().get_object(Bucket="data", Key="sensors/dropped.csv")["Body"].read()
@@ -233,6 +233,13 @@ def test_query_in_notebook_runs_sql_on_the_object(page):
     expect(page.locator(".jp-NotebookPanel:visible .jp-CodeCell").last.locator("table")).to_be_visible(
         timeout=60_000
     )
+    # A wider sidebar for the README picture.
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:visible").first
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 140, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
     screenshot(page, "panel-and-query")
 
 
@@ -276,10 +283,11 @@ def test_delete_asks_then_removes_a_folder_recursively(page, platform):
         admin.put_object(Bucket="data", Key=key, Body=b"x")
     open_folder(page, "data")
     page.locator('#quarry-s3-browser .jp-Toolbar-item[data-jp-item-name="refresh"] button').click()
-    context_menu(page, "trash", "Delete")
+    listing_item(page, "trash").click()
+    page.keyboard.press("Delete")
     dialog = page.locator(".jp-Dialog")
-    expect(dialog).to_contain_text("trash")
-    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(dialog).to_contain_text("Delete s3://data/trash/ and everything under it? S3 has no trash")
+    dialog.get_by_role("button", name="Delete").click()
     expect(listing_item(page, "trash")).to_have_count(0)
     assert admin.list_objects_v2(Bucket="data", Prefix="trash/").get("KeyCount", 0) == 0
 

@@ -51,7 +51,7 @@ export class S3Drive implements Contents.IDrive {
     return this._listingChanged;
   }
 
-  /** Emitted for every failed operation, so the panel can show a toast. */
+  /** Emitted when a listing fails, so the panel can show a toast. */
   get failed(): ISignal<this, QuarryApiError> {
     return this._failed;
   }
@@ -69,7 +69,10 @@ export class S3Drive implements Contents.IDrive {
   }
 
   async get(localPath: string, options?: Contents.IFetchOptions): Promise<Contents.IModel> {
-    return this._reporting(async () => {
+    // Documents that fail to load get JupyterLab's own error dialog; only
+    // listings (which it would fail silently) are announced.
+    const listing = !options?.type || options.type === 'directory';
+    return this._reporting(listing, async () => {
       const path = paths.normalize(localPath);
       const { bucket, key } = paths.parse(path);
       if (!bucket) {
@@ -85,7 +88,7 @@ export class S3Drive implements Contents.IDrive {
   /** Fetches the next page of a folder and tells the browser to redraw. */
   async loadMore(localPath: string): Promise<FolderState> {
     const path = paths.normalize(localPath);
-    const state = await this._reporting(() =>
+    const state = await this._reporting(true, () =>
       this.listings.loadMore(path, this._fetcher(path))
     );
     this._listingChanged.emit(path);
@@ -108,7 +111,7 @@ export class S3Drive implements Contents.IDrive {
   }
 
   async newUntitled(options: Contents.ICreateOptions = {}): Promise<Contents.IModel> {
-    return this._reporting(async () => {
+    return this._reporting(false, async () => {
       const folder = paths.normalize(options.path ?? '');
       const { bucket, key } = paths.parse(folder);
       if (!bucket) {
@@ -143,7 +146,7 @@ export class S3Drive implements Contents.IDrive {
   }
 
   async delete(localPath: string): Promise<void> {
-    return this._reporting(async () => {
+    return this._reporting(false, async () => {
       const path = paths.normalize(localPath);
       const { bucket, key } = paths.parse(path);
       if (!key) {
@@ -160,7 +163,7 @@ export class S3Drive implements Contents.IDrive {
   }
 
   async rename(oldLocalPath: string, newLocalPath: string): Promise<Contents.IModel> {
-    return this._reporting(async () => {
+    return this._reporting(false, async () => {
       const from = paths.normalize(oldLocalPath);
       const to = paths.normalize(newLocalPath);
       const source = paths.parse(from);
@@ -197,7 +200,7 @@ export class S3Drive implements Contents.IDrive {
     localPath: string,
     options: Partial<Contents.IModel> & Contents.IContentProvisionOptions = {}
   ): Promise<Contents.IModel> {
-    return this._reporting(async () => {
+    return this._reporting(false, async () => {
       const path = paths.normalize(localPath);
       const { bucket, key } = paths.parse(path);
       if (!key) {
@@ -225,7 +228,7 @@ export class S3Drive implements Contents.IDrive {
   }
 
   async copy(localPath: string, toLocalDir: string): Promise<Contents.IModel> {
-    return this._reporting(async () => {
+    return this._reporting(false, async () => {
       const from = paths.normalize(localPath);
       const toDir = paths.normalize(toLocalDir);
       const source = paths.parse(from);
@@ -270,8 +273,11 @@ export class S3Drive implements Contents.IDrive {
     return;
   }
 
-  /** Runs an operation, announcing its failure before passing it on. */
-  private async _reporting<T>(run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an operation and words its failure as one sentence; `announce`
+   * also emits it on `failed` (for operations JupyterLab would not report).
+   */
+  private async _reporting<T>(announce: boolean, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
@@ -279,7 +285,9 @@ export class S3Drive implements Contents.IDrive {
         error instanceof QuarryApiError
           ? error
           : new QuarryApiError(0, 'internal', error instanceof Error ? error.message : String(error));
-      this._failed.emit(failure);
+      if (announce) {
+        this._failed.emit(failure);
+      }
       throw failure;
     }
   }

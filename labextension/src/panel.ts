@@ -5,9 +5,9 @@
  */
 
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { Notification } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { Contents } from '@jupyterlab/services';
-import { FileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { DirListing, FileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import {
   LabIcon,
   newFolderIcon,
@@ -59,6 +59,7 @@ export function createS3Browser(options: S3BrowserOptions): { browser: FileBrows
 
   const uploader = new Uploader(api);
   routeUploads(browser, drive, uploader);
+  confirmDeletes(browser);
   addToolbar(browser, drive, uploader);
   browser.addWidget(new LoadMoreBar(browser, drive));
   browser.addWidget(new UploadList(uploader));
@@ -75,6 +76,9 @@ function routeUploads(browser: FileBrowser, drive: S3Drive, uploader: Uploader):
   model.upload = async (file: File, path?: string): Promise<Contents.IModel> => {
     const folder = paths.normalize(path ?? model.path);
     const task = await uploader.upload(file, folder);
+    if (task.state === 'failed') {
+      Notification.error(`Could not upload ${file.name}: ${task.error}`, { autoClose: 8000 });
+    }
     if (task.state === 'done') {
       drive.forget(folder);
       await model.refresh();
@@ -90,6 +94,45 @@ function routeUploads(browser: FileBrowser, drive: S3Drive, uploader: Uploader):
       content: null,
       format: null
     };
+  };
+}
+
+/**
+ * Deleting in S3 is permanent and a folder goes with everything under it;
+ * JupyterLab's own dialog may say "Move to Trash" (a server setting for
+ * local files), so the S3 browser asks its own question.
+ */
+function confirmDeletes(browser: FileBrowser): void {
+  // `listing` is protected; the Delete key and the context menu both end
+  // in its `delete()`, so this one override covers them.
+  const listing = (browser as unknown as { listing: DirListing }).listing;
+  listing.delete = async (): Promise<void> => {
+    const items = Array.from(browser.selectedItems());
+    if (items.length === 0) {
+      return;
+    }
+    const folders = items.filter(item => item.type === 'directory').length;
+    const what =
+      items.length === 1
+        ? paths.toS3Url(items[0].path, folders === 1)
+        : `these ${items.length} items`;
+    const under = folders === 0 ? '' : folders === 1 && items.length === 1 ? ' and everything under it' : ' (folders with everything under them)';
+    const result = await showDialog({
+      title: 'Delete permanently?',
+      body: `Delete ${what}${under}? S3 has no trash: this cannot be undone.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!result.button.accept) {
+      return;
+    }
+    for (const item of items) {
+      try {
+        await browser.model.manager.deleteFile(item.path);
+      } catch (error) {
+        Notification.error(error instanceof Error ? error.message : String(error), { autoClose: 8000 });
+      }
+    }
+    await browser.model.refresh();
   };
 }
 

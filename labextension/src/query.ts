@@ -27,9 +27,11 @@ export async function queryInNotebook(
   const current = tracker.currentWidget;
   let panel: NotebookPanel | null = isQuarry(current) ? current : (tracker.find(isQuarry) ?? null);
   if (!panel) {
+    // '/' is the Jupyter root (an empty cwd would mean "the current file
+    // browser's folder", which is the S3 one).
     panel = (await app.commands.execute('notebook:create-new', {
       kernelName: KERNEL_NAME,
-      cwd: ''
+      cwd: '/'
     })) as NotebookPanel;
   }
   app.shell.activateById(panel.id);

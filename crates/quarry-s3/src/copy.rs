@@ -139,7 +139,8 @@ pub async fn copy_prefix(
             .send()
             .await
             .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
-        for key in page.contents().iter().filter_map(|o| o.key()) {
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
             let relative = &key[from.key.len().min(key.len())..];
             let source = S3Location {
                 bucket: from.bucket.clone(),
@@ -149,7 +150,22 @@ pub async fn copy_prefix(
                 bucket: to.bucket.clone(),
                 key: format!("{}{relative}", to.key),
             };
-            copy_object(stores, &source, &target, |_, _| {}).await?;
+            if key.ends_with('/') && object.size().unwrap_or(0) == 0 {
+                // A folder marker: recreate it rather than copy it, since
+                // servers that keep real directories (SeaweedFS) answer
+                // CopyObject on one with NoSuchKey.
+                stores
+                    .client()
+                    .put_object()
+                    .bucket(&target.bucket)
+                    .key(&target.key)
+                    .body(Vec::new().into())
+                    .send()
+                    .await
+                    .map_err(|e| crate::explain_sdk_failure(&e, &target.to_string(), &endpoint))?;
+            } else {
+                copy_object(stores, &source, &target, |_, _| {}).await?;
+            }
             copied += 1;
             progress(copied);
         }

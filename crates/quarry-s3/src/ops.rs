@@ -44,6 +44,7 @@ pub async fn delete_prefix(
     let explain = |e: &dyn Fn() -> S3Failure| DeletePrefixError::S3(e());
     let mut token = None;
     let mut deleted = 0usize;
+    let mut folders = std::collections::BTreeSet::new();
     loop {
         let page = client
             .list_objects_v2()
@@ -54,6 +55,11 @@ pub async fn delete_prefix(
             .send()
             .await
             .map_err(|e| explain(&|| crate::explain_sdk_failure(&e, &place, &endpoint)))?;
+        if prefix.is_empty() || prefix.ends_with('/') {
+            for key in page.contents().iter().filter_map(|o| o.key()) {
+                folders.extend(folders_between(prefix, key));
+            }
+        }
         let keys: Vec<_> = page
             .contents()
             .iter()
@@ -91,7 +97,75 @@ pub async fn delete_prefix(
         }
         token = page.next_continuation_token().map(str::to_string);
         if token.is_none() {
-            return Ok(deleted);
+            break;
         }
+    }
+    remove_folder_entries(stores, bucket, folders).await;
+    Ok(deleted)
+}
+
+/// The folder prefixes from `prefix` down to `key`'s parent:
+/// `("a/", "a/b/c/d.csv")` → `a/`, `a/b/`, `a/b/c/`.
+fn folders_between(prefix: &str, key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if !prefix.is_empty() {
+        out.push(prefix.to_string());
+    }
+    let rest = key.get(prefix.len()..).unwrap_or_default();
+    let mut end = prefix.len();
+    for segment in rest
+        .split('/')
+        .collect::<Vec<_>>()
+        .iter()
+        .rev()
+        .skip(1)
+        .rev()
+    {
+        end += segment.len() + 1;
+        out.push(key[..end].to_string());
+    }
+    out
+}
+
+/// Servers that keep real directories (SeaweedFS) go on listing a folder
+/// whose objects are all gone until the directory entry itself is
+/// deleted; S3 answers these deletes with "nothing to do". Deepest first,
+/// so each directory is empty when its turn comes. Best effort: a leftover
+/// empty folder is cosmetic.
+async fn remove_folder_entries(
+    stores: &S3Stores,
+    bucket: &str,
+    folders: std::collections::BTreeSet<String>,
+) {
+    let mut folders: Vec<String> = folders.into_iter().collect();
+    folders.sort_by_key(|f| std::cmp::Reverse(f.matches('/').count()));
+    for folder in folders {
+        if let Err(e) = stores
+            .client()
+            .delete_object()
+            .bucket(bucket)
+            .key(&folder)
+            .send()
+            .await
+        {
+            tracing::debug!(%bucket, %folder, "could not remove a folder entry: {e}");
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folders_between;
+
+    #[test]
+    fn folders_between_a_prefix_and_a_key() {
+        assert_eq!(
+            folders_between("a/", "a/b/c/d.csv"),
+            ["a/", "a/b/", "a/b/c/"]
+        );
+        assert_eq!(folders_between("a/", "a/d.csv"), ["a/"]);
+        assert_eq!(folders_between("", "x/y.csv"), ["x/"]);
+        assert_eq!(folders_between("", "y.csv"), Vec::<String>::new());
     }
 }
