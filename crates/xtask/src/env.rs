@@ -80,7 +80,7 @@ impl Project {
         Ok(())
     }
 
-    fn venv_python(&self) -> PathBuf {
+    pub fn venv_python(&self) -> PathBuf {
         self.venv.join("bin/python")
     }
 
@@ -138,7 +138,7 @@ fn home() -> anyhow::Result<PathBuf> {
         .context("HOME is not set; set QUARRY_VENV")
 }
 
-fn run(command: &mut Command) -> anyhow::Result<()> {
+pub fn run(command: &mut Command) -> anyhow::Result<()> {
     let status = command
         .status()
         .with_context(|| format!("could not run {command:?}"))?;

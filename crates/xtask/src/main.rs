@@ -1,10 +1,12 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! Everything a fresh machine needs is installed from here (a Python venv
-//! from PyPI), so the README's two commands work anywhere:
+//! from PyPI, the extension's npm packages, Debian's chromium for the
+//! browser tests), so the README's two commands work anywhere:
 //! `cargo xtask lab` and `cargo xtask test`.
 
 mod env;
+mod frontend;
 
 use std::process::Command;
 
@@ -22,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Install the Python environment the tests and the lab use.
+    /// Install the Python environment the tests and the lab use, and build
+    /// the JupyterLab extension into it.
     Setup,
     /// Build everything and run every test suite (Rust unit tests, then the
     /// Jupyter/S3 end-to-end suites).
@@ -43,10 +46,14 @@ enum Task {
 fn main() -> anyhow::Result<()> {
     let project = Project::locate()?;
     match Cli::parse().command {
-        Task::Setup => project.setup(),
+        Task::Setup => {
+            project.setup()?;
+            project.build_labextension()
+        }
         Task::Test { pytest_args } => test(&project, &pytest_args),
         Task::Lab { lab_args } => {
             project.setup()?;
+            project.build_labextension()?;
             // The dev profile optimises dependencies (DataFusion, zeromq), so
             // the binary the tests build is fast enough and already cached.
             project.cargo(&["build", "--workspace", "--all-targets"])?;
@@ -90,7 +97,10 @@ fn main() -> anyhow::Result<()> {
 
 fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
     project.setup()?;
+    project.ensure_chromium()?;
     project.cargo(&["fmt", "--all", "--check"])?;
+    project.build_labextension()?;
+    project.test_labextension()?;
     // One build serves both suites: the unit tests and the binary the
     // end-to-end tests start as a real kernel.
     project.cargo(&["build", "--workspace", "--all-targets"])?;
