@@ -9,6 +9,7 @@ test leaves a screenshot in tests/artifacts/screenshots/.
 import datetime
 import os
 import re
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -292,50 +293,65 @@ def test_delete_asks_then_removes_a_folder_recursively(page, platform):
     assert admin.list_objects_v2(Bucket="data", Prefix="trash/").get("KeyCount", 0) == 0
 
 
-def test_missing_bucket_is_a_clear_toast(page):
-    # Typing a path by hand into the breadcrumbs' path editor is the user's
-    # way to a bucket ListBuckets does not show; a denied one must say so.
-    page.evaluate(
-        """async () => {
-            const crumbs = document.querySelector('#quarry-s3-browser .jp-BreadCrumbs');
-            return !!crumbs;
-        }"""
-    )
+def test_denied_bucket_is_a_clear_toast(page):
+    # ListBuckets hides buckets the policy denies, but a shared link can
+    # still lead there; the refusal must be one readable sentence.
     page.goto(page.url.split("/lab")[0] + "/lab/tree/S3:forbidden")
     open_s3_panel(page)
-    message = toast(page, re.compile(r"forbidden"))
+    message = toast(page, "Access denied to s3://forbidden/")
     expect(message).to_be_visible()
-    expect(message).not_to_contain_text("Traceback")
+    expect(message).to_contain_text("your S3 policy does not allow this")
+    expect(message).not_to_contain_text(re.compile("Traceback|Error:|\\.js"))
 
 
-@pytest.fixture(scope="module")
-def expired_lab(oidc, tmp_path_factory, quarry_bin):
-    """A second JupyterLab whose STS credentials already expired and cannot
-    be renewed (no web identity token file)."""
-    workdir = tmp_path_factory.mktemp("panel-expired")
-    with Seaweed(workdir / "s3", oidc, user_buckets=("data",)) as s3:
+def broken_lab(oidc, workdir, quarry_bin, how):
+    """JupyterLab whose S3 credentials already expired and cannot be renewed
+    (no web identity token file), or whose S3 endpoint is down."""
+    s3 = Seaweed(workdir / "s3", oidc, user_buckets=("data",))
+    with s3:
         s3.create_bucket("data")
         credentials = s3.assume_role(oidc.mint("alice"))
+    if how == "expired":
         credentials["Expiration"] = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=3)
-        home = workdir / "home"
-        home.mkdir()
-        env = lab_env(s3, credentials, quarry_bin, workdir, JUPYTERHUB_USER="alice")
-        with JupyterServer(env, home, app="lab") as lab:
-            yield lab
+    else:
+        credentials["Expiration"] = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    home = workdir / "home"
+    home.mkdir()
+    # The S3 server is stopped by now: "expired" fails before any request.
+    env = lab_env(s3, credentials, quarry_bin, workdir, JUPYTERHUB_USER="alice")
+    return JupyterServer(env, home, app="lab")
 
 
-def test_expired_credentials_are_explained(browser, expired_lab, request):
-    page = browser.page()
-    try:
-        open_lab(page, expired_lab.lab_url("lab?reset"))
-        open_s3_panel(page)
-        message = toast(page, re.compile("expired"))
-        expect(message).to_be_visible()
-        expect(message).not_to_contain_text(re.compile("Traceback|Error:|at [a-z]+\\.js"))
-        status = page.locator(".quarry-CredentialStatus")
-        expect(status).to_have_class(re.compile("quarry-mod-error"))
-        expect(status).to_contain_text("no S3 access")
-        assert "expired" in status.get_attribute("title")
-    finally:
-        screenshot(page, request.node.name)
-        page.context.close()
+@pytest.mark.parametrize(
+    "how, toast_text, status_text",
+    [
+        ("expired", "expired", "no S3 access"),
+        ("unreachable", "Could not reach S3 at http://127.0.0.1:", "alice · S3"),
+    ],
+)
+def test_broken_s3_is_explained(browser, oidc, tmp_path, quarry_bin, request, how, toast_text, status_text):
+    with broken_lab(oidc, tmp_path, quarry_bin, how) as lab:
+        page = browser.page()
+        try:
+            open_lab(page, lab.lab_url("lab?reset"))
+            open_s3_panel(page)
+            message = toast(page, toast_text)
+            expect(message).to_be_visible()
+            expect(message).not_to_contain_text(re.compile("Traceback|Error:|\\.js"))
+            status = page.locator(".quarry-CredentialStatus")
+            expect(status).to_contain_text(status_text)
+            if how == "expired":
+                expect(status).to_have_class(re.compile("quarry-mod-error"))
+                assert "expired" in status.get_attribute("title")
+        finally:
+            screenshot(page, request.node.name)
+            page.context.close()
+
+
+def test_the_wheel_installs_an_enabled_prebuilt_extension():
+    out = subprocess.run(
+        [sys.executable, "-m", "jupyter", "labextension", "list"],
+        capture_output=True, text=True, check=True,
+    )
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+    assert re.search(r"quarry-jupyterlab v0\.1\.0 enabled\s+OK \(python, quarry-jupyterlab\)", listing), listing

@@ -38,6 +38,9 @@ export class UploadTask {
   }
 }
 
+/** Files sent at once; the rest wait their turn (shown as "Waiting…"). */
+const PARALLEL_UPLOADS = 3;
+
 export class Uploader {
   constructor(private readonly _api: QuarryApi) {}
 
@@ -61,8 +64,25 @@ export class Uploader {
       this._changed.emit(task);
       return task;
     }
-    await this._send(task);
+    this._changed.emit(task);
+    await this._turn(task);
+    try {
+      if (!task.controller.signal.aborted) {
+        await this._send(task);
+      }
+    } finally {
+      this._active--;
+      this._waiting.shift()?.();
+    }
     return task;
+  }
+
+  /** Waits until fewer than PARALLEL_UPLOADS uploads are running. */
+  private async _turn(task: UploadTask): Promise<void> {
+    while (this._active >= PARALLEL_UPLOADS) {
+      await new Promise<void>(resolve => this._waiting.push(resolve));
+    }
+    this._active++;
   }
 
   /** Stops an upload; the backend aborts the S3 multipart upload. */
@@ -121,6 +141,8 @@ export class Uploader {
   }
 
   private _tasks: UploadTask[] = [];
+  private _active = 0;
+  private _waiting: (() => void)[] = [];
   private _changed = new Signal<this, UploadTask>(this);
 }
 
