@@ -143,6 +143,56 @@ def test_preview_metadata_folder_and_delete(panel):
     assert r.status_code == 200 and r.json()["deleted"] >= 1
 
 
+def test_copy_and_move_objects_and_folders(panel):
+    server, s3, _, _ = panel
+    s = server.session()
+    admin = s3.admin()
+    for key in ("proj/a.csv", "proj/deep/b.csv", "proj/deep/er/c b.csv"):
+        admin.put_object(Bucket="data", Key=key, Body=key.encode())
+    big = os.urandom(70 * 1024 * 1024)  # above the multipart-copy threshold
+    admin.put_object(Bucket="data", Key="proj/big.bin", Body=big)
+
+    def post(route, **params):
+        return s.post(server.url(f"api/{route}"), params={"bucket": "data", **params}, timeout=120)
+
+    r = post("copy", key="proj/big.bin", to_key="copies/big.bin")
+    assert r.status_code == 201, r.text
+    assert admin.get_object(Bucket="data", Key="copies/big.bin")["Body"].read() == big
+    # An existing destination is refused unless asked to overwrite.
+    r = post("copy", key="proj/a.csv", to_key="copies/big.bin")
+    assert r.status_code == 409 and "already exists" in r.json()["message"]
+    r = post("move", key="proj/", to_key="moved/")
+    assert r.status_code == 201, r.text
+    assert r.json()["objects"] == 4
+    keys = sorted(o["Key"] for o in admin.list_objects_v2(Bucket="data", Prefix="moved/")["Contents"])
+    assert keys == ["moved/a.csv", "moved/big.bin", "moved/deep/b.csv", "moved/deep/er/c b.csv"]
+    assert admin.get_object(Bucket="data", Key="moved/deep/er/c b.csv")["Body"].read() == b"proj/deep/er/c b.csv"
+    # Nothing of the source is left, not even an empty folder in the listing.
+    listing = s.get(server.url("api/objects"), params={"bucket": "data", "prefix": ""}, timeout=30).json()
+    assert "proj/" not in listing["prefixes"]
+    # Refusals in one sentence.
+    assert post("move", key="moved/", to_key="moved/inner/").status_code == 400
+    assert post("move", key="moved/", to_key="file.csv").status_code == 400
+    r = post("move", key="nothing/", to_key="else/")
+    assert r.status_code == 404 and "does not exist" in r.json()["message"]
+    r = post("copy", key="moved/a.csv", to_bucket="forbidden", to_key="a.csv")
+    assert r.status_code == 403 and "Access denied" in r.json()["message"]
+
+
+def test_cancelled_upload_leaves_no_parts(panel):
+    server, s3, _, _ = panel
+    s = server.session()
+    params = {"bucket": "data", "key": "up/cancel.bin", "part": 1}
+    first = s.put(server.url("api/upload"), params=params, data=os.urandom(6 << 20), timeout=60).json()
+    upload_id = first["upload_id"]
+    r = s.delete(server.url("api/upload"), params={"upload_id": upload_id}, timeout=60)
+    assert r.status_code == 200 and r.json()["cancelled"] is True
+    assert s3.admin().list_multipart_uploads(Bucket="data", Prefix="up/cancel.bin").get("Uploads", []) == []
+    # The id is gone: a late chunk is told so.
+    late = s.put(server.url("api/upload"), params={**params, "part": 2, "upload_id": upload_id}, data=b"x", timeout=60)
+    assert late.status_code == 404 and "unknown" in late.json()["message"]
+
+
 def test_security_login_xsrf_cross_site_and_injection(panel):
     server, s3, credentials, _ = panel
     r = server.session(authenticated=False).get(server.url("api/buckets"), allow_redirects=False, timeout=30)

@@ -302,6 +302,10 @@ def test_denied_bucket_is_a_clear_toast(page):
     expect(message).to_be_visible()
     expect(message).to_contain_text("your S3 policy does not allow this")
     expect(message).not_to_contain_text(re.compile("Traceback|Error:|\\.js"))
+    # A path that is not there says so too.
+    page.goto(page.url.split("/lab")[0] + "/lab/tree/S3:data/no-such-folder")
+    open_s3_panel(page)
+    expect(toast(page, "s3://data/no-such-folder does not exist")).to_be_visible()
 
 
 def broken_lab(oidc, workdir, quarry_bin, how):

@@ -64,7 +64,11 @@ def open_lab(page: Page, url: str):
 
 
 def open_s3_panel(page: Page):
-    page.locator('.jp-SideBar .lm-TabBar-tab[data-id="quarry-s3-browser"]').click()
+    """Shows the S3 panel (clicking its tab when open would close it)."""
+    tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="quarry-s3-browser"]')
+    tab.wait_for()
+    if not page.locator("#quarry-s3-browser").is_visible():
+        tab.click()
     expect(page.locator("#quarry-s3-browser")).to_be_visible()
 
 
