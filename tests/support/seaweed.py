@@ -46,10 +46,13 @@ def user_policy(buckets):
 class Seaweed:
     """A running SeaweedFS. `user_buckets` are the ones the STS role may use."""
 
-    def __init__(self, workdir, issuer, user_buckets=("data", "demo"), max_session="12h"):
+    def __init__(self, workdir, issuer, user_buckets=("data", "demo"), max_session="12h", claim_policies=None):
         """`max_session` caps every STS session: "20s" makes credentials
-        that really expire during a test."""
+        that really expire during a test. `claim_policies` ({name: buckets})
+        turns on MinIO-style claim mode: the token's `policy` claim names
+        the policy, and AssumeRoleWithWebIdentity needs no RoleArn."""
         self.dir = Path(workdir)
+        self.claim_policies = dict(claim_policies or {})
         self.max_session = max_session
         self.issuer = issuer
         self.user_buckets = list(user_buckets)
@@ -85,7 +88,8 @@ class Seaweed:
                     "config": {
                         "issuer": self.issuer.url,
                         "clientId": self.issuer.client_id,
-                        "jwksUri": f"{self.issuer.url}/jwks",
+                        "jwksUri": getattr(self.issuer, "jwks_uri", f"{self.issuer.url}/jwks"),
+                        **({"policyClaim": "policy"} if self.claim_policies else {}),
                     },
                 }
             ],
@@ -107,7 +111,8 @@ class Seaweed:
                     "attachedPolicies": ["QuarryUserPolicy"],
                 }
             ],
-            "policies": [{"name": "QuarryUserPolicy", "document": user_policy(self.user_buckets)}],
+            "policies": [{"name": "QuarryUserPolicy", "document": user_policy(self.user_buckets)}]
+            + [{"name": name, "document": user_policy(buckets)} for name, buckets in self.claim_policies.items()],
         }
         (self.dir / "identities.json").write_text(json.dumps(identities))
         (self.dir / "iam.json").write_text(json.dumps(iam))

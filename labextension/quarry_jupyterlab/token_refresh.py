@@ -1,0 +1,105 @@
+"""Keeps the web identity token file fresh from JupyterHub.
+
+On a Quarry hub the spawner sets `QUARRY_ID_TOKEN_FROM_HUB=1` and
+`AWS_WEB_IDENTITY_TOKEN_FILE`; the hub keeps the user's OpenID Connect ID
+token fresh (refresh token) and lets this server's API token read it. This
+Jupyter Server extension polls the hub and rewrites the file whenever the
+token changes, so the kernel and the panel backend can re-assume S3
+credentials on their own long after the first token expired.
+
+Polling the hub also drives the refresh: JupyterHub refreshes a user's
+tokens when that user's requests come in and the last refresh is older
+than `auth_refresh_age`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.ioloop import PeriodicCallback
+
+#: How often the hub is asked, in seconds.
+DEFAULT_INTERVAL_S = 60
+
+
+def enabled(env=os.environ) -> bool:
+    return (
+        env.get("QUARRY_ID_TOKEN_FROM_HUB") == "1"
+        and bool(env.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
+        and bool(env.get("JUPYTERHUB_API_URL"))
+        and bool(env.get("JUPYTERHUB_API_TOKEN"))
+    )
+
+
+def write_token(path: Path, token: str) -> bool:
+    """Atomically replaces the file (readers never see half a token), owner
+    read/write only. Returns whether the content changed."""
+    try:
+        if path.read_text() == token:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+class TokenRefresher:
+    def __init__(self, log, env=os.environ):
+        self.log = log
+        self.path = Path(env["AWS_WEB_IDENTITY_TOKEN_FILE"])
+        self.url = env["JUPYTERHUB_API_URL"].rstrip("/") + "/user"
+        self.api_token = env["JUPYTERHUB_API_TOKEN"]
+        self.interval_s = float(env.get("QUARRY_TOKEN_REFRESH_SECONDS", DEFAULT_INTERVAL_S))
+        self._failing = False
+
+    async def refresh(self) -> None:
+        request = HTTPRequest(
+            self.url,
+            headers={"Authorization": f"token {self.api_token}"},
+            request_timeout=20,
+        )
+        try:
+            response = await AsyncHTTPClient().fetch(request)
+            model = json.loads(response.body)
+            auth_state = model.get("auth_state") or {}
+            token = auth_state.get("id_token") or (auth_state.get("token_response") or {}).get("id_token")
+            if not token:
+                raise RuntimeError(
+                    "the hub returned no ID token (does the server role have admin:auth_state!user?)"
+                )
+            if write_token(self.path, token):
+                self.log.info("Quarry: refreshed the web identity token in %s", self.path)
+            self._failing = False
+        except Exception as e:  # keep the server up; say it once
+            if not self._failing:
+                self.log.warning("Quarry: could not get a fresh ID token from the hub: %s", e)
+            self._failing = True
+
+    def start(self) -> None:
+        PeriodicCallback(self.refresh, self.interval_s * 1000).start()
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "quarry_jupyterlab.token_refresh"}]
+
+
+def _load_jupyter_server_extension(server_app):
+    if not enabled():
+        return
+    refresher = TokenRefresher(server_app.log)
+    server_app.io_loop.add_callback(refresher.refresh)
+    refresher.start()
+    server_app.log.info("Quarry: keeping %s fresh from the hub", refresher.path)
