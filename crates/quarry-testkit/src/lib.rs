@@ -1,0 +1,9 @@
+//! Test support for the platform parts of Quarry.
+//!
+//! [`manifests`] checks that every Kubernetes manifest the project ships
+//! (images/k8s/) is exactly the kind it claims: parsed through
+//! `k8s-openapi`'s types and compared field by field with what was written,
+//! so a misspelled or misplaced field fails instead of being ignored by the
+//! API server at deploy time.
+
+pub mod manifests;

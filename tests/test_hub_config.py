@@ -1,0 +1,85 @@
+"""The z2jh values and the Keycloak realm export in images/hub/ are what the
+chart and Keycloak accept, and agree with each other and with the hook."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HUB = ROOT / "images" / "hub"
+CHART = ROOT.parent / "shared" / "reference" / "z2jh"
+SCHEMA = CHART / "values.schema.yaml"
+
+
+def merged(defaults, overrides):
+    """Helm's merge of user values over the chart's defaults."""
+    if not isinstance(defaults, dict) or not isinstance(overrides, dict):
+        return overrides
+    out = dict(defaults)
+    for key, value in overrides.items():
+        out[key] = merged(defaults.get(key), value) if key in defaults else value
+    return out
+
+
+def deployed_values():
+    """values.yaml as `helm --set-file` completes it (see its header)."""
+    values = yaml.safe_load((HUB / "values.yaml").read_text())
+    files = values["hub"]["extraFiles"]
+    files["quarry-hook"]["stringData"] = (HUB / "quarry_hub_hook.py").read_text()
+    files["quarry-config"]["stringData"] = (HUB / "quarry_config.py").read_text()
+    return values
+
+
+def test_values_validate_against_the_chart_schema():
+    # As `helm install` does: the chart's defaults merged with ours.
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    jsonschema.validate(merged(defaults, deployed_values()), schema)
+    # And the schema does catch mistakes (it is not vacuous).
+    broken = deployed_values()
+    broken["singleuser"]["storage"]["capcity"] = "10Gi"
+    with pytest.raises(jsonschema.ValidationError, match="capcity"):
+        jsonschema.validate(merged(defaults, broken), schema)
+
+
+def test_values_wire_the_hook_and_the_platform_choices():
+    values = deployed_values()
+    hub = values["hub"]
+    config = hub["config"]
+    assert config["JupyterHub"]["authenticator_class"] == "generic-oauth"
+    oauth = config["GenericOAuthenticator"]
+    assert oauth["username_claim"] == "preferred_username"
+    assert oauth["admin_groups"] == ["quarry-admins"]
+    assert config["Authenticator"]["enable_auth_state"] is True
+    mounts = {f["mountPath"] for f in hub["extraFiles"].values()}
+    assert "/usr/local/etc/jupyterhub/quarry/quarry_hub_hook.py" in mounts
+    assert any(m.startswith("/usr/local/etc/jupyterhub/jupyterhub_config.d/") for m in mounts)
+    assert "admin:auth_state!user" in hub["loadRoles"]["server"]["scopes"]
+    user = values["singleuser"]
+    assert user["serviceAccountName"] == "quarry-spark"
+    assert user["storage"]["capacity"] == "10Gi"
+    assert len(user["profileList"]) >= 2 and sum(p.get("default", False) for p in user["profileList"]) == 1
+
+
+def test_realm_export_matches_the_hub_client():
+    realm = json.loads((HUB / "keycloak-realm.json").read_text())
+    oauth = deployed_values()["hub"]["config"]["GenericOAuthenticator"]
+    assert realm["realm"] == "quarry" and realm["enabled"] is True
+    assert f"/realms/{realm['realm']}/" in oauth["token_url"]
+    (client,) = [c for c in realm["clients"] if c["clientId"] == oauth["client_id"]]
+    assert client["publicClient"] is False and client["standardFlowEnabled"] is True
+    assert any(uri.endswith("/hub/oauth_callback") for uri in client["redirectUris"])
+    mappers = {m["config"]["claim.name"]: m for m in client["protocolMappers"]}
+    assert mappers["groups"]["protocolMapper"] == "oidc-group-membership-mapper"
+    assert mappers["groups"]["config"]["full.path"] == "false"
+    assert mappers["policy"]["protocolMapper"] == "oidc-usermodel-attribute-mapper"
+    for mapper in mappers.values():
+        assert mapper["config"]["id.token.claim"] == "true"
+    groups = {g["name"] for g in realm["groups"]}
+    assert set(oauth["allowed_groups"]) <= groups and set(oauth["admin_groups"]) <= groups
+    for user in realm["users"]:
+        assert user["attributes"]["policy"], user["username"]
+        assert {g.strip("/") for g in user["groups"]} <= groups

@@ -1,0 +1,57 @@
+"""What the Dockerfiles in images/ run, run here (no Docker engine): the
+lint, the wheel build and the single-user install into a fresh prefix."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "images"
+VENV_BIN = Path(sys.executable).parent
+
+
+def run(*args, **kwargs):
+    env = {**os.environ, "PYTHON": sys.executable, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(args, check=True, capture_output=True, text=True, env=env, **kwargs)
+
+
+def test_dockerfiles_pass_hadolint():
+    dockerfiles = sorted(IMAGES.glob("*/Dockerfile"))
+    assert {p.parent.name for p in dockerfiles} == {"singleuser", "spark-executor"}
+    run(str(VENV_BIN / "hadolint"), "--config", str(IMAGES / ".hadolint.yaml"), *map(str, dockerfiles))
+
+
+def test_dockerfiles_copy_only_what_exists():
+    for dockerfile in IMAGES.glob("*/Dockerfile"):
+        for line in dockerfile.read_text().splitlines():
+            words = line.split()
+            if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+                sources = [w for w in words[1:-1] if not w.startswith("--")]
+                for source in sources:
+                    assert (ROOT / source).exists(), f"{dockerfile.name}: COPY {source} does not exist"
+
+
+@pytest.fixture(scope="module")
+def wheel_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheels")
+    run(str(IMAGES / "scripts" / "build-wheel.sh"), str(out))
+    return out
+
+
+def test_singleuser_install_script_sets_up_a_prefix(wheel_dir, tmp_path, quarry_bin):
+    prefix = tmp_path / "prefix"
+    run(str(IMAGES / "scripts" / "install-singleuser.sh"), quarry_bin, str(wheel_dir), str(prefix))
+    assert (prefix / "bin" / "quarry").stat().st_mode & 0o111
+    spec = json.loads((prefix / "share/jupyter/kernels/quarry/kernel.json").read_text())
+    assert spec["argv"][0] == str(prefix / "bin" / "quarry") and spec["language"] == "sql"
+    extension = prefix / "share/jupyter/labextensions/quarry-jupyterlab"
+    assert json.loads((extension / "package.json").read_text())["name"] == "quarry-jupyterlab"
+    assert (extension / "install.json").is_file()
+    server_config = json.loads((prefix / "etc/jupyter/jupyter_server_config.d/quarry_jupyterlab.json").read_text())
+    assert server_config["ServerApp"]["jpserver_extensions"]["quarry_jupyterlab.token_refresh"] is True
+    (entry_points,) = prefix.glob("lib/python*/site-packages/quarry_jupyterlab-*.dist-info/entry_points.txt")
+    assert "quarry = quarry_jupyterlab:setup_quarry_server" in entry_points.read_text()
