@@ -58,6 +58,7 @@ def test_values_wire_the_hook_and_the_platform_choices():
     assert "/usr/local/etc/jupyterhub/quarry/quarry_hub_hook.py" in mounts
     assert any(m.startswith("/usr/local/etc/jupyterhub/jupyterhub_config.d/") for m in mounts)
     assert "admin:auth_state!user" in hub["loadRoles"]["server"]["scopes"]
+    assert "admin:auth_state!user" in hub["loadRoles"]["user"]["scopes"]
     user = values["singleuser"]
     assert user["serviceAccountName"] == "quarry-spark"
     assert user["storage"]["capacity"] == "10Gi"

@@ -136,11 +136,32 @@ def test_each_refusal_is_one_clear_sentence(oidc, claim_mode_s3, tmp_path):
 class Authenticator:
     """The part of OAuthenticator the refresh hook uses."""
 
+    manage_groups = True
+
     def __init__(self, oidc, fail=False):
         self.oidc = oidc
         self.fail = fail
         self.log = LOG
         self.calls = []
+
+    async def token_to_user(self, token_info):
+        return hook.token_claims(token_info["id_token"])
+
+    def build_auth_state_dict(self, token_info, user_info):
+        return {
+            "access_token": token_info["access_token"],
+            "refresh_token": token_info.get("refresh_token"),
+            "id_token": token_info.get("id_token"),
+            "token_response": token_info,
+            "oauth_user": user_info,
+        }
+
+    async def update_auth_model(self, model):
+        model["admin"] = "quarry-admins" in model["auth_state"]["oauth_user"].get("groups", [])
+        return model
+
+    async def get_user_groups(self, auth_state):
+        return set(auth_state["oauth_user"].get("groups", []))
 
     def build_refresh_token_request_params(self, refresh_token):
         return {"grant_type": "refresh_token", "refresh_token": refresh_token}
@@ -149,7 +170,10 @@ class Authenticator:
         self.calls.append(params)
         if self.fail:
             raise RuntimeError("invalid_grant")
-        return {"access_token": "new-access", "id_token": self.oidc.mint("alice", lifetime=600)}
+        return {
+            "access_token": "new-access",
+            "id_token": self.oidc.mint("alice", lifetime=600, groups=["quarry-users", "quarry-admins"]),
+        }
 
 
 def test_refresh_hook_renews_tokens_past_half_their_life(oidc):
@@ -163,6 +187,8 @@ def test_refresh_hook_renews_tokens_past_half_their_life(oidc):
     assert authenticator.calls == [{"grant_type": "refresh_token", "refresh_token": "r1"}]
     state = model["auth_state"]
     assert state["id_token"] != old["id_token"] and state["refresh_token"] == "r1"
+    # JupyterHub (manage_groups) refuses refreshed models without groups.
+    assert model["groups"] == ["quarry-admins", "quarry-users"] and model["admin"] is True
     assert hook.token_claims(state["id_token"])["exp"] > time.time() + 500
 
     refused = Authenticator(oidc, fail=True)
@@ -172,7 +198,7 @@ def test_refresh_hook_renews_tokens_past_half_their_life(oidc):
 
 
 class FakeHub:
-    """`GET /hub/api/user` answering with the current auth_state."""
+    """`GET /hub/api/users/alice` answering with the current auth_state."""
 
     def __init__(self):
         (self.port,) = free_ports(1)
@@ -209,6 +235,7 @@ def test_the_pod_keeps_the_token_file_fresh_from_the_hub(tmp_path):
             "AWS_WEB_IDENTITY_TOKEN_FILE": str(path),
             "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.port}/hub/api",
             "JUPYTERHUB_API_TOKEN": "server-token",
+            "JUPYTERHUB_USER": "alice",
         }
         assert token_refresh.enabled(env)
         assert not token_refresh.enabled({**env, "QUARRY_ID_TOKEN_FROM_HUB": "0"})
@@ -216,7 +243,7 @@ def test_the_pod_keeps_the_token_file_fresh_from_the_hub(tmp_path):
         asyncio.run(refresher.refresh())
         assert path.read_text() == "first"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert hub.requests == [("/hub/api/user", "token server-token")]
+        assert hub.requests == [("/hub/api/users/alice", "token server-token")]
         hub.token = "second"
         asyncio.run(refresher.refresh())
         assert path.read_text() == "second"

@@ -24,6 +24,7 @@ A refusal at spawn is one sentence the user sees on the spawn page.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import os
 import time
@@ -31,6 +32,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 #: Where the pod keeps the current ID token (the server extension writes it).
@@ -80,9 +82,22 @@ class Credentials:
         return f"Credentials(access_key_id={self.access_key_id[:4]}…, expiration={self.expiration})"
 
 
-class StsRefused(Exception):
+class StsRefused(web.HTTPError):
     """The S3 server would not give this user credentials; the message is
-    one sentence for the spawn page."""
+    one sentence for the spawn page. An HTTPError, because JupyterHub passes
+    those through to its error page (anything else becomes "Unhandled error
+    starting server")."""
+
+    def __init__(self, message: str):
+        super().__init__(403, message, reason="No S3 access")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def jupyterhub_message(self) -> str:
+        return self.message
 
 
 def token_claims(token: str) -> dict:
@@ -212,7 +227,10 @@ async def pre_spawn_hook(spawner, settings: Settings | None = None):
             "administrators: enable_auth_state must be on."
         )
     credentials = await assume_role_with_web_identity(settings, id_token, f"jupyterhub-{spawner.user.name}")
-    spawner.environment.update(environment_for(settings, credentials))
+    env = environment_for(settings, credentials)
+    # A `{username}` in the token file path (local spawners) is the user's.
+    env["AWS_WEB_IDENTITY_TOKEN_FILE"] = settings.token_file.replace("{username}", spawner.user.name)
+    spawner.environment.update(env)
     spawner.log.info("S3 credentials for %s until %s", spawner.user.name, credentials.expiration)
 
 
@@ -237,13 +255,28 @@ async def refresh_user_hook(authenticator, user, auth_state):
     except Exception as e:  # the provider's refusal: the user must log in again
         authenticator.log.info("Refreshing the tokens of %s failed (%s); asking for a new login", user.name, e)
         return False
-    new_state = dict(auth_state)
-    new_state["token_response"] = token_info
-    new_state["access_token"] = token_info["access_token"]
-    new_state["id_token"] = token_info.get("id_token", id_token)
-    new_state["refresh_token"] = token_info.get("refresh_token", refresh_token)
+    token_info.setdefault("refresh_token", refresh_token)
+    model = await auth_model_for(authenticator, user, token_info)
     authenticator.log.info("Refreshed the ID token of %s", user.name)
-    return {"name": user.name, "auth_state": new_state}
+    return model
+
+
+async def auth_model_for(authenticator, user, token_info):
+    """The auth model `authenticate` would build from `token_info` (user
+    info, auth_state, admin and, with manage_groups, the groups — JupyterHub
+    refuses a refreshed model without them), through OAuthenticator's public
+    methods."""
+    user_info = await authenticator.token_to_user(token_info)
+    auth_state = authenticator.build_auth_state_dict(token_info, user_info)
+    if inspect.isawaitable(auth_state):
+        auth_state = await auth_state
+    model = await authenticator.update_auth_model({"name": user.name, "admin": None, "auth_state": auth_state})
+    if getattr(authenticator, "manage_groups", False):
+        groups = authenticator.get_user_groups(auth_state)
+        if inspect.isawaitable(groups):
+            groups = await groups
+        model["groups"] = sorted(groups)
+    return model
 
 
 def configure(c, settings: Settings | None = None):
@@ -251,12 +284,18 @@ def configure(c, settings: Settings | None = None):
     c.Spawner.pre_spawn_hook = lambda spawner: pre_spawn_hook(spawner, settings)
     c.GenericOAuthenticator.refresh_user_hook = refresh_user_hook
     c.GenericOAuthenticator.enable_auth_state = True
-    c.JupyterHub.load_roles.append(SERVER_ROLE)
+    c.JupyterHub.load_roles.extend(ROLES)
 
 
 #: JupyterHub's `server` role plus reading the own user's auth_state, so a
-#: server can fetch its user's current ID token (z2jh: `hub.loadRoles`).
-SERVER_ROLE = {
-    "name": "server",
-    "scopes": ["users:activity!user", "access:servers!server", "read:users!user", "admin:auth_state!user"],
-}
+#: server can fetch its user's current ID token; and the `user` role with
+#: the same scope, because a server token only gets scopes its user holds.
+#: (Users can read their own tokens, which are theirs anyway.) z2jh:
+#: `hub.loadRoles`.
+ROLES = [
+    {
+        "name": "server",
+        "scopes": ["users:activity!user", "access:servers!server", "read:users!user", "admin:auth_state!user"],
+    },
+    {"name": "user", "scopes": ["self", "admin:auth_state!user"]},
+]

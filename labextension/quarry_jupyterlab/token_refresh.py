@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
@@ -32,6 +33,7 @@ def enabled(env=os.environ) -> bool:
         and bool(env.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
         and bool(env.get("JUPYTERHUB_API_URL"))
         and bool(env.get("JUPYTERHUB_API_TOKEN"))
+        and bool(env.get("JUPYTERHUB_USER"))
     )
 
 
@@ -60,7 +62,11 @@ class TokenRefresher:
     def __init__(self, log, env=os.environ):
         self.log = log
         self.path = Path(env["AWS_WEB_IDENTITY_TOKEN_FILE"])
-        self.url = env["JUPYTERHUB_API_URL"].rstrip("/") + "/user"
+        # `/users/{name}`, not `/user`: only the former fills in auth_state
+        # (JupyterHub 5/6 leaves it null in the whoami model).
+        self.url = "{}/users/{}".format(
+            env["JUPYTERHUB_API_URL"].rstrip("/"), urllib.parse.quote(env["JUPYTERHUB_USER"], safe="")
+        )
         self.api_token = env["JUPYTERHUB_API_TOKEN"]
         self.interval_s = float(env.get("QUARRY_TOKEN_REFRESH_SECONDS", DEFAULT_INTERVAL_S))
         self._failing = False

@@ -20,14 +20,7 @@ impl Project {
     /// sees this checkout's panel the way users get it from `pip install`.
     pub fn build_labextension(&self) -> anyhow::Result<()> {
         let dir = self.labextension();
-        let lock = std::fs::read(dir.join("package-lock.json"))
-            .context("labextension/package-lock.json is missing")?;
-        let stamp = dir.join("node_modules/.quarry-lock");
-        if std::fs::read(&stamp).ok().as_deref() != Some(lock.as_slice()) {
-            eprintln!("xtask: installing the extension's npm packages");
-            run(npm(&dir).args(["ci", "--prefer-offline", "--no-audit", "--no-fund"]))?;
-            std::fs::write(&stamp, &lock)?;
-        }
+        npm_ci_if_changed(&dir)?;
         eprintln!("xtask: building the JupyterLab extension");
         run(npm(&dir).args(["run", "build"]).envs(self.tool_env()))?;
         run(Command::new(self.venv_python())
@@ -41,6 +34,12 @@ impl Project {
                 "--no-build-isolation",
             ])
             .arg(&dir))
+    }
+
+    /// The Node parts of the hub end-to-end test (the OpenID provider
+    /// standing in for Keycloak, JupyterHub's proxy), from their lockfile.
+    pub fn install_hub_test_packages(&self) -> anyhow::Result<()> {
+        npm_ci_if_changed(&self.root.join("tests/hub"))
     }
 
     /// The extension's unit tests (pure modules, node's test runner).
@@ -72,6 +71,19 @@ impl Project {
         }
         Ok(())
     }
+}
+
+/// `npm ci` unless node_modules already holds exactly this lockfile.
+fn npm_ci_if_changed(dir: &Path) -> anyhow::Result<()> {
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .with_context(|| format!("{}/package-lock.json is missing", dir.display()))?;
+    let stamp = dir.join("node_modules/.quarry-lock");
+    if std::fs::read(&stamp).ok().as_deref() != Some(lock.as_slice()) {
+        eprintln!("xtask: installing npm packages in {}", dir.display());
+        run(npm(dir).args(["ci", "--prefer-offline", "--no-audit", "--no-fund"]))?;
+        std::fs::write(&stamp, &lock)?;
+    }
+    Ok(())
 }
 
 fn npm(dir: &Path) -> Command {
