@@ -42,3 +42,26 @@ def test_demo_notebook_runs_and_answers_correctly(demo_data, monkeypatch):
     assert {site: r["readings"] for site, r in by_site.items()} == {"campus": 20160, "harbour": 20160, "tunnel": 20160}
     last = outputs[-1][0]["data"]["application/vnd.dataresource+json"]["data"]
     assert last == [{"hourly_rows": 7 * 24 * 6, "sensors": 6}]
+
+
+def test_gas_sensor_walkthrough_cleans_aggregates_and_writes_back(demo_data, monkeypatch):
+    nb = nbformat.read(ROOT / "notebooks" / "gas-sensor-walkthrough.ipynb", as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
+    for key, value in minimal_env(demo_data).items():
+        monkeypatch.setenv(key, value)
+    NotebookClient(nb, kernel_name="quarry", timeout=300, allow_errors=False).execute()
+
+    def rows(index):
+        cell = [c for c in nb.cells if c.cell_type == "code"][index]
+        return cell.outputs[-1]["data"]["application/vnd.dataresource+json"]["data"]
+
+    # The same rules as demo-data.sql: a minute per reading, six sensors, and
+    # a fault where (minute + 7 * sensor) % 997 == 0.
+    faults = sum((m + 7 * s) % 997 == 0 for m in range(1440) for s in range(1, 7))
+    (raw,) = rows(1)
+    assert raw["readings"] == 1440 * 6 and raw["faults"] == faults
+    assert rows(2) == [{"clean_readings": 1440 * 6 - faults}]
+    assert len(rows(3)) == 6
+    assert rows(4) == [{"csv_rows": 24 * 3, "parquet_rows": 24 * 3, "readings": 1440 * 6 - faults}]
+    worst = rows(5)
+    assert [r["site"] for r in worst][0] == "tunnel"  # the CO sensors there read 2.5 ppm higher
