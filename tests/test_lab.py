@@ -49,6 +49,18 @@ def test_lab_starts_the_platform_and_ctrl_c_stops_it(quarry_bin, tmp_path):
             headers={"Authorization": f"token {token}"},
         )
         assert json.load(urllib.request.urlopen(contents, timeout=10))["type"] == "notebook"
+        walkthrough = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/contents/gas-sensor-walkthrough.ipynb?content=0",
+            headers={"Authorization": f"token {token}"},
+        )
+        assert json.load(urllib.request.urlopen(walkthrough, timeout=10))["type"] == "notebook"
+        # The S3 panel's backend answers through the proxy, with the lab's
+        # credentials, and sees the demo bucket.
+        buckets = urllib.request.Request(
+            f"http://127.0.0.1:{port}/quarry/api/buckets", headers={"Authorization": f"token {token}"}
+        )
+        names = [b["name"] for b in json.load(urllib.request.urlopen(buckets, timeout=30))["buckets"]]
+        assert "demo" in names
         assert any("Generating demo data" in l for l in lines)
 
         lab.send_signal(signal.SIGINT)

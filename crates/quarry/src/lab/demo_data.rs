@@ -12,7 +12,18 @@ use super::seaweed::Seaweed;
 
 /// The generator, shared with the tests that need the same data.
 pub const DEMO_DATA_SQL: &str = include_str!("../../../../notebooks/demo-data.sql");
-const DEMO_NOTEBOOK: &str = include_str!("../../../../notebooks/quarry-demo.ipynb");
+/// The notebooks a newcomer finds in the lab (written once, never over
+/// the user's edits).
+const NOTEBOOKS: [(&str, &str); 2] = [
+    (
+        "quarry-demo.ipynb",
+        include_str!("../../../../notebooks/quarry-demo.ipynb"),
+    ),
+    (
+        "gas-sensor-walkthrough.ipynb",
+        include_str!("../../../../notebooks/gas-sensor-walkthrough.ipynb"),
+    ),
+];
 
 /// Writes the demo data set unless it is already there.
 pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
@@ -39,10 +50,12 @@ pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
 
 /// Puts the demo notebook in the lab's notebook folder (never overwriting
 /// a user's edits).
-pub fn write_notebook(dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join("quarry-demo.ipynb");
-    if !path.exists() {
-        std::fs::write(&path, DEMO_NOTEBOOK)?;
+pub fn write_notebooks(dir: &Path) -> anyhow::Result<()> {
+    for (name, content) in NOTEBOOKS {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(&path, content)?;
+        }
     }
     Ok(())
 }

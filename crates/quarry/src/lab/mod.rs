@@ -104,10 +104,11 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String)> {
     demo_data::ensure(&s3).await?;
 
     let jupyter_path = data_dir.join("jupyter");
-    crate::install::install_into(&jupyter_path.join("kernels"), &std::env::current_exe()?)?;
+    let quarry = std::env::current_exe()?;
+    crate::install::install_into(&jupyter_path.join("kernels"), &quarry)?;
     let notebooks = args.notebooks.unwrap_or_else(|| data_dir.join("notebooks"));
     std::fs::create_dir_all(&notebooks)?;
-    demo_data::write_notebook(&notebooks)?;
+    demo_data::write_notebooks(&notebooks)?;
 
     let token = uuid_like();
     let mut command = tokio::process::Command::new(&jupyter);
@@ -123,6 +124,9 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String)> {
         .arg(format!("--IdentityProvider.token={token}"))
         .arg(format!("--ServerApp.root_dir={}", notebooks.display()))
         .env("JUPYTER_PATH", &jupyter_path)
+        // The S3 panel's backend is this binary too (jupyter-server-proxy
+        // starts `$QUARRY_BIN serve`).
+        .env("QUARRY_BIN", &quarry)
         .envs(s3.client_env());
     if is_root() {
         command.arg("--allow-root");
