@@ -90,6 +90,23 @@ fn main() -> anyhow::Result<()> {
                 quarry,
                 "--out",
                 out,
+            ])?;
+            // The peers (datafusion-python, polars, DuckDB) and the data
+            // generator are only needed here.
+            project.python(&[
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-r",
+                "tests/bench/requirements.txt",
+            ])?;
+            project.python(&[
+                "tests/bench/tpch_bench.py",
+                "--quarry",
+                quarry,
+                "--out",
+                out,
             ])
         }
     }
