@@ -25,7 +25,7 @@ pub use inspect::inspect;
 pub use memory::{MemoryBudget, human_bytes, parse_byte_size};
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use run::{CellOutcome, Progress, StatementResult};
-pub use session::{SessionOptions, SqlSession};
+pub use session::{SessionOptions, SqlSession, default_target_partitions};
 pub use statements::{Completeness, completeness};
 
 /// The DataFusion version Quarry is built with, for banners and reports.

@@ -15,8 +15,20 @@ use crate::registry::S3AwareRegistry;
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub memory: MemoryBudget,
-    /// Parallelism of scans and joins; `None` uses the number of cores.
+    /// Parallelism of scans and joins; `None` picks [`default_target_partitions`].
     pub target_partitions: Option<usize>,
+}
+
+/// Partitions per query when not configured: four per core, at least 8.
+///
+/// Reading Parquet from S3 is bound by request latency, not CPU: each
+/// partition keeps one row group's ranged GETs in flight, so DataFusion's
+/// default (one partition per core) leaves a 2-core notebook pod waiting on
+/// the network. Measured on TPC-H sf1 over S3 (2 cores): 8 partitions cut
+/// Q1/Q6/Q17/Q18 by 20–30 % against 2; 16 gained little more.
+pub fn default_target_partitions() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 4).max(8)
 }
 
 /// A DataFusion session reading S3 through `quarry-s3`. Cheap to clone: every
@@ -54,9 +66,10 @@ impl SqlSession {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(true);
-        if let Some(partitions) = options.target_partitions {
-            config = config.with_target_partitions(partitions.max(1));
-        }
+        let partitions = options
+            .target_partitions
+            .unwrap_or_else(default_target_partitions);
+        config = config.with_target_partitions(partitions.max(1));
         let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
         Ok(SqlSession {
             ctx,
