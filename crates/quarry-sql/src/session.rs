@@ -136,3 +136,22 @@ pub(crate) fn test_session() -> SqlSession {
     )
     .expect("session")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_partitions_favour_s3_latency_over_core_count() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(default_target_partitions(), (cores * 4).max(8));
+        let s3 = Arc::new(S3Stores::from_env(&quarry_s3::Env::from_pairs([])));
+        let options = SessionOptions {
+            memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
+            target_partitions: None,
+        };
+        let session = SqlSession::new(s3, &options).expect("session");
+        let configured = session.context().state().config().target_partitions();
+        assert_eq!(configured, default_target_partitions());
+    }
+}
