@@ -7,6 +7,7 @@ endpoint) in its environment, as the hub's pre-spawn hook does.
 
 import io
 import json
+import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -196,3 +197,38 @@ def test_unreachable_endpoint_is_explained(credentials, seaweed):
         assert "Could not reach S3 at http://127.0.0.1:9" in reply["evalue"]
     finally:
         stop(km, kc)
+
+
+def test_new_files_under_a_table_prefix_show_up(sts_kernel, seaweed, tmp_path):
+    """Folder listings are cached briefly, never for the kernel's life:
+    Quarry's own writes (COPY, %s3 cp) show at once, others' within 10 s."""
+    _, kc = sts_kernel
+    admin = seaweed.admin()
+    admin.put_object(Bucket="data", Key="fresh/1.csv", Body=b"x\n1\n")
+
+    def count():
+        reply, outputs = run_cell(kc, "SELECT count(*) AS n FROM fresh")
+        assert reply["status"] == "ok", outputs
+        return rows_of(outputs)[0]["n"]
+
+    reply, _ = run_cell(
+        kc,
+        "CREATE EXTERNAL TABLE fresh STORED AS CSV LOCATION 's3://data/fresh/' OPTIONS ('format.has_header' 'true')",
+    )
+    assert reply["status"] == "ok"
+    assert count() == 1
+    reply, _ = run_cell(
+        kc, "COPY (SELECT 2 AS x) TO 's3://data/fresh/2.csv' STORED AS CSV OPTIONS ('format.has_header' 'true')"
+    )
+    assert reply["status"] == "ok"
+    assert count() == 2, "the kernel's own COPY must be visible at once"
+    local = tmp_path / "3.csv"
+    local.write_text("x\n3\n")
+    reply, _ = run_cell(kc, f"%s3 cp {local} s3://data/fresh/3.csv")
+    assert reply["status"] == "ok"
+    assert count() == 3, "%s3 cp must be visible at once"
+    admin.put_object(Bucket="data", Key="fresh/4.csv", Body=b"x\n4\n")
+    deadline = time.monotonic() + 20
+    while count() != 4:
+        assert time.monotonic() < deadline, "a file written by someone else never showed up"
+        time.sleep(1)

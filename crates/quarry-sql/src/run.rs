@@ -128,6 +128,11 @@ impl SqlSession {
     ) -> Result<Option<StatementResult>, DataFusionError> {
         let ctx = self.context();
         let plan = ctx.state().statement_to_plan(statement).await?;
+        let writes = matches!(
+            plan,
+            datafusion::logical_expr::LogicalPlan::Copy(_)
+                | datafusion::logical_expr::LogicalPlan::Dml(_)
+        );
         let frame = ctx.execute_logical_plan(plan).await?;
         let mut stream = frame.execute_stream().await?;
         let schema = stream.schema();
@@ -143,6 +148,9 @@ impl SqlSession {
                 batches.push(batch.slice(0, take));
                 kept += take;
             }
+        }
+        if writes {
+            self.forget_listings();
         }
         if schema.fields().is_empty() {
             return Ok(None);

@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -18,6 +21,16 @@ pub struct SessionOptions {
     /// Parallelism of scans and joins; `None` picks [`default_target_partitions`].
     pub target_partitions: Option<usize>,
 }
+
+/// How long a folder's file list is reused before S3 is listed again.
+///
+/// DataFusion caches listings for the whole session by default, so files
+/// that someone else (a colleague, a Spark job, `%s3 cp`) adds under a
+/// table's prefix would never show up in this kernel. Ten seconds keeps
+/// repeated queries from re-listing while a notebook is being worked
+/// through, and Quarry's own writes forget the listings at once
+/// ([`SqlSession::forget_listings`]).
+pub const LISTING_FRESH_FOR: Duration = Duration::from_secs(10);
 
 /// Partitions per query when not configured: four per core, at least 8.
 ///
@@ -61,6 +74,9 @@ impl SqlSession {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(pool))
             .with_object_store_registry(Arc::new(S3AwareRegistry::new(Arc::clone(&s3))))
+            .with_cache_manager(
+                CacheManagerConfig::default().with_list_files_cache_ttl(Some(LISTING_FRESH_FOR)),
+            )
             .build_arc()
             .map_err(|e| SqlError::config(format!("Could not start the SQL engine: {e}")))?;
         let mut config = SessionConfig::new()
@@ -80,6 +96,14 @@ impl SqlSession {
 
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Forgets cached folder listings, after this kernel wrote to S3 (the
+    /// next query lists again and sees the new files).
+    pub fn forget_listings(&self) {
+        if let Some(cache) = self.ctx.runtime_env().cache_manager.get_list_files_cache() {
+            cache.clear();
+        }
     }
 
     pub fn s3(&self) -> &Arc<S3Stores> {

@@ -32,8 +32,17 @@ pub(super) async fn run(
             "ls" => s3.ls(rest).await,
             "head" => s3.head(rest).await,
             "whoami" => s3.whoami().await,
-            "cp" => s3.cp(rest).await,
-            "rm" => s3.rm(rest).await,
+            // Writes change what folders hold: SQL lists them again.
+            "cp" => {
+                let done = s3.cp(rest).await;
+                s3.handler.session.forget_listings();
+                done
+            }
+            "rm" => {
+                let done = s3.rm(rest).await;
+                s3.handler.session.forget_listings();
+                done
+            }
             other => Err(usage_error(&format!("'{other}' is not an %s3 command."))),
         }
     };
