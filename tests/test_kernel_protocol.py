@@ -1,7 +1,6 @@
 """The kernel under real jupyter_client traffic: interrupts, restarts,
 forged messages, and many executions in a row."""
 
-import json
 import time
 
 import pytest

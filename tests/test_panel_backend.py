@@ -2,16 +2,13 @@
 jupyter-server-proxy inside a running Jupyter Server, with STS credentials."""
 
 import hashlib
-import json
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from support.jupyter import JupyterServer
-from support.kernels import minimal_env
+from support.jupyter import JupyterServer, server_env
 from support.seaweed import Seaweed
 
 @pytest.fixture(scope="module")
@@ -21,8 +18,7 @@ def panel(oidc, tmp_path_factory, quarry_bin):
         for bucket in ("data", "forbidden"):
             s3.create_bucket(bucket)
         credentials = s3.assume_role(oidc.mint("carol"))
-        env = minimal_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin})
-        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+        env = server_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin})
         server = JupyterServer(env, workdir)
         try:
             yield server, s3, credentials, workdir
@@ -232,8 +228,7 @@ def test_s3_outage_gives_503_and_the_backend_survives(oidc, tmp_path, quarry_bin
     with Seaweed(tmp_path / "s3", oidc, user_buckets=("data",)) as s3:
         s3.create_bucket("data")
         credentials = s3.assume_role(oidc.mint("dave"))
-        env = minimal_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin})
-        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+        env = server_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin})
         server = JupyterServer(env, tmp_path)
         try:
             s = server.session()

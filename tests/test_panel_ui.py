@@ -27,8 +27,7 @@ from support.browser import (
     open_s3_panel,
     toast,
 )
-from support.jupyter import JupyterServer
-from support.kernels import minimal_env
+from support.jupyter import JupyterServer, server_env
 from support.seaweed import Seaweed
 
 SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
@@ -37,8 +36,7 @@ BIG = 1200  # objects under data/big/: three pages of 500
 
 
 def lab_env(s3, credentials, quarry_bin, workdir, **extra):
-    env = minimal_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin, **extra})
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    env = server_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin, **extra})
     # Keep JupyterLab's settings and workspaces out of the user's home.
     for name in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_CONFIG_DIR"):
         path = workdir / name.lower()

@@ -199,8 +199,9 @@ def _xml_text(body: str, name: str) -> str | None:
     return None
 
 
-def environment_for(settings: Settings, credentials: Credentials) -> dict:
-    """The credentials contract (DESIGN.md) for the user's server."""
+def environment_for(settings: Settings, credentials: Credentials, username: str) -> dict:
+    """The credentials contract (DESIGN.md) for the user's server. A
+    `{username}` in the token file path (local spawners) is the user's."""
     return {
         "AWS_ACCESS_KEY_ID": credentials.access_key_id,
         "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
@@ -209,7 +210,7 @@ def environment_for(settings: Settings, credentials: Credentials) -> dict:
         "AWS_ENDPOINT_URL_S3": settings.s3_endpoint,
         "AWS_ENDPOINT_URL_STS": settings.s3_endpoint,
         "AWS_REGION": settings.region,
-        "AWS_WEB_IDENTITY_TOKEN_FILE": settings.token_file,
+        "AWS_WEB_IDENTITY_TOKEN_FILE": settings.token_file.replace("{username}", username),
         **({"AWS_ROLE_ARN": settings.role_arn} if settings.role_arn else {}),
         # Tells quarry_jupyterlab to keep the token file fresh from the hub.
         "QUARRY_ID_TOKEN_FROM_HUB": "1",
@@ -227,10 +228,7 @@ async def pre_spawn_hook(spawner, settings: Settings | None = None):
             "administrators: enable_auth_state must be on."
         )
     credentials = await assume_role_with_web_identity(settings, id_token, f"jupyterhub-{spawner.user.name}")
-    env = environment_for(settings, credentials)
-    # A `{username}` in the token file path (local spawners) is the user's.
-    env["AWS_WEB_IDENTITY_TOKEN_FILE"] = settings.token_file.replace("{username}", spawner.user.name)
-    spawner.environment.update(env)
+    spawner.environment.update(environment_for(settings, credentials, spawner.user.name))
     spawner.log.info("S3 credentials for %s until %s", spawner.user.name, credentials.expiration)
 
 

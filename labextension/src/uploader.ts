@@ -44,8 +44,9 @@ const PARALLEL_UPLOADS = 3;
 export class Uploader {
   constructor(private readonly _api: QuarryApi) {}
 
-  /** Emitted on every progress step, finish, failure and cancel. */
-  get changed(): ISignal<this, UploadTask> {
+  /** Emitted on every progress step, finish, failure and cancel (with the
+   * task), and when finished tasks are cleared (with `null`). */
+  get changed(): ISignal<this, UploadTask | null> {
     return this._changed;
   }
 
@@ -101,7 +102,7 @@ export class Uploader {
   /** Drops finished tasks from the list. */
   clearFinished(): void {
     this._tasks = this._tasks.filter(t => !t.finished);
-    this._changed.emit(undefined as unknown as UploadTask);
+    this._changed.emit(null);
   }
 
   private async _send(task: UploadTask): Promise<void> {
@@ -143,7 +144,7 @@ export class Uploader {
   private _tasks: UploadTask[] = [];
   private _active = 0;
   private _waiting: (() => void)[] = [];
-  private _changed = new Signal<this, UploadTask>(this);
+  private _changed = new Signal<this, UploadTask | null>(this);
 }
 
 /** The list of uploads under the S3 file browser, with progress bars. */

@@ -211,14 +211,19 @@ def same_answer(a, b):
     return True
 
 
-def needed_ranges(sql, local):
-    """The byte ranges of the column chunks a query reads (every row group;
-    pruning would only shrink this), from DataFusion's optimised plan."""
+def planner(local):
+    """A datafusion-python context over the local files, for reading plans."""
     import datafusion
 
     ctx = datafusion.SessionContext()
     for t in TABLES:
         ctx.register_parquet(t, f"{local}/{t}.parquet")
+    return ctx
+
+
+def needed_ranges(ctx, sql, local):
+    """The byte ranges of the column chunks a query reads (every row group;
+    pruning would only shrink this), from DataFusion's optimised plan."""
     plan = str(ctx.sql(sql).optimized_logical_plan().display_indent())
     ranges = []
     for table, columns in re.findall(r"TableScan: (\w+) projection=\[([^\]]*)\]", plan):
@@ -269,6 +274,7 @@ def main():
     install_kernelspec(args.quarry)
     local = generate(args.scale)
     sql = queries(selected)
+    plans = planner(local)
 
     with tempfile.TemporaryDirectory(prefix="quarry-tpch-") as work, OidcIssuer() as oidc, \
             Seaweed(Path(work) / "s3", oidc) as s3:
@@ -308,7 +314,7 @@ def main():
                         seconds, _, _ = running[name].query(sql[n])
                         times[name].append(seconds)
                 results[n]["warm"] = {k: statistics.median(v) for k, v in times.items() if v}
-                ranges = needed_ranges(sql[n], local)
+                ranges = needed_ranges(plans, sql[n], local)
                 fetches = [fetch_time(s3fs, ranges) for _ in range(3)]
                 results[n]["physical"] = statistics.median(f[0] for f in fetches)
                 results[n]["bytes"] = fetches[0][1]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .ports import free_ports, wait_for_port
+from .processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB_DIR = ROOT / "tests" / "hub"
@@ -57,9 +58,7 @@ class OidcProvider:
             raise
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        stop_process(self.process, timeout=10)
         self._log.close()
 
 
@@ -186,13 +185,7 @@ class Hub:
         self.stop()
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=30)
         self._log.close()
         # Single-user servers the hub may have left behind.
         pid_file = self.workdir / "proxy.pid"

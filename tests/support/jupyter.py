@@ -7,10 +7,20 @@ import sys
 
 import requests
 
+from support.kernels import minimal_env
 from support.ports import free_ports, wait_for_port
+from support.processes import stop_process
 
 TOKEN = "quarry-panel-test-token"
 XSRF = "panel-xsrf-value"
+
+
+def server_env(extra):
+    """A Jupyter server's environment: only what it needs (`minimal_env`),
+    plus `extra`, with this venv's tools (jupyter, the proxy) first on PATH."""
+    env = minimal_env(extra)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    return env
 
 
 class JupyterServer:
@@ -50,13 +60,7 @@ class JupyterServer:
         self.stop()
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log.close()
 
     def session(self, authenticated=True, xsrf=True):

@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from .ports import free_ports, wait_for_port
+from .processes import stop_process
 
 ADMIN_KEY = "quarrytestadmin"
 ADMIN_SECRET = "quarry-test-admin-secret-value"
@@ -142,13 +143,7 @@ class Seaweed:
         self.stop()
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if getattr(self, "_log", None):
             self._log.close()
 

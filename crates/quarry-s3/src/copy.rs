@@ -22,7 +22,7 @@ pub async fn copy_object(
     stores: &S3Stores,
     from: &S3Location,
     to: &S3Location,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<u64, S3Failure> {
     let client = stores.client();
     let endpoint = stores.settings().endpoint_display();
@@ -35,6 +35,21 @@ pub async fn copy_object(
         .await
         .map_err(|e| crate::explain_sdk_failure(&e, &source_url, &endpoint))?;
     let size = head.content_length().unwrap_or(0).max(0) as u64;
+    copy_sized(stores, from, to, size, progress).await?;
+    Ok(size)
+}
+
+/// [`copy_object`] for an object whose size is already known (from a
+/// listing), saving the HEAD request.
+async fn copy_sized(
+    stores: &S3Stores,
+    from: &S3Location,
+    to: &S3Location,
+    size: u64,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(), S3Failure> {
+    let client = stores.client();
+    let endpoint = stores.settings().endpoint_display();
     let source = copy_source(from);
     let place = to.to_string();
     if size <= MULTIPART_COPY_ABOVE {
@@ -47,7 +62,7 @@ pub async fn copy_object(
             .await
             .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
         progress(size, size);
-        return Ok(size);
+        return Ok(());
     }
     let started = client
         .create_multipart_upload()
@@ -100,17 +115,11 @@ pub async fn copy_object(
             .send()
             .await
             .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
-        Ok::<_, S3Failure>(size)
+        Ok::<_, S3Failure>(())
     };
     let outcome = copy.await;
     if outcome.is_err() {
-        let _ = client
-            .abort_multipart_upload()
-            .bucket(&to.bucket)
-            .key(&to.key)
-            .upload_id(&upload_id)
-            .send()
-            .await;
+        crate::abort_multipart_upload(stores, &to.bucket, &to.key, &upload_id).await;
     }
     outcome
 }
@@ -164,7 +173,8 @@ pub async fn copy_prefix(
                     .await
                     .map_err(|e| crate::explain_sdk_failure(&e, &target.to_string(), &endpoint))?;
             } else {
-                copy_object(stores, &source, &target, |_, _| {}).await?;
+                let size = object.size().unwrap_or(0).max(0) as u64;
+                copy_sized(stores, &source, &target, size, |_, _| {}).await?;
             }
             copied += 1;
             progress(copied);

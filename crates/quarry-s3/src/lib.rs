@@ -30,5 +30,5 @@ pub use failure::{
     not_found as not_found_failure, xml_tag,
 };
 pub use location::S3Location;
-pub use ops::{DeletePrefixError, delete_prefix};
+pub use ops::{DeletePrefixError, abort_multipart_upload, delete_prefix};
 pub use stores::S3Stores;

@@ -104,6 +104,22 @@ pub async fn delete_prefix(
     Ok(deleted)
 }
 
+/// Aborts a multipart upload so its parts are not kept (and billed). Best
+/// effort: the caller is already reporting the failure that led here.
+pub async fn abort_multipart_upload(stores: &S3Stores, bucket: &str, key: &str, upload_id: &str) {
+    let result = stores
+        .client()
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(%bucket, %key, "could not abort a multipart upload: {e}");
+    }
+}
+
 /// The folder prefixes from `prefix` down to `key`'s parent:
 /// `("a/", "a/b/c/d.csv")` → `a/`, `a/b/`, `a/b/c/`.
 fn folders_between(prefix: &str, key: &str) -> Vec<String> {

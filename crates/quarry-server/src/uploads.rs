@@ -288,17 +288,7 @@ impl Pending {
         for part in &mut self.parts {
             let _ = part.stored().await;
         }
-        let result = s3
-            .client()
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(&self.s3_upload_id)
-            .send()
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(bucket = %self.bucket, key = %self.key, "could not abort a multipart upload: {e}");
-        }
+        quarry_s3::abort_multipart_upload(s3, &self.bucket, &self.key, &self.s3_upload_id).await;
     }
 }
 

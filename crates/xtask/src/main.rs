@@ -77,20 +77,6 @@ fn main() -> anyhow::Result<()> {
             let quarry = quarry.to_str().context("non-UTF-8 path")?;
             let out = project.target_dir().join("bench");
             let out = out.to_str().context("non-UTF-8 path")?;
-            project.python(&[
-                "tests/bench/kernel_bench.py",
-                "--quarry",
-                quarry,
-                "--out",
-                out,
-            ])?;
-            project.python(&[
-                "tests/bench/panel_bench.py",
-                "--quarry",
-                quarry,
-                "--out",
-                out,
-            ])?;
             // The peers (datafusion-python, polars, DuckDB) and the data
             // generator are only needed here.
             project.python(&[
@@ -101,13 +87,11 @@ fn main() -> anyhow::Result<()> {
                 "-r",
                 "tests/bench/requirements.txt",
             ])?;
-            project.python(&[
-                "tests/bench/tpch_bench.py",
-                "--quarry",
-                quarry,
-                "--out",
-                out,
-            ])
+            for bench in ["kernel_bench", "panel_bench", "tpch_bench"] {
+                let script = format!("tests/bench/{bench}.py");
+                project.python(&[&script, "--quarry", quarry, "--out", out])?;
+            }
+            Ok(())
         }
     }
 }

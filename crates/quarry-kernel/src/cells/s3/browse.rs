@@ -177,12 +177,7 @@ impl S3<'_> {
             return Err(usage_error("%s3 head takes one s3:// URL."));
         };
         let location = S3Location::parse(url).map_err(|e| usage_error(&e.to_string()))?;
-        let store = self
-            .handler
-            .session
-            .s3()
-            .store(&location.bucket)
-            .map_err(|e| usage_error(&e.to_string()))?;
+        let store = self.store(&location.bucket)?;
         let path = StorePath::from(location.key.as_str());
         let meta = store
             .head(&path)

@@ -68,6 +68,18 @@ struct S3<'a> {
 }
 
 impl S3<'_> {
+    /// The object store for `bucket`, or a usage error naming the bad name.
+    fn store(
+        &self,
+        bucket: &str,
+    ) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, ExecuteError> {
+        self.handler
+            .session
+            .s3()
+            .store(bucket)
+            .map_err(|e| usage_error(&e.to_string()))
+    }
+
     fn endpoint(&self) -> String {
         self.handler.session.s3().settings().endpoint_display()
     }

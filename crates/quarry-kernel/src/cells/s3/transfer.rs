@@ -164,12 +164,7 @@ impl<'a> S3<'a> {
         to: PathBuf,
     ) -> Result<(u64, String), ExecuteError> {
         let place = from.to_string();
-        let store = self
-            .handler
-            .session
-            .s3()
-            .store(&from.bucket)
-            .map_err(|e| usage_error(&e.to_string()))?;
+        let store = self.store(&from.bucket)?;
         let name = from.key.rsplit('/').next().unwrap_or("download");
         let target = if to.is_dir() || to.as_os_str().to_string_lossy().ends_with('/') {
             to.join(name)
@@ -223,12 +218,7 @@ impl<'a> S3<'a> {
             .await
             .map_err(|e| local_error(from, &e))?;
         let total = file.metadata().await.map(|m| m.len()).ok();
-        let store = self
-            .handler
-            .session
-            .s3()
-            .store(&to.bucket)
-            .map_err(|e| usage_error(&e.to_string()))?;
+        let store = self.store(&to.bucket)?;
         let path = StorePath::from(to.key.as_str());
         let upload = store
             .put_multipart(&path)
