@@ -5,5 +5,9 @@
 //! `k8s-openapi`'s types and compared field by field with what was written,
 //! so a misspelled or misplaced field fails instead of being ignored by the
 //! API server at deploy time.
+//!
+//! [`fake_kube`] is a fake Kubernetes API server and kubelet stand-in that
+//! lets a real Spark driver run real executors on this machine.
 
+pub mod fake_kube;
 pub mod manifests;

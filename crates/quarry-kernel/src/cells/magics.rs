@@ -89,11 +89,10 @@ pub(super) async fn run(
             let rest = line.trim_start().strip_prefix("%s3").unwrap_or_default();
             super::s3::run(handler, &super::s3::split_args(rest)?, outputs).await
         }
-        "%spark" | "%%spark" => Err(ExecuteError::new(
-            "MagicNotAvailable",
-            format!(
-                "{name} is not available in this Quarry build yet; SQL cells can already read and write s3:// URLs."
-            ),
+        "%spark" => handler.spark_magic(&args, outputs).await,
+        "%%spark" => Err(ExecuteError::new(
+            "SparkUsageError",
+            "%%spark must be the first line of its cell: the whole cell below it is Spark SQL.",
         )),
         _ => Err(ExecuteError::new(
             "UnknownMagic",

@@ -7,6 +7,7 @@ mod display;
 mod kernel_info;
 mod magics;
 mod s3;
+mod spark;
 mod sql;
 
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,8 @@ pub struct QuarryHandler {
     config: Mutex<CellsConfig>,
     /// Cancels the cell now running; `None` when idle.
     running: Mutex<Option<CancellationToken>>,
+    /// The `%spark` session, if one is running.
+    spark: Mutex<Option<Arc<quarry_spark::SparkSession>>>,
 }
 
 impl QuarryHandler {
@@ -57,6 +60,7 @@ impl QuarryHandler {
             executor,
             config: Mutex::new(config),
             running: Mutex::new(None),
+            spark: Mutex::new(None),
         }
     }
 
@@ -87,6 +91,11 @@ impl Handler for QuarryHandler {
     }
 
     async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+        let trimmed = code.trim_start();
+        if trimmed.starts_with("%%spark") {
+            let (magic_line, body) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
+            return self.spark_cell(magic_line, body, outputs).await;
+        }
         let (magics, sql) = split_cell(code);
         for line in magics {
             magics::run(self, line, outputs).await?;
@@ -153,6 +162,16 @@ impl Handler for QuarryHandler {
     }
 
     fn is_complete(&self, code: &str) -> IsCompleteReply {
+        if code.trim_start().starts_with("%%") {
+            // A cell magic's body is Spark SQL, not DataFusion's: like
+            // IPython, it ends at a `;` or a blank line.
+            let done = code.trim_end().ends_with(';') || code.ends_with("\n\n");
+            return if done {
+                IsCompleteReply::complete()
+            } else {
+                IsCompleteReply::incomplete(String::new())
+            };
+        }
         let (_, sql) = split_cell(code);
         match quarry_sql::completeness(sql) {
             Completeness::Complete => IsCompleteReply::complete(),
@@ -171,6 +190,7 @@ impl Handler for QuarryHandler {
 
     async fn shutdown(&self, _restart: bool) {
         self.interrupt();
+        self.shutdown_spark().await;
     }
 }
 

@@ -49,6 +49,17 @@ impl Credentials {
         self.expiration.is_some_and(|e| e <= now)
     }
 
+    /// The secret key, for handing to a child process that signs for itself
+    /// (Spark's S3A). Never log or display it.
+    pub fn secret_access_key(&self) -> &str {
+        &self.secret_access_key
+    }
+
+    /// The session token of temporary credentials; a secret like the key.
+    pub fn session_token(&self) -> Option<&str> {
+        self.session_token.as_deref()
+    }
+
     pub(crate) fn secret(&self) -> &str {
         &self.secret_access_key
     }

@@ -1,0 +1,496 @@
+//! `%spark start|status|logs|stop` and `%%spark [-o NAME] [-i TABLE]…`.
+//!
+//! Spark work runs on the query runtime (the protocol runtime is a single
+//! thread that must stay free for interrupts); progress comes back over a
+//! watch channel and is drawn here with `update_display_data`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::datasource::MemTable;
+use quarry_spark::{
+    Placement, QueryProgress, S3a, SessionConfig, SparkError, SparkSession, StartOptions, StartStep,
+};
+use tokio::sync::watch;
+
+use super::{QuarryHandler, display};
+use crate::protocol::{ExecuteError, Outputs};
+
+/// How much of a log `%spark logs` shows.
+const LOG_LINES: usize = 100;
+/// After an interrupt, how long Spark gets to cancel before the wait ends.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+fn spark_error(error: SparkError) -> ExecuteError {
+    ExecuteError::new(error.ename(), error.to_string())
+}
+
+/// `%%spark` options.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct CellOptions {
+    output: Option<String>,
+    inputs: Vec<String>,
+}
+
+fn parse_cell_options(args: &[&str]) -> Result<CellOptions, ExecuteError> {
+    let usage = |why: String| ExecuteError::new("SparkUsageError", why);
+    let mut options = CellOptions::default();
+    let mut words = args.iter();
+    while let Some(flag) = words.next() {
+        let mut name = || {
+            words
+                .next()
+                .map(|w| w.to_string())
+                .filter(|w| is_table_name(w))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "{flag} needs a table name (letters, digits, _), e.g. %%spark {flag} sales"
+                    ))
+                })
+        };
+        match *flag {
+            "-o" | "--output" => options.output = Some(name()?),
+            "-i" | "--input" => options.inputs.push(name()?),
+            other => {
+                return Err(usage(format!(
+                    "Unknown %%spark option '{other}': use -o NAME to keep the result as a kernel table and -i TABLE to send a kernel table to Spark."
+                )));
+            }
+        }
+    }
+    Ok(options)
+}
+
+fn is_table_name(word: &str) -> bool {
+    !word.is_empty()
+        && !word.starts_with(|c: char| c.is_ascii_digit())
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn progress_line(progress: &QueryProgress, elapsed: Duration) -> String {
+    let mut line = format!("Spark: running {}", quarry_sql::human_duration(elapsed));
+    if progress.stages > 0 {
+        line.push_str(&format!(
+            " · stages {}/{} · tasks {}/{}",
+            progress.stages_done, progress.stages, progress.tasks_done, progress.tasks
+        ));
+    }
+    if progress.running_tasks > 0 {
+        line.push_str(&format!(" · {} running", progress.running_tasks));
+    }
+    if progress.bytes_read > 0 {
+        line.push_str(&format!(
+            " · {} read",
+            quarry_sql::human_bytes(progress.bytes_read as u64)
+        ));
+    }
+    line
+}
+
+impl QuarryHandler {
+    fn spark_session(&self) -> Option<Arc<SparkSession>> {
+        self.spark.lock().expect("spark lock").clone()
+    }
+
+    fn session_config(&self) -> Result<SessionConfig, SparkError> {
+        let settings = self.session.s3().settings();
+        let placement = match quarry_spark::kube::detect_cluster(|name| std::env::var(name).ok()) {
+            Some(cluster) => Placement::Kubernetes(cluster),
+            None => Placement::Local,
+        };
+        Ok(SessionConfig {
+            spark_home: quarry_spark::server::find_spark_home()?,
+            user: std::env::var("JUPYTERHUB_USER")
+                .or_else(|_| std::env::var("USER"))
+                .unwrap_or_else(|_| "quarry".into()),
+            placement,
+            s3: S3a {
+                endpoint: settings.endpoint.clone(),
+                region: settings.region.clone(),
+                path_style: settings.path_style,
+            },
+            credentials: Arc::clone(self.session.s3().credentials()),
+        })
+    }
+
+    /// `%spark …`.
+    pub(super) async fn spark_magic(
+        &self,
+        args: &[&str],
+        outputs: &Outputs,
+    ) -> Result<(), ExecuteError> {
+        match args {
+            ["start", rest @ ..] => self.spark_start(rest, outputs).await,
+            ["status"] => {
+                let text = match self.spark_session() {
+                    Some(session) => self
+                        .executor
+                        .spawn(async move { session.status().await })
+                        .await
+                        .unwrap_or_default(),
+                    None => "No Spark session: `%spark start` starts one.".into(),
+                };
+                outputs.display(display::markdown(&text), None);
+                Ok(())
+            }
+            ["logs", rest @ ..] if rest.len() <= 1 => {
+                let session = self.spark_session().ok_or_else(no_session)?;
+                let which = rest.first().map(|s| s.to_string());
+                let text = self
+                    .executor
+                    .spawn(async move { session.logs(which.as_deref(), LOG_LINES).await })
+                    .await
+                    .map_err(|_| internal())?
+                    .map_err(spark_error)?;
+                outputs.stdout(&format!("{}\n", text.trim_end()));
+                Ok(())
+            }
+            ["stop"] => {
+                let Some(session) = self.spark.lock().expect("spark lock").take() else {
+                    outputs.stdout("No Spark session was running.\n");
+                    return Ok(());
+                };
+                let removed = self.stop_session(session).await.map_err(spark_error)?;
+                outputs.stdout(&match removed {
+                    0 => "Spark session stopped.\n".to_string(),
+                    n => format!(
+                        "Spark session stopped; removed {n} leftover Kubernetes object{}.\n",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                });
+                Ok(())
+            }
+            _ => Err(ExecuteError::new(
+                "SparkUsageError",
+                "Use %spark start [--executors N] [--executor-memory 2g] [--executor-cores N] [--image IMG] [--conf k=v], %spark status, %spark logs [EXECUTOR] or %spark stop.",
+            )),
+        }
+    }
+
+    async fn stop_session(&self, session: Arc<SparkSession>) -> Result<usize, SparkError> {
+        self.executor
+            .spawn(async move {
+                // Cells still holding the session finish first (they fail fast
+                // once the server is gone); then it is ours alone.
+                let mut session = session;
+                let owned = loop {
+                    match Arc::try_unwrap(session) {
+                        Ok(owned) => break owned,
+                        Err(shared) => {
+                            session = shared;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                };
+                owned.stop().await
+            })
+            .await
+            .unwrap_or(Ok(0))
+    }
+
+    async fn spark_start(&self, args: &[&str], outputs: &Outputs) -> Result<(), ExecuteError> {
+        if let Some(session) = self.spark_session() {
+            return Err(ExecuteError::new(
+                "SparkSessionRunning",
+                format!(
+                    "A Spark {} session ({}) is already running: %spark stop ends it, %spark status describes it.",
+                    session.version(),
+                    session.owner().session_id
+                ),
+            ));
+        }
+        let options = StartOptions::parse(args).map_err(spark_error)?;
+        let config = self.session_config().map_err(spark_error)?;
+        let (steps_tx, mut steps) = watch::channel(None::<StartStep>);
+        let mut task = self
+            .executor
+            .spawn(SparkSession::start(config, options, move |step| {
+                let _ = steps_tx.send(Some(step));
+            }));
+        let display_id = uuid::Uuid::new_v4().to_string();
+        outputs.display(display::status_line("Starting Spark…"), Some(&display_id));
+        let outcome = loop {
+            tokio::select! {
+                joined = &mut task => break joined,
+                changed = steps.changed() => {
+                    if changed.is_ok() {
+                        if let Some(step) = steps.borrow_and_update().clone() {
+                            outputs.update_display(display::status_line(&step.describe()), &display_id);
+                        }
+                    }
+                }
+            }
+        };
+        match outcome {
+            Ok(Ok(session)) => {
+                let mut line = format!(
+                    "Spark {} session {} ready",
+                    session.version(),
+                    session.owner().session_id
+                );
+                let executors = session.executors();
+                if !executors.is_empty() {
+                    let running = executors.iter().filter(|e| e.is_running()).count();
+                    line.push_str(&format!(" · executors: {running} running"));
+                }
+                outputs.update_display(display::status_line(&line), &display_id);
+                *self.spark.lock().expect("spark lock") = Some(Arc::new(session));
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                outputs.update_display(display::status_line("Spark did not start"), &display_id);
+                Err(spark_error(error))
+            }
+            Err(_) => Err(internal()),
+        }
+    }
+
+    /// `%%spark [-o NAME] [-i TABLE]…` followed by Spark SQL.
+    pub(super) async fn spark_cell(
+        &self,
+        magic_line: &str,
+        body: &str,
+        outputs: &Outputs,
+    ) -> Result<(), ExecuteError> {
+        let args: Vec<&str> = magic_line.split_whitespace().skip(1).collect();
+        let options = parse_cell_options(&args)?;
+        let session = self.spark_session().ok_or_else(no_session)?;
+        let query = body.trim().trim_end_matches(';').trim().to_string();
+        if query.is_empty() && options.inputs.is_empty() {
+            return Err(ExecuteError::new(
+                "SparkUsageError",
+                "The %%spark cell has no Spark SQL below its first line.",
+            ));
+        }
+        let config = self.config();
+        let cancel = tokio_util::sync::CancellationToken::new();
+        *self.running.lock().expect("running lock") = Some(cancel.clone());
+        let tag = format!("quarry-{}", uuid::Uuid::new_v4().simple());
+
+        // Kernel tables for -i, read on the query runtime.
+        let mut inputs = Vec::new();
+        for name in &options.inputs {
+            let context = self.session.context().clone();
+            let owned = name.clone();
+            let table = self
+                .executor
+                .spawn(async move {
+                    let frame = context.table(owned.as_str()).await?;
+                    let schema = Arc::new(frame.schema().as_arrow().clone());
+                    Ok::<_, datafusion::error::DataFusionError>((schema, frame.collect().await?))
+                })
+                .await
+                .map_err(|_| internal())?
+                .map_err(|_| {
+                    ExecuteError::new(
+                        "TableNotFound",
+                        format!("-i {name}: there is no kernel table '{name}' (CREATE it, or keep a result with %%spark -o {name})."),
+                    )
+                })?;
+            inputs.push((name.clone(), table));
+        }
+
+        let (progress_tx, mut progress) = watch::channel(QueryProgress::default());
+        let task_session = Arc::clone(&session);
+        let task_tag = tag.clone();
+        let started = Instant::now();
+        let mut task = self.executor.spawn(async move {
+            for (name, (schema, batches)) in inputs {
+                task_session
+                    .send_table(&name, &schema, &batches, &task_tag)
+                    .await?;
+            }
+            if query.is_empty() {
+                return Ok(None);
+            }
+            let result = task_session
+                .sql(&query, &task_tag, |p| {
+                    let _ = progress_tx.send(p.clone());
+                })
+                .await?;
+            Ok::<_, SparkError>(Some(result))
+        });
+
+        let display_id = uuid::Uuid::new_v4().to_string();
+        let mut shown = false;
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::now() + config.progress_after,
+            Duration::from_millis(500),
+        );
+        let mut cancelled_at: Option<Instant> = None;
+        let outcome = loop {
+            tokio::select! {
+                joined = &mut task => break joined.map_err(|_| internal()),
+                () = cancel.cancelled(), if cancelled_at.is_none() => {
+                    cancelled_at = Some(Instant::now());
+                    let session = Arc::clone(&session);
+                    let tag = tag.clone();
+                    self.executor.spawn(async move {
+                        if let Err(e) = session.interrupt(&tag).await {
+                            tracing::warn!("Spark interrupt failed: {e}");
+                        }
+                    });
+                }
+                _ = ticker.tick() => {
+                    if cancelled_at.is_some_and(|at| at.elapsed() > CANCEL_GRACE) {
+                        task.abort();
+                        break Ok(Err(SparkError::Interrupted));
+                    }
+                    let line = display::status_line(&progress_line(&progress.borrow_and_update(), started.elapsed()));
+                    if shown { outputs.update_display(line, &display_id) } else { outputs.display(line, Some(&display_id)); shown = true; }
+                }
+            }
+        };
+        *self.running.lock().expect("running lock") = None;
+        let interrupted = cancelled_at.is_some();
+        let summary = |text: String| {
+            if shown {
+                outputs.update_display(display::status_line(&text), &display_id);
+            }
+        };
+        let elapsed = started.elapsed();
+        match outcome? {
+            Err(_) if interrupted => {
+                summary(format!(
+                    "Interrupted after {}",
+                    quarry_sql::human_duration(elapsed)
+                ));
+                Err(spark_error(SparkError::Interrupted))
+            }
+            Err(error) => {
+                summary(format!(
+                    "Failed after {}",
+                    quarry_sql::human_duration(elapsed)
+                ));
+                Err(spark_error(error))
+            }
+            Ok(None) => {
+                summary(format!("Done in {}", quarry_sql::human_duration(elapsed)));
+                outputs.stdout(&format!(
+                    "Sent to Spark as temporary views: {}\n",
+                    options.inputs.join(", ")
+                ));
+                Ok(())
+            }
+            Ok(Some(result)) => {
+                summary(format!("Done in {}", quarry_sql::human_duration(elapsed)));
+                let total = result.rows();
+                if let Some(name) = &options.output {
+                    let table =
+                        MemTable::try_new(Arc::clone(&result.schema), vec![result.batches.clone()])
+                            .map_err(|e| {
+                                ExecuteError::new("SparkOutputError", format!("-o {name}: {e}"))
+                            })?;
+                    let context = self.session.context();
+                    let _ = context.deregister_table(name.as_str());
+                    context
+                        .register_table(name.as_str(), Arc::new(table))
+                        .map_err(|e| {
+                            ExecuteError::new("SparkOutputError", format!("-o {name}: {e}"))
+                        })?;
+                    outputs.stdout(&format!(
+                        "Kept as kernel table {name} ({} row{}).\n",
+                        quarry_sql::group_thousands(total as u64),
+                        if total == 1 { "" } else { "s" }
+                    ));
+                }
+                let shown_batches = cap_rows(&result.batches, config.max_rows);
+                let rendered = quarry_sql::render_batches(
+                    &result.schema,
+                    &shown_batches,
+                    total as u64,
+                    Some(elapsed),
+                );
+                outputs.result(display::table(rendered));
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops Spark when the kernel shuts down or restarts.
+    pub(super) async fn shutdown_spark(&self) {
+        let session = self.spark.lock().expect("spark lock").take();
+        if let Some(session) = session {
+            if let Err(e) = self.stop_session(session).await {
+                tracing::warn!("stopping Spark at shutdown: {e}");
+            }
+        }
+    }
+}
+
+fn cap_rows(
+    batches: &[datafusion::arrow::array::RecordBatch],
+    max_rows: usize,
+) -> Vec<datafusion::arrow::array::RecordBatch> {
+    let mut left = max_rows;
+    let mut shown = Vec::new();
+    for batch in batches {
+        if left == 0 {
+            break;
+        }
+        let take = batch.num_rows().min(left);
+        shown.push(batch.slice(0, take));
+        left -= take;
+    }
+    shown
+}
+
+fn no_session() -> ExecuteError {
+    ExecuteError::new(
+        "NoSparkSession",
+        "No Spark session is running: %spark start starts one.",
+    )
+}
+
+fn internal() -> ExecuteError {
+    ExecuteError::new(
+        "InternalError",
+        "The Spark task stopped unexpectedly inside Quarry (a bug worth reporting); the kernel is still usable.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cell_options() {
+        assert_eq!(
+            parse_cell_options(&["-o", "out", "-i", "a", "--input", "b"]).unwrap(),
+            CellOptions {
+                output: Some("out".into()),
+                inputs: vec!["a".into(), "b".into()]
+            }
+        );
+        assert_eq!(parse_cell_options(&[]).unwrap(), CellOptions::default());
+        assert!(
+            parse_cell_options(&["-o"])
+                .unwrap_err()
+                .evalue
+                .contains("needs a table name")
+        );
+        assert!(parse_cell_options(&["-o", "1bad"]).is_err());
+        assert!(
+            parse_cell_options(&["-x"])
+                .unwrap_err()
+                .evalue
+                .contains("Unknown %%spark option '-x'")
+        );
+    }
+
+    #[test]
+    fn progress_lines() {
+        let p = QueryProgress {
+            stages_done: 1,
+            stages: 3,
+            tasks_done: 10,
+            tasks: 24,
+            running_tasks: 2,
+            bytes_read: 2048,
+        };
+        assert_eq!(
+            progress_line(&p, Duration::from_secs(3)),
+            "Spark: running 3.0 s · stages 1/3 · tasks 10/24 · 2 running · 2.0 KiB read"
+        );
+    }
+}

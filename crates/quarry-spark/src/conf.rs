@@ -1,0 +1,584 @@
+//! What Spark is told when a session starts — pure data, so every setting
+//! (master, driver addresses, executor labels, S3A) is testable without a JVM
+//! or a cluster.
+
+use std::path::PathBuf;
+
+use crate::SparkError;
+
+/// The driver's RPC port; the executor NetworkPolicy in `images/k8s` opens it.
+pub const DRIVER_PORT: u16 = 7078;
+/// The driver's block-manager port, also opened by the NetworkPolicy.
+pub const BLOCK_MANAGER_PORT: u16 = 7079;
+/// Labels every executor pod (and anything else a session creates) carries.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "quarry");
+pub const USER_LABEL: &str = "quarry.io/user";
+pub const SESSION_LABEL: &str = "quarry.io/session";
+
+/// `%spark start` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartOptions {
+    pub executors: u32,
+    pub executor_memory: String,
+    pub executor_cores: u32,
+    pub image: Option<String>,
+    /// `--conf k=v` pairs, applied last so they override Quarry's choices.
+    pub extra: Vec<(String, String)>,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            executors: 2,
+            executor_memory: "2g".into(),
+            executor_cores: 1,
+            image: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl StartOptions {
+    /// Parses `--executors N --executor-memory 2g --executor-cores N
+    /// --image IMG --conf k=v…` (also `--flag=value`).
+    pub fn parse(args: &[&str]) -> Result<Self, SparkError> {
+        let mut options = StartOptions::default();
+        let mut words = args.iter().flat_map(|arg| match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") && flag != "--conf" => {
+                vec![flag.to_string(), value.to_string()]
+            }
+            _ => vec![arg.to_string()],
+        });
+        while let Some(flag) = words.next() {
+            let mut value = |what: &str| {
+                words.next().ok_or_else(|| {
+                    SparkError::usage(format!(
+                        "{flag} needs {what}, e.g. {flag} {}",
+                        example(&flag)
+                    ))
+                })
+            };
+            match flag.as_str() {
+                "--executors" => options.executors = positive(&flag, &value("a number")?)?,
+                "--executor-cores" => {
+                    options.executor_cores = positive(&flag, &value("a number")?)?
+                }
+                "--executor-memory" => {
+                    let memory = value("a size")?;
+                    if !is_jvm_size(&memory) {
+                        return Err(SparkError::usage(format!(
+                            "--executor-memory takes a JVM size such as 512m or 2g, not '{memory}'."
+                        )));
+                    }
+                    options.executor_memory = memory;
+                }
+                "--image" => options.image = Some(value("an image")?),
+                "--conf" => {
+                    let pair = value("key=value")?;
+                    let (key, val) = pair
+                        .split_once('=')
+                        .filter(|(k, _)| !k.is_empty())
+                        .ok_or_else(|| {
+                            SparkError::usage(format!("--conf takes key=value, not '{pair}'."))
+                        })?;
+                    options.extra.push((key.to_string(), val.to_string()));
+                }
+                other => {
+                    return Err(SparkError::usage(format!(
+                        "Unknown option '{other}': %spark start takes --executors, --executor-memory, --executor-cores, --image and --conf."
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn example(flag: &str) -> &'static str {
+    match flag {
+        "--executor-memory" => "2g",
+        "--image" => "registry/quarry-spark-executor:4.3.0",
+        "--conf" => "spark.sql.shuffle.partitions=8",
+        _ => "2",
+    }
+}
+
+fn positive(flag: &str, value: &str) -> Result<u32, SparkError> {
+    value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        SparkError::usage(format!(
+            "{flag} takes a positive whole number, not '{value}'."
+        ))
+    })
+}
+
+fn is_jvm_size(value: &str) -> bool {
+    let digits = value.trim_end_matches(|c: char| "kKmMgGtT".contains(c));
+    !digits.is_empty()
+        && digits.len() + 1 >= value.len()
+        && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Where executors run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Off-cluster: everything in the driver JVM.
+    Local,
+    /// In-cluster: executors are pods next to the notebook pod.
+    Kubernetes(Cluster),
+}
+
+/// The notebook pod as seen from inside, read from the service account files
+/// and the pod's environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// `https://host:port` of the API server.
+    pub api_url: String,
+    pub namespace: String,
+    /// The notebook pod's name ($HOSTNAME): executors get an ownerReference
+    /// to it, so they die with the pod even if the kernel is killed.
+    pub pod_name: String,
+    /// The pod's IP, which executors dial back to.
+    pub pod_ip: String,
+    pub token_file: PathBuf,
+    pub ca_file: PathBuf,
+    /// Executor image when `--image` is not given (`QUARRY_SPARK_IMAGE`).
+    pub default_image: Option<String>,
+}
+
+/// Where S3 is, for Spark's S3A connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3a {
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub path_style: bool,
+}
+
+/// Who the session belongs to; becomes pod labels and names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub user: String,
+    pub session_id: String,
+}
+
+impl Owner {
+    /// The executor pod-name prefix: unique per session and a valid DNS label.
+    pub fn pod_name_prefix(&self) -> String {
+        let user = dns_label(&self.user);
+        let user = if user.is_empty() {
+            "user".to_string()
+        } else {
+            user
+        };
+        let short: String = self
+            .session_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect();
+        let mut prefix = format!("quarry-{}", &user[..user.len().min(24)]);
+        prefix = prefix.trim_end_matches('-').to_string();
+        format!("{prefix}-{}", short.to_ascii_lowercase())
+    }
+
+    /// The labels a session's objects carry, as `(key, value)`.
+    pub fn labels(&self) -> Vec<(String, String)> {
+        vec![
+            (MANAGED_BY.0.into(), MANAGED_BY.1.into()),
+            (USER_LABEL.into(), label_value(&self.user)),
+            (SESSION_LABEL.into(), self.session_id.clone()),
+        ]
+    }
+
+    /// A label selector matching everything of this session.
+    pub fn selector(&self) -> String {
+        format!("{SESSION_LABEL}={}", self.session_id)
+    }
+}
+
+/// Lower-case alphanumerics and dashes, as Kubernetes names want.
+fn dns_label(text: &str) -> String {
+    let mapped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    mapped.trim_matches('-').to_string()
+}
+
+/// A valid label value: alphanumerics, `-_.`, at most 63, alphanumeric ends.
+fn label_value(text: &str) -> String {
+    let mapped: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect();
+    mapped
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// Everything the Spark Connect server is launched with, minus secrets.
+pub fn spark_conf(
+    placement: &Placement,
+    options: &StartOptions,
+    s3: &S3a,
+    owner: &Owner,
+    connect_port: u16,
+) -> Result<Vec<(String, String)>, SparkError> {
+    let mut conf: Vec<(String, String)> = Vec::new();
+    let mut set = |key: &str, value: String| conf.push((key.to_string(), value));
+    set(
+        "spark.app.name",
+        format!("quarry-{}", dns_label(&owner.user)),
+    );
+    set("spark.connect.grpc.binding.address", "127.0.0.1".into());
+    set("spark.connect.grpc.binding.port", connect_port.to_string());
+    // The UI would fight over port 4040 between kernels; opt in with --conf.
+    set("spark.ui.enabled", "false".into());
+    match placement {
+        Placement::Local => {
+            set("spark.master", "local[*]".into());
+            set("spark.driver.host", "127.0.0.1".into());
+            set("spark.driver.bindAddress", "127.0.0.1".into());
+        }
+        Placement::Kubernetes(cluster) => {
+            let image = options
+                .image
+                .clone()
+                .or_else(|| cluster.default_image.clone())
+                .ok_or_else(|| {
+                    SparkError::usage(
+                        "No executor image: pass --image IMAGE or set QUARRY_SPARK_IMAGE (images/spark-executor builds one).",
+                    )
+                })?;
+            set("spark.master", format!("k8s://{}", cluster.api_url));
+            set("spark.submit.deployMode", "client".into());
+            set("spark.kubernetes.namespace", cluster.namespace.clone());
+            set("spark.kubernetes.driver.pod.name", cluster.pod_name.clone());
+            // Executors dial the pod IP (4.3 also defaults
+            // useDriverPodIP=true): binding 0.0.0.0 would send them to 0.0.0.0.
+            set("spark.driver.host", cluster.pod_ip.clone());
+            set("spark.driver.bindAddress", cluster.pod_ip.clone());
+            set("spark.driver.port", DRIVER_PORT.to_string());
+            set(
+                "spark.driver.blockManager.port",
+                BLOCK_MANAGER_PORT.to_string(),
+            );
+            set(
+                "spark.kubernetes.authenticate.oauthTokenFile",
+                cluster.token_file.display().to_string(),
+            );
+            set(
+                "spark.kubernetes.authenticate.caCertFile",
+                cluster.ca_file.display().to_string(),
+            );
+            set("spark.kubernetes.container.image", image);
+            set(
+                "spark.kubernetes.executor.podNamePrefix",
+                owner.pod_name_prefix(),
+            );
+            set("spark.executor.instances", options.executors.to_string());
+            set("spark.executor.memory", options.executor_memory.clone());
+            set("spark.executor.cores", options.executor_cores.to_string());
+            for (key, value) in owner.labels() {
+                set(&format!("spark.kubernetes.executor.label.{key}"), value);
+            }
+        }
+    }
+    let hadoop = |key: &str| format!("spark.hadoop.{key}");
+    if let Some(endpoint) = &s3.endpoint {
+        set(&hadoop("fs.s3a.endpoint"), endpoint.clone());
+        set(
+            &hadoop("fs.s3a.connection.ssl.enabled"),
+            endpoint.starts_with("https://").to_string(),
+        );
+    }
+    set(&hadoop("fs.s3a.endpoint.region"), s3.region.clone());
+    set(
+        &hadoop("fs.s3a.path.style.access"),
+        s3.path_style.to_string(),
+    );
+    // s3:// URLs, which the kernel's SQL uses, go through S3A too.
+    set(
+        &hadoop("fs.s3.impl"),
+        "org.apache.hadoop.fs.s3a.S3AFileSystem".into(),
+    );
+    // Keys are renewed before each cell; a cached filesystem would keep the old ones.
+    set(&hadoop("fs.s3a.impl.disable.cache"), "true".into());
+    set(&hadoop("fs.s3.impl.disable.cache"), "true".into());
+    conf.extend(options.extra.iter().cloned());
+    Ok(conf)
+}
+
+/// The S3A key settings for the current credentials. These are secrets: they
+/// go into a 0600 properties file or a Spark Connect config call, never onto
+/// a command line or into output.
+pub fn s3a_credentials(credentials: &quarry_s3::Credentials) -> Vec<(String, String)> {
+    let provider = if credentials.session_token().is_some() {
+        "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"
+    } else {
+        "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+    };
+    let mut conf = vec![
+        (
+            "spark.hadoop.fs.s3a.aws.credentials.provider".to_string(),
+            provider.to_string(),
+        ),
+        (
+            "spark.hadoop.fs.s3a.access.key".to_string(),
+            credentials.access_key_id.clone(),
+        ),
+        (
+            "spark.hadoop.fs.s3a.secret.key".to_string(),
+            credentials.secret_access_key().to_string(),
+        ),
+    ];
+    if let Some(token) = credentials.session_token() {
+        conf.push((
+            "spark.hadoop.fs.s3a.session.token".to_string(),
+            token.to_string(),
+        ));
+    }
+    conf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            user: "Alice.Smith@example.org".into(),
+            session_id: "5f1c2d3e-aaaa-bbbb".into(),
+        }
+    }
+
+    fn s3() -> S3a {
+        S3a {
+            endpoint: Some("http://minio.quarry:9000".into()),
+            region: "us-east-1".into(),
+            path_style: true,
+        }
+    }
+
+    fn cluster() -> Cluster {
+        Cluster {
+            api_url: "https://10.0.0.1:443".into(),
+            namespace: "quarry-users".into(),
+            pod_name: "jupyter-alice".into(),
+            pod_ip: "10.1.2.3".into(),
+            token_file: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
+            ca_file: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt".into(),
+            default_image: Some("quarry/spark-executor:4.3.0".into()),
+        }
+    }
+
+    fn get<'a>(conf: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        conf.iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn parses_start_options() {
+        let options = StartOptions::parse(&[
+            "--executors",
+            "3",
+            "--executor-memory=1g",
+            "--executor-cores",
+            "2",
+            "--image",
+            "img:1",
+            "--conf",
+            "spark.sql.shuffle.partitions=4",
+        ])
+        .unwrap();
+        assert_eq!(options.executors, 3);
+        assert_eq!(options.executor_memory, "1g");
+        assert_eq!(options.executor_cores, 2);
+        assert_eq!(options.image.as_deref(), Some("img:1"));
+        assert_eq!(
+            options.extra,
+            vec![("spark.sql.shuffle.partitions".into(), "4".into())]
+        );
+        assert_eq!(StartOptions::parse(&[]).unwrap(), StartOptions::default());
+    }
+
+    #[test]
+    fn refuses_bad_start_options_in_one_sentence() {
+        let message = |args: &[&str]| StartOptions::parse(args).unwrap_err().to_string();
+        assert!(message(&["--executors", "0"]).contains("positive whole number"));
+        assert!(message(&["--executors"]).contains("needs a number"));
+        assert!(message(&["--executor-memory", "lots"]).contains("JVM size"));
+        assert!(message(&["--conf", "novalue"]).contains("key=value"));
+        assert!(message(&["--nodes", "2"]).contains("Unknown option '--nodes'"));
+    }
+
+    #[test]
+    fn local_sessions_stay_on_loopback() {
+        let conf = spark_conf(
+            &Placement::Local,
+            &StartOptions::default(),
+            &s3(),
+            &owner(),
+            15002,
+        )
+        .unwrap();
+        assert_eq!(get(&conf, "spark.master"), Some("local[*]"));
+        assert_eq!(
+            get(&conf, "spark.connect.grpc.binding.address"),
+            Some("127.0.0.1")
+        );
+        assert_eq!(get(&conf, "spark.connect.grpc.binding.port"), Some("15002"));
+        assert_eq!(get(&conf, "spark.driver.bindAddress"), Some("127.0.0.1"));
+        assert!(get(&conf, "spark.kubernetes.namespace").is_none());
+    }
+
+    #[test]
+    fn cluster_sessions_follow_the_design() {
+        let mut options = StartOptions::default();
+        options.executors = 3;
+        options
+            .extra
+            .push(("spark.driver.port".into(), "17078".into()));
+        let conf = spark_conf(
+            &Placement::Kubernetes(cluster()),
+            &options,
+            &s3(),
+            &owner(),
+            15002,
+        )
+        .unwrap();
+        assert_eq!(
+            get(&conf, "spark.master"),
+            Some("k8s://https://10.0.0.1:443")
+        );
+        assert_eq!(
+            get(&conf, "spark.kubernetes.driver.pod.name"),
+            Some("jupyter-alice")
+        );
+        assert_eq!(get(&conf, "spark.driver.host"), Some("10.1.2.3"));
+        assert_eq!(get(&conf, "spark.driver.bindAddress"), Some("10.1.2.3"));
+        assert_eq!(get(&conf, "spark.driver.blockManager.port"), Some("7079"));
+        assert_eq!(
+            get(&conf, "spark.driver.port"),
+            Some("17078"),
+            "--conf overrides"
+        );
+        assert_eq!(get(&conf, "spark.executor.instances"), Some("3"));
+        assert_eq!(
+            get(&conf, "spark.kubernetes.container.image"),
+            Some("quarry/spark-executor:4.3.0")
+        );
+        assert_eq!(
+            get(&conf, "spark.kubernetes.executor.podNamePrefix"),
+            Some("quarry-alice-smith-example-org-5f1c2d3e")
+        );
+        assert_eq!(
+            get(
+                &conf,
+                "spark.kubernetes.executor.label.app.kubernetes.io/managed-by"
+            ),
+            Some("quarry")
+        );
+        assert_eq!(
+            get(&conf, "spark.kubernetes.executor.label.quarry.io/user"),
+            Some("Alice.Smith_example.org")
+        );
+        assert_eq!(
+            get(&conf, "spark.kubernetes.executor.label.quarry.io/session"),
+            Some("5f1c2d3e-aaaa-bbbb")
+        );
+        assert_eq!(
+            get(&conf, "spark.kubernetes.authenticate.oauthTokenFile"),
+            Some("/var/run/secrets/kubernetes.io/serviceaccount/token")
+        );
+    }
+
+    #[test]
+    fn cluster_sessions_need_an_image() {
+        let mut cluster = cluster();
+        cluster.default_image = None;
+        let error = spark_conf(
+            &Placement::Kubernetes(cluster),
+            &StartOptions::default(),
+            &s3(),
+            &owner(),
+            1,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("QUARRY_SPARK_IMAGE"));
+    }
+
+    #[test]
+    fn s3a_points_at_the_kernels_endpoint() {
+        let conf = spark_conf(
+            &Placement::Local,
+            &StartOptions::default(),
+            &s3(),
+            &owner(),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            get(&conf, "spark.hadoop.fs.s3a.endpoint"),
+            Some("http://minio.quarry:9000")
+        );
+        assert_eq!(
+            get(&conf, "spark.hadoop.fs.s3a.connection.ssl.enabled"),
+            Some("false")
+        );
+        assert_eq!(
+            get(&conf, "spark.hadoop.fs.s3a.path.style.access"),
+            Some("true")
+        );
+        assert_eq!(
+            get(&conf, "spark.hadoop.fs.s3.impl"),
+            Some("org.apache.hadoop.fs.s3a.S3AFileSystem")
+        );
+        assert!(
+            conf.iter()
+                .all(|(k, _)| !k.contains("secret") && !k.contains("access.key"))
+        );
+
+        let temporary = quarry_s3::Credentials::new("AKIA1", "s3cr3t", Some("tok".into()), None);
+        let keys = s3a_credentials(&temporary);
+        assert_eq!(
+            get(&keys, "spark.hadoop.fs.s3a.aws.credentials.provider"),
+            Some("org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider")
+        );
+        assert_eq!(get(&keys, "spark.hadoop.fs.s3a.session.token"), Some("tok"));
+        let fixed = quarry_s3::Credentials::new("AKIA1", "s3cr3t", None, None);
+        assert_eq!(
+            get(
+                &s3a_credentials(&fixed),
+                "spark.hadoop.fs.s3a.aws.credentials.provider"
+            ),
+            Some("org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+        );
+    }
+
+    #[test]
+    fn names_and_labels_are_valid_for_kubernetes() {
+        let owner = Owner {
+            user: "--Ünïcode user--".into(),
+            session_id: "ABCDEF1234567".into(),
+        };
+        let prefix = owner.pod_name_prefix();
+        assert_eq!(prefix, "quarry-n-code-user-abcdef12");
+        assert!(prefix.len() <= 47);
+        assert_eq!(owner.labels()[1].1, "n_code_user");
+    }
+}

@@ -1,0 +1,132 @@
+//! Before a JVM starts: may this pod's service account run executors?
+//! One SelfSubjectAccessReview per verb; the first refusal becomes one
+//! sentence naming the permission and the manifest that grants it.
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::{Api, PostParams};
+
+use super::executors::api_message;
+use crate::SparkError;
+
+/// What Spark's Kubernetes backend does, as `(resource, verb)`.
+pub const REQUIRED: &[(&str, &str)] = &[
+    ("pods", "create"),
+    ("pods", "get"),
+    ("pods", "list"),
+    ("pods", "watch"),
+    ("pods", "delete"),
+    ("pods/log", "get"),
+    ("configmaps", "create"),
+    ("configmaps", "delete"),
+    ("services", "create"),
+    ("services", "delete"),
+];
+
+/// The sentence for the first refused `(resource, verb)`, if any.
+pub fn missing_permission_sentence(namespace: &str, refused: &[(&str, &str)]) -> Option<String> {
+    let (resource, verb) = refused.first()?;
+    let others = refused.len() - 1;
+    let more = if others > 0 {
+        format!(
+            " (and {others} more permission{})",
+            if others == 1 { "" } else { "s" }
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "This notebook's service account may not {verb} {resource} in namespace {namespace}{more}, so Spark cannot run executors: \
+         an administrator applies images/k8s/spark-rbac.yaml (kubectl apply -n {namespace} -f images/k8s/spark-rbac.yaml)."
+    ))
+}
+
+/// Asks the API server about every [`REQUIRED`] permission.
+pub async fn preflight(client: &kube::Client, namespace: &str) -> Result<(), SparkError> {
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let mut refused = Vec::new();
+    for (resource, verb) in REQUIRED {
+        let (resource_name, subresource) = match resource.split_once('/') {
+            Some((r, s)) => (r, Some(s.to_string())),
+            None => (*resource, None),
+        };
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(ResourceAttributes {
+                    namespace: Some(namespace.to_string()),
+                    verb: Some(verb.to_string()),
+                    resource: Some(resource_name.to_string()),
+                    subresource,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let answer = reviews
+            .create(&PostParams::default(), &review)
+            .await
+            .map_err(|e| {
+                SparkError::Kubernetes(format!(
+                    "Cannot check this notebook's Kubernetes permissions: {}.",
+                    api_message(&e)
+                ))
+            })?;
+        if !answer.status.is_some_and(|s| s.allowed) {
+            refused.push((*resource, *verb));
+        }
+    }
+    match missing_permission_sentence(namespace, &refused) {
+        Some(sentence) => Err(SparkError::Kubernetes(sentence)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_permission_and_the_manifest() {
+        assert!(missing_permission_sentence("ns", &[]).is_none());
+        let one = missing_permission_sentence("quarry-users", &[("pods", "create")]).unwrap();
+        assert_eq!(
+            one,
+            "This notebook's service account may not create pods in namespace quarry-users, so Spark cannot run executors: \
+             an administrator applies images/k8s/spark-rbac.yaml (kubectl apply -n quarry-users -f images/k8s/spark-rbac.yaml)."
+        );
+        let three = missing_permission_sentence(
+            "ns",
+            &[
+                ("pods", "watch"),
+                ("pods", "delete"),
+                ("services", "create"),
+            ],
+        )
+        .unwrap();
+        assert!(
+            three.contains("may not watch pods in namespace ns (and 2 more permissions)"),
+            "{three}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_role_grants_everything_required() {
+        let manifest = include_str!("../../../../images/k8s/spark-rbac.yaml");
+        for (resource, verb) in REQUIRED {
+            let granted = manifest.split("- apiGroups").any(|rule| {
+                rule.contains(&format!("verbs: ["))
+                    && rule_lists(rule, "resources", resource)
+                    && rule_lists(rule, "verbs", verb)
+            });
+            assert!(granted, "spark-rbac.yaml does not grant {verb} {resource}");
+        }
+    }
+
+    fn rule_lists(rule: &str, field: &str, item: &str) -> bool {
+        rule.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{field}:")))
+            .is_some_and(|l| l.split(['[', ']', ',', ' ']).any(|w| w.trim() == item))
+    }
+}

@@ -1,0 +1,30 @@
+//! Spark for the Quarry kernel: a Spark Connect server as a child JVM (in
+//! client mode, so the notebook pod is the driver), a small Spark Connect
+//! client that hands results over as DataFusion Arrow batches, and, inside
+//! Kubernetes, executor pods created through the pod's service account.
+//!
+//! * [`conf`] — every setting Spark is launched with, as testable data.
+//! * [`server`] — the JVM: launch, readiness, crash reports, stop.
+//! * [`client`] — Spark Connect over gRPC: SQL, views from Arrow, interrupt.
+//! * [`kube`] — preflight permissions, the executor watch, logs, cleanup.
+//! * [`session`] — one `%spark` session tying the three together.
+
+pub mod arrow_types;
+pub mod client;
+pub mod conf;
+mod error;
+pub mod kube;
+pub mod server;
+pub mod session;
+
+pub use client::{QueryProgress, SparkResult};
+pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};
+pub use error::SparkError;
+pub use session::{SessionConfig, SparkSession, StartStep};
+
+/// The Spark Connect protocol, generated from the `.proto` files of the
+/// Spark release Quarry targets.
+#[allow(clippy::all, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("spark.connect");
+}

@@ -1,0 +1,247 @@
+//! The Spark Connect server: a JVM child of the kernel, started with
+//! `spark-submit`, reachable only on loopback with a per-session token.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::SparkError;
+
+const CONNECT_SERVER_CLASS: &str = "org.apache.spark.sql.connect.service.SparkConnectServer";
+/// How long a stopping JVM gets after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Finds a Spark distribution: `SPARK_HOME`, else the `pyspark` package of
+/// the Python on PATH (`QUARRY_PYTHON` overrides which Python).
+pub fn find_spark_home() -> Result<PathBuf, SparkError> {
+    if let Some(home) = std::env::var_os("SPARK_HOME").filter(|h| !h.is_empty()) {
+        let home = PathBuf::from(home);
+        return if home.join("bin/spark-submit").exists() {
+            Ok(home)
+        } else {
+            Err(SparkError::NotInstalled(format!(
+                "SPARK_HOME is {} but there is no bin/spark-submit in it.",
+                home.display()
+            )))
+        };
+    }
+    let python = std::env::var("QUARRY_PYTHON").unwrap_or_else(|_| "python3".into());
+    let found = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .filter(|home| home.join("bin/spark-submit").exists());
+    found.ok_or_else(|| {
+        SparkError::NotInstalled(
+            "Spark is not installed here: set SPARK_HOME, or pip install pyspark==4.3.0 (Java 17 is needed too)."
+                .into(),
+        )
+    })
+}
+
+/// A running (or starting) Spark Connect server.
+pub struct ConnectServer {
+    child: Child,
+    pub port: u16,
+    /// Holds the properties file and the log; removed on drop.
+    dir: tempfile::TempDir,
+}
+
+impl ConnectServer {
+    /// Starts `spark-submit` with `conf` written to a private properties file
+    /// (secrets never appear on the command line), the auth token in the
+    /// environment, and output to a log file.
+    pub fn launch(
+        spark_home: &Path,
+        conf: &[(String, String)],
+        token: &str,
+        port: u16,
+    ) -> Result<ConnectServer, SparkError> {
+        let failed = |what: &str, e: std::io::Error| {
+            SparkError::Server(format!("Could not {what} for the Spark server: {e}."))
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("quarry-spark-")
+            .tempdir()
+            .map_err(|e| failed("create a work folder", e))?;
+        let properties = dir.path().join("spark.properties");
+        let mut file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(&properties)
+            .map_err(|e| failed("write the settings", e))?;
+        for (key, value) in conf {
+            writeln!(file, "{}={}", escape_property(key), escape_property(value))
+                .map_err(|e| failed("write the settings", e))?;
+        }
+        drop(file);
+        let log = std::fs::File::create(dir.path().join("spark.log"))
+            .map_err(|e| failed("create the log", e))?;
+        let log_err = log.try_clone().map_err(|e| failed("create the log", e))?;
+
+        let mut command = Command::new(spark_home.join("bin/spark-submit"));
+        command
+            .arg("--properties-file")
+            .arg(&properties)
+            .args([
+                "--class",
+                CONNECT_SERVER_CLASS,
+                "--name",
+                "Quarry Spark Connect",
+                "spark-internal",
+            ])
+            .env("SPARK_HOME", spark_home)
+            .env("SPARK_CONNECT_AUTHENTICATE_TOKEN", token)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(true)
+            // Its own process group: a terminal's Ctrl-C aimed at `quarry lab`
+            // must not kill the JVM behind the kernel's back.
+            .process_group(0);
+        if conf
+            .iter()
+            .any(|(k, v)| k == "spark.driver.bindAddress" && v == "127.0.0.1")
+        {
+            command.env("SPARK_LOCAL_IP", "127.0.0.1");
+        }
+        // SAFETY: prctl is async-signal-safe; it asks Linux to SIGTERM the
+        // JVM if the kernel dies without stopping it (kill -9, OOM).
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .map_err(|e| failed("start spark-submit", e))?;
+        Ok(ConnectServer { child, port, dir })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("spark.log")
+    }
+
+    /// `Some(report)` if the JVM has exited: its status and last log lines.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!(
+                "The Spark server exited ({status}). Last lines of its log:\n{}",
+                self.log_tail(20)
+            )),
+            _ => None,
+        }
+    }
+
+    /// The last `lines` lines of the server's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Waits until the gRPC port accepts connections, the JVM dies, or
+    /// `timeout` passes.
+    pub async fn wait_for_port(&mut self, timeout: Duration) -> Result<(), SparkError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(report) = self.exited() {
+                return Err(SparkError::Server(report));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(SparkError::Server(format!(
+                    "The Spark server did not open its port within {} s. Last lines of its log:\n{}",
+                    timeout.as_secs(),
+                    self.log_tail(20)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// SIGTERM to the JVM's process group, then SIGKILL after a grace period.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
+            if tokio::time::timeout(STOP_GRACE, self.child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!("Spark server ignored SIGTERM for {STOP_GRACE:?}; killing it");
+                unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+                let _ = self.child.wait().await;
+            }
+        }
+    }
+}
+
+/// Java properties escaping for the characters that matter in keys/values.
+fn escape_property(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '=' | ':' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A free loopback TCP port.
+pub fn free_port() -> Result<u16, SparkError> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| SparkError::Server(format!("Could not find a free port for Spark: {e}.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_are_escaped() {
+        assert_eq!(escape_property("a=b:c\\d\n"), "a\\=b\\:c\\\\d\\n");
+        assert_eq!(escape_property("spark.master"), "spark.master");
+    }
+
+    #[test]
+    fn missing_spark_home_is_one_sentence() {
+        // SAFETY: single-threaded test setup of this process's environment.
+        let dir = tempfile::tempdir().unwrap();
+        unsafe { std::env::set_var("SPARK_HOME", dir.path()) };
+        let error = find_spark_home().unwrap_err().to_string();
+        unsafe { std::env::remove_var("SPARK_HOME") };
+        assert!(error.contains("no bin/spark-submit"), "{error}");
+    }
+}

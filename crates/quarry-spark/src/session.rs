@@ -1,0 +1,439 @@
+//! One `%spark` session: the server JVM, the client session on it, and (in
+//! a cluster) the executor pods — started together, stopped together.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use quarry_s3::CredentialsProvider;
+use tokio::sync::Mutex;
+
+use crate::SparkError;
+use crate::client::{QueryProgress, SparkClient, SparkResult};
+use crate::conf::{Owner, Placement, S3a, StartOptions, s3a_credentials, spark_conf};
+use crate::kube::{self as k8s, ExecutorView, Executors};
+use crate::server::{ConnectServer, free_port};
+
+/// How long the JVM gets to open its port.
+const PORT_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long `%spark start` waits for executors before handing the session
+/// over anyway (Spark queues tasks until executors arrive).
+const EXECUTOR_WAIT: Duration = Duration::from_secs(120);
+/// `-i` tables travel in parts of this many bytes (one gRPC message each).
+const PART_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a session needs from the kernel.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub spark_home: PathBuf,
+    pub user: String,
+    pub placement: Placement,
+    pub s3: S3a,
+    pub credentials: Arc<CredentialsProvider>,
+}
+
+/// Steps of `%spark start`, for the progress line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartStep {
+    Checking,
+    Launching {
+        master: String,
+    },
+    JvmUp {
+        after: Duration,
+    },
+    Ready {
+        version: String,
+        after: Duration,
+    },
+    Executors {
+        running: usize,
+        wanted: u32,
+        note: String,
+    },
+}
+
+impl StartStep {
+    pub fn describe(&self) -> String {
+        match self {
+            StartStep::Checking => "Checking Kubernetes permissions…".into(),
+            StartStep::Launching { master } => format!("Starting the Spark server ({master})…"),
+            StartStep::JvmUp { after } => format!(
+                "Spark server up after {:.1} s; opening a session…",
+                after.as_secs_f64()
+            ),
+            StartStep::Ready { version, after } => {
+                format!(
+                    "Spark {version} session ready after {:.1} s",
+                    after.as_secs_f64()
+                )
+            }
+            StartStep::Executors {
+                running,
+                wanted,
+                note,
+            } => {
+                let mut line = format!("Executors: {running} of {wanted} running");
+                if !note.is_empty() {
+                    line.push_str(&format!(" — {note}"));
+                }
+                line
+            }
+        }
+    }
+}
+
+struct Kubernetes {
+    client: kube::Client,
+    namespace: String,
+    executors: Executors,
+    wanted: u32,
+    /// Spark's application id: its own objects (the executor config map)
+    /// carry it as `spark-app-selector`, not Quarry's labels.
+    app_id: std::sync::OnceLock<String>,
+}
+
+/// A running Spark session.
+pub struct SparkSession {
+    server: Mutex<Option<ConnectServer>>,
+    client: SparkClient,
+    owner: Owner,
+    config: SessionConfig,
+    kubernetes: Option<Kubernetes>,
+    started: Instant,
+    version: String,
+    /// The access key (and token) Spark last got, to resend only on change.
+    sent_keys: Mutex<Option<Vec<(String, String)>>>,
+}
+
+impl SparkSession {
+    /// Starts a session, reporting each step; returns once SQL can run.
+    pub async fn start(
+        config: SessionConfig,
+        options: StartOptions,
+        mut on_step: impl FnMut(StartStep),
+    ) -> Result<SparkSession, SparkError> {
+        let started = Instant::now();
+        let owner = Owner {
+            user: config.user.clone(),
+            session_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+        };
+        let mut placement = config.placement.clone();
+        let mut kube_client = None;
+        if let Placement::Kubernetes(cluster) = &mut placement {
+            on_step(StartStep::Checking);
+            let client = k8s::kube_client(cluster)?;
+            k8s::preflight(&client, &cluster.namespace).await?;
+            cluster.pod_ip = k8s::pod_ip(&client, cluster).await?;
+            kube_client = Some(client);
+        }
+        let port = free_port()?;
+        let mut conf = spark_conf(&placement, &options, &config.s3, &owner, port)?;
+        let keys = match config.credentials.current().await {
+            Ok(credentials) => Some(s3a_credentials(&credentials)),
+            Err(e) => {
+                tracing::info!("Spark starts without S3 keys: {e}");
+                None
+            }
+        };
+        conf.extend(keys.clone().unwrap_or_default());
+        let master = conf
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "spark.master")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        on_step(StartStep::Launching { master });
+
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let mut server = ConnectServer::launch(&config.spark_home, &conf, &token, port)?;
+        let kubernetes = match (&placement, kube_client) {
+            (Placement::Kubernetes(cluster), Some(client)) => Some(Kubernetes {
+                executors: Executors::watch(&client, &cluster.namespace, &owner.selector()),
+                client,
+                namespace: cluster.namespace.clone(),
+                wanted: options.executors,
+                app_id: std::sync::OnceLock::new(),
+            }),
+            _ => None,
+        };
+        let client = SparkClient::connect(port, &token, &config.user)?;
+        let session = SparkSession {
+            server: Mutex::new(None),
+            client,
+            owner,
+            config,
+            kubernetes,
+            started,
+            version: String::new(),
+            sent_keys: Mutex::new(keys),
+        };
+        // From here on a failure must stop what was started.
+        match session.bring_up(&mut server, &mut on_step).await {
+            Ok(version) => {
+                *session.server.lock().await = Some(server);
+                Ok(SparkSession { version, ..session })
+            }
+            Err(error) => {
+                server.stop().await;
+                if let Err(cleanup) = session.cleanup_cluster().await {
+                    tracing::warn!("after a failed start: {cleanup}");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn bring_up(
+        &self,
+        server: &mut ConnectServer,
+        on_step: &mut impl FnMut(StartStep),
+    ) -> Result<String, SparkError> {
+        server.wait_for_port(PORT_TIMEOUT).await?;
+        on_step(StartStep::JvmUp {
+            after: self.started.elapsed(),
+        });
+        let version = loop {
+            match self.client.spark_version().await {
+                Ok(version) => break version,
+                // The port opens a moment before the service is registered.
+                Err(SparkError::Server(_))
+                    if server.exited().is_none() && self.started.elapsed() < PORT_TIMEOUT =>
+                {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(error) => {
+                    return Err(server.exited().map(SparkError::Server).unwrap_or(error));
+                }
+            }
+        };
+        on_step(StartStep::Ready {
+            version: version.clone(),
+            after: self.started.elapsed(),
+        });
+        if let Some(kubernetes) = &self.kubernetes {
+            if let Ok(Some(app_id)) = self.client.get_conf("spark.app.id").await {
+                let _ = kubernetes.app_id.set(app_id);
+            }
+            self.wait_for_executors(kubernetes, server, on_step).await?;
+        }
+        Ok(version)
+    }
+
+    async fn wait_for_executors(
+        &self,
+        kubernetes: &Kubernetes,
+        server: &mut ConnectServer,
+        on_step: &mut impl FnMut(StartStep),
+    ) -> Result<(), SparkError> {
+        let deadline = Instant::now() + EXECUTOR_WAIT;
+        let mut last = None;
+        loop {
+            if let Some(report) = server.exited() {
+                let refusal = k8s::quota_refusal(&server.log_tail(200));
+                return Err(refusal.map(SparkError::Kubernetes).unwrap_or(SparkError::Server(report)));
+            }
+            let views = kubernetes.executors.views();
+            let running = views.iter().filter(|v| v.is_running()).count();
+            let note = views
+                .iter()
+                .find(|v| !v.problem.is_empty())
+                .map(|v| v.problem.clone())
+                .unwrap_or_default();
+            let step = StartStep::Executors {
+                running,
+                wanted: kubernetes.wanted,
+                note,
+            };
+            if last.as_ref() != Some(&step) {
+                on_step(step.clone());
+                last = Some(step);
+            }
+            if running >= kubernetes.wanted as usize {
+                return Ok(());
+            }
+            if let Some(refusal) = k8s::quota_refusal(&server.log_tail(200)) {
+                if running == 0 {
+                    return Err(SparkError::Kubernetes(refusal));
+                }
+                on_step(StartStep::Executors {
+                    running,
+                    wanted: kubernetes.wanted,
+                    note: refusal,
+                });
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                // Usable anyway: Spark runs tasks as executors arrive.
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn owner(&self) -> &Owner {
+        &self.owner
+    }
+
+    /// Hands Spark renewed S3 keys if they changed since last time.
+    async fn refresh_keys(&self) {
+        let Ok(credentials) = self.config.credentials.current().await else {
+            return;
+        };
+        let keys = s3a_credentials(&credentials);
+        let mut sent = self.sent_keys.lock().await;
+        if sent.as_ref() == Some(&keys) {
+            return;
+        }
+        match self.client.set_conf(&keys).await {
+            Ok(()) => *sent = Some(keys),
+            Err(e) => tracing::warn!("could not hand Spark renewed S3 keys: {e}"),
+        }
+    }
+
+    /// Runs Spark SQL; `tag` lets [`SparkSession::interrupt`] cancel it.
+    pub async fn sql(
+        &self,
+        query: &str,
+        tag: &str,
+        on_progress: impl FnMut(&QueryProgress),
+    ) -> Result<SparkResult, SparkError> {
+        self.refresh_keys().await;
+        let result = self.client.sql(query, tag, on_progress).await;
+        self.explain_failure(result).await
+    }
+
+    /// Sends a kernel table to Spark as temporary view `name`.
+    pub async fn send_table(
+        &self,
+        name: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        tag: &str,
+    ) -> Result<(), SparkError> {
+        let (schema, batches) = crate::arrow_types::for_spark(schema, batches)?;
+        let result = self
+            .client
+            .create_view(name, &schema, &batches, PART_BYTES, tag)
+            .await;
+        self.explain_failure(result).await
+    }
+
+    /// A dead JVM explains a failed call better than the gRPC error does.
+    async fn explain_failure<T>(&self, result: Result<T, SparkError>) -> Result<T, SparkError> {
+        match result {
+            Err(SparkError::Server(message)) => {
+                let mut server = self.server.lock().await;
+                let report = server.as_mut().and_then(ConnectServer::exited);
+                Err(SparkError::Server(report.unwrap_or(message)))
+            }
+            other => other,
+        }
+    }
+
+    pub async fn interrupt(&self, tag: &str) -> Result<(), SparkError> {
+        self.client.interrupt(tag).await
+    }
+
+    /// The markdown `%spark status` shows.
+    pub async fn status(&self) -> String {
+        let mut server = self.server.lock().await;
+        let mut text = String::new();
+        match server.as_mut() {
+            Some(running) => match running.exited() {
+                Some(report) => text.push_str(&format!(
+                    "**The Spark server has stopped.**\n\n```\n{report}\n```\n"
+                )),
+                None => text.push_str(&format!(
+                    "**Spark {} session {}** — up {}, server pid {}, {}\n\n",
+                    self.version,
+                    self.owner.session_id,
+                    human(self.started.elapsed()),
+                    running.pid().map(|p| p.to_string()).unwrap_or_default(),
+                    match &self.config.placement {
+                        Placement::Local =>
+                            "local mode (executors run inside the server)".to_string(),
+                        Placement::Kubernetes(c) =>
+                            format!("executors in namespace {}", c.namespace),
+                    }
+                )),
+            },
+            None => text.push_str("No Spark session.\n"),
+        }
+        if let Some(kubernetes) = &self.kubernetes {
+            text.push_str(&k8s::describe_executors(
+                &kubernetes.executors.views(),
+                kubernetes.wanted,
+            ));
+        }
+        text
+    }
+
+    /// Executor views (cluster mode), for status and tests.
+    pub fn executors(&self) -> Vec<ExecutorView> {
+        self.kubernetes
+            .as_ref()
+            .map(|k| k.executors.views())
+            .unwrap_or_default()
+    }
+
+    /// `%spark logs`: the server's log, or one executor's.
+    pub async fn logs(&self, executor: Option<&str>, lines: usize) -> Result<String, SparkError> {
+        match (executor, &self.kubernetes) {
+            (None, _) => {
+                let server = self.server.lock().await;
+                Ok(server
+                    .as_ref()
+                    .map(|s| s.log_tail(lines))
+                    .unwrap_or_default())
+            }
+            (Some(which), Some(kubernetes)) => {
+                k8s::executor_log(
+                    &kubernetes.client,
+                    &kubernetes.namespace,
+                    &kubernetes.executors.views(),
+                    which,
+                    lines as i64,
+                )
+                .await
+            }
+            (Some(_), None) => Err(SparkError::usage(
+                "This session runs in local mode: executors live inside the Spark server, so %spark logs (without a name) shows everything.",
+            )),
+        }
+    }
+
+    /// Stops the JVM and removes every Kubernetes object of the session.
+    /// Returns how many leftover objects cleanup deleted.
+    pub async fn stop(self) -> Result<usize, SparkError> {
+        self.client.release().await;
+        if let Some(server) = self.server.lock().await.take() {
+            server.stop().await;
+        }
+        self.cleanup_cluster().await
+    }
+
+    async fn cleanup_cluster(&self) -> Result<usize, SparkError> {
+        let Some(k) = &self.kubernetes else { return Ok(0) };
+        let mut removed = k8s::cleanup(&k.client, &k.namespace, &self.owner.selector()).await?;
+        if let Some(app_id) = k.app_id.get() {
+            removed += k8s::cleanup(&k.client, &k.namespace, &format!("spark-app-selector={app_id}")).await?;
+        }
+        Ok(removed)
+    }
+}
+
+fn human(elapsed: Duration) -> String {
+    let secs = elapsed.as_secs();
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs / 60)
+    }
+}

@@ -1,0 +1,251 @@
+"""`%spark` in local mode: a real Spark Connect server (pyspark 4.3's jars,
+Java 17) started by the kernel, queried through Quarry's own client."""
+
+import io
+import os
+import signal
+import time
+import zipfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from support.kernels import error_of, rows_of, run_cell, start_quarry, stop
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spark_home():
+    import pyspark
+
+    return str(Path(pyspark.__file__).parent)
+
+
+def spark_env(seaweed, credentials):
+    env = seaweed.env_for(credentials)
+    env["SPARK_HOME"] = spark_home()
+    if os.environ.get("JAVA_HOME"):
+        env["JAVA_HOME"] = os.environ["JAVA_HOME"]
+    return env
+
+
+def text_of(outputs):
+    parts = []
+    for msg in outputs:
+        content = msg["content"]
+        if msg["msg_type"] == "stream":
+            parts.append(content["text"])
+        elif msg["msg_type"] in ("display_data", "update_display_data", "execute_result"):
+            parts.append(content["data"].get("text/plain", "") + "\n")
+    return "".join(parts)
+
+
+def ok(kc, code, timeout=240):
+    reply, outputs = run_cell(kc, code, timeout=timeout)
+    assert reply["status"] == "ok", (code, reply.get("ename"), reply.get("evalue"))
+    return outputs
+
+
+def server_pid(kc):
+    status = text_of(ok(kc, "%spark status"))
+    marker = "server pid "
+    assert marker in status, status
+    return int(status.split(marker)[1].split(",")[0])
+
+
+def gone(pid, within=20):
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(")")[-1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="module")
+def readings(seaweed):
+    """A small Parquet object the kernel reads and then hands to Spark."""
+    table = pa.table(
+        {
+            "site": pa.array(["north", "south", "north", "east", "south", "north"]),
+            "reading": pa.array([1.5, 2.0, 3.5, 4.0, 6.0, 1.0]),
+            "at": pa.array([1_700_000_000_000_000 + i for i in range(6)], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    seaweed.admin().put_object(Bucket="data", Key="spark/readings.parquet", Body=sink.getvalue())
+    return table
+
+
+@pytest.fixture(scope="module")
+def kernel(seaweed, oidc):
+    credentials = seaweed.assume_role(oidc.mint("bob"))
+    km, kc = start_quarry(env=spark_env(seaweed, credentials))
+    outputs = ok(kc, "%spark start")
+    yield km, kc, credentials, outputs
+    stop(km, kc)
+
+
+def test_start_shows_progress_and_status(kernel):
+    _, kc, _, start_outputs = kernel
+    text = text_of(start_outputs)
+    assert "Starting the Spark server (local[*])" in text
+    assert "Spark server up after" in text
+    assert "session" in text and "ready" in text
+    status = text_of(ok(kc, "%spark status"))
+    assert "Spark 4.3.0 session" in status and "local mode" in status
+    again = run_cell(kc, "%spark start")[0]
+    assert again["status"] == "error" and "already running" in again["evalue"]
+
+
+def test_spark_sql_returns_rows(kernel):
+    _, kc, _, _ = kernel
+    rows = rows_of(ok(kc, "%%spark\nSELECT id, id * id AS square FROM range(5) ORDER BY id"))
+    assert [(r["id"], r["square"]) for r in rows] == [(i, i * i) for i in range(5)]
+
+
+def test_output_table_is_queried_by_datafusion(kernel):
+    _, kc, _, _ = kernel
+    outputs = ok(kc, "%%spark -o squares\nSELECT id, id * id AS square FROM range(1000)")
+    assert "Kept as kernel table squares (1,000 rows)" in text_of(outputs)
+    rows = rows_of(ok(kc, "SELECT sum(square) AS total, count(*) AS n FROM squares"))
+    assert rows == [{"total": sum(i * i for i in range(1000)), "n": 1000}]
+
+
+def test_input_table_from_s3_is_queried_by_spark(kernel, readings):
+    _, kc, _, _ = kernel
+    ok(kc, "CREATE TABLE readings AS SELECT * FROM 's3://data/spark/readings.parquet'")
+    rows = rows_of(
+        ok(kc, "%%spark -i readings\nSELECT site, count(*) AS n, sum(reading) AS total, max(at) AS last FROM readings GROUP BY site ORDER BY site")
+    )
+    expected = {}
+    for site, reading in zip(readings["site"].to_pylist(), readings["reading"].to_pylist()):
+        n, total = expected.get(site, (0, 0.0))
+        expected[site] = (n + 1, total + reading)
+    assert [(r["site"], r["n"], r["total"]) for r in rows] == [(s, *expected[s]) for s in sorted(expected)]
+    assert all(r["last"].startswith("2023-11-14") for r in rows), rows
+
+
+def test_large_input_travels_in_parts(kernel):
+    _, kc, _, _ = kernel
+    # ~40 MB of Arrow data: more than one 16 MiB part.
+    ok(kc, "CREATE TABLE wide AS SELECT value AS id, repeat('x', 70) AS pad FROM generate_series(1, 500000)")
+    rows = rows_of(ok(kc, "%%spark -i wide\nSELECT count(*) AS n, sum(id) AS s, min(length(pad)) AS l FROM wide"))
+    assert rows == [{"n": 500000, "s": 500000 * 500001 // 2, "l": 70}]
+
+
+def test_spark_errors_are_one_sentence_and_the_session_survives(kernel):
+    _, kc, _, _ = kernel
+    reply, outputs = run_cell(kc, "%%spark\nSELECT * FROM no_such_view")
+    assert reply["status"] == "error"
+    assert reply["ename"] == "SparkQueryError"
+    assert "TABLE_OR_VIEW_NOT_FOUND" in reply["evalue"] and "\n" not in reply["evalue"]
+    assert run_cell(kc, "%%spark -i missing_table\nSELECT 1")[0]["evalue"].startswith("-i missing_table: there is no kernel table")
+    assert rows_of(ok(kc, "%%spark\nSELECT 1 AS one")) == [{"one": 1}]
+
+
+def test_interrupt_cancels_a_long_spark_query(kernel):
+    km, kc, _, _ = kernel
+    msg_id = kc.execute("%%spark\nSELECT sum(a.id * b.id) AS s FROM range(100000000) a CROSS JOIN range(100000) b")
+    progress = []
+    deadline = time.time() + 60
+    while time.time() < deadline and not any("stages" in p for p in progress):
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] in ("display_data", "update_display_data"):
+            progress.append(msg["content"]["data"]["text/plain"])
+    assert any("Spark: running" in p and "stages" in p for p in progress), progress
+    asked = time.time()
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=60)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=60)
+    took = time.time() - asked
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "QueryInterrupted", reply["content"]
+    assert took < 30, took
+    assert rows_of(ok(kc, "%%spark\nSELECT 2 AS two")) == [{"two": 2}]
+
+
+def test_s3a_is_configured_from_the_kernels_credentials(kernel, seaweed):
+    _, kc, credentials, _ = kernel
+    for key, expected in [
+        ("spark.hadoop.fs.s3a.endpoint", seaweed.endpoint),
+        ("spark.hadoop.fs.s3a.path.style.access", "true"),
+        ("spark.hadoop.fs.s3.impl", "org.apache.hadoop.fs.s3a.S3AFileSystem"),
+        ("spark.hadoop.fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider"),
+        ("spark.hadoop.fs.s3a.access.key", credentials["AccessKeyId"]),
+    ]:
+        rows = rows_of(ok(kc, f"%%spark\nSET {key}"))
+        assert rows[0]["value"] == expected, (key, rows)
+    # The secrets reach Spark but never the notebook: Spark redacts them.
+    for key in ("spark.hadoop.fs.s3a.secret.key", "spark.hadoop.fs.s3a.session.token"):
+        value = rows_of(ok(kc, f"%%spark\nSET {key}"))[0]["value"]
+        assert value not in (credentials["SecretAccessKey"], credentials["SessionToken"])
+        assert "redacted" in value, value
+    shown = text_of(ok(kc, "%spark status")) + text_of(ok(kc, "%spark logs"))
+    assert credentials["SecretAccessKey"] not in shown and credentials["SessionToken"] not in shown
+
+
+def test_a_crashed_server_is_reported_with_its_log_then_stop_cleans_up(kernel):
+    _, kc, _, _ = kernel
+    pid = server_pid(kc)
+    os.kill(pid, signal.SIGKILL)
+    assert gone(pid)
+    reply, _ = run_cell(kc, "%%spark\nSELECT 1")
+    assert reply["status"] == "error"
+    assert "The Spark server exited" in reply["evalue"] and "Last lines of its log" in reply["evalue"], reply["evalue"]
+    assert "has stopped" in text_of(ok(kc, "%spark status"))
+    assert "Spark session stopped" in text_of(ok(kc, "%spark stop"))
+    assert "No Spark session" in text_of(ok(kc, "%spark status"))
+
+
+def test_stop_and_kernel_shutdown_leave_no_jvm(seaweed, oidc):
+    credentials = seaweed.assume_role(oidc.mint("bob"))
+    km, kc = start_quarry(env=spark_env(seaweed, credentials))
+    try:
+        ok(kc, "%spark start")
+        first = server_pid(kc)
+        assert "Spark session stopped" in text_of(ok(kc, "%spark stop"))
+        assert gone(first, within=5), "the JVM outlived %spark stop"
+        ok(kc, "%spark start")
+        second = server_pid(kc)
+        assert second != first
+    finally:
+        stop(km, kc)
+    assert gone(second), "the JVM outlived the kernel's shutdown"
+
+
+def test_without_spark_the_error_says_how_to_get_it(seaweed, oidc):
+    credentials = seaweed.assume_role(oidc.mint("bob"))
+    env = seaweed.env_for(credentials)
+    env["SPARK_HOME"] = str(ROOT / "no-such-spark")
+    km, kc = start_quarry(env=env)
+    try:
+        reply, _ = run_cell(kc, "%spark start")
+        assert reply["ename"] == "SparkNotInstalled"
+        assert "no bin/spark-submit" in reply["evalue"]
+        assert run_cell(kc, "%spark start --executors zero")[0]["evalue"] == (
+            "--executors takes a positive whole number, not 'zero'."
+        )
+        assert run_cell(kc, "%%spark\nSELECT 1")[0]["ename"] == "NoSparkSession"
+    finally:
+        stop(km, kc)
+
+
+def test_protos_match_installed_spark():
+    jar = next(Path(spark_home(), "jars").glob("spark-connect_2.13-*.jar"))
+    ours = ROOT / "crates" / "quarry-spark" / "proto"
+    with zipfile.ZipFile(jar) as archive:
+        names = [n for n in archive.namelist() if n.startswith("spark/connect/") and n.endswith(".proto")]
+        assert names
+        for name in names:
+            if name.endswith("example_plugins.proto"):
+                continue
+            assert (ours / name).read_bytes() == archive.read(name), name

@@ -1,0 +1,180 @@
+"""`%spark` "in a cluster": the kernel runs as if inside a notebook pod,
+against the fake Kubernetes API server whose kubelet stand-in runs each
+executor pod through images/spark-executor/entrypoint.sh — so an unmodified
+Spark 4.3 driver (fabric8) launches real executor JVMs."""
+
+import io
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from support.fake_kube import FakeKube
+from support.kernels import rows_of, run_cell, start_quarry, stop
+from support.ports import free_ports
+from test_spark import gone, spark_env, spark_home, text_of
+
+SESSION_KINDS = ("pods", "configmaps", "services", "persistentvolumeclaims")
+
+
+def start_line(executors=2):
+    # Free driver ports: the defaults (7078/7079) are what the NetworkPolicy
+    # opens in a real cluster, but tests may run beside other Spark drivers.
+    driver, block_manager = free_ports(2)
+    return (
+        f"%spark start --executors {executors} --executor-memory 512m "
+        f"--conf spark.driver.port={driver} --conf spark.driver.blockManager.port={block_manager}"
+    )
+
+
+def session_id(text):
+    return text.split("Spark 4.3.0 session ")[1].split()[0]
+
+
+def wait_for(condition, within=60, every=0.5):
+    deadline = time.time() + within
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, quarry_bin):
+    with FakeKube(tmp_path_factory.mktemp("fake-kube"), quarry_bin, spark_home()) as kube:
+        yield kube
+
+
+@pytest.fixture(scope="module")
+def kernel(cluster, seaweed, oidc):
+    credentials = seaweed.assume_role(oidc.mint("alice"))
+    env = spark_env(seaweed, credentials)
+    env.update(cluster.kernel_env())
+    km, kc = start_quarry(env=env)
+    yield kc
+    stop(km, kc)
+
+
+@pytest.fixture(scope="module")
+def sensor_object(seaweed):
+    table = pa.table({"site": ["a", "b", "a", "c", "a", "b"], "value": [1, 2, 3, 4, 5, 6]})
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    seaweed.admin().put_object(Bucket="data", Key="cluster/sensors.parquet", Body=sink.getvalue())
+    return table
+
+
+def test_executors_are_labelled_owned_pods_that_compute_and_are_cleaned_up(cluster, kernel, sensor_object):
+    reply, outputs = run_cell(kernel, start_line(), timeout=300)
+    text = text_of(outputs)
+    assert reply["status"] == "ok", (reply.get("evalue"), text, (cluster.dir / "fake-kube.log").read_text()[-3000:])
+    assert "Checking Kubernetes permissions" in text
+    assert "Executors: 2 of 2 running" in text
+    session = session_id(text)
+
+    notebook = cluster.get("pods", cluster.notebook_pod).json()
+    executors = cluster.items("pods", f"quarry.io/session={session}")
+    assert len(executors) == 2
+    for pod in executors:
+        labels = pod["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "quarry"
+        assert labels["quarry.io/user"] == "alice"
+        assert pod["metadata"]["name"].startswith(f"quarry-alice-{session[:8]}")
+        owners = pod["metadata"]["ownerReferences"]
+        assert [o["uid"] for o in owners] == [notebook["metadata"]["uid"]]
+        assert pod["status"]["phase"] == "Running"
+
+    status = text_of(run_cell(kernel, "%spark status")[1])
+    assert "Executors: 2 of 2 running" in status and "quarry-users" in status
+
+    # Data the kernel read from S3 goes to Spark with -i; executors compute.
+    assert run_cell(kernel, "CREATE TABLE sensors AS SELECT * FROM 's3://data/cluster/sensors.parquet'")[0]["status"] == "ok"
+    reply, outputs = run_cell(
+        kernel, "%%spark -i sensors -o per_site\nSELECT site, sum(value) AS total FROM sensors GROUP BY site ORDER BY site", timeout=180
+    )
+    assert reply["status"] == "ok", reply.get("evalue")
+    expected = {}
+    for site, value in zip(sensor_object["site"].to_pylist(), sensor_object["value"].to_pylist()):
+        expected[site] = expected.get(site, 0) + value
+    assert [(r["site"], r["total"]) for r in rows_of(outputs)] == sorted(expected.items())
+    logs = "".join(text_of(run_cell(kernel, f"%spark logs {i}")[1]) for i in (1, 2))
+    assert "Finished task" in logs, logs[-2000:]
+    assert rows_of(run_cell(kernel, "SELECT sum(total) AS s FROM per_site")[1]) == [{"s": sum(expected.values())}]
+
+    reply, outputs = run_cell(kernel, "%spark stop", timeout=120)
+    assert reply["status"] == "ok"
+    for kind in SESSION_KINDS:
+        assert cluster.items(kind, f"quarry.io/session={session}") == [], kind
+    # Spark's own executor config map is gone too.
+    assert [m for m in cluster.items("configmaps") if "spark-exec" in m["metadata"]["name"]] == []
+
+
+def test_denied_rbac_is_one_clear_sentence(cluster, kernel):
+    cluster.deny([("pods", "create")])
+    try:
+        reply, _ = run_cell(kernel, start_line(), timeout=60)
+    finally:
+        cluster.deny([])
+    assert reply["status"] == "error"
+    assert reply["ename"] == "KubernetesError"
+    assert reply["evalue"] == (
+        "This notebook's service account may not create pods in namespace quarry-users, so Spark cannot run executors: "
+        "an administrator applies images/k8s/spark-rbac.yaml (kubectl apply -n quarry-users -f images/k8s/spark-rbac.yaml)."
+    )
+    assert "No Spark session" in text_of(run_cell(kernel, "%spark status")[1])
+
+
+def test_exceeded_quota_is_one_clear_sentence(cluster, kernel):
+    # The notebook pod already uses the only pod the quota allows.
+    cluster.create("resourcequotas", {"metadata": {"name": "user-quota"}, "spec": {"hard": {"pods": "1"}}})
+    try:
+        reply, _ = run_cell(kernel, start_line(), timeout=300)
+    finally:
+        cluster.delete("resourcequotas", "user-quota")
+    assert reply["status"] == "error", reply
+    assert reply["ename"] == "KubernetesError"
+    assert reply["evalue"].startswith(
+        "Kubernetes refused the executor pods: exceeded quota: user-quota, requested: pods=1, used: pods=1, limited: pods=1."
+    ), reply["evalue"]
+    assert cluster.items("pods", "app.kubernetes.io/managed-by=quarry") == []
+
+
+def test_deleting_the_notebook_pod_cascades_to_executors(cluster, kernel):
+    reply, outputs = run_cell(kernel, start_line(executors=1), timeout=300)
+    assert reply["status"] == "ok", reply.get("evalue")
+    session = session_id(text_of(outputs))
+    assert len(cluster.items("pods", f"quarry.io/session={session}")) == 1
+    notebook = cluster.get("pods", cluster.notebook_pod).json()
+    assert cluster.delete("pods", cluster.notebook_pod).status_code == 200
+    assert wait_for(lambda: cluster.items("pods", f"quarry.io/session={session}") == [], within=30)
+    run_cell(kernel, "%spark stop", timeout=120)
+    # Put the notebook pod back for anything after this test.
+    notebook["metadata"] = {"name": notebook["metadata"]["name"], "labels": notebook["metadata"].get("labels", {})}
+    cluster.create("pods", notebook)
+
+
+def test_watch_protocol_details(cluster):
+    path = f"/api/v1/namespaces/{cluster.namespace}/configmaps"
+    listed = cluster.request("GET", path).json()
+    version = int(listed["metadata"]["resourceVersion"])
+    cluster.create("configmaps", {"metadata": {"name": "w1", "labels": {"t": "w"}}, "data": {"k": "v"}})
+    stream = cluster.request(
+        "GET", path, params={"watch": "true", "resourceVersion": str(version), "labelSelector": "t=w", "timeoutSeconds": "2"}, stream=True
+    )
+    events = [line for line in stream.iter_lines() if line]
+    assert len(events) == 1 and b'"ADDED"' in events[0] and b'"w1"' in events[0]
+    # After compaction an old resourceVersion is gone: 410 inside the stream.
+    cluster.request("POST", "/fake/compact").raise_for_status()
+    cluster.create("configmaps", {"metadata": {"name": "w2"}})
+    stale = cluster.request("GET", path, params={"watch": "true", "resourceVersion": str(version)}, stream=True)
+    first = next(line for line in stale.iter_lines() if line)
+    assert b'"ERROR"' in first and b'"code":410' in first
+    # Websocket watches are refused so fabric8 falls back to HTTP.
+    upgrade = cluster.request("GET", path, params={"watch": "true"}, headers={"Connection": "Upgrade", "Upgrade": "websocket"})
+    assert upgrade.status_code == 503
+    for name in ("w1", "w2"):
+        cluster.delete("configmaps", name)
+    assert cluster.request("GET", path, headers={"Authorization": "Bearer wrong"}).status_code in (401,)
