@@ -169,13 +169,25 @@ impl SparkClient {
             client_type: Some(CLIENT_TYPE.into()),
             operation: Some(proto::config_request::Operation {
                 op_type: Some(proto::config_request::operation::OpType::GetOption(
-                    proto::config_request::GetOption { keys: vec![key.to_string()] },
+                    proto::config_request::GetOption {
+                        keys: vec![key.to_string()],
+                    },
                 )),
             }),
             ..Default::default()
         };
-        let reply = self.service.clone().config(request).await.map_err(status_error)?;
-        Ok(reply.into_inner().pairs.into_iter().find(|p| p.key == key).and_then(|p| p.value))
+        let reply = self
+            .service
+            .clone()
+            .config(request)
+            .await
+            .map_err(status_error)?;
+        Ok(reply
+            .into_inner()
+            .pairs
+            .into_iter()
+            .find(|p| p.key == key)
+            .and_then(|p| p.value))
     }
 
     /// Runs Spark SQL tagged `tag` (for [`SparkClient::interrupt`]),
@@ -403,6 +415,10 @@ fn status_error(status: tonic::Status) -> SparkError {
         tonic::Code::Unauthenticated => {
             SparkError::Server("The Spark server refused this kernel's session token.".into())
         }
+        // A connection dropped mid-call (the JVM died) surfaces as Unknown.
+        tonic::Code::Unknown if status.message().contains("transport error") => SparkError::Server(
+            "The connection to the Spark server broke (it may have stopped): %spark status tells more.".into(),
+        ),
         _ => {
             let message = status.message().trim();
             if message.contains("OPERATION_CANCELED") || message.contains("cancelled") && message.contains("tag") {
@@ -414,15 +430,26 @@ fn status_error(status: tonic::Status) -> SparkError {
     }
 }
 
-/// Spark error messages append SQLSTATE and long query contexts; keep the
-/// part a user reads.
+/// Spark error messages run to many lines (search path, hints, the
+/// analysed plan); keep the first line and where it happened.
 fn first_paragraph(message: &str) -> String {
-    let text = message.split("\n\n").next().unwrap_or(message).trim();
-    if text.is_empty() {
-        "Spark failed without saying why.".into()
-    } else {
-        text.to_string()
+    let first = message.lines().next().unwrap_or_default().trim();
+    if first.is_empty() {
+        return "Spark failed without saying why.".into();
     }
+    let mut text = first.to_string();
+    if !first.contains("SQLSTATE") {
+        if let Some(at) = message.find("SQLSTATE: ") {
+            let state = message[at..]
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_end_matches(';');
+            text = format!("{} ({state})", text.trim_end());
+        }
+    }
+    text
 }
 
 #[cfg(test)]
@@ -472,11 +499,11 @@ mod tests {
     #[test]
     fn spark_errors_are_trimmed_to_their_first_paragraph() {
         let error = status_error(tonic::Status::internal(
-            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` cannot be found. SQLSTATE: 42P01\n\n== SQL ==\nselect * from nope",
+            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` cannot be found. Verify the spelling.\nSearch path: [`x`].\nTo tolerate… SQLSTATE: 42P01; line 1 pos 14;\n'Project [*]",
         ));
         assert_eq!(
             error.to_string(),
-            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` cannot be found. SQLSTATE: 42P01"
+            "[TABLE_OR_VIEW_NOT_FOUND] The table or view `nope` cannot be found. Verify the spelling. (SQLSTATE: 42P01; line 1 pos 14)"
         );
         assert!(matches!(
             status_error(tonic::Status::unavailable("x")),

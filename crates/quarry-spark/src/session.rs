@@ -233,7 +233,9 @@ impl SparkSession {
         loop {
             if let Some(report) = server.exited() {
                 let refusal = k8s::quota_refusal(&server.log_tail(200));
-                return Err(refusal.map(SparkError::Kubernetes).unwrap_or(SparkError::Server(report)));
+                return Err(refusal
+                    .map(SparkError::Kubernetes)
+                    .unwrap_or(SparkError::Server(report)));
             }
             let views = kubernetes.executors.views();
             let running = views.iter().filter(|v| v.is_running()).count();
@@ -420,10 +422,17 @@ impl SparkSession {
     }
 
     async fn cleanup_cluster(&self) -> Result<usize, SparkError> {
-        let Some(k) = &self.kubernetes else { return Ok(0) };
+        let Some(k) = &self.kubernetes else {
+            return Ok(0);
+        };
         let mut removed = k8s::cleanup(&k.client, &k.namespace, &self.owner.selector()).await?;
         if let Some(app_id) = k.app_id.get() {
-            removed += k8s::cleanup(&k.client, &k.namespace, &format!("spark-app-selector={app_id}")).await?;
+            removed += k8s::cleanup(
+                &k.client,
+                &k.namespace,
+                &format!("spark-app-selector={app_id}"),
+            )
+            .await?;
         }
         Ok(removed)
     }

@@ -490,7 +490,7 @@ mod tests {
         };
         assert_eq!(
             progress_line(&p, Duration::from_secs(3)),
-            "Spark: running 3.0 s · stages 1/3 · tasks 10/24 · 2 running · 2.0 KiB read"
+            "Spark: running 3.00 s · stages 1/3 · tasks 10/24 · 2 running · 2.0 KiB read"
         );
     }
 }

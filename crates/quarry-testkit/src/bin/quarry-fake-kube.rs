@@ -36,15 +36,26 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let token = uuid::Uuid::new_v4().simple().to_string();
     let tls = Tls::generate().context("generating certificates")?;
-    fake_kube::write_service_account(&args.dir.join("serviceaccount"), &token, &args.namespace, &tls.ca_pem)?;
+    fake_kube::write_service_account(
+        &args.dir.join("serviceaccount"),
+        &token,
+        &args.namespace,
+        &tls.ca_pem,
+    )?;
     let cluster = Cluster::new(token);
     for pair in &args.deny {
         let (resource, verb) = pair.split_once(':').context("--deny takes RESOURCE:VERB")?;
-        cluster.denied.lock().expect("denied").insert((resource.into(), verb.into()));
+        cluster
+            .denied
+            .lock()
+            .expect("denied")
+            .insert((resource.into(), verb.into()));
     }
     {
         let mut store = cluster.store.lock().expect("store");
@@ -72,7 +83,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let image_env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| matches!(k.as_str(), "PATH" | "HOME" | "JAVA_HOME" | "SPARK_HOME" | "LANG"))
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "PATH" | "HOME" | "JAVA_HOME" | "SPARK_HOME" | "LANG"
+            )
+        })
         .collect();
     let config = kubelet::KubeletConfig {
         entrypoint: std::fs::canonicalize(&args.entrypoint).context("--entrypoint")?,
@@ -82,7 +98,10 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(kubelet::run(cluster.clone(), config));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let port = listener.local_addr()?.port();
-    std::fs::write(args.dir.join("ready.json"), json!({"port": port}).to_string())?;
+    std::fs::write(
+        args.dir.join("ready.json"),
+        json!({"port": port}).to_string(),
+    )?;
     tracing::info!("fake Kubernetes API on https://127.0.0.1:{port}");
     // Returning drops the runtime and with it every pod's process
     // (kill_on_drop), so stopping the server never leaves executors behind.

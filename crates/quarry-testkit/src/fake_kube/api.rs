@@ -41,7 +41,11 @@ impl Cluster {
     }
 
     fn allowed(&self, resource: &str, verb: &str) -> bool {
-        !self.denied.lock().expect("denied").contains(&(resource.to_string(), verb.to_string()))
+        !self
+            .denied
+            .lock()
+            .expect("denied")
+            .contains(&(resource.to_string(), verb.to_string()))
     }
 }
 
@@ -49,12 +53,28 @@ type Shared = Arc<Cluster>;
 
 pub fn router(cluster: Shared) -> Router {
     Router::new()
-        .route("/version", get(|| async { axum::Json(json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0-quarry-fake"})) }))
-        .route("/api/v1/namespaces/{ns}/{resource}", get(list_or_watch).post(create).delete(delete_collection))
-        .route("/api/v1/namespaces/{ns}/{resource}/{name}", get(read).put(replace).patch(patch).delete(delete_one))
+        .route(
+            "/version",
+            get(|| async {
+                axum::Json(
+                    json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0-quarry-fake"}),
+                )
+            }),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/{resource}",
+            get(list_or_watch).post(create).delete(delete_collection),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/{resource}/{name}",
+            get(read).put(replace).patch(patch).delete(delete_one),
+        )
         .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(pod_log))
         .route("/api/v1/{resource}", get(list_all))
-        .route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", post(access_review))
+        .route(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            post(access_review),
+        )
         .route("/fake/deny", post(set_denied))
         .route("/fake/compact", post(compact))
         .layer(middleware::from_fn_with_state(cluster.clone(), gatekeeper))
@@ -65,12 +85,27 @@ pub fn router(cluster: Shared) -> Router {
 /// back to a streamed HTTP watch).
 async fn gatekeeper(State(cluster): State<Shared>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    if headers.get(header::UPGRADE).is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket")) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "websocket watches are not served here").into_response();
+    if headers
+        .get(header::UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"websocket"))
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "websocket watches are not served here",
+        )
+            .into_response();
     }
     let expected = format!("Bearer {}", cluster.token);
-    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        let refusal = Refusal { code: 401, reason: "Unauthorized", message: "Unauthorized".into() };
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(expected.as_str())
+    {
+        let refusal = Refusal {
+            code: 401,
+            reason: "Unauthorized",
+            message: "Unauthorized".into(),
+        };
         return status_response(&refusal);
     }
     next.run(request).await
@@ -82,8 +117,14 @@ fn status_response(refusal: &Refusal) -> Response {
 }
 
 fn forbidden(resource: &str, verb: &str, namespace: &str) -> Response {
-    let (group_resource, sub) = resource.split_once('/').map_or((resource, ""), |(r, s)| (r, s));
-    let what = if sub.is_empty() { group_resource.to_string() } else { format!("{group_resource}/{sub}") };
+    let (group_resource, sub) = resource
+        .split_once('/')
+        .map_or((resource, ""), |(r, s)| (r, s));
+    let what = if sub.is_empty() {
+        group_resource.to_string()
+    } else {
+        format!("{group_resource}/{sub}")
+    };
     status_response(&Refusal {
         code: 403,
         reason: "Forbidden",
@@ -94,7 +135,11 @@ fn forbidden(resource: &str, verb: &str, namespace: &str) -> Response {
 }
 
 fn unknown(resource: &str) -> Response {
-    status_response(&Refusal { code: 404, reason: "NotFound", message: format!("the server could not find the requested resource ({resource})") })
+    status_response(&Refusal {
+        code: 404,
+        reason: "NotFound",
+        message: format!("the server could not find the requested resource ({resource})"),
+    })
 }
 
 fn ok_json(value: Value) -> Response {
@@ -113,13 +158,25 @@ fn result(outcome: Result<Value, Refusal>, on_ok: fn(Value) -> Response) -> Resp
 }
 
 fn selectors(params: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), Response> {
-    let bad = |message: String| status_response(&Refusal { code: 400, reason: "BadRequest", message });
-    let labels = LabelSelector::parse(params.get("labelSelector").map_or("", String::as_str)).map_err(bad)?;
-    let fields = FieldSelector::parse(params.get("fieldSelector").map_or("", String::as_str)).map_err(bad)?;
+    let bad = |message: String| {
+        status_response(&Refusal {
+            code: 400,
+            reason: "BadRequest",
+            message,
+        })
+    };
+    let labels = LabelSelector::parse(params.get("labelSelector").map_or("", String::as_str))
+        .map_err(bad)?;
+    let fields = FieldSelector::parse(params.get("fieldSelector").map_or("", String::as_str))
+        .map_err(bad)?;
     Ok((labels, fields))
 }
 
-async fn list_all(State(cluster): State<Shared>, Path(resource): Path<String>, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn list_all(
+    State(cluster): State<Shared>,
+    Path(resource): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     list_inner(cluster, resource, None, params).await
 }
 
@@ -131,8 +188,15 @@ async fn list_or_watch(
     list_inner(cluster, resource, Some(ns), params).await
 }
 
-async fn list_inner(cluster: Shared, resource: String, ns: Option<String>, params: HashMap<String, String>) -> Response {
-    let Some(kind) = kind_of(&resource) else { return unknown(&resource) };
+async fn list_inner(
+    cluster: Shared,
+    resource: String,
+    ns: Option<String>,
+    params: HashMap<String, String>,
+) -> Response {
+    let Some(kind) = kind_of(&resource) else {
+        return unknown(&resource);
+    };
     let namespace = ns.clone().unwrap_or_default();
     let watching = params.get("watch").is_some_and(|w| w == "true" || w == "1");
     let verb = if watching { "watch" } else { "list" };
@@ -169,8 +233,14 @@ fn watch(
     fields: FieldSelector,
     params: &HashMap<String, String>,
 ) -> Response {
-    let timeout = params.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(300u64);
-    let since = params.get("resourceVersion").and_then(|v| v.parse::<u64>().ok()).filter(|v| *v > 0);
+    let timeout = params
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(300u64);
+    let since = params
+        .get("resourceVersion")
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|v| *v > 0);
     let (initial, receiver) = {
         let store = cluster.store.lock().expect("store");
         let receiver = store.subscribe();
@@ -181,7 +251,10 @@ fn watch(
                     let gone = Refusal {
                         code: 410,
                         reason: "Expired",
-                        message: format!("too old resource version: {version} ({})", store.version()),
+                        message: format!(
+                            "too old resource version: {version} ({})",
+                            store.version()
+                        ),
                     };
                     // Watches report expiry as an ERROR event in the stream.
                     let event = json!({"type": "ERROR", "object": gone.status()});
@@ -201,7 +274,10 @@ fn watch(
     };
     let matches = move |event: &Value| {
         let object = &event["object"];
-        ns.as_deref().is_none_or(|n| object["metadata"]["namespace"] == n) && labels.matches(object) && fields.matches(object)
+        ns.as_deref()
+            .is_none_or(|n| object["metadata"]["namespace"] == n)
+            && labels.matches(object)
+            && fields.matches(object)
     };
     let initial = futures::stream::iter(initial);
     let resource_for_live = resource.clone();
@@ -237,18 +313,29 @@ async fn create(
     if !cluster.allowed(&resource, "create") {
         return forbidden(&resource, "create", &ns);
     }
-    let outcome = cluster.store.lock().expect("store").create(&resource, &ns, object);
+    let outcome = cluster
+        .store
+        .lock()
+        .expect("store")
+        .create(&resource, &ns, object);
     result(outcome, created)
 }
 
-async fn read(State(cluster): State<Shared>, Path((ns, resource, name)): Path<(String, String, String)>) -> Response {
+async fn read(
+    State(cluster): State<Shared>,
+    Path((ns, resource, name)): Path<(String, String, String)>,
+) -> Response {
     if !cluster.allowed(&resource, "get") {
         return forbidden(&resource, "get", &ns);
     }
     let store = cluster.store.lock().expect("store");
     match store.get(&resource, &ns, &name) {
         Some(object) => ok_json(object),
-        None => status_response(&Refusal { code: 404, reason: "NotFound", message: format!("{resource} \"{name}\" not found") }),
+        None => status_response(&Refusal {
+            code: 404,
+            reason: "NotFound",
+            message: format!("{resource} \"{name}\" not found"),
+        }),
     }
 }
 
@@ -260,7 +347,11 @@ async fn replace(
     if !cluster.allowed(&resource, "update") {
         return forbidden(&resource, "update", &ns);
     }
-    let outcome = cluster.store.lock().expect("store").replace(&resource, &ns, &name, object);
+    let outcome = cluster
+        .store
+        .lock()
+        .expect("store")
+        .replace(&resource, &ns, &name, object);
     result(outcome, ok_json)
 }
 
@@ -273,19 +364,36 @@ async fn patch(
     if !cluster.allowed(&resource, "patch") {
         return forbidden(&resource, "patch", &ns);
     }
-    let bad = |message: String| status_response(&Refusal { code: 400, reason: "BadRequest", message });
+    let bad = |message: String| {
+        status_response(&Refusal {
+            code: 400,
+            reason: "BadRequest",
+            message,
+        })
+    };
     let mut store = cluster.store.lock().expect("store");
     let Some(mut object) = store.get(&resource, &ns, &name) else {
-        return status_response(&Refusal { code: 404, reason: "NotFound", message: format!("{resource} \"{name}\" not found") });
+        return status_response(&Refusal {
+            code: 404,
+            reason: "NotFound",
+            message: format!("{resource} \"{name}\" not found"),
+        });
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if content_type.starts_with("application/json-patch+json") {
         let patch: json_patch::Patch = match serde_json::from_slice(&body) {
             Ok(p) => p,
             Err(e) => return bad(e.to_string()),
         };
         if let Err(e) = json_patch::patch(&mut object, &patch) {
-            return status_response(&Refusal { code: 422, reason: "Invalid", message: e.to_string() });
+            return status_response(&Refusal {
+                code: 422,
+                reason: "Invalid",
+                message: e.to_string(),
+            });
         }
     } else {
         // Merge and strategic-merge patches: a JSON merge is close enough
@@ -299,11 +407,18 @@ async fn patch(
     result(store.replace(&resource, &ns, &name, object), ok_json)
 }
 
-async fn delete_one(State(cluster): State<Shared>, Path((ns, resource, name)): Path<(String, String, String)>) -> Response {
+async fn delete_one(
+    State(cluster): State<Shared>,
+    Path((ns, resource, name)): Path<(String, String, String)>,
+) -> Response {
     if !cluster.allowed(&resource, "delete") {
         return forbidden(&resource, "delete", &ns);
     }
-    let outcome = cluster.store.lock().expect("store").delete(&resource, &ns, &name);
+    let outcome = cluster
+        .store
+        .lock()
+        .expect("store")
+        .delete(&resource, &ns, &name);
     result(outcome, ok_json)
 }
 
@@ -312,7 +427,9 @@ async fn delete_collection(
     Path((ns, resource)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(kind) = kind_of(&resource) else { return unknown(&resource) };
+    let Some(kind) = kind_of(&resource) else {
+        return unknown(&resource);
+    };
     if !cluster.allowed(&resource, "deletecollection") {
         return forbidden(&resource, "deletecollection", &ns);
     }
@@ -333,7 +450,9 @@ async fn delete_collection(
             items.push(object);
         }
     }
-    ok_json(json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": {}, "items": items}))
+    ok_json(
+        json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": {}, "items": items}),
+    )
 }
 
 async fn pod_log(
@@ -344,7 +463,12 @@ async fn pod_log(
     if !cluster.allowed("pods/log", "get") {
         return forbidden("pods/log", "get", &ns);
     }
-    let path = cluster.logs.lock().expect("logs").get(&format!("{ns}/{name}")).cloned();
+    let path = cluster
+        .logs
+        .lock()
+        .expect("logs")
+        .get(&format!("{ns}/{name}"))
+        .cloned();
     let Some(path) = path else {
         return status_response(&Refusal {
             code: 400,
@@ -353,7 +477,10 @@ async fn pod_log(
         });
     };
     let text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
-    let text = match params.get("tailLines").and_then(|t| t.parse::<usize>().ok()) {
+    let text = match params
+        .get("tailLines")
+        .and_then(|t| t.parse::<usize>().ok())
+    {
         Some(n) => {
             let lines: Vec<&str> = text.lines().collect();
             let mut tail = lines[lines.len().saturating_sub(n)..].join("\n");
@@ -365,7 +492,10 @@ async fn pod_log(
     ([(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
 
-async fn access_review(State(cluster): State<Shared>, axum::Json(mut review): axum::Json<Value>) -> Response {
+async fn access_review(
+    State(cluster): State<Shared>,
+    axum::Json(mut review): axum::Json<Value>,
+) -> Response {
     let attributes = &review["spec"]["resourceAttributes"];
     let resource = attributes["resource"].as_str().unwrap_or_default();
     let resource = match attributes["subresource"].as_str().filter(|s| !s.is_empty()) {
@@ -385,7 +515,10 @@ async fn access_review(State(cluster): State<Shared>, axum::Json(mut review): ax
 }
 
 /// Replaces the deny table: a JSON list of `[resource, verb]` pairs.
-async fn set_denied(State(cluster): State<Shared>, axum::Json(pairs): axum::Json<Vec<(String, String)>>) -> Response {
+async fn set_denied(
+    State(cluster): State<Shared>,
+    axum::Json(pairs): axum::Json<Vec<(String, String)>>,
+) -> Response {
     *cluster.denied.lock().expect("denied") = pairs.into_iter().collect();
     StatusCode::NO_CONTENT.into_response()
 }

@@ -47,11 +47,21 @@ pub async fn run(cluster: Arc<Cluster>, config: KubeletConfig) {
             continue;
         }
         let object = &event.object["object"];
-        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let namespace = object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let key = format!("{namespace}/{name}");
         match event.object["type"].as_str() {
-            Some("ADDED") if object["spec"]["nodeName"].as_str().is_none_or(str::is_empty) => {
+            Some("ADDED")
+                if object["spec"]["nodeName"]
+                    .as_str()
+                    .is_none_or(str::is_empty) =>
+            {
                 match start(&cluster, &config, object.clone()).await {
                     Ok(kill) => {
                         running.insert(key, kill);
@@ -88,16 +98,31 @@ fn field_value(pod: &Value, path: &str) -> String {
 }
 
 /// Makes a folder per volume; config maps are written out as files.
-fn prepare_volumes(cluster: &Cluster, pod: &Value, sandbox: &Path) -> std::io::Result<HashMap<String, PathBuf>> {
+fn prepare_volumes(
+    cluster: &Cluster,
+    pod: &Value,
+    sandbox: &Path,
+) -> std::io::Result<HashMap<String, PathBuf>> {
     let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default();
     let mut folders = HashMap::new();
-    for volume in pod["spec"]["volumes"].as_array().cloned().unwrap_or_default() {
+    for volume in pod["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let name = volume["name"].as_str().unwrap_or("volume").to_string();
         let folder = sandbox.join("volumes").join(&name);
         std::fs::create_dir_all(&folder)?;
         if let Some(map_name) = volume["configMap"]["name"].as_str() {
-            let map = cluster.store.lock().expect("store").get("configmaps", namespace, map_name);
-            for (file, content) in map.and_then(|m| m["data"].as_object().cloned()).unwrap_or_default() {
+            let map = cluster
+                .store
+                .lock()
+                .expect("store")
+                .get("configmaps", namespace, map_name);
+            for (file, content) in map
+                .and_then(|m| m["data"].as_object().cloned())
+                .unwrap_or_default()
+            {
                 std::fs::write(folder.join(file), content.as_str().unwrap_or_default())?;
             }
         }
@@ -106,9 +131,19 @@ fn prepare_volumes(cluster: &Cluster, pod: &Value, sandbox: &Path) -> std::io::R
     Ok(folders)
 }
 
-async fn start(cluster: &Arc<Cluster>, config: &KubeletConfig, pod: Value) -> std::io::Result<oneshot::Sender<()>> {
-    let namespace = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-    let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+async fn start(
+    cluster: &Arc<Cluster>,
+    config: &KubeletConfig,
+    pod: Value,
+) -> std::io::Result<oneshot::Sender<()>> {
+    let namespace = pod["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let name = pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let sandbox = config.root.join(&namespace).join(&name);
     std::fs::create_dir_all(&sandbox)?;
     let volumes = prepare_volumes(cluster, &pod, &sandbox)?;
@@ -120,7 +155,12 @@ async fn start(cluster: &Arc<Cluster>, config: &KubeletConfig, pod: Value) -> st
         .cloned()
         .unwrap_or_default()
         .iter()
-        .filter_map(|m| Some((m["mountPath"].as_str()?.to_string(), volumes.get(m["name"].as_str()?)?.clone())))
+        .filter_map(|m| {
+            Some((
+                m["mountPath"].as_str()?.to_string(),
+                volumes.get(m["name"].as_str()?)?.clone(),
+            ))
+        })
         .collect();
     mounts.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
     let remap = |value: &str| {
@@ -134,19 +174,33 @@ async fn start(cluster: &Arc<Cluster>, config: &KubeletConfig, pod: Value) -> st
 
     let mut command_line: Vec<String> = container["command"]
         .as_array()
-        .map(|c| c.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|c| {
+            c.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if command_line.is_empty() {
         command_line.push(config.entrypoint.display().to_string());
     }
     command_line.extend(
-        container["args"].as_array().cloned().unwrap_or_default().iter().filter_map(|v| v.as_str().map(|s| remap(s))),
+        container["args"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(|s| remap(s))),
     );
     let mut command = Command::new(&command_line[0]);
-    command.args(&command_line[1..]).env_clear().envs(config.image_env.iter().cloned());
+    command
+        .args(&command_line[1..])
+        .env_clear()
+        .envs(config.image_env.iter().cloned());
     command.env("HOSTNAME", &name);
     for variable in container["env"].as_array().cloned().unwrap_or_default() {
-        let Some(key) = variable["name"].as_str() else { continue };
+        let Some(key) = variable["name"].as_str() else {
+            continue;
+        };
         let value = match variable["value"].as_str() {
             Some(v) => remap(v),
             None => match variable["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
@@ -173,7 +227,11 @@ async fn start(cluster: &Arc<Cluster>, config: &KubeletConfig, pod: Value) -> st
         });
     }
     let mut child = command.spawn()?;
-    cluster.logs.lock().expect("logs").insert(format!("{namespace}/{name}"), log_path);
+    cluster
+        .logs
+        .lock()
+        .expect("logs")
+        .insert(format!("{namespace}/{name}"), log_path);
     let image = container["image"].clone();
     let container_name = container["name"].clone();
     set_status(cluster, &namespace, &name, |pod| {

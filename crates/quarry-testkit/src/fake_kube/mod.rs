@@ -44,12 +44,17 @@ impl Tls {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(DnType::CommonName, "quarry fake cluster CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "quarry fake cluster CA");
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca_params, ca_key);
         let server_key = KeyPair::generate()?;
-        let mut server_params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
-        server_params.distinguished_name.push(DnType::CommonName, "kubernetes");
+        let mut server_params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+        server_params
+            .distinguished_name
+            .push(DnType::CommonName, "kubernetes");
         let server_cert = server_params.signed_by(&server_key, &issuer)?;
         Ok(Tls {
             ca_pem: ca_cert.pem(),
@@ -60,7 +65,12 @@ impl Tls {
 }
 
 /// Writes the service-account folder a pod would have mounted.
-pub fn write_service_account(dir: &Path, token: &str, namespace: &str, ca_pem: &str) -> std::io::Result<()> {
+pub fn write_service_account(
+    dir: &Path,
+    token: &str,
+    namespace: &str,
+    ca_pem: &str,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("token"), token)?;
     std::fs::write(dir.join("namespace"), namespace)?;
@@ -92,7 +102,10 @@ pub async fn serve(cluster: Arc<Cluster>, tls: Tls, listener: TcpListener) -> st
                 }
             };
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await
+            {
                 tracing::debug!("connection from {peer}: {e}");
             }
         });

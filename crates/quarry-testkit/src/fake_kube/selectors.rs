@@ -29,7 +29,9 @@ impl LabelSelector {
                 Requirement::NotExists(key.trim().to_string())
             } else if let Some((key, value)) = part.split_once("!=") {
                 Requirement::NotEquals(key.trim().into(), value.trim().into())
-            } else if let Some((key, value)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            } else if let Some((key, value)) =
+                part.split_once("==").or_else(|| part.split_once('='))
+            {
                 Requirement::Equals(key.trim().into(), value.trim().into())
             } else if let Some((key, values)) = part.split_once(" notin ") {
                 Requirement::NotIn(key.trim().into(), set(values)?)
@@ -80,8 +82,14 @@ fn set(values: &str) -> Result<Vec<String>, String> {
         .trim()
         .strip_prefix('(')
         .and_then(|v| v.strip_suffix(')'))
-        .ok_or_else(|| format!("unable to parse requirement: values must be in parentheses: {values}"))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+        .ok_or_else(|| {
+            format!("unable to parse requirement: values must be in parentheses: {values}")
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 /// A parsed `fieldSelector` over a few well-known paths.
@@ -97,9 +105,14 @@ impl FieldSelector {
             } else if let Some((p, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
                 (p, true, v)
             } else {
-                return Err(format!("invalid selector: '{part}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{part}'; can't understand '{part}'"
+                ));
             };
-            if !matches!(path, "metadata.name" | "metadata.namespace" | "status.phase" | "spec.nodeName") {
+            if !matches!(
+                path,
+                "metadata.name" | "metadata.namespace" | "status.phase" | "spec.nodeName"
+            ) {
                 return Err(format!("field label not supported: {path}"));
             }
             terms.push((path.to_string(), equal, value.to_string()));
@@ -141,8 +154,16 @@ mod tests {
     #[test]
     fn field_selectors() {
         let pod = json!({"metadata": {"name": "p1"}, "status": {"phase": "Running"}});
-        assert!(FieldSelector::parse("metadata.name=p1,status.phase!=Failed").unwrap().matches(&pod));
-        assert!(!FieldSelector::parse("status.phase=Pending").unwrap().matches(&pod));
+        assert!(
+            FieldSelector::parse("metadata.name=p1,status.phase!=Failed")
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            !FieldSelector::parse("status.phase=Pending")
+                .unwrap()
+                .matches(&pod)
+        );
         assert!(FieldSelector::parse("spec.weird=1").is_err());
     }
 }

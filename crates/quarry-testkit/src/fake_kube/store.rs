@@ -99,7 +99,10 @@ impl Store {
 
     /// Events after `version`, or `None` if that version is too old (410).
     pub fn events_since(&self, resource: &str, version: u64) -> Option<Vec<Event>> {
-        let oldest = self.history.front().map_or(self.version, |e| e.resource_version);
+        let oldest = self
+            .history
+            .front()
+            .map_or(self.version, |e| e.resource_version);
         if version + 1 < oldest {
             return None;
         }
@@ -135,19 +138,32 @@ impl Store {
     }
 
     /// Creates an object, filling in server-set metadata.
-    pub fn create(&mut self, resource: &str, namespace: &str, mut object: Value) -> Result<Value, Refusal> {
+    pub fn create(
+        &mut self,
+        resource: &str,
+        namespace: &str,
+        mut object: Value,
+    ) -> Result<Value, Refusal> {
         let kind = kind_of(resource).ok_or_else(|| Self::not_found(resource, ""))?;
-        let metadata = object["metadata"].as_object_mut().map(std::mem::take).unwrap_or_default();
+        let metadata = object["metadata"]
+            .as_object_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
         let mut metadata = Value::Object(metadata);
         let name = match metadata["name"].as_str() {
             Some(name) if !name.is_empty() => name.to_string(),
             _ => match metadata["generateName"].as_str() {
-                Some(prefix) => format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..5]),
+                Some(prefix) => format!(
+                    "{prefix}{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..5]
+                ),
                 None => {
                     return Err(Refusal {
                         code: 422,
                         reason: "Invalid",
-                        message: format!("{kind} is invalid: metadata.name: Required value: name or generateName is required"),
+                        message: format!(
+                            "{kind} is invalid: metadata.name: Required value: name or generateName is required"
+                        ),
                     });
                 }
             },
@@ -167,14 +183,16 @@ impl Store {
         metadata["namespace"] = json!(namespace);
         metadata["uid"] = json!(uuid::Uuid::new_v4().to_string());
         metadata["resourceVersion"] = json!(self.version.to_string());
-        metadata["creationTimestamp"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        metadata["creationTimestamp"] =
+            json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         object["metadata"] = metadata;
         object["kind"] = json!(kind);
         object["apiVersion"] = json!("v1");
         if resource == "pods" && object["status"].get("phase").is_none() {
             object["status"] = json!({"phase": "Pending"});
         }
-        self.objects.insert((resource.into(), namespace.into(), name), object.clone());
+        self.objects
+            .insert((resource.into(), namespace.into(), name), object.clone());
         self.record(resource, kind, "ADDED", object.clone());
         if resource == "pods" {
             self.refresh_quota_usage(namespace);
@@ -182,14 +200,20 @@ impl Store {
         // An owner that is already gone means the garbage collector takes
         // the new object at once, as the real one does shortly after.
         if self.has_missing_owner(&object) {
-            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             self.delete(resource, namespace, &name)?;
         }
         Ok(object)
     }
 
     fn has_missing_owner(&self, object: &Value) -> bool {
-        let owners = object["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+        let owners = object["metadata"]["ownerReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         !owners.is_empty()
             && owners.iter().all(|owner| {
                 let uid = owner["uid"].as_str().unwrap_or_default();
@@ -201,7 +225,10 @@ impl Store {
     fn admit_pod(&self, namespace: &str, name: &str) -> Result<(), Refusal> {
         let used = self.active_pods(namespace);
         for quota in self.list("resourcequotas", Some(namespace)) {
-            let Some(limit) = quota["spec"]["hard"]["pods"].as_str().and_then(|l| l.parse::<usize>().ok()) else {
+            let Some(limit) = quota["spec"]["hard"]["pods"]
+                .as_str()
+                .and_then(|l| l.parse::<usize>().ok())
+            else {
                 continue;
             };
             if used + 1 > limit {
@@ -235,15 +262,24 @@ impl Store {
         for name in names {
             let key = ("resourcequotas".to_string(), namespace.to_string(), name);
             if let Some(quota) = self.objects.get_mut(&key) {
-                quota["status"] = json!({"hard": quota["spec"]["hard"].clone(), "used": {"pods": used}});
+                quota["status"] =
+                    json!({"hard": quota["spec"]["hard"].clone(), "used": {"pods": used}});
             }
         }
     }
 
     /// Replaces an object (PUT, PATCH, kubelet status updates).
-    pub fn replace(&mut self, resource: &str, namespace: &str, name: &str, mut object: Value) -> Result<Value, Refusal> {
+    pub fn replace(
+        &mut self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        mut object: Value,
+    ) -> Result<Value, Refusal> {
         let kind = kind_of(resource).ok_or_else(|| Self::not_found(resource, name))?;
-        let current = self.get(resource, namespace, name).ok_or_else(|| Self::not_found(resource, name))?;
+        let current = self
+            .get(resource, namespace, name)
+            .ok_or_else(|| Self::not_found(resource, name))?;
         self.version += 1;
         for field in ["uid", "creationTimestamp", "name", "namespace"] {
             object["metadata"][field] = current["metadata"][field].clone();
@@ -251,7 +287,10 @@ impl Store {
         object["metadata"]["resourceVersion"] = json!(self.version.to_string());
         object["kind"] = json!(kind);
         object["apiVersion"] = json!("v1");
-        self.objects.insert((resource.into(), namespace.into(), name.into()), object.clone());
+        self.objects.insert(
+            (resource.into(), namespace.into(), name.into()),
+            object.clone(),
+        );
         self.record(resource, kind, "MODIFIED", object.clone());
         if resource == "pods" {
             self.refresh_quota_usage(namespace);
@@ -261,7 +300,12 @@ impl Store {
 
     /// Deletes an object and, like the garbage collector, everything that
     /// names it as owner.
-    pub fn delete(&mut self, resource: &str, namespace: &str, name: &str) -> Result<Value, Refusal> {
+    pub fn delete(
+        &mut self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, Refusal> {
         let kind = kind_of(resource).ok_or_else(|| Self::not_found(resource, name))?;
         let object = self
             .objects
@@ -304,10 +348,18 @@ mod tests {
     fn create_fills_metadata_and_versions_grow() {
         let mut store = Store::default();
         let a = store.create("pods", "ns", pod("a")).unwrap();
-        let b = store.create("pods", "ns", json!({"metadata": {"generateName": "exec-"}})).unwrap();
+        let b = store
+            .create("pods", "ns", json!({"metadata": {"generateName": "exec-"}}))
+            .unwrap();
         assert_eq!(a["status"]["phase"], "Pending");
         assert!(b["metadata"]["name"].as_str().unwrap().starts_with("exec-"));
-        let rv = |o: &Value| o["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap();
+        let rv = |o: &Value| {
+            o["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        };
         assert!(rv(&b) > rv(&a));
         assert_eq!(store.create("pods", "ns", pod("a")).unwrap_err().code, 409);
     }
@@ -316,7 +368,11 @@ mod tests {
     fn quota_refuses_with_the_real_message() {
         let mut store = Store::default();
         store
-            .create("resourcequotas", "ns", json!({"metadata": {"name": "user-quota"}, "spec": {"hard": {"pods": "1"}}}))
+            .create(
+                "resourcequotas",
+                "ns",
+                json!({"metadata": {"name": "user-quota"}, "spec": {"hard": {"pods": "1"}}}),
+            )
             .unwrap();
         store.create("pods", "ns", pod("a")).unwrap();
         let refusal = store.create("pods", "ns", pod("b")).unwrap_err();
@@ -325,7 +381,10 @@ mod tests {
             refusal.message,
             "pods \"b\" is forbidden: exceeded quota: user-quota, requested: pods=1, used: pods=1, limited: pods=1"
         );
-        assert_eq!(store.get("resourcequotas", "ns", "user-quota").unwrap()["status"]["used"]["pods"], "1");
+        assert_eq!(
+            store.get("resourcequotas", "ns", "user-quota").unwrap()["status"]["used"]["pods"],
+            "1"
+        );
     }
 
     #[test]
@@ -334,17 +393,20 @@ mod tests {
         let owner = store.create("pods", "ns", pod("driver")).unwrap();
         let uid = owner["metadata"]["uid"].clone();
         let mut child = pod("exec-1");
-        child["metadata"]["ownerReferences"] = json!([{"uid": uid, "kind": "Pod", "name": "driver", "apiVersion": "v1"}]);
+        child["metadata"]["ownerReferences"] =
+            json!([{"uid": uid, "kind": "Pod", "name": "driver", "apiVersion": "v1"}]);
         store.create("pods", "ns", child).unwrap();
         let mut map = json!({"metadata": {"name": "conf"}});
-        map["metadata"]["ownerReferences"] = json!([{"uid": uid, "kind": "Pod", "name": "driver", "apiVersion": "v1"}]);
+        map["metadata"]["ownerReferences"] =
+            json!([{"uid": uid, "kind": "Pod", "name": "driver", "apiVersion": "v1"}]);
         store.create("configmaps", "ns", map).unwrap();
         store.delete("pods", "ns", "driver").unwrap();
         assert!(store.list("pods", None).is_empty());
         assert!(store.list("configmaps", None).is_empty());
         // Orphans of a vanished owner are collected at once.
         let mut late = pod("exec-2");
-        late["metadata"]["ownerReferences"] = json!([{"uid": uid, "kind": "Pod", "name": "driver", "apiVersion": "v1"}]);
+        late["metadata"]["ownerReferences"] =
+            json!([{"uid": uid, "kind": "Pod", "name": "driver", "apiVersion": "v1"}]);
         store.create("pods", "ns", late).unwrap();
         assert!(store.list("pods", None).is_empty());
     }
