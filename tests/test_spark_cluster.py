@@ -29,7 +29,7 @@ def start_line(executors=2):
 
 
 def session_id(text):
-    return text.split("Spark 4.3.0 session ")[1].split()[0]
+    return text.split("Spark 4.3.0 session ")[-1].split()[0]
 
 
 def wait_for(condition, within=60, every=0.5):
@@ -72,7 +72,7 @@ def test_executors_are_labelled_owned_pods_that_compute_and_are_cleaned_up(clust
     text = text_of(outputs)
     assert reply["status"] == "ok", (reply.get("evalue"), text, (cluster.dir / "fake-kube.log").read_text()[-3000:])
     assert "Checking Kubernetes permissions" in text
-    assert "Executors: 2 of 2 running" in text
+    assert "ready · executors: 2 of 2 running" in text
     session = session_id(text)
 
     notebook = cluster.get("pods", cluster.notebook_pod).json()
@@ -135,7 +135,7 @@ def test_exceeded_quota_is_one_clear_sentence(cluster, kernel):
     finally:
         cluster.delete("resourcequotas", "user-quota")
     assert reply["status"] == "error", reply
-    assert reply["ename"] == "KubernetesError"
+    assert reply["ename"] == "KubernetesError", reply["evalue"]
     assert reply["evalue"].startswith(
         "Kubernetes refused the executor pods: exceeded quota: user-quota, requested: pods=1, used: pods=1, limited: pods=1."
     ), reply["evalue"]

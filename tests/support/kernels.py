@@ -28,6 +28,8 @@ def minimal_env(extra=None):
     from the machine running the tests."""
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "JUPYTER_PATH")}
     env["QUARRY_LOG"] = os.environ.get("QUARRY_LOG", "info")
+    if "RUST_BACKTRACE" in os.environ:
+        env["RUST_BACKTRACE"] = os.environ["RUST_BACKTRACE"]
     env.update(extra or {})
     return env
 

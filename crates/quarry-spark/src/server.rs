@@ -94,13 +94,7 @@ impl ConnectServer {
         command
             .arg("--properties-file")
             .arg(&properties)
-            .args([
-                "--class",
-                CONNECT_SERVER_CLASS,
-                "--name",
-                "Quarry Spark Connect",
-                "spark-internal",
-            ])
+            .args(["--class", CONNECT_SERVER_CLASS, "spark-internal"])
             .env("SPARK_HOME", spark_home)
             .env("SPARK_CONNECT_AUTHENTICATE_TOKEN", token)
             .current_dir(dir.path())

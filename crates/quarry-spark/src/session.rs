@@ -177,6 +177,12 @@ impl SparkSession {
                 Ok(SparkSession { version, ..session })
             }
             Err(error) => {
+                // Spark gives up when Kubernetes refuses its executors; the
+                // refusal in its log says more than "the server exited".
+                let error = match (&error, k8s::quota_refusal(&server.log_tail(400))) {
+                    (SparkError::Server(_), Some(refusal)) => SparkError::Kubernetes(refusal),
+                    _ => error,
+                };
                 server.stop().await;
                 if let Err(cleanup) = session.cleanup_cluster().await {
                     tracing::warn!("after a failed start: {cleanup}");
@@ -375,6 +381,18 @@ impl SparkSession {
             ));
         }
         text
+    }
+
+    /// "executors: k of N running" in cluster mode.
+    pub fn executor_summary(&self) -> Option<String> {
+        let k = self.kubernetes.as_ref()?;
+        let running = k
+            .executors
+            .views()
+            .iter()
+            .filter(|v| v.is_running())
+            .count();
+        Some(format!("executors: {running} of {} running", k.wanted))
     }
 
     /// Executor views (cluster mode), for status and tests.

@@ -228,10 +228,8 @@ impl QuarryHandler {
                     session.version(),
                     session.owner().session_id
                 );
-                let executors = session.executors();
-                if !executors.is_empty() {
-                    let running = executors.iter().filter(|e| e.is_running()).count();
-                    line.push_str(&format!(" · executors: {running} running"));
+                if let Some(executors) = session.executor_summary() {
+                    line.push_str(&format!(" · {executors}"));
                 }
                 outputs.update_display(display::status_line(&line), &display_id);
                 *self.spark.lock().expect("spark lock") = Some(Arc::new(session));

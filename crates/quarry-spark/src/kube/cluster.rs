@@ -55,6 +55,9 @@ pub fn kube_client(cluster: &Cluster) -> Result<kube::Client, SparkError> {
             cluster.api_url
         ))
     };
+    // The dependency tree enables two rustls crypto backends, so rustls
+    // cannot pick one by itself; choose once for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let url = cluster
         .api_url
         .parse()
