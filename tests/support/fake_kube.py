@@ -57,7 +57,7 @@ class FakeKube:
             "QUARRY_KUBE_SERVICEACCOUNT_DIR": str(self.service_account),
             "HOSTNAME": self.notebook_pod,
             "JUPYTERHUB_USER": "alice",
-            "QUARRY_SPARK_IMAGE": "quarry/spark-executor:4.3.0",
+            "QUARRY_SPARK_EXECUTOR_IMAGE": "quarry/spark-executor:4.3.0",
         }
 
     def request(self, method, path, **kwargs):

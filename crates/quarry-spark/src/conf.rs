@@ -141,7 +141,7 @@ pub struct Cluster {
     pub pod_ip: String,
     pub token_file: PathBuf,
     pub ca_file: PathBuf,
-    /// Executor image when `--image` is not given (`QUARRY_SPARK_IMAGE`).
+    /// Executor image when `--image` is not given (`QUARRY_SPARK_EXECUTOR_IMAGE`).
     pub default_image: Option<String>,
 }
 
@@ -259,7 +259,7 @@ pub fn spark_conf(
                 .or_else(|| cluster.default_image.clone())
                 .ok_or_else(|| {
                     SparkError::usage(
-                        "No executor image: pass --image IMAGE or set QUARRY_SPARK_IMAGE (images/spark-executor builds one).",
+                        "No executor image: pass --image IMAGE or set QUARRY_SPARK_EXECUTOR_IMAGE (images/spark-executor builds one).",
                     )
                 })?;
             set("spark.master", format!("k8s://{}", cluster.api_url));
@@ -519,7 +519,7 @@ mod tests {
             1,
         )
         .unwrap_err();
-        assert!(error.to_string().contains("QUARRY_SPARK_IMAGE"));
+        assert!(error.to_string().contains("QUARRY_SPARK_EXECUTOR_IMAGE"));
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn detect_cluster(env: impl Fn(&str) -> Option<String>) -> Option<Cluster> {
         pod_ip: env("QUARRY_POD_IP").unwrap_or_default(),
         token_file,
         ca_file: dir.join("ca.crt"),
-        default_image: env("QUARRY_SPARK_IMAGE").filter(|i| !i.is_empty()),
+        default_image: env("QUARRY_SPARK_EXECUTOR_IMAGE").filter(|i| !i.is_empty()),
     })
 }
 

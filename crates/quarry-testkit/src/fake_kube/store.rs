@@ -415,7 +415,7 @@ mod tests {
     fn stale_versions_are_gone_after_compaction() {
         let mut store = Store::default();
         store.create("pods", "ns", pod("a")).unwrap();
-        let since = store.events_since("pods", 0).unwrap();
+        let since = store.events_since("pods", 1).unwrap();
         assert_eq!(since.len(), 1);
         let now = store.version();
         store.compact();
