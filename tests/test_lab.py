@@ -36,6 +36,8 @@ def test_lab_starts_the_platform_and_ctrl_c_stops_it(quarry_bin, tmp_path):
                 token = match.group(1)
         assert token, "no JupyterLab URL printed:\n" + "".join(lines)
         s3_line = next(l for l in lines if l.startswith("S3 is up at "))
+        # Spark's local mode is found through the Python that runs JupyterLab.
+        assert any(l.startswith("Spark (local mode, %spark start) from ") and "pyspark" in l for l in lines), lines
         s3_port = int(s3_line.rsplit(":", 1)[1])
 
         request = urllib.request.Request(

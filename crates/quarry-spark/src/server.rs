@@ -30,7 +30,17 @@ pub fn find_spark_home() -> Result<PathBuf, SparkError> {
         };
     }
     let python = std::env::var("QUARRY_PYTHON").unwrap_or_else(|_| "python3".into());
-    let found = std::process::Command::new(&python)
+    spark_home_of_python(Path::new(&python)).ok_or_else(|| {
+        SparkError::NotInstalled(
+            "Spark is not installed here: set SPARK_HOME, or pip install pyspark==4.3.0 (Java 17 is needed too)."
+                .into(),
+        )
+    })
+}
+
+/// The Spark distribution inside `python`'s `pyspark` package, if any.
+pub fn spark_home_of_python(python: &Path) -> Option<PathBuf> {
+    std::process::Command::new(python)
         .args([
             "-c",
             "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
@@ -40,13 +50,7 @@ pub fn find_spark_home() -> Result<PathBuf, SparkError> {
         .ok()
         .filter(|out| out.status.success())
         .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        .filter(|home| home.join("bin/spark-submit").exists());
-    found.ok_or_else(|| {
-        SparkError::NotInstalled(
-            "Spark is not installed here: set SPARK_HOME, or pip install pyspark==4.3.0 (Java 17 is needed too)."
-                .into(),
-        )
-    })
+        .filter(|home| home.join("bin/spark-submit").exists())
 }
 
 /// A running (or starting) Spark Connect server.

@@ -128,6 +128,21 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String)> {
         // starts `$QUARRY_BIN serve`).
         .env("QUARRY_BIN", &quarry)
         .envs(s3.client_env());
+    // Spark in local mode: the kernel finds pyspark's Spark through the
+    // Python that runs JupyterLab (or SPARK_HOME, if set).
+    let python = jupyter.with_file_name("python");
+    if std::env::var_os("SPARK_HOME").is_none() && python.is_file() {
+        command.env("QUARRY_PYTHON", &python);
+    }
+    match std::env::var_os("SPARK_HOME")
+        .map(PathBuf::from)
+        .or_else(|| quarry_spark::server::spark_home_of_python(&python))
+    {
+        Some(home) => println!("Spark (local mode, %spark start) from {}", home.display()),
+        None => println!(
+            "Spark is not installed: `pip install pyspark==4.3.0` next to JupyterLab enables %spark"
+        ),
+    }
     if is_root() {
         command.arg("--allow-root");
     }
