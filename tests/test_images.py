@@ -55,3 +55,23 @@ def test_singleuser_install_script_sets_up_a_prefix(wheel_dir, tmp_path, quarry_
     assert server_config["ServerApp"]["jpserver_extensions"]["quarry_jupyterlab.token_refresh"] is True
     (entry_points,) = prefix.glob("lib/python*/site-packages/quarry_jupyterlab-*.dist-info/entry_points.txt")
     assert "quarry = quarry_jupyterlab:setup_quarry_server" in entry_points.read_text()
+
+
+def test_install_spark_script_links_a_working_spark(tmp_path):
+    # The project venv already holds the pinned pyspark, so pip only checks
+    # it; the Maven jars (hadoop-aws, AWS SDK bundle) are unreachable here.
+    spark_home = tmp_path / "opt" / "spark"
+    env = {**os.environ, "PYTHON": sys.executable, "QUARRY_SKIP_MAVEN": "1"}
+    out = subprocess.run(
+        ["bash", str(IMAGES / "scripts" / "install-spark.sh"), str(spark_home)],
+        check=True, capture_output=True, text=True, env=env,
+    )
+    assert "spark-connect_2.13-4.3.0.jar" in out.stdout
+    version = subprocess.run(
+        [str(spark_home / "bin" / "spark-submit"), "--version"],
+        capture_output=True, text=True, env={**os.environ, "SPARK_HOME": str(spark_home)}, timeout=120,
+    )
+    assert "version 4.3.0" in version.stdout + version.stderr
+    # Both images pin the same Spark the script installs.
+    for dockerfile in ("singleuser", "spark-executor"):
+        assert "install-spark.sh" in (IMAGES / dockerfile / "Dockerfile").read_text(), dockerfile
