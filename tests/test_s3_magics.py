@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from support.kernels import run_cell, start_quarry, stop
+from support.kernels import run_cell, start_quarry, stop, text_of
 
 
 @pytest.fixture(scope="module")
@@ -19,17 +19,6 @@ def kernel(seaweed, oidc):
     km, kc = start_quarry(env=seaweed.env_for(credentials))
     yield kc, credentials
     stop(km, kc)
-
-
-def text_of(outputs):
-    parts = []
-    for msg in outputs:
-        content = msg["content"]
-        if msg["msg_type"] == "stream":
-            parts.append(content["text"])
-        elif msg["msg_type"] in ("display_data", "execute_result"):
-            parts.append(content["data"].get("text/plain", ""))
-    return "".join(parts)
 
 
 def ok(kc, code):

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from support.kernels import error_of, rows_of, run_cell, start_quarry, stop
+from support.kernels import rows_of, run_cell, start_quarry, stop
+from support.kernels import text_of as support_text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,14 +33,7 @@ def spark_env(seaweed, credentials):
 
 
 def text_of(outputs):
-    parts = []
-    for msg in outputs:
-        content = msg["content"]
-        if msg["msg_type"] == "stream":
-            parts.append(content["text"])
-        elif msg["msg_type"] in ("display_data", "update_display_data", "execute_result"):
-            parts.append(content["data"].get("text/plain", "") + "\n")
-    return "".join(parts)
+    return support_text_of(outputs, with_updates=True)
 
 
 def ok(kc, code, timeout=240):

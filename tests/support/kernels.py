@@ -86,3 +86,17 @@ def error_of(outputs):
         if msg["msg_type"] == "error":
             return msg["content"]
     raise AssertionError(f"no error in {[m['msg_type'] for m in outputs]}")
+
+
+def text_of(outputs, with_updates=False):
+    """All text a cell showed: streams, displays and its result (and, with
+    `with_updates`, every in-place update of a display, e.g. progress)."""
+    kinds = ("display_data", "execute_result") + (("update_display_data",) if with_updates else ())
+    parts = []
+    for msg in outputs:
+        content = msg["content"]
+        if msg["msg_type"] == "stream":
+            parts.append(content["text"])
+        elif msg["msg_type"] in kinds:
+            parts.append(content["data"].get("text/plain", "") + ("\n" if with_updates else ""))
+    return "".join(parts)
