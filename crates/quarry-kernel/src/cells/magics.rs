@@ -41,13 +41,13 @@ const MAGICS: &[Magic] = &[
     },
     Magic {
         name: "%spark",
-        usage: "%spark start|status|logs|stop …",
-        about: "Start and manage a Spark session whose executors run as Kubernetes pods.",
+        usage: "%spark start [--executors N] [--executor-memory 2g] [--executor-cores N] [--image IMG] [--conf k=v]… | status | logs [EXECUTOR] | stop",
+        about: "Start and manage a Spark session: executors run as Kubernetes pods inside the platform, in local mode elsewhere.",
     },
     Magic {
         name: "%%spark",
         usage: "%%spark [-o NAME] [-i TABLE]…",
-        about: "Run the cell as Spark SQL.",
+        about: "Run the cell as Spark SQL; -i sends kernel table TABLE to Spark first, -o keeps the result as kernel table NAME.",
     },
 ];
 
@@ -201,6 +201,7 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 * Tab completes keywords, functions, tables, columns and `s3://` paths; Shift+Tab shows a table's or file's schema.
 * The stop button interrupts a running query; tables from earlier cells are kept.
 * `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
+* `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
 * `%lsmagic` lists the magics.
 "#;
 
