@@ -148,6 +148,21 @@ impl ConnectServer {
         }
     }
 
+    /// Like [`ConnectServer::exited`], but waits up to `grace` for a dying
+    /// JVM to finish exiting.
+    pub async fn exited_within(&mut self, grace: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            if let Some(report) = self.exited() {
+                return Some(report);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The last `lines` lines of the server's log.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();

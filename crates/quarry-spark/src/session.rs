@@ -21,6 +21,8 @@ const PORT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long `%spark start` waits for executors before handing the session
 /// over anyway (Spark queues tasks until executors arrive).
 const EXECUTOR_WAIT: Duration = Duration::from_secs(120);
+/// After a broken connection, how long to wait for the JVM to be reaped.
+const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// `-i` tables travel in parts of this many bytes (one gRPC message each).
 const PART_BYTES: usize = 16 * 1024 * 1024;
 
@@ -338,7 +340,12 @@ impl SparkSession {
         match result {
             Err(SparkError::Server(message)) => {
                 let mut server = self.server.lock().await;
-                let report = server.as_mut().and_then(ConnectServer::exited);
+                let report = match server.as_mut() {
+                    // A killed JVM drops its connections before the kernel can
+                    // reap it (its threads are still being torn down).
+                    Some(running) => running.exited_within(EXIT_GRACE).await,
+                    None => None,
+                };
                 Err(SparkError::Server(report.unwrap_or(message)))
             }
             other => other,
