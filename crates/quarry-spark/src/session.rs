@@ -21,6 +21,8 @@ const PORT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long `%spark start` waits for executors before handing the session
 /// over anyway (Spark queues tasks until executors arrive).
 const EXECUTOR_WAIT: Duration = Duration::from_secs(120);
+/// How long housekeeping calls (interrupt, release) may take.
+const RPC_GRACE: Duration = Duration::from_secs(5);
 /// After a broken connection, how long to wait for the JVM to be reaped.
 const EXIT_GRACE: Duration = Duration::from_secs(3);
 /// `-i` tables travel in parts of this many bytes (one gRPC message each).
@@ -353,7 +355,13 @@ impl SparkSession {
     }
 
     pub async fn interrupt(&self, tag: &str) -> Result<(), SparkError> {
-        self.client.interrupt(tag).await
+        tokio::time::timeout(RPC_GRACE, self.client.interrupt(tag))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SparkError::Server(
+                    "The Spark server did not answer the interrupt.".into(),
+                ))
+            })
     }
 
     /// The markdown `%spark status` shows.
@@ -438,8 +446,10 @@ impl SparkSession {
 
     /// Stops the JVM and removes every Kubernetes object of the session.
     /// Returns how many leftover objects cleanup deleted.
-    pub async fn stop(self) -> Result<usize, SparkError> {
-        self.client.release().await;
+    /// Cells still holding the session then fail fast: the server is gone.
+    pub async fn stop(&self) -> Result<usize, SparkError> {
+        // A hung server must not hang the kernel's shutdown.
+        let _ = tokio::time::timeout(RPC_GRACE, self.client.release()).await;
         if let Some(server) = self.server.lock().await.take() {
             server.stop().await;
         }

@@ -169,21 +169,7 @@ impl QuarryHandler {
 
     async fn stop_session(&self, session: Arc<SparkSession>) -> Result<usize, SparkError> {
         self.executor
-            .spawn(async move {
-                // Cells still holding the session finish first (they fail fast
-                // once the server is gone); then it is ours alone.
-                let mut session = session;
-                let owned = loop {
-                    match Arc::try_unwrap(session) {
-                        Ok(owned) => break owned,
-                        Err(shared) => {
-                            session = shared;
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                    }
-                };
-                owned.stop().await
-            })
+            .spawn(async move { session.stop().await })
             .await
             .unwrap_or(Ok(0))
     }
