@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 
 from support.kernels import minimal_env, run_cell, start_quarry, stop
-from test_spark import spark_home
+from support.spark import spark_home
 
 ROOT = Path(__file__).resolve().parent.parent
 

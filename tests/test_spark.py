@@ -14,22 +14,9 @@ import pytest
 
 from support.kernels import rows_of, run_cell, start_quarry, stop
 from support.kernels import text_of as support_text_of
+from support.spark import spark_env, spark_home
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def spark_home():
-    import pyspark
-
-    return str(Path(pyspark.__file__).parent)
-
-
-def spark_env(seaweed, credentials):
-    env = seaweed.env_for(credentials)
-    env["SPARK_HOME"] = spark_home()
-    if os.environ.get("JAVA_HOME"):
-        env["JAVA_HOME"] = os.environ["JAVA_HOME"]
-    return env
 
 
 def text_of(outputs):

@@ -13,7 +13,8 @@ import pytest
 from support.fake_kube import FakeKube
 from support.kernels import rows_of, run_cell, start_quarry, stop
 from support.ports import free_ports
-from test_spark import spark_env, spark_home, text_of
+from support.spark import spark_env, spark_home
+from test_spark import text_of
 
 SESSION_KINDS = ("pods", "configmaps", "services", "persistentvolumeclaims")
 

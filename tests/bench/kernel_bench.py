@@ -18,16 +18,9 @@ from jupyter_client import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from support.kernels import install_kernelspec, minimal_env  # noqa: E402
+from support.processes import rss_mib  # noqa: E402
 
 TRIVIAL = {"quarry": "SELECT 1", "python3": "1"}
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def one_start(kernel):

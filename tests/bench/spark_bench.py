@@ -21,25 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from support.fake_kube import FakeKube  # noqa: E402
 from support.kernels import install_kernelspec, run_cell, start_quarry, stop  # noqa: E402
 from support.ports import free_ports  # noqa: E402
+from support.processes import rss_mib  # noqa: E402
+from support.spark import spark_home  # noqa: E402
 
 QUERY = "SELECT count(*) AS n, sum(id % 7) AS s FROM range(20000000)"
-
-
-def spark_home():
-    import pyspark
-
-    return str(Path(pyspark.__file__).parent)
-
-
-def rss_mib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return float("nan")
 
 
 def cluster_conf(kube, driver_port, block_port):

@@ -421,7 +421,8 @@ fn status_error(status: tonic::Status) -> SparkError {
         ),
         _ => {
             let message = status.message().trim();
-            if message.contains("OPERATION_CANCELED") || message.contains("cancelled") && message.contains("tag") {
+            if message.contains("OPERATION_CANCELED")
+                || (message.contains("cancelled") && message.contains("tag")) {
                 SparkError::Interrupted
             } else {
                 SparkError::Query(first_paragraph(message))

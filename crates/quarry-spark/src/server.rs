@@ -12,6 +12,9 @@ use tokio::process::{Child, Command};
 use crate::SparkError;
 
 const CONNECT_SERVER_CLASS: &str = "org.apache.spark.sql.connect.service.SparkConnectServer";
+/// Generous room per log line when reading a log's tail (stack frames and
+/// Kubernetes refusals run long).
+const LOG_LINE_BYTES: u64 = 1024;
 /// How long a stopping JVM gets after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -164,8 +167,23 @@ impl ConnectServer {
     }
 
     /// The last `lines` lines of the server's log.
+    /// Only the file's end is read: start-up polls this while the log grows.
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        use std::io::{Read, Seek, SeekFrom};
+        let Ok(mut file) = std::fs::File::open(self.log_path()) else {
+            return String::new();
+        };
+        let window = (lines as u64 + 1) * LOG_LINE_BYTES;
+        let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut bytes = Vec::new();
+        if file
+            .seek(SeekFrom::Start(length.saturating_sub(window)))
+            .is_err()
+            || file.read_to_end(&mut bytes).is_err()
+        {
+            return String::new();
+        }
+        let text = String::from_utf8_lossy(&bytes);
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }

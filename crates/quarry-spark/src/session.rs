@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use crate::SparkError;
 use crate::client::{QueryProgress, SparkClient, SparkResult};
 use crate::conf::{Owner, Placement, S3a, StartOptions, s3a_credentials, spark_conf};
-use crate::kube::{self as k8s, ExecutorView, Executors};
+use crate::kube::{self as k8s, Executors};
 use crate::server::{ConnectServer, free_port};
 
 /// How long the JVM gets to open its port.
@@ -408,14 +408,6 @@ impl SparkSession {
             .filter(|v| v.is_running())
             .count();
         Some(format!("executors: {running} of {} running", k.wanted))
-    }
-
-    /// Executor views (cluster mode), for status and tests.
-    pub fn executors(&self) -> Vec<ExecutorView> {
-        self.kubernetes
-            .as_ref()
-            .map(|k| k.executors.views())
-            .unwrap_or_default()
     }
 
     /// `%spark logs`: the server's log, or one executor's.
