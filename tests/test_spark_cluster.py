@@ -13,10 +13,14 @@ import pytest
 from support.fake_kube import FakeKube
 from support.kernels import rows_of, run_cell, start_quarry, stop
 from support.ports import free_ports
+from support.kernels import text_of as support_text_of
 from support.spark import spark_env, spark_home
-from test_spark import text_of
 
 SESSION_KINDS = ("pods", "configmaps", "services", "persistentvolumeclaims")
+
+
+def text_of(outputs):
+    return support_text_of(outputs, with_updates=True)
 
 
 def start_line(executors=2):
