@@ -7,6 +7,7 @@ endpoint) in its environment, as the hub's pre-spawn hook does.
 
 import io
 import json
+import re
 import time
 
 import pyarrow as pa
@@ -232,3 +233,48 @@ def test_new_files_under_a_table_prefix_show_up(sts_kernel, seaweed, tmp_path):
     while count() != 4:
         assert time.monotonic() < deadline, "a file written by someone else never showed up"
         time.sleep(1)
+
+
+def test_repeated_reads_come_from_memory_until_the_object_changes(sts_kernel, seaweed):
+    """Bytes read from S3 stay in the kernel for the next query, but an
+    object rewritten by someone else is answered afresh once listed again."""
+    _, kc = sts_kernel
+    admin = seaweed.admin()
+
+    def upload(offset):
+        table = pa.table({"x": pa.array(range(offset, offset + 50_000), pa.int64())})
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        admin.put_object(Bucket="data", Key="cached/t.parquet", Body=buf.getvalue())
+        return pc.sum(table["x"]).as_py()
+
+    def total():
+        reply, outputs = run_cell(kc, "SELECT sum(x) AS s FROM 's3://data/cached/t.parquet'")
+        assert reply["status"] == "ok", outputs
+        return rows_of(outputs)[0]["s"]
+
+    def cache_line():
+        reply, outputs = run_cell(kc, "%config")
+        assert reply["status"] == "ok"
+        text = outputs[0]["content"]["data"]["text/markdown"]
+        return next(line for line in text.splitlines() if line.startswith("| s3_cache"))
+
+    first = upload(0)
+    assert total() == first
+    assert total() == first
+    line = cache_line()
+    share = re.search(r"(\d+)% of bytes read came from memory", line)
+    assert share and int(share.group(1)) > 0, line
+
+    second = upload(1_000_000)
+    deadline = time.monotonic() + 20
+    while (seen := total()) != second:
+        assert seen == first, f"neither the old nor the new answer: {seen}"
+        assert time.monotonic() < deadline, "a rewritten object was still answered from memory"
+        time.sleep(1)
+
+    reply, outputs = run_cell(kc, "%config s3_cache clear")
+    assert reply["status"] == "ok"
+    assert re.match(r"Dropped [\d.]+ (B|KiB|MiB) of cached S3 reads", outputs[0]["content"]["text"]), outputs
+    assert re.search(r"\| 0 B of [\d.]+ (MiB|GiB) held", cache_line())
+    assert total() == second

@@ -10,6 +10,7 @@
 //! Secrets never leave this crate in printable form: [`Credentials`] redacts
 //! them in `Debug`, and every error message is built from non-secret fields.
 
+mod cache;
 mod config;
 mod copy;
 mod credentials;
@@ -20,6 +21,7 @@ mod ops;
 mod sdk;
 mod stores;
 
+pub use cache::{CacheStats, CachingStore, RangeCache};
 pub use config::{Env, S3Settings};
 pub use copy::{copy_object, copy_prefix};
 pub use credentials::{Credentials, CredentialsProvider, Identity};

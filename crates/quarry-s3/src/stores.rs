@@ -7,6 +7,7 @@ use std::time::Duration;
 use object_store::aws::AmazonS3Builder;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
+use crate::cache::{CachingStore, RangeCache};
 use crate::credentials::ObjectStoreCredentials;
 use crate::location::validate_bucket_name;
 use crate::{CredentialsProvider, Env, S3Error, S3Settings};
@@ -19,6 +20,7 @@ pub struct S3Stores {
     credentials: Arc<CredentialsProvider>,
     by_bucket: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     sdk: std::sync::OnceLock<aws_sdk_s3::Client>,
+    cache: Option<Arc<RangeCache>>,
 }
 
 impl S3Stores {
@@ -36,7 +38,20 @@ impl S3Stores {
             credentials,
             by_bucket: Mutex::new(HashMap::new()),
             sdk: std::sync::OnceLock::new(),
+            cache: None,
         }
+    }
+
+    /// Keeps up to `capacity` bytes of what is read in memory, shared by all
+    /// buckets (see [`crate::cache`]); 0 reads everything from S3 each time.
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = (capacity > 0).then(|| Arc::new(RangeCache::new(capacity)));
+        self
+    }
+
+    /// The read cache, when one is configured.
+    pub fn cache(&self) -> Option<&Arc<RangeCache>> {
+        self.cache.as_ref()
     }
 
     pub fn settings(&self) -> &S3Settings {
@@ -61,7 +76,10 @@ impl S3Stores {
         if let Some(store) = cache.get(bucket) {
             return Ok(Arc::clone(store));
         }
-        let store: Arc<dyn ObjectStore> = Arc::new(self.build(bucket)?);
+        let mut store: Arc<dyn ObjectStore> = Arc::new(self.build(bucket)?);
+        if let Some(cache) = &self.cache {
+            store = Arc::new(CachingStore::new(store, bucket, Arc::clone(cache)));
+        }
         cache.insert(bucket.to_string(), Arc::clone(&store));
         Ok(store)
     }

@@ -22,7 +22,7 @@ pub use complete::{Completion, complete};
 pub use error::{ErrorKind, SqlError};
 pub use executor::QueryExecutor;
 pub use inspect::inspect;
-pub use memory::{MemoryBudget, human_bytes, parse_byte_size};
+pub use memory::{MemoryBudget, human_bytes, parse_byte_size, s3_cache_bytes};
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use run::{CellOutcome, Progress, StatementResult};
 pub use session::{SessionOptions, SqlSession, default_target_partitions};

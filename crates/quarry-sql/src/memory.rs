@@ -76,6 +76,24 @@ impl MemoryBudget {
     }
 }
 
+/// Bytes of S3 reads kept in memory between queries (`quarry_s3::RangeCache`).
+///
+/// `QUARRY_S3_CACHE` wins (`0` turns the cache off); by default a quarter of
+/// the DataFusion pool (15% of the limit), so pool and cache together stay
+/// at three quarters of it and the rest is left for the kernel, JupyterLab
+/// and a Spark driver.
+/// TPC-H sf1's queried columns fit in ~250 MiB, a typical notebook's working
+/// set in far less.
+pub fn s3_cache_bytes(configured: Option<&str>, budget: &MemoryBudget) -> Result<usize, String> {
+    match configured.map(str::trim) {
+        Some("0") => Ok(0),
+        Some(raw) => parse_byte_size(raw).ok_or_else(|| {
+            format!("QUARRY_S3_CACHE='{raw}' is not a size: write e.g. 1g or 256m, or 0 to turn the cache off")
+        }),
+        None => Ok(budget.pool_bytes / 4),
+    }
+}
+
 /// Reads the cgroup v2 (`memory.max`) or v1 (`memory/memory.limit_in_bytes`)
 /// limit under `root`. "max" and v1's near-`u64::MAX` sentinel mean no limit.
 fn cgroup_limit(root: &Path) -> Option<u64> {
@@ -174,6 +192,19 @@ mod tests {
         let err = MemoryBudget::detect(Some("big")).unwrap_err();
         assert!(err.contains("QUARRY_MEMORY_LIMIT"), "{err}");
         assert!(MemoryBudget::detect(None).unwrap().pool_bytes > 0);
+    }
+
+    #[test]
+    fn the_s3_cache_is_a_quarter_of_the_pool_unless_configured() {
+        let budget = MemoryBudget::detect(Some("4g")).unwrap();
+        assert_eq!(s3_cache_bytes(None, &budget), Ok(1 << 30));
+        assert_eq!(s3_cache_bytes(Some("256m"), &budget), Ok(256 << 20));
+        assert_eq!(s3_cache_bytes(Some(" 0 "), &budget), Ok(0));
+        let err = s3_cache_bytes(Some("lots"), &budget).unwrap_err();
+        assert!(
+            err.starts_with("QUARRY_S3_CACHE='lots' is not a size"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use quarry_kernel::{CellsConfig, ConnectionFile, QuarryHandler};
 use quarry_s3::{Env, S3Stores};
-use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession};
+use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes};
 
 /// Wires the S3 stores, the SQL session and the protocol together.
 pub fn run(connection_file: &Path) -> anyhow::Result<()> {
@@ -14,10 +14,13 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let executor =
         Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
-    let s3 = Arc::new(S3Stores::from_env(&Env::Process));
+    let cache = s3_cache_bytes(std::env::var("QUARRY_S3_CACHE").ok().as_deref(), &memory)
+        .map_err(anyhow::Error::msg)?;
+    let s3 = Arc::new(S3Stores::from_env(&Env::Process).with_cache(cache));
     tracing::info!(
         endpoint = %s3.settings().endpoint_display(),
         memory = %memory.describe(),
+        s3_cache = %quarry_sql::human_bytes(cache as u64),
         "starting the Quarry kernel"
     );
     let session = SqlSession::new(

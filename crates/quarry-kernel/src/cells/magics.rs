@@ -1,7 +1,8 @@
 //! Line magics: `%lsmagic`, `%help`, `%config`, `%echo`, and the `%s3` and
 //! `%spark` families.
 
-use quarry_sql::Completion;
+use quarry_s3::CacheStats;
+use quarry_sql::{Completion, human_bytes};
 
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
@@ -26,8 +27,8 @@ const MAGICS: &[Magic] = &[
     },
     Magic {
         name: "%config",
-        usage: "%config [max_rows N]",
-        about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
+        usage: "%config [max_rows N | s3_cache clear]",
+        about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). s3_cache clear drops the S3 bytes kept in memory between queries (QUARRY_S3_CACHE sets its size; a rewritten object is never answered from it). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
     },
     Magic {
         name: "%echo",
@@ -108,8 +109,9 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
             let memory = handler.session.memory().describe();
             outputs.display(
                 display::markdown(&format!(
-                    "| setting | value |\n|---|---|\n| max_rows | {} |\n| memory_limit | {memory} |\n| s3_endpoint | {} |\n",
+                    "| setting | value |\n|---|---|\n| max_rows | {} |\n| memory_limit | {memory} |\n| s3_cache | {} |\n| s3_endpoint | {} |\n",
                     config.max_rows,
+                    describe_cache(handler.session.s3().cache().map(|c| c.stats())),
                     handler.session.s3().settings().endpoint_display()
                 )),
                 None,
@@ -133,6 +135,20 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
             }
             Ok(())
         }
+        ["s3_cache", "clear"] => {
+            match handler.session.s3().cache() {
+                Some(cache) => {
+                    let held = cache.stats().used;
+                    cache.clear();
+                    outputs.stdout(&format!(
+                        "Dropped {} of cached S3 reads; the next queries read from S3 again.\n",
+                        human_bytes(held as u64)
+                    ));
+                }
+                None => outputs.stdout("The S3 cache is off (QUARRY_S3_CACHE=0).\n"),
+            }
+            Ok(())
+        }
         ["memory_limit", ..] => Err(ExecuteError::new(
             "ConfigError",
             "memory_limit is fixed when the kernel starts: set QUARRY_MEMORY_LIMIT (e.g. 4g) and restart the kernel.",
@@ -140,11 +156,29 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
         _ => Err(ExecuteError::new(
             "ConfigError",
             format!(
-                "Unknown setting '{}': use %config max_rows N (see %help).",
+                "Unknown setting '{}': use %config max_rows N or %config s3_cache clear (see %help).",
                 args.join(" ")
             ),
         )),
     }
+}
+
+/// `1.2 GiB of 3.6 GiB held · 84% of reads from memory`, for `%config`.
+fn describe_cache(stats: Option<CacheStats>) -> String {
+    let Some(stats) = stats else {
+        return "off (QUARRY_S3_CACHE=0)".to_string();
+    };
+    let held = format!(
+        "{} of {} held",
+        human_bytes(stats.used as u64),
+        human_bytes(stats.capacity as u64)
+    );
+    let read = stats.hit_bytes + stats.fetched_bytes;
+    if read == 0 {
+        return held;
+    }
+    let share = (stats.hit_bytes as f64 / read as f64 * 100.0).round();
+    format!("{held} · {share}% of bytes read came from memory")
 }
 
 /// Completes magic names when the cursor is in the first word of a `%` line.
@@ -201,6 +235,7 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 * Tab completes keywords, functions, tables, columns and `s3://` paths; Shift+Tab shows a table's or file's schema.
 * The stop button interrupts a running query; tables from earlier cells are kept.
 * `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
+* Bytes read from S3 stay in memory for the next queries (`%config` shows how much; `%config s3_cache clear` drops them); an object rewritten by anyone is read afresh once listed again.
 * `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
 * `%lsmagic` lists the magics.
 "#;
@@ -208,6 +243,26 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_line_says_how_much_is_held_and_reused() {
+        assert_eq!(describe_cache(None), "off (QUARRY_S3_CACHE=0)");
+        let fresh = CacheStats {
+            capacity: 1 << 30,
+            ..CacheStats::default()
+        };
+        assert_eq!(describe_cache(Some(fresh)), "0 B of 1.0 GiB held");
+        let used = CacheStats {
+            used: 3 << 20,
+            hit_bytes: 3,
+            fetched_bytes: 1,
+            ..fresh
+        };
+        assert_eq!(
+            describe_cache(Some(used)),
+            "3.0 MiB of 1.0 GiB held · 75% of bytes read came from memory"
+        );
+    }
 
     #[test]
     fn completes_magic_names() {
@@ -223,7 +278,7 @@ mod tests {
         assert!(
             inspect("%config max_rows 3", 3)
                 .unwrap()
-                .starts_with("%config [max_rows N]")
+                .starts_with("%config [max_rows N | s3_cache clear]")
         );
         assert!(inspect("SELECT", 3).is_none());
     }

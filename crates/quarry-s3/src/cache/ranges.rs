@@ -1,0 +1,434 @@
+//! What the cache holds: byte ranges of known object versions, within a
+//! byte budget, least recently used first out.
+//!
+//! Pure bookkeeping with no IO, so every rule about staleness and eviction
+//! is unit-tested here; [`super::CachingStore`] does the fetching.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use object_store::ObjectMeta;
+use object_store::path::Path;
+
+/// An object in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ObjectKey {
+    pub bucket: String,
+    pub path: Path,
+}
+
+/// Whether two observations of an object describe the same bytes.
+///
+/// ETags decide when both sides have one. Without them, size and the
+/// modification time to the second (listings carry milliseconds, GET headers
+/// only seconds) must both match.
+fn same_version(a: &ObjectMeta, b: &ObjectMeta) -> bool {
+    match (&a.e_tag, &b.e_tag) {
+        (Some(x), Some(y)) => x == y && a.size == b.size,
+        _ => a.size == b.size && a.last_modified.timestamp() == b.last_modified.timestamp(),
+    }
+}
+
+/// Counters for `%config` and the benchmark report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// The byte budget.
+    pub capacity: usize,
+    /// Bytes held now.
+    pub used: usize,
+    /// Ranges answered from memory.
+    pub hits: u64,
+    /// Ranges that had to be fetched.
+    pub misses: u64,
+    /// Bytes answered from memory.
+    pub hit_bytes: u64,
+    /// Bytes fetched from S3 through the cache.
+    pub fetched_bytes: u64,
+}
+
+struct Chunk {
+    bytes: Bytes,
+    last_used: u64,
+}
+
+/// One object's current version and the chunks held of it. Chunks never
+/// contain one another (a chunk that covers others replaces them), so sorted
+/// by start they are sorted by end too: the only chunk that can cover a range
+/// is the last one starting at or before it.
+struct Held {
+    meta: ObjectMeta,
+    chunks: BTreeMap<u64, Chunk>,
+}
+
+#[derive(Default)]
+struct State {
+    objects: HashMap<ObjectKey, Held>,
+    /// Use order: tick → which chunk.
+    by_use: BTreeMap<u64, (ObjectKey, u64)>,
+    tick: u64,
+    stats: CacheStats,
+}
+
+/// Byte ranges of S3 objects kept in memory between queries.
+///
+/// Ranges are only answered for the object version last seen in a listing or
+/// HEAD — the same observation DataFusion plans a query with — so an object
+/// rewritten by anyone is read afresh as soon as it is listed again.
+pub struct RangeCache {
+    capacity: usize,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for RangeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeCache")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl RangeCache {
+    /// A cache holding at most `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        RangeCache {
+            capacity,
+            state: Mutex::new(State {
+                stats: CacheStats {
+                    capacity,
+                    ..CacheStats::default()
+                },
+                ..State::default()
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.lock().stats
+    }
+
+    /// Drops everything held (the counters stay).
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.objects.clear();
+        state.by_use.clear();
+        state.stats.used = 0;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves at worst a stale counter;
+        // the cache stays usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the version a listing or HEAD reported. A different version
+    /// than the one held drops the old bytes.
+    pub(crate) fn observe(&self, key: &ObjectKey, meta: &ObjectMeta) {
+        let mut state = self.lock();
+        if let Some(held) = state.objects.get_mut(key)
+            && same_version(&held.meta, meta)
+        {
+            held.meta = meta.clone();
+            return;
+        }
+        state.remove(key);
+        state.objects.insert(
+            key.clone(),
+            Held {
+                meta: meta.clone(),
+                chunks: BTreeMap::new(),
+            },
+        );
+    }
+
+    /// Forgets an object (it was written or deleted through this store).
+    pub(crate) fn forget(&self, key: &ObjectKey) {
+        self.lock().remove(key);
+    }
+
+    /// The current version of `key` and, per requested range, its bytes when
+    /// held. `None` when no version is known: nothing can be answered or
+    /// stored safely until a listing says which version is current.
+    pub(crate) fn lookup(
+        &self,
+        key: &ObjectKey,
+        ranges: &[Range<u64>],
+    ) -> Option<(ObjectMeta, Vec<Option<Bytes>>)> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let held = state.objects.get_mut(key)?;
+        let meta = held.meta.clone();
+        let mut found = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            let covering = held
+                .chunks
+                .range_mut(..=range.start)
+                .next_back()
+                .filter(|(start, chunk)| **start + chunk.bytes.len() as u64 >= range.end);
+            match covering {
+                Some((start, chunk)) => {
+                    state.by_use.remove(&chunk.last_used);
+                    state.tick += 1;
+                    chunk.last_used = state.tick;
+                    state.by_use.insert(state.tick, (key.clone(), *start));
+                    let from = (range.start - start) as usize;
+                    let to = (range.end - start) as usize;
+                    state.stats.hits += 1;
+                    state.stats.hit_bytes += range.end - range.start;
+                    found.push(Some(chunk.bytes.slice(from..to)));
+                }
+                None => {
+                    state.stats.misses += 1;
+                    found.push(None);
+                }
+            }
+        }
+        Some((meta, found))
+    }
+
+    /// Keeps `bytes` fetched from `start` of the object version `fetched`.
+    ///
+    /// Bytes of a version other than the one last listed are not kept, and
+    /// the disagreement drops what is held: the object changed under us, and
+    /// only the next listing can say which version a query is planned with.
+    pub(crate) fn insert(&self, key: &ObjectKey, fetched: &ObjectMeta, start: u64, bytes: Bytes) {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.stats.fetched_bytes += bytes.len() as u64;
+        let Some(held) = state.objects.get_mut(key) else {
+            return;
+        };
+        if !same_version(&held.meta, fetched) {
+            state.remove(key);
+            return;
+        }
+        // One chunk may not crowd out the rest of a working set.
+        if bytes.is_empty() || bytes.len() > self.capacity / 4 {
+            return;
+        }
+        let end = start + bytes.len() as u64;
+        let covered = held
+            .chunks
+            .range(..=start)
+            .next_back()
+            .is_some_and(|(s, c)| s + c.bytes.len() as u64 >= end);
+        if covered {
+            return;
+        }
+        let inside: Vec<u64> = held
+            .chunks
+            .range(start..end)
+            .filter(|(s, c)| **s + c.bytes.len() as u64 <= end)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in inside {
+            if let Some(old) = held.chunks.remove(&s) {
+                state.by_use.remove(&old.last_used);
+                state.stats.used -= old.bytes.len();
+            }
+        }
+        state.tick += 1;
+        state.stats.used += bytes.len();
+        held.chunks.insert(
+            start,
+            Chunk {
+                bytes,
+                last_used: state.tick,
+            },
+        );
+        state.by_use.insert(state.tick, (key.clone(), start));
+        while state.stats.used > self.capacity {
+            state.evict_oldest();
+        }
+    }
+}
+
+impl State {
+    fn remove(&mut self, key: &ObjectKey) {
+        if let Some(held) = self.objects.remove(key) {
+            for chunk in held.chunks.values() {
+                self.by_use.remove(&chunk.last_used);
+                self.stats.used -= chunk.bytes.len();
+            }
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        let Some((_, (key, start))) = self.by_use.pop_first() else {
+            return;
+        };
+        if let Some(chunk) = self
+            .objects
+            .get_mut(&key)
+            .and_then(|held| held.chunks.remove(&start))
+        {
+            self.stats.used -= chunk.bytes.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn key(path: &str) -> ObjectKey {
+        ObjectKey {
+            bucket: "b".into(),
+            path: Path::from(path),
+        }
+    }
+
+    fn meta(path: &str, e_tag: &str, size: u64) -> ObjectMeta {
+        ObjectMeta {
+            location: Path::from(path),
+            last_modified: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            size,
+            e_tag: Some(e_tag.into()),
+            version: None,
+        }
+    }
+
+    fn bytes(n: usize, fill: u8) -> Bytes {
+        Bytes::from(vec![fill; n])
+    }
+
+    #[test]
+    fn nothing_is_answered_or_kept_before_a_version_is_listed() {
+        let cache = RangeCache::new(1000);
+        let k = key("t.parquet");
+        assert!(cache.lookup(&k, &[0..10]).is_none());
+        cache.insert(&k, &meta("t.parquet", "v1", 100), 0, bytes(10, 1));
+        assert_eq!(cache.stats().used, 0);
+    }
+
+    #[test]
+    fn contained_ranges_are_answered_from_one_chunk() {
+        let cache = RangeCache::new(1000);
+        let k = key("t.parquet");
+        let v1 = meta("t.parquet", "v1", 100);
+        cache.observe(&k, &v1);
+        let data: Bytes = (0u8..50).collect::<Vec<_>>().into();
+        cache.insert(&k, &v1, 10, data);
+        let (current, found) = cache.lookup(&k, &[12..15, 5..15, 40..60, 59..61]).unwrap();
+        assert_eq!(current, v1);
+        assert_eq!(found[0].as_deref(), Some(&[2u8, 3, 4][..]));
+        assert!(found[1].is_none(), "starts before the chunk");
+        assert_eq!(found[2].as_ref().map(|b| b.len()), Some(20));
+        assert!(found[3].is_none(), "runs past the chunk");
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.hit_bytes), (2, 2, 23));
+    }
+
+    #[test]
+    fn a_new_version_drops_the_old_bytes() {
+        let cache = RangeCache::new(1000);
+        let k = key("t.parquet");
+        let v1 = meta("t.parquet", "v1", 100);
+        cache.observe(&k, &v1);
+        cache.insert(&k, &v1, 0, bytes(100, 1));
+        cache.observe(&k, &v1);
+        assert!(cache.lookup(&k, &[0..10]).unwrap().1[0].is_some());
+        let v2 = meta("t.parquet", "v2", 100);
+        cache.observe(&k, &v2);
+        assert_eq!(cache.stats().used, 0);
+        let (current, found) = cache.lookup(&k, &[0..10]).unwrap();
+        assert_eq!(current.e_tag.as_deref(), Some("v2"));
+        assert!(found[0].is_none());
+    }
+
+    #[test]
+    fn bytes_of_another_version_are_not_kept_and_stop_all_answers() {
+        let cache = RangeCache::new(1000);
+        let k = key("t.parquet");
+        let v1 = meta("t.parquet", "v1", 100);
+        cache.observe(&k, &v1);
+        cache.insert(&k, &v1, 0, bytes(10, 1));
+        // The object was rewritten after it was listed: the fetch saw v2.
+        cache.insert(&k, &meta("t.parquet", "v2", 100), 20, bytes(10, 2));
+        assert_eq!(cache.stats().used, 0);
+        assert!(
+            cache.lookup(&k, &[0..10]).is_none(),
+            "unknown until listed again"
+        );
+    }
+
+    #[test]
+    fn without_etags_size_and_second_decide() {
+        let mut a = meta("t", "x", 10);
+        a.e_tag = None;
+        let mut b = a.clone();
+        b.last_modified = a.last_modified + chrono::Duration::milliseconds(400);
+        assert!(same_version(&a, &b), "GET headers drop the milliseconds");
+        b.last_modified = a.last_modified + chrono::Duration::seconds(2);
+        assert!(!same_version(&a, &b));
+        let mut c = a.clone();
+        c.size = 11;
+        assert!(!same_version(&a, &c));
+    }
+
+    #[test]
+    fn a_covering_chunk_replaces_the_chunks_inside_it() {
+        let cache = RangeCache::new(1000);
+        let k = key("t");
+        let v = meta("t", "v", 1000);
+        cache.observe(&k, &v);
+        cache.insert(&k, &v, 10, bytes(10, 1));
+        cache.insert(&k, &v, 30, bytes(10, 1));
+        cache.insert(&k, &v, 0, bytes(100, 2));
+        assert_eq!(cache.stats().used, 100);
+        cache.insert(&k, &v, 40, bytes(10, 3));
+        assert_eq!(cache.stats().used, 100, "already covered");
+        let (_, found) = cache.lookup(&k, &[35..45]).unwrap();
+        assert_eq!(found[0].as_deref(), Some(&[2u8; 10][..]));
+    }
+
+    #[test]
+    fn least_recently_used_chunks_go_first() {
+        let cache = RangeCache::new(100);
+        let k = key("t");
+        let v = meta("t", "v", 1000);
+        cache.observe(&k, &v);
+        cache.insert(&k, &v, 0, bytes(25, 1));
+        cache.insert(&k, &v, 100, bytes(25, 1));
+        cache.insert(&k, &v, 200, bytes(25, 1));
+        cache.insert(&k, &v, 300, bytes(25, 1));
+        cache.lookup(&k, &[0..1]); // the first chunk is used again
+        cache.insert(&k, &v, 400, bytes(25, 1));
+        let (_, found) = cache
+            .lookup(&k, &[0..1, 100..101, 200..201, 400..401])
+            .unwrap();
+        let held: Vec<bool> = found.iter().map(Option::is_some).collect();
+        assert_eq!(held, [true, false, true, true]);
+        assert_eq!(cache.stats().used, 100);
+    }
+
+    #[test]
+    fn a_chunk_over_a_quarter_of_the_budget_is_not_kept() {
+        let cache = RangeCache::new(100);
+        let k = key("t");
+        let v = meta("t", "v", 1000);
+        cache.observe(&k, &v);
+        cache.insert(&k, &v, 0, bytes(26, 1));
+        assert_eq!(cache.stats().used, 0);
+        assert_eq!(cache.stats().fetched_bytes, 26);
+    }
+
+    #[test]
+    fn forgetting_and_clearing_release_the_bytes() {
+        let cache = RangeCache::new(1000);
+        let (a, b) = (key("a"), key("b"));
+        let (va, vb) = (meta("a", "1", 100), meta("b", "1", 100));
+        cache.observe(&a, &va);
+        cache.observe(&b, &vb);
+        cache.insert(&a, &va, 0, bytes(10, 1));
+        cache.insert(&b, &vb, 0, bytes(20, 1));
+        cache.forget(&a);
+        assert_eq!(cache.stats().used, 20);
+        assert!(cache.lookup(&a, &[0..1]).is_none());
+        cache.clear();
+        assert_eq!(cache.stats().used, 0);
+        assert!(cache.lookup(&b, &[0..1]).is_none());
+    }
+}
