@@ -208,6 +208,34 @@ def test_stop_and_kernel_shutdown_leave_no_jvm(seaweed, oidc):
     assert gone(second), "the JVM outlived the kernel's shutdown"
 
 
+def test_later_starts_map_a_class_archive_built_after_the_first(seaweed, oidc, tmp_path):
+    """The first session records the classes it loads; once it stops, a
+    background dump turns them into a CDS archive that the next JVM maps."""
+    env = spark_env(seaweed, seaweed.assume_role(oidc.mint("bob")))
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    slots = tmp_path / "quarry" / "spark-cds"
+    km, kc = start_quarry(env=env)
+    try:
+        ok(kc, "%spark start")
+        assert rows_of(ok(kc, "%%spark\nSELECT count(*) AS n FROM range(1000)"))[0]["n"] == 1000
+        ok(kc, "%spark stop")
+        deadline = time.time() + 240
+        while not list(slots.glob("*.jsa")):
+            failed = list(slots.glob("*.failed"))
+            assert not failed, failed[0].read_text()[-2000:]
+            assert time.time() < deadline, f"no archive after 240 s: {sorted(p.name for p in slots.iterdir())}"
+            time.sleep(1)
+        archive = next(slots.glob("*.jsa"))
+        assert not list(slots.glob("*.classes")), "the class list is removed once used"
+        ok(kc, "%spark start")
+        pid = server_pid(kc)
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert str(archive) in maps, "the JVM did not map the class archive"
+        assert rows_of(ok(kc, "%%spark\nSELECT count(*) AS n FROM range(10)"))[0]["n"] == 10
+    finally:
+        stop(km, kc)
+
+
 def test_without_spark_the_error_says_how_to_get_it(seaweed, oidc):
     credentials = seaweed.assume_role(oidc.mint("bob"))
     env = seaweed.env_for(credentials)

@@ -7,9 +7,11 @@
 //! * [`server`] — the JVM: launch, readiness, crash reports, stop.
 //! * [`client`] — Spark Connect over gRPC: SQL, views from Arrow, interrupt.
 //! * [`kube`] — preflight permissions, the executor watch, logs, cleanup.
+//! * [`class_archive`] — Java class data sharing, so later starts are faster.
 //! * [`session`] — one `%spark` session tying the three together.
 
 pub mod arrow_types;
+pub mod class_archive;
 pub mod client;
 pub mod conf;
 mod error;

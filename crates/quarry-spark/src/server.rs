@@ -104,6 +104,9 @@ impl ConnectServer {
             .args(["--class", CONNECT_SERVER_CLASS, "spark-internal"])
             .env("SPARK_HOME", spark_home)
             .env("SPARK_CONNECT_AUTHENTICATE_TOKEN", token)
+            // The exact java command heads the log; the class archive is
+            // built for it (see `class_archive`). It holds no secret.
+            .env("SPARK_PRINT_LAUNCH_COMMAND", "1")
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(log)
@@ -168,6 +171,16 @@ impl ConnectServer {
 
     /// The last `lines` lines of the server's log.
     /// Only the file's end is read: start-up polls this while the log grows.
+    /// The first few KiB of the log: the launch command and start-up lines.
+    pub fn log_head(&self) -> String {
+        use std::io::Read as _;
+        let mut head = Vec::new();
+        if let Ok(file) = std::fs::File::open(self.log_path()) {
+            let _ = file.take(16 * 1024).read_to_end(&mut head);
+        }
+        String::from_utf8_lossy(&head).into_owned()
+    }
+
     pub fn log_tail(&self, lines: usize) -> String {
         use std::io::{Read, Seek, SeekFrom};
         let Ok(mut file) = std::fs::File::open(self.log_path()) else {

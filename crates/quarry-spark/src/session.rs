@@ -14,6 +14,7 @@ use crate::SparkError;
 use crate::client::{QueryProgress, SparkClient, SparkResult};
 use crate::conf::{Owner, Placement, S3a, StartOptions, s3a_credentials, spark_conf};
 use crate::kube::{self as k8s, Executors};
+use crate::class_archive::ClassArchive;
 use crate::server::{ConnectServer, free_port};
 
 /// How long the JVM gets to open its port.
@@ -110,6 +111,8 @@ pub struct SparkSession {
     version: String,
     /// The access key (and token) Spark last got, to resend only on change.
     sent_keys: Mutex<Option<Vec<(String, String)>>>,
+    /// Where the JVM's class archive lives (built after the first session).
+    class_archive: Option<ClassArchive>,
 }
 
 impl SparkSession {
@@ -143,6 +146,13 @@ impl SparkSession {
             }
         };
         conf.extend(keys.clone().unwrap_or_default());
+        let java_home = std::env::var_os("JAVA_HOME").map(std::path::PathBuf::from);
+        let class_archive = ClassArchive::default_cache().and_then(|cache| {
+            ClassArchive::locate(&cache, &config.spark_home, java_home.as_deref())
+        });
+        if let Some(options) = class_archive.as_ref().and_then(ClassArchive::java_options) {
+            add_driver_java_options(&mut conf, &options);
+        }
         let master = conf
             .iter()
             .rev()
@@ -173,6 +183,7 @@ impl SparkSession {
             started,
             version: String::new(),
             sent_keys: Mutex::new(keys),
+            class_archive,
         };
         // From here on a failure must stop what was started.
         match session.bring_up(&mut server, &mut on_step).await {
@@ -443,7 +454,11 @@ impl SparkSession {
         // A hung server must not hang the kernel's shutdown.
         let _ = tokio::time::timeout(RPC_GRACE, self.client.release()).await;
         if let Some(server) = self.server.lock().await.take() {
+            let log_head = server.log_head();
             server.stop().await;
+            if let Some(archive) = &self.class_archive {
+                archive.build_in_background(&log_head);
+            }
         }
         self.cleanup_cluster().await
     }
@@ -465,11 +480,43 @@ impl SparkSession {
     }
 }
 
+/// Appends `options` to the driver's JVM options, keeping any the user set
+/// with `--conf spark.driver.extraJavaOptions=…` (the last entry wins).
+fn add_driver_java_options(conf: &mut Vec<(String, String)>, options: &str) {
+    const KEY: &str = "spark.driver.extraJavaOptions";
+    match conf.iter_mut().rev().find(|(k, _)| k == KEY) {
+        Some((_, existing)) => {
+            existing.push(' ');
+            existing.push_str(options);
+        }
+        None => conf.push((KEY.to_string(), options.to_string())),
+    }
+}
+
 fn human(elapsed: Duration) -> String {
     let secs = elapsed.as_secs();
     if secs < 120 {
         format!("{secs} s")
     } else {
         format!("{} min", secs / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_java_options_keep_the_users_own() {
+        let mut conf = vec![("spark.master".to_string(), "local[*]".to_string())];
+        add_driver_java_options(&mut conf, "-XX:SharedArchiveFile=/c/a.jsa");
+        assert_eq!(conf[1].1, "-XX:SharedArchiveFile=/c/a.jsa");
+        let mut conf = vec![(
+            "spark.driver.extraJavaOptions".to_string(),
+            "-Duser.timezone=UTC".to_string(),
+        )];
+        add_driver_java_options(&mut conf, "-XX:SharedArchiveFile=/c/a.jsa");
+        assert_eq!(conf.len(), 1);
+        assert_eq!(conf[0].1, "-Duser.timezone=UTC -XX:SharedArchiveFile=/c/a.jsa");
     }
 }

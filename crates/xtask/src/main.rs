@@ -72,8 +72,9 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Bench => {
             project.setup()?;
-            project.cargo(&["build", "--workspace", "--all-targets"])?;
-            let quarry = project.binary("debug");
+            // Measure what users run: the images build `--release`.
+            project.cargo(&["build", "--release", "-p", "quarry"])?;
+            let quarry = project.binary("release");
             let quarry = quarry.to_str().context("non-UTF-8 path")?;
             let out = project.target_dir().join("bench");
             let out = out.to_str().context("non-UTF-8 path")?;
