@@ -72,8 +72,10 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Bench => {
             project.setup()?;
-            // Measure what users run: the images build `--release`.
+            // Measure what users run: the images build `--release`. The
+            // Spark bench's fake Kubernetes is a debug test binary.
             project.cargo(&["build", "--release", "-p", "quarry"])?;
+            project.cargo(&["build", "--workspace", "--bins"])?;
             let quarry = project.binary("release");
             let quarry = quarry.to_str().context("non-UTF-8 path")?;
             let out = project.target_dir().join("bench");
