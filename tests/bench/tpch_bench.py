@@ -334,7 +334,8 @@ def main():
                 fetches = [fetch_time(s3fs, ranges) for _ in range(3)]
                 results[n]["physical"] = statistics.median(f[0] for f in fetches)
                 results[n]["bytes"] = fetches[0][1]
-                reference = results[n]["answers"].get("duckdb") or results[n]["answers"].get("datafusion")
+                answers = results[n]["answers"]
+                reference = next((answers[e] for e in ("duckdb", "datafusion", "polars", *engines) if answers.get(e)), None)
                 results[n]["agree"] = {
                     name: same_answer(answer, reference) for name, answer in results[n]["answers"].items()
                 }

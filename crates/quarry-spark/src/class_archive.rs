@@ -63,8 +63,25 @@ impl ClassArchive {
         self.stem.with_extension("jsa")
     }
 
+    /// This kernel's class list: two kernels starting Spark at once must not
+    /// write into one file.
     fn class_list(&self) -> PathBuf {
-        self.stem.with_extension("classes")
+        self.stem
+            .with_extension(format!("{}.classes", std::process::id()))
+    }
+
+    /// Removes class lists left by kernels that were killed mid-session.
+    fn remove_leftover_lists(&self) {
+        let (Some(dir), Some(stem)) = (self.stem.parent(), self.stem.file_name()) else {
+            return;
+        };
+        let stem = stem.to_string_lossy();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&*stem) && name.ends_with(".classes") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn failed_marker(&self) -> PathBuf {
@@ -77,6 +94,7 @@ impl ClassArchive {
     pub fn java_options(&self) -> Option<String> {
         let archive = self.archive();
         if archive.is_file() {
+            self.remove_leftover_lists();
             return Some(format!("-XX:SharedArchiveFile={}", archive.display()));
         }
         if self.failed_marker().exists() {
@@ -103,7 +121,9 @@ impl ClassArchive {
             tracing::info!("no Spark launch command in the log; no class archive this time");
             return;
         };
-        let partial = self.stem.with_extension("jsa.partial");
+        let partial = self
+            .stem
+            .with_extension(format!("{}.jsa.partial", std::process::id()));
         // `sh` renames only after a complete dump, so a killed dump leaves no
         // archive behind; its output explains a failure in the marker file.
         let script = r#"nice -n 19 "$1" -Xshare:dump -XX:SharedClassListFile="$2" -XX:SharedArchiveFile="$3" -cp "$4" > "$5.log" 2>&1 && mv "$3" "$6" || { mv "$5.log" "$5"; rm -f "$3"; }; rm -f "$2" "$5.log""#;
@@ -185,9 +205,22 @@ mod tests {
             .expect("identifiable");
         let first = slot.java_options().unwrap();
         assert!(first.starts_with("-XX:DumpLoadedClassList="), "{first}");
+        let list = first.trim_start_matches("-XX:DumpLoadedClassList=");
+        assert!(
+            list.ends_with(&format!(".{}.classes", std::process::id())),
+            "{list}"
+        );
+        std::fs::write(list, "java/lang/Object id: 0\n").unwrap();
         std::fs::write(slot.archive(), b"archive").unwrap();
         let later = slot.java_options().unwrap();
-        assert_eq!(later, format!("-XX:SharedArchiveFile={}", slot.archive().display()));
+        assert_eq!(
+            later,
+            format!("-XX:SharedArchiveFile={}", slot.archive().display())
+        );
+        assert!(
+            !Path::new(list).exists(),
+            "left-over class lists are removed"
+        );
     }
 
     #[test]

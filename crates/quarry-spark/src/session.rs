@@ -11,10 +11,10 @@ use quarry_s3::CredentialsProvider;
 use tokio::sync::Mutex;
 
 use crate::SparkError;
+use crate::class_archive::ClassArchive;
 use crate::client::{QueryProgress, SparkClient, SparkResult};
 use crate::conf::{Owner, Placement, S3a, StartOptions, s3a_credentials, spark_conf};
 use crate::kube::{self as k8s, Executors};
-use crate::class_archive::ClassArchive;
 use crate::server::{ConnectServer, free_port};
 
 /// How long the JVM gets to open its port.
@@ -517,6 +517,9 @@ mod tests {
         )];
         add_driver_java_options(&mut conf, "-XX:SharedArchiveFile=/c/a.jsa");
         assert_eq!(conf.len(), 1);
-        assert_eq!(conf[0].1, "-Duser.timezone=UTC -XX:SharedArchiveFile=/c/a.jsa");
+        assert_eq!(
+            conf[0].1,
+            "-Duser.timezone=UTC -XX:SharedArchiveFile=/c/a.jsa"
+        );
     }
 }

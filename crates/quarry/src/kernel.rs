@@ -1,9 +1,10 @@
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use quarry_kernel::{CellsConfig, ConnectionFile, QuarryHandler};
-use quarry_s3::{Env, S3Stores};
+use quarry_s3::{Env, RangeCache, S3Stores};
 use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes};
 
 /// Wires the S3 stores, the SQL session and the protocol together.
@@ -24,13 +25,16 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
         "starting the Quarry kernel"
     );
     let session = SqlSession::new(
-        s3,
+        Arc::clone(&s3),
         &SessionOptions {
             memory,
             target_partitions: None,
         },
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(cache) = s3.cache() {
+        executor.spawn(release_when_idle(Arc::clone(cache)));
+    }
     let handler = Arc::new(QuarryHandler::new(
         session,
         executor,
@@ -44,4 +48,24 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
         .build()
         .context("could not start the protocol runtime")?;
     runtime.block_on(quarry_kernel::run_kernel(connection, handler))
+}
+
+/// How long the S3 byte cache survives without a query before it is dropped.
+const CACHE_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// Lets an idle kernel give its cached S3 bytes back: on a shared hub,
+/// notebooks stay open long after anyone looks at them.
+async fn release_when_idle(cache: Arc<RangeCache>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let released = cache.release_if_idle(CACHE_IDLE);
+        if released > 0 {
+            tracing::info!(
+                bytes = released,
+                "dropped the S3 cache after {} idle minutes",
+                CACHE_IDLE.as_secs() / 60
+            );
+        }
+    }
 }

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use object_store::ObjectMeta;
@@ -62,13 +63,14 @@ struct Held {
     chunks: BTreeMap<u64, Chunk>,
 }
 
-#[derive(Default)]
 struct State {
     objects: HashMap<ObjectKey, Held>,
     /// Use order: tick → which chunk.
     by_use: BTreeMap<u64, (ObjectKey, u64)>,
     tick: u64,
     stats: CacheStats,
+    /// When a range was last looked up or kept.
+    last_used: Instant,
 }
 
 /// Byte ranges of S3 objects kept in memory between queries.
@@ -95,11 +97,14 @@ impl RangeCache {
         RangeCache {
             capacity,
             state: Mutex::new(State {
+                objects: HashMap::new(),
+                by_use: BTreeMap::new(),
+                tick: 0,
                 stats: CacheStats {
                     capacity,
                     ..CacheStats::default()
                 },
-                ..State::default()
+                last_used: Instant::now(),
             }),
         }
     }
@@ -114,6 +119,23 @@ impl RangeCache {
         state.objects.clear();
         state.by_use.clear();
         state.stats.used = 0;
+    }
+
+    /// Drops everything when nothing was read for `idle`: a notebook left
+    /// open overnight should not keep its working set on the node. Returns
+    /// the bytes released.
+    pub fn release_if_idle(&self, idle: Duration) -> usize {
+        let held = {
+            let state = self.lock();
+            if state.last_used.elapsed() < idle {
+                return 0;
+            }
+            state.stats.used
+        };
+        if held > 0 {
+            self.clear();
+        }
+        held
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -157,6 +179,7 @@ impl RangeCache {
     ) -> Option<(ObjectMeta, Vec<Option<Bytes>>)> {
         let mut guard = self.lock();
         let state = &mut *guard;
+        state.last_used = Instant::now();
         let held = state.objects.get_mut(key)?;
         let meta = held.meta.clone();
         let mut found = Vec::with_capacity(ranges.len());
@@ -196,6 +219,7 @@ impl RangeCache {
         let mut guard = self.lock();
         let state = &mut *guard;
         state.stats.fetched_bytes += bytes.len() as u64;
+        state.last_used = Instant::now();
         let Some(held) = state.objects.get_mut(key) else {
             return;
         };
@@ -269,6 +293,7 @@ impl State {
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
@@ -413,6 +438,19 @@ mod tests {
         cache.insert(&k, &v, 0, bytes(26, 1));
         assert_eq!(cache.stats().used, 0);
         assert_eq!(cache.stats().fetched_bytes, 26);
+    }
+
+    #[test]
+    fn an_idle_cache_lets_go_of_its_bytes() {
+        let cache = RangeCache::new(1000);
+        let k = key("t");
+        let v = meta("t", "v", 1000);
+        cache.observe(&k, &v);
+        cache.insert(&k, &v, 0, bytes(10, 1));
+        assert_eq!(cache.release_if_idle(Duration::from_secs(60)), 0);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(cache.release_if_idle(Duration::from_millis(20)), 10);
+        assert_eq!(cache.stats().used, 0);
     }
 
     #[test]

@@ -280,6 +280,7 @@ fn observed(
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
     use object_store::ObjectStoreExt;
