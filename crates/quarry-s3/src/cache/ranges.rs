@@ -25,7 +25,7 @@ pub(crate) struct ObjectKey {
 /// ETags decide when both sides have one. Without them, size and the
 /// modification time to the second (listings carry milliseconds, GET headers
 /// only seconds) must both match.
-fn same_version(a: &ObjectMeta, b: &ObjectMeta) -> bool {
+pub(crate) fn same_version(a: &ObjectMeta, b: &ObjectMeta) -> bool {
     match (&a.e_tag, &b.e_tag) {
         (Some(x), Some(y)) => x == y && a.size == b.size,
         _ => a.size == b.size && a.last_modified.timestamp() == b.last_modified.timestamp(),

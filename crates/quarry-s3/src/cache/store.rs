@@ -14,7 +14,7 @@ use object_store::{
     PutResult, RenameOptions, Result,
 };
 
-use super::ranges::{ObjectKey, RangeCache};
+use super::ranges::{ObjectKey, RangeCache, same_version};
 
 /// Requested ranges this close together are fetched with one GET: a round
 /// trip to S3 costs more than reading a few hundred KiB more. Same as
@@ -57,7 +57,7 @@ impl CachingStore {
     /// Answers `ranges` from memory where possible; fetches the rest.
     async fn cached_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let key = self.key(location);
-        let Some((_, mut found)) = self.cache.lookup(&key, ranges) else {
+        let Some((current, mut found)) = self.cache.lookup(&key, ranges) else {
             return self.inner.get_ranges(location, ranges).await;
         };
         let missing: Vec<Range<u64>> = ranges
@@ -70,17 +70,33 @@ impl CachingStore {
             return Ok(found.into_iter().flatten().collect());
         }
         let spans = merge_ranges(&missing, COALESCE_GAP);
-        let fetched: Vec<(Range<u64>, Bytes)> = futures::stream::iter(spans)
+        let fetched: Vec<(Range<u64>, Bytes, ObjectMeta)> = futures::stream::iter(spans)
             .map(|span| self.fetch(location, &key, span))
             .buffered(PARALLEL_GETS)
             .try_collect()
             .await?;
+        // Held ranges are of the listed version; fetched ones must be too, or
+        // the reader would decode one file from two versions' bytes.
+        if found.iter().any(Option::is_some)
+            && fetched
+                .iter()
+                .any(|(_, _, meta)| !same_version(&current, meta))
+        {
+            return Err(object_store::Error::Generic {
+                store: "S3",
+                source: format!(
+                    "s3://{}/{location} changed while it was being read; run the query again",
+                    self.bucket
+                )
+                .into(),
+            });
+        }
         for (range, slot) in ranges.iter().zip(found.iter_mut()) {
             if slot.is_some() {
                 continue;
             }
-            let at = fetched.partition_point(|(span, _)| span.start <= range.start) - 1;
-            let (span, bytes) = &fetched[at];
+            let at = fetched.partition_point(|(span, ..)| span.start <= range.start) - 1;
+            let (span, bytes, _) = &fetched[at];
             let from = (range.start - span.start) as usize;
             let to = ((range.end - span.start) as usize).min(bytes.len());
             *slot = Some(bytes.slice(from.min(to)..to));
@@ -94,7 +110,7 @@ impl CachingStore {
         location: &Path,
         key: &ObjectKey,
         span: Range<u64>,
-    ) -> Result<(Range<u64>, Bytes)> {
+    ) -> Result<(Range<u64>, Bytes, ObjectMeta)> {
         let options = GetOptions {
             range: Some(GetRange::Bounded(span.clone())),
             ..GetOptions::default()
@@ -103,7 +119,7 @@ impl CachingStore {
         let meta = result.meta.clone();
         let bytes = result.bytes().await?;
         self.cache.insert(key, &meta, span.start, bytes.clone());
-        Ok((span, bytes))
+        Ok((span, bytes, meta))
     }
 
     fn observe_all(&self, objects: &[ObjectMeta]) {
@@ -184,8 +200,13 @@ impl ObjectStore for CachingStore {
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
         let Some(range) = cacheable(&options) else {
+            // A HEAD or plain GET reports the current version; a GET of a
+            // named older version does not.
+            let current = options.version.is_none();
             let result = self.inner.get_opts(location, options).await?;
-            self.cache.observe(&self.key(location), &result.meta);
+            if current {
+                self.cache.observe(&self.key(location), &result.meta);
+            }
             return Ok(result);
         };
         let key = self.key(location);
@@ -397,6 +418,30 @@ mod tests {
         list_all(&store).await;
         assert_eq!(&store.get_range(&path, 0..4).await.unwrap()[..], &[2u8; 4]);
         assert_eq!(counting.gets.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn bytes_of_two_versions_are_never_mixed_in_one_read() {
+        let (counting, store, _) = setup();
+        let path = Path::from("t.parquet");
+        store.put(&path, data(1)).await.unwrap();
+        list_all(&store).await;
+        store.get_ranges(&path, &[0..10]).await.unwrap();
+        // Rewritten behind the listing's back, then read before any relisting.
+        counting.inner.put(&path, data(2)).await.unwrap();
+        let error = store
+            .get_ranges(&path, &[0..10, 8000..8010])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("s3://b/t.parquet changed while it was being read"),
+            "{error}"
+        );
+        list_all(&store).await;
+        let read = store.get_ranges(&path, &[0..10, 8000..8010]).await.unwrap();
+        assert_eq!(&read[0][..], &[2u8; 10][..]);
+        assert_eq!(&read[1][..], &[2u8; 10][..]);
     }
 
     #[tokio::test]
