@@ -17,6 +17,7 @@
 //! the worst an archive can do is not help.
 
 use std::hash::{Hash, Hasher};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -141,13 +142,15 @@ impl ClassArchive {
             .process_group(0)
             .spawn();
         match spawned {
-            Ok(_) => tracing::info!(archive = %archive.display(), "building Spark's class archive"),
+            Ok(mut dump) => {
+                tracing::info!(archive = %archive.display(), "building Spark's class archive");
+                // Reap it when done, so no zombie lingers beside the kernel.
+                std::thread::spawn(move || dump.wait());
+            }
             Err(e) => tracing::info!("could not build Spark's class archive: {e}"),
         }
     }
 }
-
-use std::os::unix::process::CommandExt as _;
 
 /// The Java binary and `-cp` value from spark-class's `Spark Command:` line.
 fn launch_command(log: &str) -> Option<(String, String)> {
