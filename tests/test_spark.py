@@ -14,7 +14,7 @@ import pytest
 
 from support.kernels import rows_of, run_cell, start_quarry, stop
 from support.kernels import text_of as support_text_of
-from support.spark import spark_env, spark_home
+from support.spark import spark_env, spark_home, wait_for_class_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -219,13 +219,7 @@ def test_later_starts_map_a_class_archive_built_after_the_first(seaweed, oidc, t
         ok(kc, "%spark start")
         assert rows_of(ok(kc, "%%spark\nSELECT count(*) AS n FROM range(1000)"))[0]["n"] == 1000
         ok(kc, "%spark stop")
-        deadline = time.time() + 240
-        while not list(slots.glob("*.jsa")):
-            failed = list(slots.glob("*.failed"))
-            assert not failed, failed[0].read_text()[-2000:]
-            assert time.time() < deadline, f"no archive after 240 s: {sorted(p.name for p in slots.iterdir())}"
-            time.sleep(1)
-        archive = next(slots.glob("*.jsa"))
+        archive = wait_for_class_archive(tmp_path)
         assert not list(slots.glob("*.classes")), "the class list is removed once used"
         ok(kc, "%spark start")
         pid = server_pid(kc)

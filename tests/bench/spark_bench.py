@@ -24,7 +24,7 @@ from support.fake_kube import FakeKube  # noqa: E402
 from support.kernels import install_kernelspec, run_cell, start_quarry, stop  # noqa: E402
 from support.ports import free_ports  # noqa: E402
 from support.processes import rss_mib  # noqa: E402
-from support.spark import spark_home  # noqa: E402
+from support.spark import spark_home, wait_for_class_archive  # noqa: E402
 
 QUERY = "SELECT count(*) AS n, sum(id % 7) AS s FROM range(20000000)"
 
@@ -48,18 +48,6 @@ def cluster_conf(kube, driver_port, block_port):
         "spark.executor.memory": "512m",
         "spark.ui.enabled": "false",
     }
-
-
-def wait_for_archive(cache, timeout=300):
-    slots = Path(cache) / "quarry" / "spark-cds"
-    deadline = time.monotonic() + timeout
-    while not list(slots.glob("*.jsa")):
-        failed = list(slots.glob("*.failed"))
-        if failed:
-            raise RuntimeError(failed[0].read_text()[-2000:])
-        if time.monotonic() > deadline:
-            raise RuntimeError("no Spark class archive was built")
-        time.sleep(1)
 
 
 def quarry_run(env, start_line):
@@ -143,7 +131,7 @@ def main():
     archive_dir = tempfile.TemporaryDirectory(prefix="quarry-spark-cds-")
     base_env["XDG_CACHE_HOME"] = archive_dir.name
     first = {"quarry": [quarry_run(base_env, "%spark start")], "pyspark": [pyspark_run(local_conf, py_env)]}
-    wait_for_archive(archive_dir.name)
+    wait_for_class_archive(archive_dir.name, timeout=300)
     for _ in range(args.runs):
         results["local"]["quarry"].append(quarry_run(base_env, "%spark start"))
         results["local"]["pyspark"].append(pyspark_run(local_conf, py_env))

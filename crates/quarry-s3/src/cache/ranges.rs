@@ -20,6 +20,15 @@ pub(crate) struct ObjectKey {
     pub path: Path,
 }
 
+impl ObjectKey {
+    pub(crate) fn new(bucket: &str, path: &Path) -> Self {
+        ObjectKey {
+            bucket: bucket.to_string(),
+            path: path.clone(),
+        }
+    }
+}
+
 /// Whether two observations of an object describe the same bytes.
 ///
 /// ETags decide when both sides have one. Without them, size and the
@@ -299,10 +308,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn key(path: &str) -> ObjectKey {
-        ObjectKey {
-            bucket: "b".into(),
-            path: Path::from(path),
-        }
+        ObjectKey::new("b", &Path::from(path))
     }
 
     fn meta(path: &str, e_tag: &str, size: u64) -> ObjectMeta {

@@ -48,10 +48,7 @@ impl CachingStore {
     }
 
     fn key(&self, location: &Path) -> ObjectKey {
-        ObjectKey {
-            bucket: self.bucket.clone(),
-            path: location.clone(),
-        }
+        ObjectKey::new(&self.bucket, location)
     }
 
     /// Answers `ranges` from memory where possible; fetches the rest.
@@ -214,14 +211,8 @@ impl ObjectStore for CachingStore {
             if let Some(bytes) = found.into_iter().next().flatten() {
                 return Ok(answered(bytes, meta, range));
             }
-            let result = self.inner.get_opts(location, options).await?;
-            let (meta, attributes) = (result.meta.clone(), result.attributes.clone());
-            let bytes = result.bytes().await?;
-            self.cache.insert(&key, &meta, range.start, bytes.clone());
-            return Ok(GetResult {
-                attributes,
-                ..answered(bytes, meta, range)
-            });
+            let (range, bytes, meta) = self.fetch(location, &key, range).await?;
+            return Ok(answered(bytes, meta, range));
         }
         self.inner.get_opts(location, options).await
     }
@@ -238,12 +229,7 @@ impl ObjectStore for CachingStore {
         let bucket = self.bucket.clone();
         self.inner
             .delete_stream(locations)
-            .inspect_ok(move |path| {
-                cache.forget(&ObjectKey {
-                    bucket: bucket.clone(),
-                    path: path.clone(),
-                })
-            })
+            .inspect_ok(move |path| cache.forget(&ObjectKey::new(&bucket, path)))
             .boxed()
     }
 
@@ -288,15 +274,7 @@ fn observed(
     let cache = Arc::clone(&store.cache);
     let bucket = store.bucket.clone();
     listing
-        .inspect_ok(move |meta| {
-            cache.observe(
-                &ObjectKey {
-                    bucket: bucket.clone(),
-                    path: meta.location.clone(),
-                },
-                meta,
-            )
-        })
+        .inspect_ok(move |meta| cache.observe(&ObjectKey::new(&bucket, &meta.location), meta))
         .boxed()
 }
 
