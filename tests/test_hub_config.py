@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB = ROOT / "images" / "hub"
-CHART = ROOT.parent / "shared" / "reference" / "z2jh"
+CHART = ROOT / "tests" / "vendor" / "z2jh"
 SCHEMA = CHART / "values.schema.yaml"
 
 
@@ -30,6 +30,7 @@ def deployed_values():
     files = values["hub"]["extraFiles"]
     files["quarry-hook"]["stringData"] = (HUB / "quarry_hub_hook.py").read_text()
     files["quarry-config"]["stringData"] = (HUB / "quarry_config.py").read_text()
+    files["quarry-tenancy"]["stringData"] = (HUB / "quarry_tenancy.py").read_text()
     return values
 
 
@@ -59,8 +60,13 @@ def test_values_wire_the_hook_and_the_platform_choices():
     assert any(m.startswith("/usr/local/etc/jupyterhub/jupyterhub_config.d/") for m in mounts)
     assert "admin:auth_state!user" in hub["loadRoles"]["server"]["scopes"]
     assert "admin:auth_state!user" in hub["loadRoles"]["user"]["scopes"]
+    spawner = config["KubeSpawner"]
+    assert spawner["enable_user_namespaces"] is True and "{username}" in spawner["user_namespace_template"]
+    assert "/usr/local/etc/jupyterhub/quarry/quarry_tenancy.py" in mounts
     user = values["singleuser"]
     assert user["serviceAccountName"] == "quarry-spark"
+    for limit in ("QUARRY_SPARK_IMAGES", "QUARRY_SPARK_MAX_EXECUTORS", "QUARRY_SPARK_MAX_EXECUTOR_MEMORY"):
+        assert user["extraEnv"][limit], limit
     assert user["storage"]["capacity"] == "10Gi"
     assert len(user["profileList"]) >= 2 and sum(p.get("default", False) for p in user["profileList"]) == 1
 

@@ -215,6 +215,33 @@ def test_open_a_csv_in_the_editor_and_save_back_to_s3(page, platform):
     assert stored == READINGS + b"s4,40.5\n"
 
 
+def test_a_notebook_from_s3_is_never_trusted(page, platform):
+    """A notebook someone left in a shared bucket claims to be trusted and
+    carries a script in an HTML output; opened from the panel, the HTML is
+    shown sanitised and the script does not run as the user who opened it."""
+    import json
+
+    _, s3 = platform
+    probe = '<div class="quarry-trust-probe">rendered</div><script>window.quarryPwned = true;</script>'
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"trusted": True, "kernelspec": {"name": "quarry", "display_name": "Quarry (SQL · Spark)", "language": "sql"}},
+        "cells": [{
+            "id": "c1", "cell_type": "code", "execution_count": 1, "source": "SELECT 1",
+            "metadata": {"trusted": True},
+            "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"text/html": probe, "text/plain": "probe"}}],
+        }],
+    }
+    s3.admin().put_object(Bucket="data", Key="shared/trust-me.ipynb", Body=json.dumps(notebook).encode())
+    open_folder(page, "data", "shared")
+    listing_item(page, "trust-me.ipynb").dblclick()
+    output = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output")
+    expect(output).to_contain_text("rendered", timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.quarryPwned === undefined")
+    assert output.locator("script").count() == 0
+
+
 def test_query_in_notebook_runs_sql_on_the_object(page):
     open_folder(page, "data", "sensors")
     context_menu(page, "readings.csv", "Query in Notebook")

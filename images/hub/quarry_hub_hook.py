@@ -217,8 +217,25 @@ def environment_for(settings: Settings, credentials: Credentials, username: str)
     }
 
 
+async def prepare_namespace(spawner, api=None, tenancy=None):
+    """With KubeSpawner's user namespaces, creates or updates the user's
+    namespace and everything in it (quarry_tenancy) before the pod is made;
+    other spawners (tests, local hubs) have nothing to prepare."""
+    if not getattr(spawner, "enable_user_namespaces", False):
+        return
+    import quarry_tenancy
+
+    api = api or quarry_tenancy.KubeApi.in_cluster()
+    await quarry_tenancy.ensure_user_namespace(
+        api, spawner.namespace, spawner.user.name, tenancy or quarry_tenancy.TenancySettings.from_env()
+    )
+    spawner.log.info("Namespace %s is ready for %s", spawner.namespace, spawner.user.name)
+
+
 async def pre_spawn_hook(spawner, settings: Settings | None = None):
-    """`Spawner.pre_spawn_hook`: S3 credentials into the server's env."""
+    """`Spawner.pre_spawn_hook`: the user's namespace, then S3 credentials
+    into the server's env."""
+    await prepare_namespace(spawner)
     settings = settings or Settings.from_env()
     auth_state = await spawner.user.get_auth_state()
     id_token = id_token_of(auth_state)

@@ -14,6 +14,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { QuarryApi, QuarryApiError } from './api';
 import { Entry, FolderState, ListingCache, Page } from './paging';
 import * as paths from './paths';
+import { INotebookJson, withoutTrust } from './trust';
 
 /** Objects larger than this are not opened in an editor. */
 const MAX_OPEN_BYTES = 64 * 1024 * 1024;
@@ -418,7 +419,8 @@ export class S3Drive implements Contents.IDrive {
     const bytes = new Uint8Array(await this.api.read(bucket, key));
     if (type === 'notebook') {
       try {
-        return { ...base, format: 'json', content: JSON.parse(new TextDecoder().decode(bytes)) };
+        // Never trusted from S3: see trust.ts.
+        return { ...base, format: 'json', content: withoutTrust(JSON.parse(new TextDecoder().decode(bytes))) };
       } catch {
         throw new QuarryApiError(422, 'bad_notebook', `${paths.toS3Url(path)} is not a valid notebook (not JSON).`);
       }
@@ -514,6 +516,10 @@ function encodeContent(options: Partial<Contents.IModel>): Uint8Array {
       bytes[i] = binary.charCodeAt(i);
     }
     return bytes;
+  }
+  if (options.type === 'notebook' && content && typeof content === 'object') {
+    // Trust stays in this browser; it is not stored into a bucket.
+    return new TextEncoder().encode(JSON.stringify(withoutTrust(content as INotebookJson), null, 1));
   }
   if (options.format === 'json' || options.type === 'notebook') {
     return new TextEncoder().encode(JSON.stringify(content, null, 1));

@@ -1,9 +1,18 @@
 """The fake Kubernetes API server + kubelet stand-in (crates/quarry-testkit),
-started as a process, with a small client for assertions."""
+started as a process, with a small client for assertions.
 
+It enforces RBAC from the objects it holds. At start it holds the shipped
+cluster-level manifests (images/k8s/), applied as an administrator would;
+`provision_user` then lets the hub — with the hub's own service account and
+rights — create a user's namespace exactly as at spawn
+(images/hub/quarry_tenancy.py)."""
+
+import asyncio
+import contextlib
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,14 +22,20 @@ from support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "images" / "spark-executor" / "entrypoint.sh"
+CLUSTER_MANIFESTS = [ROOT / "images" / "k8s" / "spark-rbac.yaml", ROOT / "images" / "k8s" / "hub-rbac.yaml"]
+HUB_NAMESPACE = "quarry"
+
+sys.path.insert(0, str(ROOT / "images" / "hub"))
+import quarry_tenancy  # noqa: E402
 
 
 class FakeKube:
-    def __init__(self, workdir, quarry_bin, spark_home, namespace="quarry-users", notebook_pod="jupyter-alice"):
+    def __init__(self, workdir, quarry_bin, spark_home, user="alice", notebook_pod="jupyter-alice"):
         self.dir = Path(workdir)
         self.binary = Path(quarry_bin).parent / "quarry-fake-kube"
         self.spark_home = spark_home
-        self.namespace = namespace
+        self.user = user
+        self.namespace = f"quarry-{user}"
         self.notebook_pod = notebook_pod
         self.process = None
 
@@ -30,6 +45,8 @@ class FakeKube:
         self.log = open(self.dir / "fake-kube.log", "w")
         self.process = subprocess.Popen(
             [str(self.binary), "--dir", str(self.dir), "--namespace", self.namespace,
+             "--service-account", quarry_tenancy.SERVICE_ACCOUNT,
+             *[arg for path in CLUSTER_MANIFESTS for arg in ("--manifests", str(path))],
              "--entrypoint", str(ENTRYPOINT), "--notebook-pod", self.notebook_pod],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -41,8 +58,11 @@ class FakeKube:
             time.sleep(0.1)
         self.port = json.loads(ready.read_text())["port"]
         self.service_account = self.dir / "serviceaccount"
-        self.token = (self.service_account / "token").read_text()
+        self.user_token = (self.service_account / "token").read_text()
+        self.token = (self.dir / "admin-token").read_text()
         self.url = f"https://127.0.0.1:{self.port}"
+        self.ca = str(self.service_account / "ca.crt")
+        self.provision_user(self.user)
         return self
 
     def __exit__(self, *exc):
@@ -60,12 +80,61 @@ class FakeKube:
             "QUARRY_SPARK_EXECUTOR_IMAGE": "quarry/spark-executor:4.3.0",
         }
 
-    def request(self, method, path, **kwargs):
+    def request(self, method, path, token=None, **kwargs):
+        """A request as the cluster admin, or with `token`."""
         headers = kwargs.pop("headers", {})
-        headers.setdefault("Authorization", f"Bearer {self.token}")
-        return requests.request(
-            method, self.url + path, headers=headers, verify=str(self.service_account / "ca.crt"), timeout=30, **kwargs
-        )
+        headers.setdefault("Authorization", f"Bearer {token or self.token}")
+        return requests.request(method, self.url + path, headers=headers, verify=self.ca, timeout=30, **kwargs)
+
+    def service_account_token(self, namespace, name):
+        """A token for a service account (TokenRequest), created if missing."""
+        self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", json={"metadata": {"name": name}})
+        response = self.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", json={})
+        response.raise_for_status()
+        return response.json()["status"]["token"]
+
+    def hub_api(self):
+        """The hub's view of the cluster: its own service account's rights."""
+        if not self.request("GET", f"/api/v1/namespaces/{HUB_NAMESPACE}").ok:
+            self.request("POST", "/api/v1/namespaces", json={"metadata": {"name": HUB_NAMESPACE}}).raise_for_status()
+        token = self.service_account_token(HUB_NAMESPACE, "hub")
+        return quarry_tenancy.KubeApi(self.url, token, self.ca)
+
+    def provision_user(self, user):
+        """What the hub does at spawn: the user's namespace and its objects."""
+        namespace = f"quarry-{user}"
+        asyncio.run(quarry_tenancy.ensure_user_namespace(self.hub_api(), namespace, user))
+        return namespace
+
+    def uses(self):
+        """Every permission a non-admin caller was granted so far."""
+        response = self.request("GET", "/fake/audit")
+        response.raise_for_status()
+        return response.json()
+
+    @contextlib.contextmanager
+    def without_permission(self, resource, verb):
+        """Removes `verb` on `resource` from the quarry-spark ClusterRole for
+        the duration (as an administrator editing the role would)."""
+        path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/quarry-spark"
+        original = self.request("GET", path).json()
+        edited = json.loads(json.dumps(original))
+        for rule in edited["rules"]:
+            if resource in rule["resources"] and verb in rule["verbs"]:
+                others = [r for r in rule["resources"] if r != resource]
+                if others:
+                    edited["rules"].append({**rule, "resources": [resource]})
+                    rule["resources"] = others
+        for rule in edited["rules"]:
+            if rule["resources"] == [resource]:
+                rule["verbs"] = [v for v in rule["verbs"] if v != verb]
+        self.request("PUT", path, json=edited).raise_for_status()
+        try:
+            yield
+        finally:
+            restored = self.request("GET", path).json()
+            original["metadata"]["resourceVersion"] = restored["metadata"]["resourceVersion"]
+            self.request("PUT", path, json=original).raise_for_status()
 
     def items(self, resource, selector=None):
         params = {"labelSelector": selector} if selector else {}
@@ -84,5 +153,3 @@ class FakeKube:
     def delete(self, resource, name):
         return self.request("DELETE", f"/api/v1/namespaces/{self.namespace}/{resource}/{name}")
 
-    def deny(self, pairs):
-        self.request("POST", "/fake/deny", json=[list(p) for p in pairs]).raise_for_status()

@@ -13,4 +13,4 @@ pub mod cells;
 pub mod protocol;
 
 pub use cells::{CellsConfig, QuarryHandler};
-pub use protocol::{ConnectionFile, run_kernel};
+pub use protocol::{ConnectionFile, Owner, run_kernel};

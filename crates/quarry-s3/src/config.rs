@@ -1,5 +1,5 @@
-//! Endpoint and region settings, read from the environment variables named in
-//! DESIGN.md.
+//! Endpoint and region settings, read from the environment variables listed
+//! in the README ("Configuration"; contracts in `crates/README.md`).
 
 use std::collections::HashMap;
 

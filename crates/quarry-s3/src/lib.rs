@@ -3,7 +3,7 @@
 //! The kernel's SQL engine, the `%s3` magics and the panel backend must agree
 //! on *which* endpoint they talk to and *whose* credentials they sign with, so
 //! this crate is the single place that reads the credentials contract in
-//! DESIGN.md ("Credentials"). Callers get ready-made [`object_store`] stores
+//! the top-level README ("Credentials that renew themselves", "Configuration"). Callers get ready-made [`object_store`] stores
 //! per bucket from [`S3Stores`]; nothing else in Quarry reads `AWS_*`
 //! variables.
 //!

@@ -3,8 +3,11 @@
 //! jupyter-server-proxy enforces the Jupyter login but "defers to proxied
 //! apps" on XSRF, so this backend applies Jupyter's own rule: a
 //! state-changing request must echo the `_xsrf` cookie in `X-XSRFToken`.
-//! Browsers also label cross-site requests with `Sec-Fetch-Site`; those
-//! are refused outright.
+//! Browsers also label requests from other origins with `Sec-Fetch-Site`;
+//! `cross-site` and `same-site` ones are refused outright. `same-site`
+//! matters on a hub: with per-user subdomains (`subdomain_host`), another
+//! user's server is a different origin of the same site, and a page it
+//! serves must not reach this user's panel API.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
@@ -23,11 +26,11 @@ pub async fn check(request: Request, next: Next) -> Response {
 fn verify(method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
     if headers
         .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
+        .is_some_and(|v| matches!(v.as_bytes(), b"cross-site" | b"same-site"))
     {
         return Err(ApiError::forbidden(
             "cross_site",
-            "Cross-site requests are not allowed.",
+            "Requests from other sites or other users' servers are not allowed.",
         ));
     }
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -91,5 +94,8 @@ mod tests {
             .is_ok()
         );
         assert!(verify(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")])).is_err());
+        assert!(verify(&Method::GET, &headers(&[("sec-fetch-site", "same-site")])).is_err());
+        assert!(verify(&Method::GET, &headers(&[("sec-fetch-site", "same-origin")])).is_ok());
+        assert!(verify(&Method::GET, &headers(&[("sec-fetch-site", "none")])).is_ok());
     }
 }

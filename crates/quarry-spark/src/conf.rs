@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::SparkError;
+use crate::policy::AdminPolicy;
 
 /// The driver's RPC port; the executor NetworkPolicy in `images/k8s` opens it.
 pub const DRIVER_PORT: u16 = 7078;
@@ -143,6 +144,8 @@ pub struct Cluster {
     pub ca_file: PathBuf,
     /// Executor image when `--image` is not given (`QUARRY_SPARK_EXECUTOR_IMAGE`).
     pub default_image: Option<String>,
+    /// The administrator's limits (`QUARRY_SPARK_*`).
+    pub policy: AdminPolicy,
 }
 
 /// Where S3 is, for Spark's S3A connector.
@@ -318,6 +321,9 @@ pub fn spark_conf(
     set(&hadoop("fs.s3a.impl.disable.cache"), "true".into());
     set(&hadoop("fs.s3.impl.disable.cache"), "true".into());
     conf.extend(options.extra.iter().cloned());
+    if let Placement::Kubernetes(cluster) = placement {
+        cluster.policy.check(&options.extra, &conf)?;
+    }
     Ok(conf)
 }
 
@@ -381,6 +387,7 @@ mod tests {
             token_file: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
             ca_file: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt".into(),
             default_image: Some("quarry/spark-executor:4.3.0".into()),
+            policy: AdminPolicy::default(),
         }
     }
 

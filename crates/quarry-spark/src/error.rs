@@ -21,6 +21,9 @@ pub enum SparkError {
     /// Kubernetes said no (RBAC, quota) or could not be reached.
     #[error("{0}")]
     Kubernetes(String),
+    /// The platform's administrator does not allow this (image, size).
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 impl SparkError {
@@ -37,6 +40,7 @@ impl SparkError {
             SparkError::Query(_) => "SparkQueryError",
             SparkError::Interrupted => "QueryInterrupted",
             SparkError::Kubernetes(_) => "KubernetesError",
+            SparkError::NotAllowed(_) => "SparkNotAllowed",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! * [`server`] — the JVM: launch, readiness, crash reports, stop.
 //! * [`client`] — Spark Connect over gRPC: SQL, views from Arrow, interrupt.
 //! * [`kube`] — preflight permissions, the executor watch, logs, cleanup.
+//! * [`policy`] — the administrator's limits: images, executors, memory,
+//!   settings users may not override.
 //! * [`class_archive`] — Java class data sharing, so later starts are faster.
 //! * [`session`] — one `%spark` session tying the three together.
 
@@ -16,12 +18,14 @@ pub mod client;
 pub mod conf;
 mod error;
 pub mod kube;
+pub mod policy;
 pub mod server;
 pub mod session;
 
 pub use client::{QueryProgress, SparkResult};
 pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};
 pub use error::SparkError;
+pub use policy::AdminPolicy;
 pub use session::{SessionConfig, SparkSession, StartStep};
 
 /// The Spark Connect protocol, generated from the `.proto` files of the

@@ -130,6 +130,15 @@ impl SparkSession {
         let mut placement = config.placement.clone();
         let mut kube_client = None;
         if let Placement::Kubernetes(cluster) = &mut placement {
+            // Options and the administrator's limits first: a refused image
+            // or size should not wait for the API server.
+            spark_conf(
+                &Placement::Kubernetes(cluster.clone()),
+                &options,
+                &config.s3,
+                &owner,
+                0,
+            )?;
             on_step(StartStep::Checking);
             let client = k8s::kube_client(cluster)?;
             k8s::preflight(&client, &cluster.namespace).await?;

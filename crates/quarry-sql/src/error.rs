@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Execution,
     /// The engine could not be set up.
     Config,
+    /// The statement nests deeper than Quarry plans (see `limits`).
+    TooComplex,
 }
 
 impl ErrorKind {
@@ -49,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Memory => "MemoryLimitExceeded",
             ErrorKind::Execution => "ExecutionError",
             ErrorKind::Config => "ConfigError",
+            ErrorKind::TooComplex => "SQLTooComplex",
         }
     }
 }

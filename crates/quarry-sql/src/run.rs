@@ -9,10 +9,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::sql::parser::DFParserBuilder;
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use datafusion::sql::sqlparser::parser::ParserError;
 use futures::StreamExt;
 
-use crate::SqlSession;
 use crate::error::{ErrorContext, ErrorKind, SqlError};
+use crate::{SqlSession, limits};
 
 /// Live counters a cell updates while it runs, read by whoever shows
 /// progress (the kernel polls it; nothing here knows about displays).
@@ -111,13 +112,23 @@ impl SqlSession {
         let options = state.config().options();
         let dialect = dialect_from_str(options.sql_parser.dialect.as_ref())
             .unwrap_or_else(|| Box::new(datafusion::sql::sqlparser::dialect::GenericDialect {}));
-        DFParserBuilder::new(sql)
+        let recursion_limit = options.sql_parser.recursion_limit.get();
+        let statements = DFParserBuilder::new(sql)
             .with_dialect(dialect.as_ref())
-            .with_recursion_limit(options.sql_parser.recursion_limit.get())
+            .with_recursion_limit(recursion_limit)
             .build()
             .and_then(|mut parser| parser.parse_statements())
             .map(Vec::from)
-            .map_err(|e| self.explain(&e, sql))
+            .map_err(|e| match &e {
+                DataFusionError::SQL(parser, _)
+                    if matches!(**parser, ParserError::RecursionLimitExceeded) =>
+                {
+                    limits::parser_recursion_limit(recursion_limit)
+                }
+                _ => self.explain(&e, sql),
+            })?;
+        limits::check_depth(&statements)?;
+        Ok(statements)
     }
 
     async fn run_statement(

@@ -74,12 +74,16 @@ pub fn check(document: &Value) -> Result<String, ManifestError> {
         ("v1", "ResourceQuota") => round_trip::<core::ResourceQuota>(document, &what),
         ("v1", "ConfigMap") => round_trip::<core::ConfigMap>(document, &what),
         ("v1", "Pod") => round_trip::<core::Pod>(document, &what),
+        ("v1", "LimitRange") => round_trip::<core::LimitRange>(document, &what),
         ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<rbac::Role>(document, &what),
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
             round_trip::<rbac::RoleBinding>(document, &what)
         }
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
             round_trip::<rbac::ClusterRole>(document, &what)
+        }
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            round_trip::<rbac::ClusterRoleBinding>(document, &what)
         }
         ("networking.k8s.io/v1", "NetworkPolicy") => {
             round_trip::<networking::NetworkPolicy>(document, &what)

@@ -19,14 +19,13 @@ fn shipped_manifests_parse_as_their_kinds() {
             checked.push(manifests::check(&document).unwrap_or_else(|e| panic!("{e}")));
         }
     }
-    // The RBAC that the Spark preflight names, the quota and the policies.
+    // The ClusterRole the Spark preflight names (bound in each user's
+    // namespace) and the hub's rights; the per-user objects come from
+    // images/hub/quarry_tenancy.py (tests/test_tenancy.py).
     for expected in [
-        "ServiceAccount/quarry-users/quarry-spark",
-        "Role/quarry-users/quarry-spark",
-        "RoleBinding/quarry-users/quarry-spark",
-        "ResourceQuota/quarry-users/quarry-users",
-        "NetworkPolicy/quarry-users/quarry-spark-executors",
-        "Role/quarry-users/quarry-hub-spawner",
+        "ClusterRole/-/quarry-spark",
+        "ClusterRole/-/quarry-hub",
+        "ClusterRoleBinding/-/quarry-hub",
     ] {
         assert!(
             checked.iter().any(|c| c == expected),

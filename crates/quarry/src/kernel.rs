@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use quarry_kernel::{CellsConfig, ConnectionFile, QuarryHandler};
+use quarry_kernel::{CellsConfig, ConnectionFile, Owner, QuarryHandler};
 use quarry_s3::{Env, RangeCache, S3Stores};
 use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes};
 
@@ -47,7 +47,10 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the protocol runtime")?;
-    runtime.block_on(quarry_kernel::run_kernel(connection, handler))
+    // Read before anything else can change it: a kernel follows the client
+    // that started it (JPY_PARENT_PID), as ipykernel does.
+    let owner = Owner::from_env();
+    runtime.block_on(quarry_kernel::run_kernel(connection, handler, owner))
 }
 
 /// How long the S3 byte cache survives without a query before it is dropped.

@@ -1,6 +1,6 @@
 use jupyter_protocol::{CodeMirrorMode, HelpLink, KernelInfoReply, LanguageInfo, ReplyStatus};
 
-/// The kernel's self-description; `language_info` is a contract (DESIGN.md).
+/// The kernel's self-description; `language_info` is a contract (see `crates/README.md`, "Contracts").
 pub(super) fn reply() -> KernelInfoReply {
     let version = env!("CARGO_PKG_VERSION");
     KernelInfoReply {

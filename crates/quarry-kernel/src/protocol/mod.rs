@@ -10,6 +10,7 @@ mod handler;
 mod heartbeat;
 mod history;
 mod iopub;
+mod owner;
 mod shell;
 mod stdin;
 mod wire;
@@ -22,12 +23,16 @@ use jupyter_zmq_client as zmq;
 pub use connection::ConnectionFile;
 pub use handler::{ExecuteError, Handler, Outputs};
 pub use iopub::Iopub;
+pub use owner::Owner;
 
 /// Binds every socket described by `connection`, then serves requests until
-/// a `shutdown_request` arrives (which exits the process).
+/// a `shutdown_request` arrives (which exits the process) or `owner`, the
+/// process that started the kernel, dies (the handler is shut down and this
+/// returns).
 pub async fn run_kernel(
     connection: ConnectionFile,
     handler: Arc<dyn Handler>,
+    owner: Option<Owner>,
 ) -> anyhow::Result<()> {
     let info = connection.info;
     let session_id = uuid::Uuid::new_v4().to_string();
@@ -55,7 +60,24 @@ pub async fn run_kernel(
     tokio::spawn(stdin::serve(stdin));
     tokio::spawn(control::serve(control, Arc::clone(&handler), iopub.clone()));
     tokio::spawn(interrupt_on_sigint(Arc::clone(&handler)));
-    shell::serve(shell, handler, iopub).await;
+    let owner_gone = async {
+        match owner {
+            Some(owner) => owner.gone().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = shell::serve(shell, Arc::clone(&handler), iopub) => {}
+        () = owner_gone => {
+            // Nobody is left to send shutdown_request: release what the
+            // kernel holds (the Spark JVM above all) and leave.
+            tracing::warn!(
+                pid = owner.map(|o| o.pid()),
+                "the process that started this kernel is gone; shutting down"
+            );
+            handler.shutdown(false).await;
+        }
+    }
     Ok(())
 }
 

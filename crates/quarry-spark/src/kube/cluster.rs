@@ -10,6 +10,7 @@ use rustls_pki_types::pem::PemObject;
 
 use crate::SparkError;
 use crate::conf::Cluster;
+use crate::policy::AdminPolicy;
 
 /// Where Kubernetes mounts the pod's service account.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -43,6 +44,7 @@ pub fn detect_cluster(env: impl Fn(&str) -> Option<String>) -> Option<Cluster> {
         token_file,
         ca_file: dir.join("ca.crt"),
         default_image: env("QUARRY_SPARK_EXECUTOR_IMAGE").filter(|i| !i.is_empty()),
+        policy: AdminPolicy::from_env(&env),
     })
 }
 

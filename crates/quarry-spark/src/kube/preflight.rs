@@ -38,7 +38,7 @@ pub fn missing_permission_sentence(namespace: &str, refused: &[(&str, &str)]) ->
     };
     Some(format!(
         "This notebook's service account may not {verb} {resource} in namespace {namespace}{more}, so Spark cannot run executors: \
-         an administrator applies images/k8s/spark-rbac.yaml (kubectl apply -n {namespace} -f images/k8s/spark-rbac.yaml)."
+         an administrator applies images/k8s/spark-rbac.yaml (the ClusterRole quarry-spark) and the hub binds it in {namespace} (RoleBinding quarry-spark)."
     ))
 }
 
@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(
             one,
             "This notebook's service account may not create pods in namespace quarry-users, so Spark cannot run executors: \
-             an administrator applies images/k8s/spark-rbac.yaml (kubectl apply -n quarry-users -f images/k8s/spark-rbac.yaml)."
+             an administrator applies images/k8s/spark-rbac.yaml (the ClusterRole quarry-spark) and the hub binds it in quarry-users (RoleBinding quarry-spark)."
         );
         let three = missing_permission_sentence(
             "ns",

@@ -1,15 +1,21 @@
 //! Runs the fake Kubernetes API server and kubelet stand-in for tests:
 //!
-//!     quarry-fake-kube --dir D --namespace quarry-users \
+//!     quarry-fake-kube --dir D --namespace quarry-alice --service-account quarry-spark \
+//!         --manifests images/k8s/spark-rbac.yaml \
 //!         --entrypoint images/spark-executor/entrypoint.sh --notebook-pod jupyter-alice
 //!
-//! writes `D/serviceaccount/{token,namespace,ca.crt}`, then `D/ready.json`
-//! (`{"port": N}`) once it listens on 127.0.0.1.
+//! creates the namespace, applies the manifests as the cluster admin would,
+//! writes `D/serviceaccount/{token,namespace,ca.crt}` for the service
+//! account (RBAC decides what it may do), `D/admin-token` (a
+//! `system:masters` token for test set-up and controls), then
+//! `D/ready.json` (`{"port": N}`) once it listens on 127.0.0.1.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use quarry_testkit::fake_kube::rbac::UserInfo;
+use quarry_testkit::fake_kube::store::{Store, kind_named};
 use quarry_testkit::fake_kube::{self, Cluster, Tls, kubelet};
 use serde_json::json;
 
@@ -18,17 +24,21 @@ struct Args {
     /// Folder for the service account, pod sandboxes and ready.json.
     #[arg(long)]
     dir: PathBuf,
+    /// The notebook pod's namespace (created at start).
     #[arg(long, default_value = "quarry-users")]
     namespace: String,
+    /// The notebook pod's service account, whose token goes in `serviceaccount/`.
+    #[arg(long, default_value = "quarry-spark")]
+    service_account: String,
+    /// YAML manifests applied at start, as `kubectl apply -f` by an admin (repeatable).
+    #[arg(long)]
+    manifests: Vec<PathBuf>,
     /// What runs for containers without a command (the image's entrypoint).
     #[arg(long)]
     entrypoint: PathBuf,
     /// Creates this pod (Running, podIP 127.0.0.1) to stand for the notebook pod.
     #[arg(long)]
     notebook_pod: Option<String>,
-    /// `RESOURCE:VERB` the service account may not do (repeatable).
-    #[arg(long)]
-    deny: Vec<String>,
     /// A ResourceQuota with this many pods.
     #[arg(long)]
     pod_quota: Option<u32>,
@@ -40,22 +50,31 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let token = uuid::Uuid::new_v4().simple().to_string();
     let tls = Tls::generate().context("generating certificates")?;
+    let cluster = Cluster::new();
+    let token = cluster.issue_token(UserInfo::service_account(
+        &args.namespace,
+        &args.service_account,
+    ));
     fake_kube::write_service_account(
         &args.dir.join("serviceaccount"),
         &token,
         &args.namespace,
         &tls.ca_pem,
     )?;
-    let cluster = Cluster::new(token);
-    for pair in &args.deny {
-        let (resource, verb) = pair.split_once(':').context("--deny takes RESOURCE:VERB")?;
-        cluster
-            .denied
-            .lock()
-            .expect("denied")
-            .insert((resource.into(), verb.into()));
+    std::fs::write(
+        args.dir.join("admin-token"),
+        cluster.issue_token(UserInfo::admin()),
+    )?;
+    {
+        let mut store = cluster.store.lock().expect("store");
+        let namespace = json!({"metadata": {"name": args.namespace}});
+        store
+            .create("namespaces", "", namespace)
+            .map_err(|r| anyhow::anyhow!(r.message))?;
+        for path in &args.manifests {
+            apply(&mut store, path, &args.namespace)?;
+        }
     }
     {
         let mut store = cluster.store.lock().expect("store");
@@ -110,6 +129,43 @@ async fn main() -> anyhow::Result<()> {
         served = fake_kube::serve(cluster, tls, listener) => served?,
         _ = terminate.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
+/// Creates every document of a YAML file (objects that exist are kept):
+/// the cluster admin's `kubectl apply`. Namespaced objects without a
+/// namespace land in `default_namespace`.
+fn apply(store: &mut Store, path: &std::path::Path, default_namespace: &str) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    for document in serde_yaml_ng::Deserializer::from_str(&text) {
+        let object: serde_json::Value = serde::Deserialize::deserialize(document)
+            .with_context(|| format!("parsing {}", path.display()))?;
+        if object.is_null() {
+            continue;
+        }
+        let kind_name = object["kind"].as_str().unwrap_or_default();
+        let kind = kind_named(kind_name)
+            .with_context(|| format!("{}: kind {kind_name} is not served", path.display()))?;
+        let namespace = if kind.namespaced {
+            object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or(default_namespace)
+                .to_string()
+        } else {
+            String::new()
+        };
+        if kind.namespaced && store.get("namespaces", "", &namespace).is_none() {
+            store
+                .create("namespaces", "", json!({"metadata": {"name": namespace}}))
+                .map_err(|r| anyhow::anyhow!(r.message))?;
+        }
+        match store.create(kind.resource, &namespace, object) {
+            Ok(_) => {}
+            Err(refusal) if refusal.code == 409 => {}
+            Err(refusal) => anyhow::bail!("{}: {}", path.display(), refusal.message),
+        }
     }
     Ok(())
 }

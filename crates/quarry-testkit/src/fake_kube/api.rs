@@ -1,89 +1,124 @@
-//! The HTTP face of the fake API server: the core/v1 REST paths Spark's
-//! fabric8 client and kube-rs use, SelfSubjectAccessReview, pod logs, and a
-//! few `/fake/*` controls for tests.
+//! The HTTP face of the fake API server: the REST paths Spark's fabric8
+//! client, kube-rs and kubernetes_asyncio use (core, RBAC and networking
+//! groups), TokenRequest, SelfSubjectAccessReview, pod logs, and a few
+//! `/fake/*` controls for tests.
+//!
+//! Every request is authenticated by its bearer token and, when it names a
+//! resource, authorized by RBAC ([`super::rbac`]) before a handler sees it;
+//! what non-admin callers were allowed to do is recorded, so tests can
+//! check that a Role grants no more than what was used.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::body::Bytes;
+use axum::extract::{Extension, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::StreamExt;
+use axum::{Json, Router};
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::rbac::{self, UserInfo};
+use super::request::{self, RequestInfo};
 use super::selectors::{FieldSelector, LabelSelector};
-use super::store::{Refusal, Store, kind_of};
+use super::store::{Refusal, Store, kind_info};
+use super::watch::watch;
+
+/// One permission a caller used: what RBAC allowed, not what was asked of
+/// SelfSubjectAccessReview.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Use {
+    pub user: String,
+    pub verb: String,
+    pub group: String,
+    /// `resource` or `resource/subresource`.
+    pub resource: String,
+    pub namespace: String,
+}
 
 /// State shared by the routes and the kubelet.
 pub struct Cluster {
     pub store: Mutex<Store>,
-    pub token: String,
-    /// `(resource, verb)` pairs the service account may NOT do.
-    pub denied: Mutex<BTreeSet<(String, String)>>,
+    tokens: Mutex<HashMap<String, UserInfo>>,
+    audit: Mutex<BTreeSet<Use>>,
     /// Where the kubelet keeps each pod's log, by `namespace/name`.
     pub logs: Mutex<HashMap<String, PathBuf>>,
 }
 
 impl Cluster {
-    pub fn new(token: String) -> Arc<Cluster> {
+    /// A cluster holding only the bootstrap RBAC objects.
+    pub fn new() -> Arc<Cluster> {
+        let mut store = Store::default();
+        rbac::bootstrap(&mut store);
         Arc::new(Cluster {
-            store: Mutex::new(Store::default()),
-            token,
-            denied: Mutex::new(BTreeSet::new()),
+            store: Mutex::new(store),
+            tokens: Mutex::new(HashMap::new()),
+            audit: Mutex::new(BTreeSet::new()),
             logs: Mutex::new(HashMap::new()),
         })
     }
 
-    fn allowed(&self, resource: &str, verb: &str) -> bool {
-        !self
-            .denied
+    /// A new bearer token that authenticates as `user`.
+    pub fn issue_token(&self, user: UserInfo) -> String {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.tokens
             .lock()
-            .expect("denied")
-            .contains(&(resource.to_string(), verb.to_string()))
+            .expect("tokens")
+            .insert(token.clone(), user);
+        token
+    }
+
+    fn user_of(&self, headers: &HeaderMap) -> Option<UserInfo> {
+        let token = headers
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?;
+        self.tokens.lock().expect("tokens").get(token).cloned()
+    }
+
+    /// What non-admin callers were allowed to do so far.
+    pub fn uses(&self) -> Vec<Use> {
+        self.audit.lock().expect("audit").iter().cloned().collect()
     }
 }
 
-type Shared = Arc<Cluster>;
+pub(super) type Shared = Arc<Cluster>;
+
+/// Who is calling and, for resource requests, what they ask.
+#[derive(Debug, Clone)]
+struct Caller {
+    user: UserInfo,
+    info: Option<RequestInfo>,
+}
 
 pub fn router(cluster: Shared) -> Router {
     Router::new()
         .route(
             "/version",
             get(|| async {
-                axum::Json(
-                    json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0-quarry-fake"}),
-                )
+                Json(json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0-quarry-fake"}))
             }),
         )
-        .route(
-            "/api/v1/namespaces/{ns}/{resource}",
-            get(list_or_watch).post(create).delete(delete_collection),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/{resource}/{name}",
-            get(read).put(replace).patch(patch).delete(delete_one),
-        )
-        .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(pod_log))
-        .route("/api/v1/{resource}", get(list_all))
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
             post(access_review),
         )
-        .route("/fake/deny", post(set_denied))
         .route("/fake/compact", post(compact))
+        .route("/fake/audit", get(audit))
+        .fallback(resource_request)
         .layer(middleware::from_fn_with_state(cluster.clone(), gatekeeper))
         .with_state(cluster)
 }
 
-/// Bearer-token check, and 503 for websocket upgrades (fabric8 then falls
-/// back to a streamed HTTP watch).
-async fn gatekeeper(State(cluster): State<Shared>, request: Request, next: Next) -> Response {
+/// Authentication, authorization and the audit record, in front of every
+/// route; 503 for websocket upgrades (fabric8 then falls back to a streamed
+/// HTTP watch).
+async fn gatekeeper(State(cluster): State<Shared>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();
     if headers
         .get(header::UPGRADE)
@@ -95,42 +130,59 @@ async fn gatekeeper(State(cluster): State<Shared>, request: Request, next: Next)
         )
             .into_response();
     }
-    let expected = format!("Bearer {}", cluster.token);
-    if headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        != Some(expected.as_str())
-    {
-        let refusal = Refusal {
+    let Some(user) = cluster.user_of(headers) else {
+        return status_response(&Refusal {
             code: 401,
             reason: "Unauthorized",
             message: "Unauthorized".into(),
-        };
-        return status_response(&refusal);
+        });
+    };
+    let path = request.uri().path().to_string();
+    let info = request::resolve(request.method().as_str(), &path, request.uri().query());
+    match &info {
+        None if path.starts_with("/fake/") && !user.is_admin() => {
+            return status_response(&Refusal {
+                code: 403,
+                reason: "Forbidden",
+                message: format!(
+                    "forbidden: User \"{}\" cannot post path \"{path}\"",
+                    user.name
+                ),
+            });
+        }
+        None => {}
+        Some(info) => {
+            let allowed = rbac::authorize(&cluster.store.lock().expect("store"), &user, info);
+            if !allowed {
+                return forbidden(&user, info);
+            }
+            if !user.is_admin() {
+                cluster.audit.lock().expect("audit").insert(Use {
+                    user: user.name.clone(),
+                    verb: info.verb.clone(),
+                    group: info.group.clone(),
+                    resource: info.full_resource(),
+                    namespace: info.namespace.clone(),
+                });
+            }
+        }
     }
+    request.extensions_mut().insert(Caller { user, info });
     next.run(request).await
 }
 
 fn status_response(refusal: &Refusal) -> Response {
     let code = StatusCode::from_u16(refusal.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (code, axum::Json(refusal.status())).into_response()
+    (code, Json(refusal.status())).into_response()
 }
 
-fn forbidden(resource: &str, verb: &str, namespace: &str) -> Response {
-    let (group_resource, sub) = resource
-        .split_once('/')
-        .map_or((resource, ""), |(r, s)| (r, s));
-    let what = if sub.is_empty() {
-        group_resource.to_string()
-    } else {
-        format!("{group_resource}/{sub}")
-    };
+fn forbidden(user: &UserInfo, info: &RequestInfo) -> Response {
+    let qualified =
+        kind_info(&info.resource).map_or_else(|| info.resource.clone(), |k| k.qualified());
     status_response(&Refusal {
         code: 403,
         reason: "Forbidden",
-        message: format!(
-            "{what} is forbidden: User \"system:serviceaccount:{namespace}:quarry-spark\" cannot {verb} resource \"{what}\" in API group \"\" in the namespace \"{namespace}\""
-        ),
+        message: rbac::forbidden_message(user, info, &qualified),
     })
 }
 
@@ -142,12 +194,28 @@ fn unknown(resource: &str) -> Response {
     })
 }
 
+fn bad_request(message: String) -> Response {
+    status_response(&Refusal {
+        code: 400,
+        reason: "BadRequest",
+        message,
+    })
+}
+
+fn not_found(resource: &str, name: &str) -> Response {
+    status_response(&Refusal {
+        code: 404,
+        reason: "NotFound",
+        message: format!("{resource} \"{name}\" not found"),
+    })
+}
+
 fn ok_json(value: Value) -> Response {
-    axum::Json(value).into_response()
+    Json(value).into_response()
 }
 
 fn created(value: Value) -> Response {
-    (StatusCode::CREATED, axum::Json(value)).into_response()
+    (StatusCode::CREATED, Json(value)).into_response()
 }
 
 fn result(outcome: Result<Value, Refusal>, on_ok: fn(Value) -> Response) -> Response {
@@ -158,235 +226,144 @@ fn result(outcome: Result<Value, Refusal>, on_ok: fn(Value) -> Response) -> Resp
 }
 
 fn selectors(params: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), Response> {
-    let bad = |message: String| {
-        status_response(&Refusal {
-            code: 400,
-            reason: "BadRequest",
-            message,
-        })
-    };
     let labels = LabelSelector::parse(params.get("labelSelector").map_or("", String::as_str))
-        .map_err(bad)?;
+        .map_err(bad_request)?;
     let fields = FieldSelector::parse(params.get("fieldSelector").map_or("", String::as_str))
-        .map_err(bad)?;
+        .map_err(bad_request)?;
     Ok((labels, fields))
 }
 
-async fn list_all(
+/// Every resource path lands here once the gatekeeper has resolved and
+/// authorized it; the verb picks the handler.
+async fn resource_request(
     State(cluster): State<Shared>,
-    Path(resource): Path<String>,
+    Extension(caller): Extension<Caller>,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    list_inner(cluster, resource, None, params).await
-}
-
-async fn list_or_watch(
-    State(cluster): State<Shared>,
-    Path((ns, resource)): Path<(String, String)>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    list_inner(cluster, resource, Some(ns), params).await
-}
-
-async fn list_inner(
-    cluster: Shared,
-    resource: String,
-    ns: Option<String>,
-    params: HashMap<String, String>,
-) -> Response {
-    let Some(kind) = kind_of(&resource) else {
-        return unknown(&resource);
+    let Some(info) = caller.info else {
+        return unknown("");
     };
-    let namespace = ns.clone().unwrap_or_default();
-    let watching = params.get("watch").is_some_and(|w| w == "true" || w == "1");
-    let verb = if watching { "watch" } else { "list" };
-    if !cluster.allowed(&resource, verb) {
-        return forbidden(&resource, verb, &namespace);
+    let Some(kind) = kind_info(&info.resource).filter(|k| k.group == info.group) else {
+        return unknown(&info.resource);
+    };
+    // A namespaced kind may be listed across namespaces; anything else must
+    // be addressed in its own scope.
+    let across = info.namespace.is_empty() && matches!(info.verb.as_str(), "list" | "watch");
+    if kind.namespaced == info.namespace.is_empty() && !(kind.namespaced && across) {
+        return unknown(&info.resource);
     }
-    let (labels, fields) = match selectors(&params) {
+    match (info.subresource.as_str(), info.verb.as_str()) {
+        ("log", "get") if info.resource == "pods" => pod_log(&cluster, &info, &params).await,
+        ("token", "create") if info.resource == "serviceaccounts" => token_request(&cluster, &info),
+        ("", "list" | "watch") => list_or_watch(cluster, &info, &params),
+        ("", "get") => read(&cluster, &info),
+        ("", "create") => create(&cluster, &caller.user, &info, &body),
+        ("", "update") => replace(&cluster, &info, &body),
+        ("", "patch") => patch(&cluster, &info, &headers, &body),
+        ("", "delete") => delete_one(&cluster, &info),
+        ("", "deletecollection") => delete_collection(&cluster, &info, &params),
+        _ => unknown(&info.full_resource()),
+    }
+}
+
+fn list_or_watch(
+    cluster: Shared,
+    info: &RequestInfo,
+    params: &HashMap<String, String>,
+) -> Response {
+    let (labels, fields) = match selectors(params) {
         Ok(s) => s,
         Err(response) => return response,
     };
-    if watching {
-        return watch(cluster, resource, ns, labels, fields, &params);
+    let ns = Some(info.namespace.clone()).filter(|n| !n.is_empty());
+    if info.verb == "watch" {
+        return watch(cluster, info.resource.clone(), ns, labels, fields, params);
     }
     let store = cluster.store.lock().expect("store");
     let items: Vec<Value> = store
-        .list(&resource, ns.as_deref())
+        .list(&info.resource, ns.as_deref())
         .into_iter()
         .filter(|o| labels.matches(o) && fields.matches(o))
         .collect();
+    let kind = kind_info(&info.resource).expect("checked by the caller");
     ok_json(json!({
-        "kind": format!("{kind}List"), "apiVersion": "v1",
+        "kind": format!("{}List", kind.kind), "apiVersion": kind.api_version(),
         "metadata": {"resourceVersion": store.version().to_string()},
         "items": items,
     }))
 }
 
-/// A streamed watch: newline-delimited JSON events from `resourceVersion`
-/// (or the current state first, when none is given).
-fn watch(
-    cluster: Shared,
-    resource: String,
-    ns: Option<String>,
-    labels: LabelSelector,
-    fields: FieldSelector,
-    params: &HashMap<String, String>,
-) -> Response {
-    let timeout = params
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(300u64);
-    let since = params
-        .get("resourceVersion")
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|v| *v > 0);
-    let (initial, receiver) = {
-        let store = cluster.store.lock().expect("store");
-        let receiver = store.subscribe();
-        let initial: Vec<Value> = match since {
-            Some(version) => match store.events_since(&resource, version) {
-                Some(events) => events.into_iter().map(|e| e.object).collect(),
-                None => {
-                    let gone = Refusal {
-                        code: 410,
-                        reason: "Expired",
-                        message: format!(
-                            "too old resource version: {version} ({})",
-                            store.version()
-                        ),
-                    };
-                    // Watches report expiry as an ERROR event in the stream.
-                    let event = json!({"type": "ERROR", "object": gone.status()});
-                    return Response::builder()
-                        .header(header::CONTENT_TYPE, "application/json")
-                        .body(Body::from(format!("{event}\n")))
-                        .expect("response");
-                }
-            },
-            None => store
-                .list(&resource, ns.as_deref())
-                .into_iter()
-                .map(|o| json!({"type": "ADDED", "object": o}))
-                .collect(),
-        };
-        (initial, receiver)
-    };
-    let matches = move |event: &Value| {
-        let object = &event["object"];
-        ns.as_deref()
-            .is_none_or(|n| object["metadata"]["namespace"] == n)
-            && labels.matches(object)
-            && fields.matches(object)
-    };
-    let initial = futures::stream::iter(initial);
-    let resource_for_live = resource.clone();
-    let live = tokio_stream::wrappers::BroadcastStream::new(receiver).filter_map(move |event| {
-        let resource = resource_for_live.clone();
-        async move {
-            match event {
-                Ok(event) if event.resource == resource => Some(event.object),
-                _ => None,
-            }
-        }
-    });
-    let matches_live = matches.clone();
-    let stream = initial
-        .filter(move |e| futures::future::ready(matches(e)))
-        .chain(live.filter(move |e| futures::future::ready(matches_live(e))))
-        .map(|event| Ok::<_, std::io::Error>(Bytes::from(format!("{event}\n"))))
-        .take_until(tokio::time::sleep(Duration::from_secs(timeout)));
-    Response::builder()
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(stream))
-        .expect("response")
+fn parse_json(body: &Bytes) -> Result<Value, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(e.to_string()))
 }
 
-async fn create(
-    State(cluster): State<Shared>,
-    Path((ns, resource)): Path<(String, String)>,
-    axum::Json(object): axum::Json<Value>,
-) -> Response {
-    if kind_of(&resource).is_none() {
-        return unknown(&resource);
+fn create(cluster: &Cluster, user: &UserInfo, info: &RequestInfo, body: &Bytes) -> Response {
+    let object = match parse_json(body) {
+        Ok(object) => object,
+        Err(response) => return response,
+    };
+    let mut store = cluster.store.lock().expect("store");
+    if !info.namespace.is_empty() && store.get("namespaces", "", &info.namespace).is_none() {
+        return not_found("namespaces", &info.namespace);
     }
-    if !cluster.allowed(&resource, "create") {
-        return forbidden(&resource, "create", &ns);
+    if matches!(
+        info.resource.as_str(),
+        "rolebindings" | "clusterrolebindings"
+    ) && !rbac::binding_allowed(&store, user, &info.namespace, &object)
+    {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        return status_response(&Refusal {
+            code: 403,
+            reason: "Forbidden",
+            message: format!(
+                "{}.rbac.authorization.k8s.io \"{name}\" is forbidden: user \"{}\" (groups={:?}) is attempting to grant RBAC permissions not currently held",
+                info.resource, user.name, user.groups
+            ),
+        });
     }
-    let outcome = cluster
-        .store
-        .lock()
-        .expect("store")
-        .create(&resource, &ns, object);
-    result(outcome, created)
+    result(
+        store.create(&info.resource, &info.namespace, object),
+        created,
+    )
 }
 
-async fn read(
-    State(cluster): State<Shared>,
-    Path((ns, resource, name)): Path<(String, String, String)>,
-) -> Response {
-    if !cluster.allowed(&resource, "get") {
-        return forbidden(&resource, "get", &ns);
-    }
+fn read(cluster: &Cluster, info: &RequestInfo) -> Response {
     let store = cluster.store.lock().expect("store");
-    match store.get(&resource, &ns, &name) {
+    match store.get(&info.resource, &info.namespace, &info.name) {
         Some(object) => ok_json(object),
-        None => status_response(&Refusal {
-            code: 404,
-            reason: "NotFound",
-            message: format!("{resource} \"{name}\" not found"),
-        }),
+        None => not_found(&info.resource, &info.name),
     }
 }
 
-async fn replace(
-    State(cluster): State<Shared>,
-    Path((ns, resource, name)): Path<(String, String, String)>,
-    axum::Json(object): axum::Json<Value>,
-) -> Response {
-    if !cluster.allowed(&resource, "update") {
-        return forbidden(&resource, "update", &ns);
-    }
-    let outcome = cluster
-        .store
-        .lock()
-        .expect("store")
-        .replace(&resource, &ns, &name, object);
+fn replace(cluster: &Cluster, info: &RequestInfo, body: &Bytes) -> Response {
+    let object = match parse_json(body) {
+        Ok(object) => object,
+        Err(response) => return response,
+    };
+    let outcome = cluster.store.lock().expect("store").replace(
+        &info.resource,
+        &info.namespace,
+        &info.name,
+        object,
+    );
     result(outcome, ok_json)
 }
 
-async fn patch(
-    State(cluster): State<Shared>,
-    Path((ns, resource, name)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !cluster.allowed(&resource, "patch") {
-        return forbidden(&resource, "patch", &ns);
-    }
-    let bad = |message: String| {
-        status_response(&Refusal {
-            code: 400,
-            reason: "BadRequest",
-            message,
-        })
-    };
+fn patch(cluster: &Cluster, info: &RequestInfo, headers: &HeaderMap, body: &Bytes) -> Response {
     let mut store = cluster.store.lock().expect("store");
-    let Some(mut object) = store.get(&resource, &ns, &name) else {
-        return status_response(&Refusal {
-            code: 404,
-            reason: "NotFound",
-            message: format!("{resource} \"{name}\" not found"),
-        });
+    let Some(mut object) = store.get(&info.resource, &info.namespace, &info.name) else {
+        return not_found(&info.resource, &info.name);
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if content_type.starts_with("application/json-patch+json") {
-        let patch: json_patch::Patch = match serde_json::from_slice(&body) {
+        let patch: json_patch::Patch = match serde_json::from_slice(body) {
             Ok(p) => p,
-            Err(e) => return bad(e.to_string()),
+            Err(e) => return bad_request(e.to_string()),
         };
         if let Err(e) = json_patch::patch(&mut object, &patch) {
             return status_response(&Refusal {
@@ -398,83 +375,95 @@ async fn patch(
     } else {
         // Merge and strategic-merge patches: a JSON merge is close enough
         // for the label and annotation changes Spark makes.
-        let patch: Value = match serde_json::from_slice(&body) {
+        let patch = match parse_json(body) {
             Ok(p) => p,
-            Err(e) => return bad(e.to_string()),
+            Err(response) => return response,
         };
         json_patch::merge(&mut object, &patch);
     }
-    result(store.replace(&resource, &ns, &name, object), ok_json)
+    result(
+        store.replace(&info.resource, &info.namespace, &info.name, object),
+        ok_json,
+    )
 }
 
-async fn delete_one(
-    State(cluster): State<Shared>,
-    Path((ns, resource, name)): Path<(String, String, String)>,
-) -> Response {
-    if !cluster.allowed(&resource, "delete") {
-        return forbidden(&resource, "delete", &ns);
-    }
-    let outcome = cluster
-        .store
-        .lock()
-        .expect("store")
-        .delete(&resource, &ns, &name);
+fn delete_one(cluster: &Cluster, info: &RequestInfo) -> Response {
+    let outcome =
+        cluster
+            .store
+            .lock()
+            .expect("store")
+            .delete(&info.resource, &info.namespace, &info.name);
     result(outcome, ok_json)
 }
 
-async fn delete_collection(
-    State(cluster): State<Shared>,
-    Path((ns, resource)): Path<(String, String)>,
-    Query(params): Query<HashMap<String, String>>,
+fn delete_collection(
+    cluster: &Cluster,
+    info: &RequestInfo,
+    params: &HashMap<String, String>,
 ) -> Response {
-    let Some(kind) = kind_of(&resource) else {
-        return unknown(&resource);
-    };
-    if !cluster.allowed(&resource, "deletecollection") {
-        return forbidden(&resource, "deletecollection", &ns);
-    }
-    let (labels, fields) = match selectors(&params) {
+    let (labels, fields) = match selectors(params) {
         Ok(s) => s,
         Err(response) => return response,
     };
     let mut store = cluster.store.lock().expect("store");
     let names: Vec<String> = store
-        .list(&resource, Some(&ns))
+        .list(&info.resource, Some(&info.namespace))
         .into_iter()
         .filter(|o| labels.matches(o) && fields.matches(o))
         .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
         .collect();
     let mut items = Vec::new();
     for name in names {
-        if let Ok(object) = store.delete(&resource, &ns, &name) {
+        if let Ok(object) = store.delete(&info.resource, &info.namespace, &name) {
             items.push(object);
         }
     }
-    ok_json(
-        json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": {}, "items": items}),
-    )
+    let kind = kind_info(&info.resource).expect("checked by the caller");
+    ok_json(json!({
+        "kind": format!("{}List", kind.kind), "apiVersion": kind.api_version(),
+        "metadata": {}, "items": items,
+    }))
+}
+
+/// TokenRequest (`POST …/serviceaccounts/NAME/token`): a token that
+/// authenticates as that service account.
+fn token_request(cluster: &Cluster, info: &RequestInfo) -> Response {
+    let exists = cluster
+        .store
+        .lock()
+        .expect("store")
+        .get("serviceaccounts", &info.namespace, &info.name)
+        .is_some();
+    if !exists {
+        return not_found("serviceaccounts", &info.name);
+    }
+    let token = cluster.issue_token(UserInfo::service_account(&info.namespace, &info.name));
+    let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+    created(json!({
+        "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"name": info.name, "namespace": info.namespace},
+        "spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600},
+        "status": {"token": token, "expirationTimestamp": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)},
+    }))
 }
 
 async fn pod_log(
-    State(cluster): State<Shared>,
-    Path((ns, name)): Path<(String, String)>,
-    Query(params): Query<HashMap<String, String>>,
+    cluster: &Cluster,
+    info: &RequestInfo,
+    params: &HashMap<String, String>,
 ) -> Response {
-    if !cluster.allowed("pods/log", "get") {
-        return forbidden("pods/log", "get", &ns);
-    }
     let path = cluster
         .logs
         .lock()
         .expect("logs")
-        .get(&format!("{ns}/{name}"))
+        .get(&format!("{}/{}", info.namespace, info.name))
         .cloned();
     let Some(path) = path else {
-        return status_response(&Refusal {
-            code: 400,
-            reason: "BadRequest",
-            message: format!("container for pod \"{name}\" is not running or has no log"),
-        });
+        return bad_request(format!(
+            "container for pod \"{}\" is not running or has no log",
+            info.name
+        ));
     };
     let text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
     let text = match params
@@ -492,35 +481,36 @@ async fn pod_log(
     ([(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
 
+/// SelfSubjectAccessReview, answered from the same RBAC rules that
+/// authorize real requests.
 async fn access_review(
     State(cluster): State<Shared>,
-    axum::Json(mut review): axum::Json<Value>,
+    Extension(caller): Extension<Caller>,
+    Json(mut review): Json<Value>,
 ) -> Response {
     let attributes = &review["spec"]["resourceAttributes"];
-    let resource = attributes["resource"].as_str().unwrap_or_default();
-    let resource = match attributes["subresource"].as_str().filter(|s| !s.is_empty()) {
-        Some(sub) => format!("{resource}/{sub}"),
-        None => resource.to_string(),
+    let field = |name: &str| attributes[name].as_str().unwrap_or_default().to_string();
+    let asked = RequestInfo {
+        verb: field("verb"),
+        group: field("group"),
+        resource: field("resource"),
+        subresource: field("subresource"),
+        namespace: field("namespace"),
+        name: field("name"),
     };
-    let verb = attributes["verb"].as_str().unwrap_or_default();
-    let allowed = cluster.allowed(&resource, verb);
+    let allowed = rbac::authorize(&cluster.store.lock().expect("store"), &caller.user, &asked);
     review["status"] = if allowed {
-        json!({"allowed": true, "reason": "allowed by the fake API server's table"})
+        json!({"allowed": true, "reason": "RBAC: allowed by the roles bound to this user"})
     } else {
-        json!({"allowed": false, "reason": format!("denied {verb} {resource} by the fake API server's table")})
+        json!({"allowed": false})
     };
     review["kind"] = json!("SelfSubjectAccessReview");
     review["apiVersion"] = json!("authorization.k8s.io/v1");
     created(review)
 }
 
-/// Replaces the deny table: a JSON list of `[resource, verb]` pairs.
-async fn set_denied(
-    State(cluster): State<Shared>,
-    axum::Json(pairs): axum::Json<Vec<(String, String)>>,
-) -> Response {
-    *cluster.denied.lock().expect("denied") = pairs.into_iter().collect();
-    StatusCode::NO_CONTENT.into_response()
+async fn audit(State(cluster): State<Shared>) -> Response {
+    Json(cluster.uses()).into_response()
 }
 
 async fn compact(State(cluster): State<Shared>) -> Response {

@@ -3,20 +3,34 @@
 //! real executors through it — no cluster can be installed on the machines
 //! that run Quarry's tests.
 //!
-//! * [`store`] — objects, resourceVersions, watch history (410 Gone when
-//!   compacted), quota admission, ownerReference cascade.
+//! * [`store`] — objects (core, RBAC, network policies), resourceVersions,
+//!   watch history (410 Gone when compacted), quota admission,
+//!   ownerReference cascade.
 //! * [`selectors`] — label and field selectors.
-//! * [`api`] — the REST paths, streamed watches, SelfSubjectAccessReview
-//!   from a deny table, pod logs, test controls under `/fake/`.
+//! * [`request`] — a request's verb, group, resource, namespace and name,
+//!   resolved from its path as the API server does.
+//! * [`rbac`] — bearer tokens and RBAC from the stored Role, ClusterRole
+//!   and binding objects, with Kubernetes' own Forbidden texts.
+//! * [`api`] — the REST paths, TokenRequest, SelfSubjectAccessReview from
+//!   the same rules, pod logs, the record of permissions used, test
+//!   controls under `/fake/`; [`watch`] — streamed watches.
 //! * [`kubelet`] — pods become local processes with podIP 127.0.0.1.
 //!
 //! It serves HTTPS with a throwaway CA and writes a service-account folder
 //! (`token`, `namespace`, `ca.crt`) like the one mounted into real pods.
+//!
+//! ```text
+//! request ─▶ gatekeeper: token → user, path → RequestInfo, RBAC ─▶ handler ─▶ store
+//!                                          └─ 401 / Kubernetes' 403    kubelet ◀─┘ (watch)
+//! ```
 
 pub mod api;
 pub mod kubelet;
+pub mod rbac;
+pub mod request;
 pub mod selectors;
 pub mod store;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -7,20 +7,101 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-/// The kinds served, by their plural resource name.
-pub const KINDS: &[(&str, &str)] = &[
-    ("pods", "Pod"),
-    ("services", "Service"),
-    ("configmaps", "ConfigMap"),
-    ("persistentvolumeclaims", "PersistentVolumeClaim"),
-    ("resourcequotas", "ResourceQuota"),
+/// A kind the fake server stores: its plural resource name (unique across
+/// the groups served here), its API group and whether it lives in a
+/// namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub resource: &'static str,
+    pub kind: &'static str,
+    /// `""` for the core group.
+    pub group: &'static str,
+    pub namespaced: bool,
+}
+
+impl Kind {
+    const fn core(resource: &'static str, kind: &'static str) -> Kind {
+        Kind {
+            resource,
+            kind,
+            group: "",
+            namespaced: true,
+        }
+    }
+
+    const fn of(resource: &'static str, kind: &'static str, group: &'static str) -> Kind {
+        Kind {
+            resource,
+            kind,
+            group,
+            namespaced: true,
+        }
+    }
+
+    const fn cluster(self) -> Kind {
+        Kind {
+            namespaced: false,
+            ..self
+        }
+    }
+
+    /// The `apiVersion` objects of this kind carry.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            "v1".to_string()
+        } else {
+            format!("{}/v1", self.group)
+        }
+    }
+
+    /// The resource as Kubernetes names it in messages: `pods`,
+    /// `roles.rbac.authorization.k8s.io`.
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.resource.to_string()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
+    }
+}
+
+const RBAC: &str = "rbac.authorization.k8s.io";
+
+/// The kinds served.
+pub const KINDS: &[Kind] = &[
+    Kind::core("pods", "Pod"),
+    Kind::core("services", "Service"),
+    Kind::core("configmaps", "ConfigMap"),
+    Kind::core("persistentvolumeclaims", "PersistentVolumeClaim"),
+    Kind::core("resourcequotas", "ResourceQuota"),
+    Kind::core("limitranges", "LimitRange"),
+    Kind::core("secrets", "Secret"),
+    Kind::core("serviceaccounts", "ServiceAccount"),
+    Kind::core("events", "Event"),
+    Kind::core("namespaces", "Namespace").cluster(),
+    Kind::of("roles", "Role", RBAC),
+    Kind::of("rolebindings", "RoleBinding", RBAC),
+    Kind::of("clusterroles", "ClusterRole", RBAC).cluster(),
+    Kind::of("clusterrolebindings", "ClusterRoleBinding", RBAC).cluster(),
+    Kind::of("networkpolicies", "NetworkPolicy", "networking.k8s.io"),
 ];
 
 /// How many events watches can resume from.
 const HISTORY: usize = 2000;
 
+/// The kind stored under a plural resource name.
+pub fn kind_info(resource: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.resource == resource)
+}
+
+/// The kind name (`Pod`) of a plural resource name (`pods`).
 pub fn kind_of(resource: &str) -> Option<&'static str> {
-    KINDS.iter().find(|(r, _)| *r == resource).map(|(_, k)| *k)
+    kind_info(resource).map(|k| k.kind)
+}
+
+/// The kind stored for a manifest's `kind:` (`Role` → roles).
+pub fn kind_named(kind: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.kind == kind)
 }
 
 /// A change, as a watch sends it.
@@ -50,6 +131,10 @@ impl Refusal {
 }
 
 type Key = (String, String, String);
+
+fn api_version(resource: &str) -> String {
+    kind_info(resource).map_or_else(|| "v1".to_string(), Kind::api_version)
+}
 
 pub struct Store {
     objects: BTreeMap<Key, Value>,
@@ -180,14 +265,19 @@ impl Store {
         }
         self.version += 1;
         metadata["name"] = json!(name);
-        metadata["namespace"] = json!(namespace);
+        if namespace.is_empty() {
+            // Cluster-scoped objects carry no namespace.
+            metadata.as_object_mut().map(|m| m.remove("namespace"));
+        } else {
+            metadata["namespace"] = json!(namespace);
+        }
         metadata["uid"] = json!(uuid::Uuid::new_v4().to_string());
         metadata["resourceVersion"] = json!(self.version.to_string());
         metadata["creationTimestamp"] =
             json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         object["metadata"] = metadata;
         object["kind"] = json!(kind);
-        object["apiVersion"] = json!("v1");
+        object["apiVersion"] = json!(api_version(resource));
         if resource == "pods" && object["status"].get("phase").is_none() {
             object["status"] = json!({"phase": "Pending"});
         }
@@ -282,11 +372,13 @@ impl Store {
             .ok_or_else(|| Self::not_found(resource, name))?;
         self.version += 1;
         for field in ["uid", "creationTimestamp", "name", "namespace"] {
-            object["metadata"][field] = current["metadata"][field].clone();
+            if let Some(value) = current["metadata"].get(field) {
+                object["metadata"][field] = value.clone();
+            }
         }
         object["metadata"]["resourceVersion"] = json!(self.version.to_string());
         object["kind"] = json!(kind);
-        object["apiVersion"] = json!("v1");
+        object["apiVersion"] = json!(api_version(resource));
         self.objects.insert(
             (resource.into(), namespace.into(), name.into()),
             object.clone(),

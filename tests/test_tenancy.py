@@ -1,0 +1,179 @@
+"""No tenant can reach another on Kubernetes: each user's namespace, made by
+the hub with its own rights (images/hub/quarry_tenancy.py), is the only
+place their token works. Checked against the fake API server, which
+authorizes every request from the real Role/ClusterRole/binding objects
+(images/k8s/ plus what the hub created) and answers with Kubernetes' own
+Forbidden texts."""
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.fake_kube import FakeKube, quarry_tenancy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, quarry_bin):
+    with FakeKube(tmp_path_factory.mktemp("tenancy"), quarry_bin, spark_home="/nonexistent") as kube:
+        kube.provision_user("bob")
+        # Something of alice's worth stealing: her home volume and a secret.
+        kube.request("POST", "/api/v1/namespaces/quarry-alice/persistentvolumeclaims",
+                     json={"metadata": {"name": "claim-alice"}, "spec": {}}).raise_for_status()
+        kube.request("POST", "/api/v1/namespaces/quarry-alice/secrets",
+                     json={"metadata": {"name": "alice-token"}, "data": {"token": "c2VjcmV0"}}).raise_for_status()
+        yield kube
+
+
+def as_bob(cluster, method, path, **kwargs):
+    token = cluster.service_account_token("quarry-bob", quarry_tenancy.SERVICE_ACCOUNT)
+    return cluster.request(method, path, token=token, **kwargs)
+
+
+BOB = "system:serviceaccount:quarry-bob:quarry-spark"
+
+
+@pytest.mark.parametrize("resource,name", [("pods", "jupyter-alice"), ("persistentvolumeclaims", "claim-alice"), ("secrets", "alice-token")])
+def test_another_users_token_is_refused_in_kubernetes_words(cluster, resource, name):
+    base = f"/api/v1/namespaces/quarry-alice/{resource}"
+    for method, path, verb, body in [
+        ("GET", f"{base}/{name}", "get", None),
+        ("GET", base, "list", None),
+        ("DELETE", f"{base}/{name}", "delete", None),
+        ("PATCH", f"{base}/{name}", "patch", {"metadata": {"labels": {"owned": "bob"}}}),
+    ]:
+        kwargs = {"json": body, "headers": {"Content-Type": "application/merge-patch+json"}} if body else {}
+        response = as_bob(cluster, method, path, **kwargs)
+        assert response.status_code == 403, (method, path, response.text)
+        status = response.json()
+        assert status["reason"] == "Forbidden"
+        target = f'{resource} "{name}"' if verb != "list" else resource
+        assert status["message"] == (
+            f'{target} is forbidden: User "{BOB}" cannot {verb} resource "{resource}" '
+            f'in API group "" in the namespace "quarry-alice"'
+        )
+    # Nothing of alice's changed.
+    assert cluster.request("GET", f"{base}/{name}").json()["metadata"].get("labels", {}).get("owned") is None
+
+
+def test_another_users_namespace_cannot_be_used_to_start_pods_or_read_the_cluster(cluster):
+    pod = {"metadata": {"name": "evil"}, "spec": {"containers": [{"name": "x", "image": "busybox"}]}}
+    response = as_bob(cluster, "POST", "/api/v1/namespaces/quarry-alice/pods", json=pod)
+    assert response.status_code == 403
+    assert response.json()["message"] == (
+        f'pods is forbidden: User "{BOB}" cannot create resource "pods" in API group "" in the namespace "quarry-alice"'
+    )
+    for path, resource in [("/api/v1/pods", "pods"), ("/api/v1/namespaces", "namespaces"), ("/api/v1/secrets", "secrets")]:
+        response = as_bob(cluster, "GET", path)
+        assert response.status_code == 403, path
+        assert response.json()["message"].endswith(f'cannot list resource "{resource}" in API group "" at the cluster scope')
+    # Nor can a user grant themselves more: RBAC objects are out of reach.
+    binding = {"metadata": {"name": "mine"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+               "subjects": [{"kind": "ServiceAccount", "name": "quarry-spark", "namespace": "quarry-bob"}]}
+    response = as_bob(cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/quarry-bob/rolebindings", json=binding)
+    assert response.status_code == 403
+
+
+def test_a_users_token_works_in_their_own_namespace_for_spark_only(cluster):
+    own = "/api/v1/namespaces/quarry-bob"
+    assert as_bob(cluster, "GET", f"{own}/pods").status_code == 200
+    # Spark needs pods; it never needs secrets, so the user's token cannot read them.
+    assert as_bob(cluster, "GET", f"{own}/secrets").status_code == 403
+    assert as_bob(cluster, "GET", f"{own}/pods/x/exec").status_code in (403, 404)
+
+
+def test_self_subject_access_review_answers_from_the_same_rules(cluster):
+    def review(namespace, verb, resource):
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"namespace": namespace, "verb": verb, "resource": resource}}}
+        response = as_bob(cluster, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", json=body)
+        assert response.status_code == 201
+        return response.json()["status"]["allowed"]
+
+    assert review("quarry-bob", "create", "pods") is True
+    assert review("quarry-alice", "create", "pods") is False
+    assert review("quarry-bob", "get", "secrets") is False
+
+
+def test_the_hub_binds_only_the_spark_role(cluster):
+    hub = cluster.hub_api()
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "escalate", "namespace": "quarry-bob"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+               "subjects": [{"kind": "ServiceAccount", "name": "quarry-spark", "namespace": "quarry-bob"}]}
+    with pytest.raises(Exception) as refused:
+        asyncio.run(hub.apply(binding))
+    assert getattr(refused.value, "code", None) == 403
+
+
+def test_provisioning_twice_updates_in_place(cluster):
+    # A re-spawn re-applies everything (a changed quota reaches the namespace).
+    settings = quarry_tenancy.TenancySettings()
+    settings.quota = {**settings.quota, "pods": "7"}
+    asyncio.run(quarry_tenancy.ensure_user_namespace(cluster.hub_api(), "quarry-bob", "bob", settings))
+    quota = cluster.request("GET", "/api/v1/namespaces/quarry-bob/resourcequotas/quarry-user").json()
+    assert quota["spec"]["hard"]["pods"] == "7"
+    hub = "system:serviceaccount:quarry:hub"
+    used = {(u["verb"], u["resource"]) for u in cluster.uses() if u["user"] == hub}
+    assert ("update", "resourcequotas") in used and ("create", "namespaces") in used
+
+
+def test_each_namespace_enforces_pod_security_restricted(cluster):
+    namespace = cluster.request("GET", "/api/v1/namespaces/quarry-bob").json()
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["quarry.io/user"] == "bob"
+
+
+def test_network_policies_deny_by_default_and_never_select_other_namespaces(cluster):
+    policies = cluster.request("GET", "/apis/networking.k8s.io/v1/namespaces/quarry-bob/networkpolicies").json()["items"]
+    names = {p["metadata"]["name"] for p in policies}
+    assert "default-deny" in names
+    deny = next(p for p in policies if p["metadata"]["name"] == "default-deny")
+    assert deny["spec"]["podSelector"] == {} and set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    # Peers are this namespace's pods, or named infrastructure namespaces
+    # (hub, S3, DNS) — never a selector that matches other users' namespaces.
+    allowed_namespaces = {"quarry", "minio"}
+    for policy in policies:
+        for rule in policy["spec"].get("ingress", []) + policy["spec"].get("egress", []):
+            for peer in rule.get("from", []) + rule.get("to", []):
+                selector = peer.get("namespaceSelector")
+                if selector is None:
+                    continue
+                named = selector.get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                if named:
+                    assert named in allowed_namespaces, policy
+                else:
+                    # Only DNS may be matched in any namespace, by its pods' label.
+                    assert peer["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}, policy
+
+
+def test_the_hub_hook_prepares_the_namespace_kubespawner_will_use(cluster):
+    sys.path.insert(0, str(ROOT / "images" / "hub"))
+    import quarry_hub_hook
+
+    class User:
+        name = "carol"
+
+    class Log:
+        def info(self, *args):
+            pass
+
+    class Spawner:
+        enable_user_namespaces = True
+        namespace = "quarry-carol"
+        user = User()
+        log = Log()
+
+    asyncio.run(quarry_hub_hook.prepare_namespace(Spawner(), api=cluster.hub_api()))
+    binding = cluster.request("GET", "/apis/rbac.authorization.k8s.io/v1/namespaces/quarry-carol/rolebindings/quarry-spark").json()
+    assert binding["roleRef"]["name"] == "quarry-spark"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "quarry-spark", "namespace": "quarry-carol"}]
+    # Without user namespaces there is nothing to prepare (and no API call).
+    Spawner.enable_user_namespaces = False
+    Spawner.namespace = "quarry-dave"
+    asyncio.run(quarry_hub_hook.prepare_namespace(Spawner(), api=None))
+    assert cluster.request("GET", "/api/v1/namespaces/quarry-dave").status_code == 404
