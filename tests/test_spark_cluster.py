@@ -18,7 +18,7 @@ from support.kernels import text_of as support_text_of
 from support.spark import spark_env, spark_home
 
 ROOT = Path(__file__).resolve().parent.parent
-SESSION_KINDS = ("pods", "configmaps", "services", "persistentvolumeclaims")
+SESSION_KINDS = ("pods", "configmaps", "services", "persistentvolumeclaims")  # what a session could leave (as the admin sees it)
 
 
 def text_of(outputs):

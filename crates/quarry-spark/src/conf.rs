@@ -297,6 +297,21 @@ pub fn spark_conf(
             for (key, value) in owner.labels() {
                 set(&format!("spark.kubernetes.executor.label.{key}"), value);
             }
+            // Client mode makes no driver service and executors get no
+            // volume claims; telling Spark so keeps it from calling the
+            // service and PVC APIs the notebook's role does not grant.
+            set(
+                "spark.kubernetes.driver.service.deleteOnTermination",
+                "false".into(),
+            );
+            set(
+                "spark.kubernetes.driver.ownPersistentVolumeClaim",
+                "false".into(),
+            );
+            set(
+                "spark.kubernetes.driver.reusePersistentVolumeClaim",
+                "false".into(),
+            );
         }
     }
     let hadoop = |key: &str| format!("spark.hadoop.{key}");

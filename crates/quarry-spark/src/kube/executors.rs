@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -228,8 +228,10 @@ pub async fn executor_log(
     })
 }
 
-/// Deletes everything labelled `selector`: pods, config maps, services and
-/// volume claims. Returns how many objects were still there.
+/// Deletes everything labelled `selector`: pods and config maps, the only
+/// kinds a session creates (client mode makes no driver service, and
+/// executor volumes cannot be configured; see `policy`). Returns how many
+/// objects were still there.
 pub async fn cleanup(
     client: &kube::Client,
     namespace: &str,
@@ -239,8 +241,6 @@ pub async fn cleanup(
     let mut removed = 0;
     removed += delete_all::<Pod>(client, namespace, &params).await?;
     removed += delete_all::<ConfigMap>(client, namespace, &params).await?;
-    removed += delete_all::<Service>(client, namespace, &params).await?;
-    removed += delete_all::<PersistentVolumeClaim>(client, namespace, &params).await?;
     Ok(removed)
 }
 

@@ -10,18 +10,24 @@ use kube::api::{Api, PostParams};
 use super::executors::api_message;
 use crate::SparkError;
 
-/// What Spark's Kubernetes backend does, as `(resource, verb)`.
+/// What Spark's Kubernetes backend and Quarry's own watch and cleanup do,
+/// as `(resource, verb)` — measured, not guessed: the fake API server
+/// records every call of the cluster tests, and `tests/test_spark_cluster.py`
+/// fails if images/k8s/spark-rbac.yaml grants anything beyond this.
 pub const REQUIRED: &[(&str, &str)] = &[
+    // Executors: created one by one, watched and listed by Spark and by
+    // `%spark status`, the notebook pod read for ownerReferences, all
+    // deleted by label at stop.
     ("pods", "create"),
     ("pods", "get"),
     ("pods", "list"),
     ("pods", "watch"),
-    ("pods", "delete"),
+    ("pods", "deletecollection"),
     ("pods/log", "get"),
+    // The executors' configuration map, made at start, deleted by label.
     ("configmaps", "create"),
-    ("configmaps", "delete"),
-    ("services", "create"),
-    ("services", "delete"),
+    ("configmaps", "list"),
+    ("configmaps", "deletecollection"),
 ];
 
 /// The sentence for the first refused `(resource, verb)`, if any.
@@ -100,8 +106,8 @@ mod tests {
             "ns",
             &[
                 ("pods", "watch"),
-                ("pods", "delete"),
-                ("services", "create"),
+                ("pods", "deletecollection"),
+                ("configmaps", "create"),
             ],
         )
         .unwrap();
@@ -121,6 +127,34 @@ mod tests {
                     && rule_lists(rule, "verbs", verb)
             });
             assert!(granted, "spark-rbac.yaml does not grant {verb} {resource}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_role_grants_nothing_more() {
+        let manifest = include_str!("../../../../images/k8s/spark-rbac.yaml");
+        for rule in manifest.split("- apiGroups").skip(1) {
+            let list = |field: &str| -> Vec<String> {
+                rule.lines()
+                    .find(|l| l.trim_start().starts_with(&format!("{field}:")))
+                    .map(|l| {
+                        l.split_once('[')
+                            .and_then(|(_, rest)| rest.split_once(']'))
+                            .map(|(items, _)| {
+                                items.split(',').map(|i| i.trim().to_string()).collect()
+                            })
+                            .unwrap_or_default()
+                    })
+                    .unwrap_or_default()
+            };
+            for resource in list("resources") {
+                for verb in list("verbs") {
+                    assert!(
+                        REQUIRED.contains(&(resource.as_str(), verb.as_str())),
+                        "spark-rbac.yaml grants {verb} {resource}, which Spark and Quarry never call"
+                    );
+                }
+            }
         }
     }
 
