@@ -3,9 +3,13 @@ against the fake Kubernetes API server whose kubelet stand-in runs each
 executor pod through images/spark-executor/entrypoint.sh — so an unmodified
 Spark 4.3 driver (fabric8) launches real executor JVMs."""
 
+import base64
 import io
-from pathlib import Path
+import json
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,6 +22,7 @@ from support.kernels import text_of as support_text_of
 from support.spark import spark_env, spark_home
 
 ROOT = Path(__file__).resolve().parent.parent
+EXECUTOR_SECRET_DIR = "/var/run/quarry/spark-auth"
 SESSION_KINDS = ("pods", "configmaps", "services", "persistentvolumeclaims")  # what a session could leave (as the admin sees it)
 
 
@@ -25,10 +30,15 @@ def text_of(outputs):
     return support_text_of(outputs, with_updates=True)
 
 
-def start_line(executors=2):
+def kernel_secret_key(kernel):
+    return kernel.quarry_credentials["SecretAccessKey"]
+
+
+def start_line(executors=2, driver=None):
     # Free driver ports: the defaults (7078/7079) are what the NetworkPolicy
     # opens in a real cluster, but tests may run beside other Spark drivers.
-    driver, block_manager = free_ports(2)
+    ports = free_ports(2)
+    driver, block_manager = (driver or ports[0]), ports[1]
     return (
         f"%spark start --executors {executors} --executor-memory 512m "
         f"--conf spark.driver.port={driver} --conf spark.driver.blockManager.port={block_manager}"
@@ -64,6 +74,7 @@ def kernel(cluster, seaweed, oidc):
     env.update({"QUARRY_SPARK_IMAGES": "quarry/spark-executor", "QUARRY_SPARK_MAX_EXECUTORS": "4",
                 "QUARRY_SPARK_MAX_EXECUTOR_MEMORY": "1g"})
     km, kc = start_quarry(env=env)
+    kc.quarry_credentials = credentials
     yield kc
     stop(km, kc)
 
@@ -100,6 +111,16 @@ def test_executors_are_labelled_owned_pods_that_compute_and_are_cleaned_up(clust
     status = text_of(run_cell(kernel, "%spark status")[1])
     assert "Executors: 2 of 2 running" in status and cluster.namespace in status
 
+    # The session's own secret authenticates its executors; it is mounted
+    # as a file, and neither it nor the S3 keys are anywhere in a pod spec.
+    (secret,) = cluster.items("secrets", f"quarry.io/session={session}")
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == notebook["metadata"]["uid"]
+    shared = base64.b64decode(secret["data"]["secret"]).decode()
+    specs = json.dumps(executors)
+    for value in (shared, kernel_secret_key(kernel), "SPARK_AUTHENTICATE_SECRET"):
+        assert value not in specs
+    assert f"spark.authenticate.secret.executor.file={EXECUTOR_SECRET_DIR}/secret" in specs
+
     # Data the kernel read from S3 goes to Spark with -i; executors compute.
     assert run_cell(kernel, "CREATE TABLE sensors AS SELECT * FROM 's3://data/cluster/sensors.parquet'")[0]["status"] == "ok"
     reply, outputs = run_cell(
@@ -116,10 +137,43 @@ def test_executors_are_labelled_owned_pods_that_compute_and_are_cleaned_up(clust
 
     reply, outputs = run_cell(kernel, "%spark stop", timeout=120)
     assert reply["status"] == "ok"
+    assert cluster.items("secrets", f"quarry.io/session={session}") == []
     for kind in SESSION_KINDS:
         assert cluster.items(kind, f"quarry.io/session={session}") == [], kind
     # Spark's own executor config map is gone too.
     assert [m for m in cluster.items("configmaps") if "spark-exec" in m["metadata"]["name"]] == []
+
+
+def test_a_rogue_executor_without_the_session_secret_is_refused(cluster, kernel, tmp_path):
+    """Something that reaches the driver's port (another user's pod, were the
+    network policy missing) and poses as an executor gets nothing: no
+    registration, no configuration, no S3 keys."""
+    driver = free_ports(1)[0]
+    reply, outputs = run_cell(kernel, start_line(executors=1, driver=driver), timeout=300)
+    assert reply["status"] == "ok", reply.get("evalue")
+    session = session_id(text_of(outputs))
+    try:
+        java = Path(os.environ["JAVA_HOME"]) / "bin" / "java" if os.environ.get("JAVA_HOME") else "java"
+        rogue = subprocess.run(
+            [str(java), "-Dspark.authenticate=true", "-Dspark.authenticate.secret=guessed-wrong",
+             "-cp", f"{spark_home()}/jars/*", "org.apache.spark.executor.CoarseGrainedExecutorBackend",
+             "--driver-url", f"spark://CoarseGrainedScheduler@127.0.0.1:{driver}", "--executor-id", "99",
+             "--hostname", "127.0.0.1", "--cores", "1", "--app-id", "rogue", "--resourceProfileId", "0"],
+            capture_output=True, text=True, timeout=180,
+        )
+        said = rogue.stdout + rogue.stderr
+        assert rogue.returncode != 0, said[-2000:]
+        assert "fs.s3a" not in said and kernel_secret_key(kernel) not in said, said[-2000:]
+        assert "Successfully registered with driver" not in said
+        logs = text_of(run_cell(kernel, "%spark logs")[1])
+        assert "with ID 99" not in logs, logs[-3000:]
+        # The session's own executor still works.
+        reply, outputs = run_cell(kernel, "%%spark\nSELECT count(*) AS n FROM range(1000)", timeout=180)
+        assert reply["status"] == "ok", reply.get("evalue")
+        assert rows_of(outputs) == [{"n": 1000}]
+    finally:
+        run_cell(kernel, "%spark stop", timeout=120)
+    assert cluster.items("secrets", f"quarry.io/session={session}") == []
 
 
 def test_denied_rbac_is_one_clear_sentence(cluster, kernel):

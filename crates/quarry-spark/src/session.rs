@@ -14,7 +14,7 @@ use crate::SparkError;
 use crate::class_archive::ClassArchive;
 use crate::client::{QueryProgress, SparkClient, SparkResult};
 use crate::conf::{Owner, Placement, S3a, StartOptions, s3a_credentials, spark_conf};
-use crate::kube::{self as k8s, Executors};
+use crate::kube::{self as k8s, Executors, SessionAuth};
 use crate::server::{ConnectServer, free_port};
 
 /// How long the JVM gets to open its port.
@@ -98,6 +98,8 @@ struct Kubernetes {
     /// Spark's application id: its own objects (the executor config map)
     /// carry it as `spark-app-selector`, not Quarry's labels.
     app_id: std::sync::OnceLock<String>,
+    /// The session secret executors authenticate with.
+    auth: SessionAuth,
 }
 
 /// A running Spark session.
@@ -129,6 +131,7 @@ impl SparkSession {
         };
         let mut placement = config.placement.clone();
         let mut kube_client = None;
+        let mut auth = None;
         if let Placement::Kubernetes(cluster) = &mut placement {
             // Options and the administrator's limits first: a refused image
             // or size should not wait for the API server.
@@ -143,10 +146,27 @@ impl SparkSession {
             let client = k8s::kube_client(cluster)?;
             k8s::preflight(&client, &cluster.namespace).await?;
             cluster.pod_ip = k8s::pod_ip(&client, cluster).await?;
+            let session_auth = SessionAuth::generate(&owner)?;
+            session_auth
+                .create_secret(&client, &cluster.namespace, &owner, &cluster.pod_name)
+                .await?;
+            auth = Some(session_auth);
             kube_client = Some(client);
         }
         let port = free_port()?;
         let mut conf = spark_conf(&placement, &options, &config.s3, &owner, port)?;
+        if let (Some(auth), Placement::Kubernetes(cluster)) = (&auth, &placement) {
+            conf.extend(auth.spark_settings());
+            // Executors read the secret file only when their settings say
+            // they run on Kubernetes, and the settings they start with (before
+            // the driver sends the rest) do not; Spark refuses `-Dspark.*` in
+            // extraJavaOptions, so the JVM is told through its own variable.
+            add_java_options(
+                &mut conf,
+                "spark.executorEnv.JAVA_TOOL_OPTIONS",
+                &format!("-Dspark.master=k8s://{}", cluster.api_url),
+            );
+        }
         let keys = match config.credentials.current().await {
             Ok(credentials) => Some(s3a_credentials(&credentials)),
             Err(e) => {
@@ -160,7 +180,7 @@ impl SparkSession {
             ClassArchive::locate(&cache, &config.spark_home, java_home.as_deref())
         });
         if let Some(options) = class_archive.as_ref().and_then(ClassArchive::java_options) {
-            add_driver_java_options(&mut conf, &options);
+            add_java_options(&mut conf, "spark.driver.extraJavaOptions", &options);
         }
         let master = conf
             .iter()
@@ -171,16 +191,28 @@ impl SparkSession {
         on_step(StartStep::Launching { master });
 
         let token = uuid::Uuid::new_v4().simple().to_string();
-        let mut server = ConnectServer::launch(&config.spark_home, &conf, &token, port)?;
-        let kubernetes = match (&placement, kube_client) {
-            (Placement::Kubernetes(cluster), Some(client)) => Some(Kubernetes {
+        let launched = ConnectServer::launch(&config.spark_home, &conf, &token, port);
+        let kubernetes = match (&placement, kube_client, auth) {
+            (Placement::Kubernetes(cluster), Some(client), Some(auth)) => Some(Kubernetes {
                 executors: Executors::watch(&client, &cluster.namespace, &owner.selector()),
                 client,
                 namespace: cluster.namespace.clone(),
                 wanted: options.executors,
                 app_id: std::sync::OnceLock::new(),
+                auth,
             }),
             _ => None,
+        };
+        let mut server = match launched {
+            Ok(server) => server,
+            Err(error) => {
+                if let Some(k) = &kubernetes
+                    && let Err(cleanup) = k.auth.delete_secret(&k.client, &k.namespace).await
+                {
+                    tracing::warn!("after a failed launch: {cleanup}");
+                }
+                return Err(error);
+            }
         };
         let client = SparkClient::connect(port, &token, &config.user)?;
         let session = SparkSession {
@@ -476,6 +508,7 @@ impl SparkSession {
         let Some(k) = &self.kubernetes else {
             return Ok(0);
         };
+        k.auth.delete_secret(&k.client, &k.namespace).await?;
         let mut removed = k8s::cleanup(&k.client, &k.namespace, &self.owner.selector()).await?;
         if let Some(app_id) = k.app_id.get() {
             removed += k8s::cleanup(
@@ -489,16 +522,15 @@ impl SparkSession {
     }
 }
 
-/// Appends `options` to the driver's JVM options, keeping any the user set
-/// with `--conf spark.driver.extraJavaOptions=…` (the last entry wins).
-fn add_driver_java_options(conf: &mut Vec<(String, String)>, options: &str) {
-    const KEY: &str = "spark.driver.extraJavaOptions";
-    match conf.iter_mut().rev().find(|(k, _)| k == KEY) {
+/// Appends `options` to the JVM options under `key` (driver or executor),
+/// keeping any the user set with `--conf key=…` (the last entry wins).
+fn add_java_options(conf: &mut Vec<(String, String)>, key: &str, options: &str) {
+    match conf.iter_mut().rev().find(|(k, _)| k == key) {
         Some((_, existing)) => {
             existing.push(' ');
             existing.push_str(options);
         }
-        None => conf.push((KEY.to_string(), options.to_string())),
+        None => conf.push((key.to_string(), options.to_string())),
     }
 }
 
@@ -518,13 +550,21 @@ mod tests {
     #[test]
     fn driver_java_options_keep_the_users_own() {
         let mut conf = vec![("spark.master".to_string(), "local[*]".to_string())];
-        add_driver_java_options(&mut conf, "-XX:SharedArchiveFile=/c/a.jsa");
+        add_java_options(
+            &mut conf,
+            "spark.driver.extraJavaOptions",
+            "-XX:SharedArchiveFile=/c/a.jsa",
+        );
         assert_eq!(conf[1].1, "-XX:SharedArchiveFile=/c/a.jsa");
         let mut conf = vec![(
             "spark.driver.extraJavaOptions".to_string(),
             "-Duser.timezone=UTC".to_string(),
         )];
-        add_driver_java_options(&mut conf, "-XX:SharedArchiveFile=/c/a.jsa");
+        add_java_options(
+            &mut conf,
+            "spark.driver.extraJavaOptions",
+            "-XX:SharedArchiveFile=/c/a.jsa",
+        );
         assert_eq!(conf.len(), 1);
         assert_eq!(
             conf[0].1,

@@ -28,6 +28,10 @@ pub const REQUIRED: &[(&str, &str)] = &[
     ("configmaps", "create"),
     ("configmaps", "list"),
     ("configmaps", "deletecollection"),
+    // The session's shared secret (kube::auth): made at start, deleted by
+    // name at stop; never read back.
+    ("secrets", "create"),
+    ("secrets", "delete"),
 ];
 
 /// The sentence for the first refused `(resource, verb)`, if any.

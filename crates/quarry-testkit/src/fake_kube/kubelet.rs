@@ -9,6 +9,9 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::unix::fs::PermissionsExt as _;
+
+use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::process::Command;
 use tokio::sync::oneshot;
@@ -97,7 +100,8 @@ fn field_value(pod: &Value, path: &str) -> String {
     }
 }
 
-/// Makes a folder per volume; config maps are written out as files.
+/// Makes a folder per volume; config maps and secrets are written out as
+/// files (secrets decoded from base64, readable by the owner only).
 fn prepare_volumes(
     cluster: &Cluster,
     pod: &Value,
@@ -124,6 +128,28 @@ fn prepare_volumes(
                 .unwrap_or_default()
             {
                 std::fs::write(folder.join(file), content.as_str().unwrap_or_default())?;
+            }
+        }
+        if let Some(secret_name) = volume["secret"]["secretName"].as_str() {
+            let secret =
+                cluster
+                    .store
+                    .lock()
+                    .expect("store")
+                    .get("secrets", namespace, secret_name);
+            let Some(secret) = secret else {
+                // The kubelet keeps such a pod in ContainerCreating.
+                return Err(std::io::Error::other(format!(
+                    "secret \"{secret_name}\" not found"
+                )));
+            };
+            for (file, content) in secret["data"].as_object().cloned().unwrap_or_default() {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(content.as_str().unwrap_or_default())
+                    .map_err(std::io::Error::other)?;
+                let path = folder.join(file);
+                std::fs::write(&path, bytes)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400))?;
             }
         }
         folders.insert(name, folder);
@@ -163,13 +189,13 @@ async fn start(
         })
         .collect();
     mounts.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    // Anywhere in a value: JVM options such as `-Dkey=/mount/file` too.
     let remap = |value: &str| {
+        let mut value = value.to_string();
         for (path, folder) in &mounts {
-            if let Some(rest) = value.strip_prefix(path.as_str()) {
-                return format!("{}{rest}", folder.display());
-            }
+            value = value.replace(path.as_str(), &folder.display().to_string());
         }
-        value.to_string()
+        value
     };
 
     let mut command_line: Vec<String> = container["command"]
@@ -189,7 +215,7 @@ async fn start(
             .cloned()
             .unwrap_or_default()
             .iter()
-            .filter_map(|v| v.as_str().map(|s| remap(s))),
+            .filter_map(|v| v.as_str().map(remap)),
     );
     let mut command = Command::new(&command_line[0]);
     command
