@@ -51,6 +51,8 @@ def test_values_wire_the_hook_and_the_platform_choices():
     hub = values["hub"]
     config = hub["config"]
     assert config["JupyterHub"]["authenticator_class"] == "generic-oauth"
+    # One origin per user: another user's page cannot call this user's server.
+    assert config["JupyterHub"]["subdomain_host"].startswith("https://")
     oauth = config["GenericOAuthenticator"]
     assert oauth["username_claim"] == "preferred_username"
     assert oauth["admin_groups"] == ["quarry-admins"]
@@ -58,8 +60,13 @@ def test_values_wire_the_hook_and_the_platform_choices():
     mounts = {f["mountPath"] for f in hub["extraFiles"].values()}
     assert "/usr/local/etc/jupyterhub/quarry/quarry_hub_hook.py" in mounts
     assert any(m.startswith("/usr/local/etc/jupyterhub/jupyterhub_config.d/") for m in mounts)
-    assert "admin:auth_state!user" in hub["loadRoles"]["server"]["scopes"]
-    assert "admin:auth_state!user" in hub["loadRoles"]["user"]["scopes"]
+    # No role reads auth_state (refresh tokens); pods get only their ID token.
+    for role in ("server", "user"):
+        assert not any("auth_state" in scope for scope in hub["loadRoles"][role]["scopes"]), role
+    token_file = hub["extraEnv"]["QUARRY_TOKEN_FILE"]
+    memory = [v for v in values["singleuser"]["storage"]["extraVolumes"] if v.get("emptyDir", {}).get("medium") == "Memory"]
+    mounts_by_name = {m["name"]: m["mountPath"] for m in values["singleuser"]["storage"]["extraVolumeMounts"]}
+    assert any(token_file.startswith(mounts_by_name[v["name"]] + "/") for v in memory), token_file
     spawner = config["KubeSpawner"]
     assert spawner["enable_user_namespaces"] is True and "{username}" in spawner["user_namespace_template"]
     assert "/usr/local/etc/jupyterhub/quarry/quarry_tenancy.py" in mounts

@@ -143,6 +143,51 @@ def test_users_query_their_own_bucket_and_are_refused_the_other(hub, new_page):
         expect(page.locator(".quarry-CredentialStatus")).to_contain_text(f"{user} · S3")
 
 
+def server_environment(user):
+    """The environment of `user`'s running single-user server process."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            raw = (proc / "environ").read_bytes()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        env = dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+        if env.get("JUPYTERHUB_USER") == user and b"jupyterhub-singleuser" in cmdline:
+            return env
+    raise AssertionError(f"no running server for {user}")
+
+
+def test_servers_hold_no_s3_keys_and_read_only_their_own_id_token(hub, new_page):
+    """Runs after both users' servers were spawned by the test above."""
+    import requests
+
+    env = server_environment("alice")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        assert key not in env, f"{key} is in alice's server environment"
+    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] and env["AWS_ENDPOINT_URL_STS"]
+    api = env["JUPYTERHUB_API_URL"].rstrip("/")
+    headers = {"Authorization": f"token {env['JUPYTERHUB_API_TOKEN']}"}
+    # Its own current ID token, and nothing more.
+    answer = requests.get(f"{api}/quarry/id-token", headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) == {"id_token", "expires_at"}
+    payload = body["id_token"].split(".")[1]
+    import base64
+
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["preferred_username"] == "alice"
+    # Not the refresh token: auth_state is not readable with the server's token.
+    own = requests.get(f"{api}/users/alice", headers=headers, timeout=30)
+    assert own.status_code == 200 and not own.json().get("auth_state")
+    assert "refresh_token" not in own.text
+    # Not another user's anything.
+    assert requests.get(f"{api}/users/bob", headers=headers, timeout=30).status_code in (403, 404)
+    assert requests.get(f"{api}/quarry/id-token", timeout=30).status_code in (401, 403)
+
+
 def test_credentials_renew_past_token_and_session_expiry(hub, new_page):
     page = new_page()
     log_in(page, hub, "alice")

@@ -60,13 +60,23 @@ def spawn(settings, auth_state, name="alice"):
     return spawner.environment
 
 
-def s3_client(env):
+KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def s3_client(env, token):
+    """S3 as the pod reaches it: no keys in its environment, so it exchanges
+    the web identity token itself at the STS endpoint it was given."""
+    assert not any(key in env for key in KEYS), "S3 keys must not be in the server's environment"
+    settings = hook.Settings(
+        s3_endpoint=env["AWS_ENDPOINT_URL_S3"], sts_endpoint=env["AWS_ENDPOINT_URL_STS"], role_arn=env.get("AWS_ROLE_ARN", "")
+    )
+    credentials = asyncio.run(hook.assume_role_with_web_identity(settings, token, "pod"))
     return boto3.client(
         "s3",
         endpoint_url=env["AWS_ENDPOINT_URL_S3"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=env["AWS_SESSION_TOKEN"],
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
         region_name=env["AWS_REGION"],
     )
 
@@ -86,7 +96,7 @@ def test_claim_mode_gives_the_policy_the_token_names(oidc, claim_mode_s3):
     assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == hook.DEFAULT_TOKEN_FILE
     assert env["QUARRY_ID_TOKEN_FROM_HUB"] == "1"
     assert "AWS_ROLE_ARN" not in env
-    client = s3_client(env)
+    client = s3_client(env, token)
     client.put_object(Bucket="data", Key="from-hook.txt", Body=b"ok")
     with pytest.raises(client.exceptions.ClientError, match="AccessDenied"):
         client.put_object(Bucket="other", Key="nope.txt", Body=b"no")
@@ -97,7 +107,7 @@ def test_role_mode_with_the_token_in_the_token_response(oidc, seaweed):
     token = oidc.mint("bob")
     env = spawn(settings, {"token_response": {"id_token": token}}, name="bob")
     assert env["AWS_ROLE_ARN"] == ROLE_ARN
-    assert s3_client(env).list_objects_v2(Bucket="data")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert s3_client(env, token).list_objects_v2(Bucket="data")["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert repr(hook.parse_credentials(
         "<R><AccessKeyId>AKIAXYZ</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey>"
         "<SessionToken>tok</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></R>"
@@ -122,7 +132,7 @@ def test_each_refusal_is_one_clear_sentence(oidc, claim_mode_s3, tmp_path):
     )
     env = spawn(settings, {"id_token": token})
     with pytest.raises(Exception, match="AccessDenied"):
-        s3_client(env).list_objects_v2(Bucket="data")
+        s3_client(env, token).list_objects_v2(Bucket="data")
     assert "login has expired" in refusal(settings, {"id_token": oidc.mint("carol", lifetime=-60, policy="data-rw")})
     assert "No login token is stored" in refusal(settings, None)
     assert "No login token is stored" in refusal(settings, {"access_token": "only"})
@@ -169,7 +179,7 @@ class Authenticator:
     async def get_token_info(self, handler, params):
         self.calls.append(params)
         if self.fail:
-            raise RuntimeError("invalid_grant")
+            raise self.fail
         return {
             "access_token": "new-access",
             "id_token": self.oidc.mint("alice", lifetime=600, groups=["quarry-users", "quarry-admins"]),
@@ -191,14 +201,21 @@ def test_refresh_hook_renews_tokens_past_half_their_life(oidc):
     assert model["groups"] == ["quarry-admins", "quarry-users"] and model["admin"] is True
     assert hook.token_claims(state["id_token"])["exp"] > time.time() + 500
 
-    refused = Authenticator(oidc, fail=True)
+    # The provider says no (invalid_grant is a 400): log in again.
+    from tornado.httpclient import HTTPClientError
+
+    refused = Authenticator(oidc, fail=HTTPClientError(400, "invalid_grant"))
     assert asyncio.run(hook.refresh_user_hook(refused, User("alice", old), old)) is False
+    # The provider is briefly unreachable or failing: stay logged in.
+    for transient in (ConnectionRefusedError(111, "Connection refused"), HTTPClientError(599, "Timeout"), HTTPClientError(503)):
+        flaky = Authenticator(oidc, fail=transient)
+        assert asyncio.run(hook.refresh_user_hook(flaky, User("alice", old), old)) is True, transient
     # Without a refresh token the default handling applies.
     assert asyncio.run(hook.refresh_user_hook(refused, User("a", {"id_token": "x"}), {"id_token": "x"})) is None
 
 
 class FakeHub:
-    """`GET /hub/api/users/alice` answering with the current auth_state."""
+    """`GET /hub/api/quarry/id-token` answering with the current ID token."""
 
     def __init__(self):
         (self.port,) = free_ports(1)
@@ -209,7 +226,7 @@ class FakeHub:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 hub.requests.append((self.path, self.headers.get("Authorization")))
-                body = json.dumps({"name": "alice", "auth_state": {"id_token": hub.token}}).encode()
+                body = json.dumps({"id_token": hub.token}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -243,7 +260,7 @@ def test_the_pod_keeps_the_token_file_fresh_from_the_hub(tmp_path):
         asyncio.run(refresher.refresh())
         assert path.read_text() == "first"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert hub.requests == [("/hub/api/users/alice", "token server-token")]
+        assert hub.requests == [("/hub/api/quarry/id-token", "token server-token")]
         hub.token = "second"
         asyncio.run(refresher.refresh())
         assert path.read_text() == "second"

@@ -94,18 +94,46 @@ def test_chunked_upload_of_30_mib_reads_back_identical(panel):
     assert hashlib.sha256(stored).digest() == hashlib.sha256(payload).digest()
     assert not s3.admin().list_multipart_uploads(Bucket="data").get("Uploads")
 
-    # Presigned download: a redirect to S3 that serves the same bytes.
+    # No browser-reachable S3 endpoint is configured (QUARRY_S3_PUBLIC_ENDPOINT):
+    # the bytes come through the backend, never a redirect to S3's own
+    # (on the platform, in-cluster) address.
     r = s.get(server.url("api/download"), params={"bucket": "data", "key": "up/big.bin"}, allow_redirects=False, timeout=60)
-    assert r.status_code == 302
-    assert r.headers["Location"].startswith(s3.endpoint) and "X-Amz-Signature" in r.headers["Location"]
-    body = requests.get(r.headers["Location"], timeout=60).content
-    assert hashlib.sha256(body).digest() == hashlib.sha256(payload).digest()
+    assert r.status_code == 200, (r.status_code, r.headers.get("Location"))
+    assert hashlib.sha256(r.content).digest() == hashlib.sha256(payload).digest()
+    assert r.headers["Content-Disposition"] == 'attachment; filename="big.bin"'
 
     # Ranged streaming fallback.
     r = s.get(server.url("api/download"), params={"bucket": "data", "key": "up/big.bin", "mode": "stream"},
               headers={"Range": "bytes=100-199"}, timeout=60)
     assert r.status_code == 206 and r.content == payload[100:200]
     assert r.headers["Content-Range"] == f"bytes 100-199/{len(payload)}"
+
+
+def test_downloads_redirect_to_the_public_endpoint_when_one_is_set(panel):
+    """With QUARRY_S3_PUBLIC_ENDPOINT (the same S3 under the name browsers
+    use; here `localhost` for the server's 127.0.0.1), the download is a
+    presigned redirect there, and the link serves the bytes."""
+    _, s3, credentials, workdir = panel
+    payload = os.urandom(3 * 1024 * 1024)
+    s3.admin().put_object(Bucket="data", Key="public/file.bin", Body=payload)
+    public = s3.endpoint.replace("127.0.0.1", "localhost")
+    assert public != s3.endpoint
+    env = server_env({**s3.env_for(credentials), "QUARRY_BIN": os.environ["QUARRY_BIN"], "QUARRY_S3_PUBLIC_ENDPOINT": public})
+    (workdir / "public").mkdir(exist_ok=True)
+    server = JupyterServer(env, workdir / "public")
+    try:
+        s = server.session()
+        r = s.get(server.url("api/download"), params={"bucket": "data", "key": "public/file.bin"}, allow_redirects=False, timeout=60)
+        assert r.status_code == 302, r.text
+        location = r.headers["Location"]
+        assert location.startswith(public + "/data/public/file.bin") and "X-Amz-Signature" in location
+        body = requests.get(location, timeout=60).content
+        assert hashlib.sha256(body).digest() == hashlib.sha256(payload).digest()
+        # mode=stream still streams.
+        r = s.get(server.url("api/download"), params={"bucket": "data", "key": "public/file.bin", "mode": "stream"}, timeout=60)
+        assert r.status_code == 200 and r.content == payload
+    finally:
+        server.stop()
 
 
 def test_out_of_order_chunk_aborts_cleanly(panel):

@@ -1,24 +1,26 @@
-"""JupyterHub glue for Quarry: S3 credentials for each user's server.
+"""JupyterHub glue for Quarry: each user's namespace, S3 access and ID token.
 
 Mounted into the hub with `hub.extraFiles` (see values.yaml) and wired with
-`configure(c)` from `hub.extraConfig`. Three jobs:
+`configure(c)` from `hub.extraConfig`. Four jobs:
 
-1. **Pre-spawn**: exchange the user's OpenID Connect ID token (kept in
-   `auth_state` by GenericOAuthenticator) at the S3 server's STS
+1. **Pre-spawn**: with KubeSpawner's user namespaces, make the user's
+   namespace and everything in it (`quarry_tenancy`); then check that the
+   user's OpenID Connect ID token (kept in `auth_state` by
+   GenericOAuthenticator) gets S3 credentials at the S3 server's STS
    (`AssumeRoleWithWebIdentity`; MinIO takes the policy from the token's
-   `policy` claim) for temporary credentials, and put them, the endpoint and
-   the web identity token file path into the server's environment (the
-   credentials contract in DESIGN.md).
+   `policy` claim), so a refusal is one sentence on the spawn page. The
+   credentials themselves never go into the pod spec: the server gets the
+   endpoint and `AWS_WEB_IDENTITY_TOKEN_FILE`, and the kernel and the panel
+   exchange the token themselves (the credentials contract in the README).
 2. **Token refresh**: Keycloak ID tokens live minutes, so the hub refreshes
-   them with the refresh token before they expire (`refresh_user_hook`).
-3. **Token hand-over**: the server's own API token may read its user's
-   `auth_state` (role `quarry-server`), so the pod fetches the current ID
-   token from the hub and writes it to `AWS_WEB_IDENTITY_TOKEN_FILE`
-   (`quarry_jupyterlab`'s server extension does); the kernel and the panel
-   re-assume from that file before their credentials expire. No restart at
-   expiry.
-
-A refusal at spawn is one sentence the user sees on the spawn page.
+   them with the refresh token before they expire (`refresh_user_hook`); a
+   provider that is briefly unreachable does not log anyone out.
+3. **Token hand-over**: `GET /hub/api/quarry/id-token` answers the calling
+   server with its own user's current ID token, and nothing else — not the
+   refresh token, not anyone else's. `quarry_jupyterlab`'s server extension
+   writes it to `AWS_WEB_IDENTITY_TOKEN_FILE` (a memory-backed volume). No
+   role needs `admin:auth_state`.
+4. A refusal at spawn is one sentence the user sees on the spawn page.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from jupyterhub.apihandlers.base import APIHandler
+from jupyterhub.user import User
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-#: Where the pod keeps the current ID token (the server extension writes it).
-DEFAULT_TOKEN_FILE = "/home/jovyan/.local/share/quarry/web-identity-token"
+#: Where the pod keeps the current ID token (the server extension writes
+#: it): a memory-backed volume (values.yaml), never the home volume.
+DEFAULT_TOKEN_FILE = "/run/quarry/web-identity-token"
 #: Refresh ID tokens with less than this fraction of their life left.
 REFRESH_WHEN_LEFT = 0.5
 
@@ -199,14 +204,12 @@ def _xml_text(body: str, name: str) -> str | None:
     return None
 
 
-def environment_for(settings: Settings, credentials: Credentials, username: str) -> dict:
-    """The credentials contract (DESIGN.md) for the user's server. A
-    `{username}` in the token file path (local spawners) is the user's."""
+def environment_for(settings: Settings, username: str) -> dict:
+    """The credentials contract for the user's server: where S3 and STS are
+    and where the web identity token is — no keys, which a pod spec would
+    show to anyone who may read it. A `{username}` in the token file path
+    (local spawners) is the user's."""
     return {
-        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
-        "AWS_SESSION_TOKEN": credentials.session_token,
-        "AWS_CREDENTIAL_EXPIRATION": credentials.expiration,
         "AWS_ENDPOINT_URL_S3": settings.s3_endpoint,
         "AWS_ENDPOINT_URL_STS": settings.s3_endpoint,
         "AWS_REGION": settings.region,
@@ -244,9 +247,11 @@ async def pre_spawn_hook(spawner, settings: Settings | None = None):
             "No login token is stored for you (auth_state is empty): log out and log in again; "
             "administrators: enable_auth_state must be on."
         )
+    # Checked here so that a refusal is explained on the spawn page; the
+    # server makes its own credentials from the token file.
     credentials = await assume_role_with_web_identity(settings, id_token, f"jupyterhub-{spawner.user.name}")
-    spawner.environment.update(environment_for(settings, credentials, spawner.user.name))
-    spawner.log.info("S3 credentials for %s until %s", spawner.user.name, credentials.expiration)
+    spawner.environment.update(environment_for(settings, spawner.user.name))
+    spawner.log.info("S3 access checked for %s (credentials until %s)", spawner.user.name, credentials.expiration)
 
 
 async def refresh_user_hook(authenticator, user, auth_state):
@@ -267,9 +272,15 @@ async def refresh_user_hook(authenticator, user, auth_state):
     params = authenticator.build_refresh_token_request_params(refresh_token)
     try:
         token_info = await authenticator.get_token_info(None, params)
-    except Exception as e:  # the provider's refusal: the user must log in again
-        authenticator.log.info("Refreshing the tokens of %s failed (%s); asking for a new login", user.name, e)
-        return False
+    except Exception as e:
+        if refresh_was_refused(e):
+            # invalid_grant and friends: the session is over, log in again.
+            authenticator.log.info("The provider refused to refresh the tokens of %s (%s); asking for a new login", user.name, e)
+            return False
+        # Unreachable, timed out, 5xx: keep the user logged in and try again
+        # on their next request; the pod keeps its current token meanwhile.
+        authenticator.log.warning("Could not refresh the tokens of %s for now (%s); will retry", user.name, e)
+        return True
     token_info.setdefault("refresh_token", refresh_token)
     model = await auth_model_for(authenticator, user, token_info)
     authenticator.log.info("Refreshed the ID token of %s", user.name)
@@ -294,23 +305,58 @@ async def auth_model_for(authenticator, user, token_info):
     return model
 
 
+def refresh_was_refused(error: Exception) -> bool:
+    """Whether a failed refresh was the provider saying no (the refresh
+    token is invalid or revoked: HTTP 400/401/403, e.g. `invalid_grant`),
+    as opposed to the provider being unreachable or failing (timeouts,
+    connection errors, 5xx), after which the user should stay logged in."""
+    if isinstance(error, HTTPClientError):
+        return error.code in (400, 401, 403)
+    if isinstance(error, web.HTTPError):
+        return error.status_code in (400, 401, 403)
+    return False
+
+
+class IdTokenHandler(APIHandler):
+    """`GET /hub/api/quarry/id-token`: the calling user's current ID token.
+
+    A server's API token authenticates as its user; the answer is that
+    user's own token and nothing else — no refresh token, no other user —
+    so no role needs `admin:auth_state`. Authenticating refreshes the tokens
+    when they are older than `auth_refresh_age` (JupyterHub's own rule).
+    """
+
+    async def get(self):
+        user = self.current_user
+        if not isinstance(user, User):
+            raise web.HTTPError(403, "Only a user's own server may ask for the user's ID token.")
+        # The server's token (or the user's own full token), not a narrower
+        # token the user made for something else.
+        if not any(scope.startswith("users:activity") for scope in self.expanded_scopes):
+            raise web.HTTPError(403, "This token may not act for its user's server.")
+        token = id_token_of(await user.get_auth_state())
+        if not token:
+            raise web.HTTPError(404, "No ID token is stored for you: log out and log in again.")
+        self.set_header("Cache-Control", "no-store")
+        self.write({"id_token": token, "expires_at": token_claims(token).get("exp")})
+
+
 def configure(c, settings: Settings | None = None):
-    """Wires the hooks and the server role into a JupyterHub config."""
+    """Wires the hooks, the ID token endpoint and the roles into a
+    JupyterHub config."""
     c.Spawner.pre_spawn_hook = lambda spawner: pre_spawn_hook(spawner, settings)
     c.GenericOAuthenticator.refresh_user_hook = refresh_user_hook
     c.GenericOAuthenticator.enable_auth_state = True
+    # JupyterHub 3.1+ logs that extra_handlers are deprecated in favour of
+    # services; a service would need every user's auth_state, this handler
+    # reads only the caller's.
+    c.JupyterHub.extra_handlers.append((r"/api/quarry/id-token", IdTokenHandler))
     c.JupyterHub.load_roles.extend(ROLES)
 
 
-#: JupyterHub's `server` role plus reading the own user's auth_state, so a
-#: server can fetch its user's current ID token; and the `user` role with
-#: the same scope, because a server token only gets scopes its user holds.
-#: (Users can read their own tokens, which are theirs anyway.) z2jh:
-#: `hub.loadRoles`.
+#: JupyterHub's own `server` and `user` roles, spelled out so z2jh's
+#: `hub.loadRoles` cannot widen them: neither reads auth_state.
 ROLES = [
-    {
-        "name": "server",
-        "scopes": ["users:activity!user", "access:servers!server", "read:users!user", "admin:auth_state!user"],
-    },
-    {"name": "user", "scopes": ["self", "admin:auth_state!user"]},
+    {"name": "server", "scopes": ["users:activity!user", "access:servers!server", "read:users!user"]},
+    {"name": "user", "scopes": ["self"]},
 ]

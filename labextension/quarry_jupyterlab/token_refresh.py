@@ -2,10 +2,11 @@
 
 On a Quarry hub the spawner sets `QUARRY_ID_TOKEN_FROM_HUB=1` and
 `AWS_WEB_IDENTITY_TOKEN_FILE`; the hub keeps the user's OpenID Connect ID
-token fresh (refresh token) and lets this server's API token read it. This
-Jupyter Server extension polls the hub and rewrites the file whenever the
-token changes, so the kernel and the panel backend can re-assume S3
-credentials on their own long after the first token expired.
+token fresh (refresh token) and hands this server its user's current ID
+token — that token only — at `hub/api/quarry/id-token`. This Jupyter
+Server extension polls the hub and rewrites the file whenever the token
+changes, so the kernel and the panel backend can re-assume S3 credentials
+on their own long after the first token expired.
 
 Polling the hub also drives the refresh: JupyterHub refreshes a user's
 tokens when that user's requests come in and the last refresh is older
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import urllib.parse
 from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
@@ -62,11 +62,8 @@ class TokenRefresher:
     def __init__(self, log, env=os.environ):
         self.log = log
         self.path = Path(env["AWS_WEB_IDENTITY_TOKEN_FILE"])
-        # `/users/{name}`, not `/user`: only the former fills in auth_state
-        # (JupyterHub 5/6 leaves it null in the whoami model).
-        self.url = "{}/users/{}".format(
-            env["JUPYTERHUB_API_URL"].rstrip("/"), urllib.parse.quote(env["JUPYTERHUB_USER"], safe="")
-        )
+        # The hub hook's endpoint: the caller's own ID token, nothing more.
+        self.url = "{}/quarry/id-token".format(env["JUPYTERHUB_API_URL"].rstrip("/"))
         self.api_token = env["JUPYTERHUB_API_TOKEN"]
         self.interval_s = float(env.get("QUARRY_TOKEN_REFRESH_SECONDS", DEFAULT_INTERVAL_S))
         self._failing = False
@@ -79,13 +76,9 @@ class TokenRefresher:
         )
         try:
             response = await AsyncHTTPClient().fetch(request)
-            model = json.loads(response.body)
-            auth_state = model.get("auth_state") or {}
-            token = auth_state.get("id_token") or (auth_state.get("token_response") or {}).get("id_token")
+            token = json.loads(response.body).get("id_token")
             if not token:
-                raise RuntimeError(
-                    "the hub returned no ID token (does the server role have admin:auth_state!user?)"
-                )
+                raise RuntimeError("the hub returned no ID token")
             if write_token(self.path, token):
                 self.log.info("Quarry: refreshed the web identity token in %s", self.path)
             self._failing = False

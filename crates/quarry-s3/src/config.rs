@@ -53,6 +53,10 @@ pub struct S3Settings {
     /// Path-style addressing (`endpoint/bucket/key`). Non-AWS servers such as
     /// MinIO rarely have wildcard DNS for virtual-hosted buckets.
     pub path_style: bool,
+    /// `QUARRY_S3_PUBLIC_ENDPOINT`: the same S3 as browsers reach it, for
+    /// presigned links. In a cluster the endpoint above is usually an
+    /// in-cluster address no browser can resolve.
+    pub public_endpoint: Option<String>,
 }
 
 impl S3Settings {
@@ -72,6 +76,9 @@ impl S3Settings {
             endpoint,
             region,
             path_style,
+            public_endpoint: env
+                .get("QUARRY_S3_PUBLIC_ENDPOINT")
+                .map(|e| normalise_endpoint(&e)),
         }
     }
 
@@ -149,6 +156,27 @@ mod tests {
         assert!(!none.path_style);
         assert_eq!(none.region, DEFAULT_REGION);
         assert_eq!(none.endpoint_display(), "AWS S3 (us-east-1)");
+    }
+
+    #[test]
+    fn the_public_endpoint_is_read_apart() {
+        let env = Env::from_pairs([
+            ("AWS_ENDPOINT_URL_S3", "http://minio.minio.svc:9000"),
+            ("QUARRY_S3_PUBLIC_ENDPOINT", "https://s3.example.org/"),
+        ]);
+        let settings = S3Settings::from_env(&env);
+        assert_eq!(
+            settings.endpoint.as_deref(),
+            Some("http://minio.minio.svc:9000")
+        );
+        assert_eq!(
+            settings.public_endpoint.as_deref(),
+            Some("https://s3.example.org")
+        );
+        assert_eq!(
+            S3Settings::from_env(&Env::from_pairs([])).public_endpoint,
+            None
+        );
     }
 
     #[test]

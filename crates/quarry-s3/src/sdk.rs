@@ -11,9 +11,11 @@ use aws_sdk_s3::config::{IdentityCache, Region, retry::RetryConfig, timeout::Tim
 
 use crate::{CredentialsProvider, S3Settings};
 
-/// Builds the SDK client for `settings`.
+/// Builds the SDK client for `settings`, addressing `endpoint` (the
+/// settings' own, or the public one for presigned links).
 pub(crate) fn client(
     settings: &S3Settings,
+    endpoint: Option<&str>,
     credentials: Arc<CredentialsProvider>,
 ) -> aws_sdk_s3::Client {
     let mut config = aws_sdk_s3::Config::builder()
@@ -30,7 +32,7 @@ pub(crate) fn client(
                 .connect_timeout(Duration::from_secs(5))
                 .build(),
         );
-    if let Some(endpoint) = &settings.endpoint {
+    if let Some(endpoint) = endpoint {
         config = config.endpoint_url(endpoint);
     }
     aws_sdk_s3::Client::from_conf(config.build())

@@ -20,6 +20,7 @@ pub struct S3Stores {
     credentials: Arc<CredentialsProvider>,
     by_bucket: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     sdk: std::sync::OnceLock<aws_sdk_s3::Client>,
+    public_sdk: std::sync::OnceLock<aws_sdk_s3::Client>,
     cache: Option<Arc<RangeCache>>,
 }
 
@@ -38,6 +39,7 @@ impl S3Stores {
             credentials,
             by_bucket: Mutex::new(HashMap::new()),
             sdk: std::sync::OnceLock::new(),
+            public_sdk: std::sync::OnceLock::new(),
             cache: None,
         }
     }
@@ -65,8 +67,27 @@ impl S3Stores {
     /// The AWS SDK client, for bucket listings, paginated object listings
     /// with sizes, and batch deletes.
     pub fn client(&self) -> &aws_sdk_s3::Client {
-        self.sdk
-            .get_or_init(|| crate::sdk::client(&self.settings, Arc::clone(&self.credentials)))
+        self.sdk.get_or_init(|| {
+            crate::sdk::client(
+                &self.settings,
+                self.settings.endpoint.as_deref(),
+                Arc::clone(&self.credentials),
+            )
+        })
+    }
+
+    /// A client whose presigned URLs a browser can open: addressed to
+    /// `QUARRY_S3_PUBLIC_ENDPOINT` when set, AWS itself when no endpoint
+    /// is configured, and `None` for a custom endpoint with no public
+    /// address (links to it would point where browsers cannot go).
+    pub fn presigning_client(&self) -> Option<&aws_sdk_s3::Client> {
+        match (&self.settings.public_endpoint, &self.settings.endpoint) {
+            (Some(public), _) => Some(self.public_sdk.get_or_init(|| {
+                crate::sdk::client(&self.settings, Some(public), Arc::clone(&self.credentials))
+            })),
+            (None, None) => Some(self.client()),
+            (None, Some(_)) => None,
+        }
     }
 
     /// The store for `bucket`, created on first use.

@@ -24,8 +24,9 @@ const PRESIGNED_FOR: Duration = Duration::from_secs(300);
 pub struct DownloadQuery {
     bucket: String,
     key: String,
-    /// `stream` sends the bytes through this backend (with Range support)
-    /// for browsers that cannot reach the S3 endpoint directly.
+    /// `stream` sends the bytes through this backend (with Range support);
+    /// it is also what happens without a browser-reachable S3 endpoint
+    /// (`QUARRY_S3_PUBLIC_ENDPOINT`).
     mode: Option<String>,
 }
 
@@ -40,13 +41,14 @@ pub async fn download(
         .next()
         .unwrap_or("download")
         .replace('"', "");
-    if q.mode.as_deref() != Some("stream") {
+    // A redirect only to an address the browser can reach; otherwise the
+    // bytes come through this backend.
+    let presigner = state.s3.presigning_client();
+    if let (Some(presigner), false) = (presigner, q.mode.as_deref() == Some("stream")) {
         // Check first, so a missing object is a clear 404 here rather than
         // an XML error page from S3 in the user's browser.
         state.head_object(bucket, key, &url).await?;
-        let presigned = state
-            .s3
-            .client()
+        let presigned = presigner
             .get_object()
             .bucket(bucket)
             .key(key)
