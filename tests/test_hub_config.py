@@ -97,3 +97,18 @@ def test_realm_export_matches_the_hub_client():
     for user in realm["users"]:
         assert user["attributes"]["policy"], user["username"]
         assert {g.strip("/") for g in user["groups"]} <= groups
+
+
+def test_only_administrators_may_set_a_users_minio_policy():
+    """The `policy` attribute decides which buckets a user's S3 credentials
+    reach, so the realm's user profile lets admins alone view or edit it."""
+    realm = json.loads((HUB / "keycloak-realm.json").read_text())
+    (provider,) = realm["components"]["org.keycloak.userprofile.UserProfileProvider"]
+    profile = json.loads(provider["config"]["kc.user.profile.config"][0])
+    attributes = {a["name"]: a for a in profile["attributes"]}
+    assert attributes["policy"]["permissions"] == {"view": ["admin"], "edit": ["admin"]}
+    # Unlisted attributes cannot be edited by users either.
+    assert profile["unmanagedAttributePolicy"] in ("ADMIN_VIEW", "ADMIN_EDIT")
+    # Users still manage their own name and email.
+    assert "user" in attributes["email"]["permissions"]["edit"]
+

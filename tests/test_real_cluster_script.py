@@ -16,5 +16,7 @@ def test_script_parses_and_names_existing_files():
     text = SCRIPT.read_text()
     for path in re.findall(r"\$root/([\w./-]+)", text):
         assert (ROOT / path).exists(), path
-    # It runs the notebook pod as the service account the RBAC grants.
+    # It runs the notebook pod as the service account the RBAC grants, in a
+    # namespace made as the hub makes it, and checks the other tenant's view.
     assert "serviceAccountName: quarry-spark" in text
+    assert "quarry_tenancy" in text and "kubectl auth can-i" in text and "nc\",\"-z" in text

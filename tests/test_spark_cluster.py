@@ -15,13 +15,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from support.fake_kube import FakeKube
+from support.checkov import unexplained
+from support.fake_kube import FakeKube, quarry_tenancy
 from support.kernels import rows_of, run_cell, start_quarry, stop
 from support.ports import free_ports
 from support.kernels import text_of as support_text_of
 from support.spark import spark_env, spark_home
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Checks Spark's executor pods fail on purpose, and why.
+EXECUTOR_POD_SUPPRESSED = {
+    "CKV_K8S_8": "no liveness probe: the driver notices a lost executor itself and Spark replaces it",
+    "CKV_K8S_9": "no readiness probe: executors register with the driver when ready; nothing routes to them",
+    "CKV_K8S_15": "pull policy IfNotPresent: Spark's default, images are tagged per release",
+    "CKV_K8S_22": "writable root filesystem: Spark unpacks jars and writes scratch files outside the local-dir volume",
+    "CKV_K8S_40": "uid 185 is the executor image's spark user (Spark's own images); PSA restricted only requires non-root",
+    "CKV_K8S_43": "image by tag, not digest: QUARRY_SPARK_IMAGES lets the administrator pin digests",
+    "CKV_K8S_11": "CPU limit: Spark sets a request per executor core; a limit would throttle the JVM (the namespace quota caps the total)",
+}
 EXECUTOR_SECRET_DIR = "/var/run/quarry/spark-auth"
 SESSION_KINDS = ("pods", "configmaps", "services", "persistentvolumeclaims")  # what a session could leave (as the admin sees it)
 
@@ -120,6 +131,17 @@ def test_executors_are_labelled_owned_pods_that_compute_and_are_cleaned_up(clust
     for value in (shared, kernel_secret_key(kernel), "SPARK_AUTHENTICATE_SECRET"):
         assert value not in specs
     assert f"spark.authenticate.secret.executor.file={EXECUTOR_SECRET_DIR}/secret" in specs
+    # checkov over the executor pods as Spark made them, with their namespace.
+    objects = executors + quarry_tenancy.user_namespace_objects(cluster.namespace, cluster.user)
+    assert unexplained(objects, EXECUTOR_POD_SUPPRESSED) == []
+    # Admitted under PSA `restricted` (the fake API server enforces it in the
+    # user's namespace): non-root, no escalation, no capabilities, seccomp.
+    for pod in executors:
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert pod["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        (container,) = pod["spec"]["containers"]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
 
     # Data the kernel read from S3 goes to Spark with -i; executors compute.
     assert run_cell(kernel, "CREATE TABLE sensors AS SELECT * FROM 's3://data/cluster/sensors.parquet'")[0]["status"] == "ok"
@@ -174,6 +196,38 @@ def test_a_rogue_executor_without_the_session_secret_is_refused(cluster, kernel,
     finally:
         run_cell(kernel, "%spark stop", timeout=120)
     assert cluster.items("secrets", f"quarry.io/session={session}") == []
+
+
+def test_two_notebooks_in_one_pod_each_run_cluster_spark(cluster, kernel, seaweed, oidc):
+    """Each session takes its own pair of the driver ports the NetworkPolicy
+    opens (7078–7099): no --conf, two drivers, both with their executors."""
+    credentials = seaweed.assume_role(oidc.mint("alice"))
+    env = spark_env(seaweed, credentials)
+    env.update(cluster.kernel_env())
+    km2, second = start_quarry(env=env)
+    try:
+        texts = []
+        for kc in (kernel, second):
+            reply, outputs = run_cell(kc, "%spark start --executors 1 --executor-memory 512m", timeout=300)
+            assert reply["status"] == "ok", reply.get("evalue")
+            texts.append(text_of(outputs))
+        sessions = [session_id(t) for t in texts]
+        assert sessions[0] != sessions[1]
+        ports = set()
+        for session in sessions:
+            (pod,) = cluster.items("pods", f"quarry.io/session={session}")
+            opts = {e["value"] for e in pod["spec"]["containers"][0]["env"] if e["name"].startswith("SPARK_JAVA_OPT_")}
+            port = next(int(o.split("=")[1]) for o in opts if o.startswith("-Dspark.driver.port="))
+            assert 7078 <= port <= 7099, port
+            ports.add(port)
+        assert len(ports) == 2, ports
+        for kc in (kernel, second):
+            reply, outputs = run_cell(kc, "%%spark\nSELECT count(*) AS n FROM range(10)", timeout=180)
+            assert rows_of(outputs) == [{"n": 10}], reply.get("evalue")
+    finally:
+        for kc in (kernel, second):
+            run_cell(kc, "%spark stop", timeout=120)
+        stop(km2, second)
 
 
 def test_denied_rbac_is_one_clear_sentence(cluster, kernel):

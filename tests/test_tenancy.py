@@ -177,3 +177,127 @@ def test_the_hub_hook_prepares_the_namespace_kubespawner_will_use(cluster):
     Spawner.namespace = "quarry-dave"
     asyncio.run(quarry_hub_hook.prepare_namespace(Spawner(), api=None))
     assert cluster.request("GET", "/api/v1/namespaces/quarry-dave").status_code == 404
+
+
+def test_pod_security_restricted_refuses_a_privileged_pod_in_kubernetes_words(cluster):
+    """Even in their own namespace a user's token cannot start a privileged
+    or host-mounting pod: the namespace enforces PSA `restricted`."""
+    pod = {"metadata": {"name": "root-shell"}, "spec": {
+        "hostPID": True,
+        "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
+        "containers": [{"name": "sh", "image": "busybox", "securityContext": {"privileged": True}}],
+    }}
+    response = as_bob(cluster, "POST", "/api/v1/namespaces/quarry-bob/pods", json=pod)
+    assert response.status_code == 403, response.text
+    message = response.json()["message"]
+    assert message.startswith('pods "root-shell" is forbidden: violates PodSecurity "restricted:latest": host namespaces (hostPID=true)')
+    assert 'privileged (container "sh" must not set securityContext.privileged=true)' in message
+    assert 'volume "host" uses restricted volume type "hostPath"' in message
+    assert cluster.request("GET", "/api/v1/namespaces/quarry-bob/pods/root-shell").status_code == 404
+
+
+def shipped_manifests():
+    import yaml
+
+    return [doc for path in sorted((ROOT / "images" / "k8s").glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def test_shipped_manifests_and_each_users_namespace_pass_checkov():
+    from support.checkov import unexplained
+
+    objects = shipped_manifests() + quarry_tenancy.user_namespace_objects("quarry-alice", "alice")
+    # No suppressions: every object of the tenancy passes every check.
+    assert unexplained(objects, {}) == []
+
+
+#: Checks the notebook pod fails on purpose, and why.
+NOTEBOOK_POD_SUPPRESSED = {
+    "CKV_K8S_8": "no liveness probe: the hub watches the server's activity and culls idle servers",
+    "CKV_K8S_9": "no readiness probe: the hub waits for the server's own HTTP endpoint before routing to it",
+    "CKV_K8S_15": "pull policy IfNotPresent: images are tagged per release, so a cached image is the right one",
+    "CKV_K8S_22": "writable root filesystem: JupyterLab, pip installs and the Spark driver write under the image's paths",
+    "CKV_K8S_38": "service account token mounted: the Spark driver in this pod creates the user's executor pods with it",
+    "CKV_K8S_40": "uid 1000 (the image's jovyan user) is below 10000; PSA restricted only requires non-root",
+    "CKV_K8S_43": "image by tag, not digest: the operator pins the digest in values.yaml if they want to",
+}
+
+
+def kubespawner_pod(username, namespace):
+    """The notebook pod KubeSpawner makes from the shipped values.yaml (the
+    z2jh chart maps singleuser.* onto these KubeSpawner settings)."""
+    import tempfile
+    from unittest.mock import Mock
+
+    import yaml
+    from jupyterhub.objects import Hub, Server
+    from kubespawner import KubeSpawner
+    from traitlets.config import Config
+
+    values = yaml.safe_load((ROOT / "images" / "hub" / "values.yaml").read_text())
+    single = values["singleuser"]
+    c = Config()
+    for key, value in values["hub"]["config"]["KubeSpawner"].items():
+        setattr(c.KubeSpawner, key, value)
+    c.KubeSpawner.image = f"{single['image']['name']}:{single['image']['tag']}"
+    c.KubeSpawner.service_account = single["serviceAccountName"]
+    c.KubeSpawner.uid = 1000  # z2jh's singleuser.uid default
+    c.KubeSpawner.fs_gid = 100
+    c.KubeSpawner.cpu_limit = float(single["cpu"]["limit"])
+    c.KubeSpawner.cpu_guarantee = float(single["cpu"]["guarantee"])
+    c.KubeSpawner.mem_limit = single["memory"]["limit"]
+    c.KubeSpawner.mem_guarantee = single["memory"]["guarantee"]
+    c.KubeSpawner.environment = {k: v for k, v in single["extraEnv"].items() if isinstance(v, str)}
+    c.KubeSpawner.volumes = single["storage"]["extraVolumes"]
+    c.KubeSpawner.volume_mounts = single["storage"]["extraVolumeMounts"]
+    user = Mock()
+    user.name = user.escaped_name = username
+    user.id = 1
+    user.url = f"/user/{username}/"
+    user.server = Server()
+    user.spawners = {}
+
+    async def manifest():
+        spawner = KubeSpawner(config=c, user=user, hub=Hub(), _mock=True)
+        spawner.api_token = "hub-token-for-the-pod"
+        pod = await spawner.get_pod_manifest()
+        assert spawner.namespace == namespace
+        return spawner.api.api_client.sanitize_for_serialization(pod)
+
+    # KubeSpawner's client wants a kube config even for a mock spawner.
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as config:
+        config.write(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "x",
+            "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:1"}}],
+            "users": [{"name": "x", "user": {"token": "x"}}],
+            "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+        }))
+        config.flush()
+        from kubernetes_asyncio.config import kube_config
+
+        previous = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = config.name
+        try:
+            pod = asyncio.run(manifest())
+        finally:
+            kube_config.KUBE_CONFIG_DEFAULT_LOCATION = previous
+    pod["metadata"]["namespace"] = namespace
+    return pod
+
+
+def test_the_notebook_pod_the_hub_makes_is_admitted_and_holds_no_s3_keys(cluster):
+    from support.checkov import unexplained
+
+    namespace = cluster.provision_user("dave")
+    pod = kubespawner_pod("dave", namespace)
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        assert key not in env
+    assert pod["spec"]["serviceAccountName"] == quarry_tenancy.SERVICE_ACCOUNT
+    # The hub creates it in the user's namespace: RBAC and PSA restricted admit it.
+    hub = cluster.hub_api()
+    created = asyncio.run(hub.request("POST", f"/api/v1/namespaces/{namespace}/pods", pod))
+    assert created["metadata"]["name"] == "jupyter-dave"
+    # Scanned with its namespace's objects, so the policy graph checks see
+    # the network policies that select it.
+    objects = [pod, *quarry_tenancy.user_namespace_objects(namespace, "dave")]
+    assert unexplained(objects, NOTEBOOK_POD_SUPPRESSED) == []

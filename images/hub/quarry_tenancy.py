@@ -34,7 +34,8 @@ SERVICE_ACCOUNT = "quarry-spark"
 #: The ClusterRole bound in each user namespace (images/k8s/spark-rbac.yaml).
 SPARK_CLUSTER_ROLE = "quarry-spark"
 #: Driver and block-manager ports Quarry's Spark sessions use: one pair per
-#: kernel in the pod (see QUARRY_SPARK_DRIVER_PORTS), opened to executors.
+#: kernel in the pod (quarry-spark picks a free pair, kube::DRIVER_PORTS),
+#: opened to the user's own executors.
 DRIVER_PORTS = (7078, 7099)
 
 

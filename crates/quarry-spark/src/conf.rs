@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use crate::SparkError;
 use crate::policy::AdminPolicy;
 
-/// The driver's RPC port; the executor NetworkPolicy in `images/k8s` opens it.
+/// The driver's RPC port when nothing else was chosen; sessions in a
+/// cluster take a free pair from `kube::DRIVER_PORTS` (the range the user
+/// namespace's NetworkPolicy opens), see [`Cluster::driver_ports`].
 pub const DRIVER_PORT: u16 = 7078;
-/// The driver's block-manager port, also opened by the NetworkPolicy.
+/// The driver's block-manager port when nothing else was chosen.
 pub const BLOCK_MANAGER_PORT: u16 = 7079;
 /// Labels every executor pod (and anything else a session creates) carries.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "quarry");
@@ -146,6 +148,8 @@ pub struct Cluster {
     pub default_image: Option<String>,
     /// The administrator's limits (`QUARRY_SPARK_*`).
     pub policy: AdminPolicy,
+    /// `(driver, block manager)` ports this session listens on.
+    pub driver_ports: (u16, u16),
 }
 
 /// Where S3 is, for Spark's S3A connector.
@@ -273,10 +277,10 @@ pub fn spark_conf(
             // useDriverPodIP=true): binding 0.0.0.0 would send them to 0.0.0.0.
             set("spark.driver.host", cluster.pod_ip.clone());
             set("spark.driver.bindAddress", cluster.pod_ip.clone());
-            set("spark.driver.port", DRIVER_PORT.to_string());
+            set("spark.driver.port", cluster.driver_ports.0.to_string());
             set(
                 "spark.driver.blockManager.port",
-                BLOCK_MANAGER_PORT.to_string(),
+                cluster.driver_ports.1.to_string(),
             );
             set(
                 "spark.kubernetes.authenticate.oauthTokenFile",
@@ -403,6 +407,7 @@ mod tests {
             ca_file: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt".into(),
             default_image: Some("quarry/spark-executor:4.3.0".into()),
             policy: AdminPolicy::default(),
+            driver_ports: (DRIVER_PORT, BLOCK_MANAGER_PORT),
         }
     }
 

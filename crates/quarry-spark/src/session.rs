@@ -146,6 +146,10 @@ impl SparkSession {
             let client = k8s::kube_client(cluster)?;
             k8s::preflight(&client, &cluster.namespace).await?;
             cluster.pod_ip = k8s::pod_ip(&client, cluster).await?;
+            // A free pair of the ports the NetworkPolicy opens: another
+            // notebook in this pod may be running a driver too.
+            let ports = k8s::pick_driver_ports(k8s::DRIVER_PORTS, k8s::port_is_free)?;
+            cluster.driver_ports = (ports.driver, ports.block_manager);
             let session_auth = SessionAuth::generate(&owner)?;
             session_auth
                 .create_secret(&client, &cluster.namespace, &owner, &cluster.pod_name)
@@ -157,6 +161,8 @@ impl SparkSession {
         let mut conf = spark_conf(&placement, &options, &config.s3, &owner, port)?;
         if let (Some(auth), Placement::Kubernetes(cluster)) = (&auth, &placement) {
             conf.extend(auth.spark_settings());
+            let template = k8s::write_pod_template(auth.private_dir())?;
+            conf.extend(k8s::pod_template_settings(&template));
             // Executors read the secret file only when their settings say
             // they run on Kubernetes, and the settings they start with (before
             // the driver sends the rest) do not; Spark refuses `-Dspark.*` in

@@ -1,7 +1,7 @@
 //! Where things live: the checkout, the shared target dir, the venv.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
@@ -49,42 +49,31 @@ impl Project {
         self.target_dir().join(profile).join("quarry")
     }
 
-    /// Creates the venv and installs tests/requirements.txt into it, unless
-    /// the installed set already matches the file.
+    /// Creates the venv and installs tests/requirements.txt into it, and the
+    /// security scanner's venv from tests/requirements-checkov.txt (checkov
+    /// pins its own boto3, so it cannot share the test venv), unless the
+    /// installed sets already match the files.
     pub fn setup(&self) -> anyhow::Result<()> {
-        let requirements = self.root.join("tests/requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements)?;
-        let stamp = self.venv.join(".quarry-requirements");
-        if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted)
-            && self.venv_python().is_file()
-        {
-            return Ok(());
-        }
-        if !self.venv_python().is_file() {
-            eprintln!("xtask: creating the Python venv at {}", self.venv.display());
-            run(Command::new("python3").args(["-m", "venv"]).arg(&self.venv))?;
-        }
-        eprintln!("xtask: installing Python packages (first run takes a few minutes)");
-        run(Command::new(self.venv_python()).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--upgrade",
-            "pip",
-        ]))?;
-        run(Command::new(self.venv_python())
-            .args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(&requirements))?;
-        std::fs::write(stamp, wanted)?;
-        Ok(())
+        install_requirements(&self.venv, &self.root.join("tests/requirements.txt"))?;
+        install_requirements(
+            &self.checkov_venv(),
+            &self.root.join("tests/requirements-checkov.txt"),
+        )
+    }
+
+    /// Beside the test venv: `~/.cache/quarry/venv-checkov` by default.
+    fn checkov_venv(&self) -> PathBuf {
+        let mut name = self.venv.file_name().unwrap_or_default().to_os_string();
+        name.push("-checkov");
+        self.venv.with_file_name(name)
     }
 
     pub fn venv_python(&self) -> PathBuf {
         self.venv.join("bin/python")
     }
 
-    /// PATH with the venv first, so `weed` and `jupyter` resolve there.
+    /// PATH with the venv first, so `weed` and `jupyter` resolve there, and
+    /// where checkov is (`QUARRY_CHECKOV`).
     pub fn tool_env(&self) -> HashMap<String, String> {
         let path = std::env::var("PATH").unwrap_or_default();
         HashMap::from([
@@ -93,6 +82,13 @@ impl Project {
                 format!("{}:{path}", self.venv.join("bin").display()),
             ),
             ("VIRTUAL_ENV".into(), self.venv.display().to_string()),
+            (
+                "QUARRY_CHECKOV".into(),
+                self.checkov_venv()
+                    .join("bin/checkov")
+                    .display()
+                    .to_string(),
+            ),
         ])
     }
 
@@ -145,5 +141,32 @@ pub fn run(command: &mut Command) -> anyhow::Result<()> {
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }
+    Ok(())
+}
+
+/// Creates `venv` if needed and installs `requirements` into it, unless a
+/// stamp says that exact file was installed last.
+fn install_requirements(venv: &Path, requirements: &Path) -> anyhow::Result<()> {
+    let wanted = std::fs::read_to_string(requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".quarry-requirements");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) && python.is_file() {
+        return Ok(());
+    }
+    if !python.is_file() {
+        eprintln!("xtask: creating the Python venv at {}", venv.display());
+        run(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+    }
+    eprintln!(
+        "xtask: installing {} into {} (first run takes a few minutes)",
+        requirements.display(),
+        venv.display()
+    );
+    run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"]))?;
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "-r"])
+        .arg(requirements))?;
+    std::fs::write(stamp, wanted)?;
     Ok(())
 }

@@ -89,6 +89,12 @@ impl SessionAuth {
         self.dir.path().join(SECRET_KEY)
     }
 
+    /// The session's private folder (0700, removed with the session), for
+    /// other files only the driver reads, such as the executor pod template.
+    pub fn private_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The Spark settings that turn authentication and encryption on; they
     /// name files, never the secret.
     pub fn spark_settings(&self) -> Vec<(String, String)> {

@@ -45,6 +45,7 @@ pub fn detect_cluster(env: impl Fn(&str) -> Option<String>) -> Option<Cluster> {
         ca_file: dir.join("ca.crt"),
         default_image: env("QUARRY_SPARK_EXECUTOR_IMAGE").filter(|i| !i.is_empty()),
         policy: AdminPolicy::from_env(&env),
+        driver_ports: (crate::conf::DRIVER_PORT, crate::conf::BLOCK_MANAGER_PORT),
     })
 }
 

@@ -94,7 +94,12 @@ async fn main() -> anyhow::Result<()> {
                     &args.namespace,
                     json!({
                         "metadata": {"name": name, "labels": {"component": "singleuser-server"}},
-                        "spec": {"nodeName": "notebook-node", "containers": [{"name": "notebook", "image": "quarry/singleuser"}]},
+                        "spec": {
+                            "nodeName": "notebook-node",
+                            "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+                            "containers": [{"name": "notebook", "image": "quarry/singleuser", "securityContext": {
+                                "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}],
+                        },
                         "status": {"phase": "Running", "podIP": "127.0.0.1"},
                     }),
                 )

@@ -6,6 +6,8 @@
 //! * [`store`] — objects (core, RBAC, network policies), resourceVersions,
 //!   watch history (410 Gone when compacted), quota admission,
 //!   ownerReference cascade.
+//! * [`psa`] — Pod Security Admission at the `restricted` level, for
+//!   namespaces labelled to enforce it.
 //! * [`selectors`] — label and field selectors.
 //! * [`request`] — a request's verb, group, resource, namespace and name,
 //!   resolved from its path as the API server does.
@@ -26,6 +28,7 @@
 
 pub mod api;
 pub mod kubelet;
+pub mod psa;
 pub mod rbac;
 pub mod request;
 pub mod selectors;

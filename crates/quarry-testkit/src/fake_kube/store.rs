@@ -1,6 +1,7 @@
 //! The fake API server's state: objects by kind, namespace and name; one
 //! resourceVersion counter; an event history for watches (trimmed, so old
-//! versions answer 410 Gone); quota admission and ownerReference cascade.
+//! versions answer 410 Gone); quota and Pod Security admission and
+//! ownerReference cascade.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -262,6 +263,16 @@ impl Store {
         }
         if resource == "pods" {
             self.admit_pod(namespace, &name)?;
+            let namespace_object = self.get("namespaces", "", namespace);
+            if super::psa::enforces_restricted(namespace_object.as_ref())
+                && let Some(message) = super::psa::refusal(&name, &object)
+            {
+                return Err(Refusal {
+                    code: 403,
+                    reason: "Forbidden",
+                    message,
+                });
+            }
         }
         self.version += 1;
         metadata["name"] = json!(name);
