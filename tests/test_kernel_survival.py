@@ -135,6 +135,15 @@ def gone(pid, within):
     return False
 
 
+def kill_all(pids):
+    """Leaves nothing behind, whatever the test found."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def start_owner(kernels, env, spark=False):
     """A process that starts `kernels` through jupyter_client (which sets
     JPY_PARENT_PID) and then just waits; returns it and the kernels' pids."""
@@ -157,11 +166,7 @@ def test_a_kernel_exits_when_the_process_that_started_it_is_killed():
         assert gone(pids["python3"], within=15), "ipykernel (the comparison) stayed"
         assert gone(pids["quarry"], within=15), "the Quarry kernel outlived its owner"
     finally:
-        for pid in pids.values():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(pids.values())
 
 
 def test_a_kernel_stops_its_spark_jvm_when_its_owner_dies():
@@ -174,8 +179,4 @@ def test_a_kernel_stops_its_spark_jvm_when_its_owner_dies():
         assert gone(pids["quarry"], within=20), "the Quarry kernel outlived its owner"
         assert gone(pids["spark"], within=20), "the Spark JVM outlived the kernel's owner"
     finally:
-        for pid in pids.values():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(pids.values())

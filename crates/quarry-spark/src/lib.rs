@@ -3,7 +3,8 @@
 //! client that hands results over as DataFusion Arrow batches, and, inside
 //! Kubernetes, executor pods created through the pod's service account.
 //!
-//! * [`conf`] — every setting Spark is launched with, as testable data.
+//! * [`conf`] — every setting Spark is launched with, as testable data
+//!   (from the `%spark start` options, `start_options`).
 //! * [`server`] — the JVM: launch, readiness, crash reports, stop.
 //! * [`client`] — Spark Connect over gRPC: SQL, views from Arrow, interrupt.
 //! * [`kube`] — preflight permissions, the executor watch, logs, cleanup.
@@ -21,6 +22,7 @@ pub mod kube;
 pub mod policy;
 pub mod server;
 pub mod session;
+mod start_options;
 
 pub use client::{QueryProgress, SparkResult};
 pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};

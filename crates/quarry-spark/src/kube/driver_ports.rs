@@ -40,7 +40,7 @@ pub fn pick(
     }
     Err(SparkError::NotAllowed(format!(
         "All {} Spark driver port pairs this notebook pod may use ({first}–{last}) are taken by other Spark sessions in the pod: stop one of them (%spark stop in its notebook) and start again.",
-        (last - first + 1) / 2
+        (last - first).div_ceil(2)
     )))
 }
 

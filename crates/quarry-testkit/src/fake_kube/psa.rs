@@ -43,6 +43,11 @@ fn name(container: &Value) -> String {
     container["name"].as_str().unwrap_or("?").to_string()
 }
 
+/// The names of the containers for which `breaks` holds.
+fn offending(all: &[&Value], breaks: impl Fn(&&Value) -> bool) -> Vec<String> {
+    all.iter().filter(|c| breaks(c)).map(|c| name(c)).collect()
+}
+
 fn quoted(names: &[String]) -> String {
     names
         .iter()
@@ -77,28 +82,20 @@ pub fn violations(pod: &Value) -> Vec<String> {
             .join(", ");
         found.push(format!("host namespaces ({list})"));
     }
-    let privileged: Vec<String> = all
-        .iter()
-        .filter(|c| c["securityContext"]["privileged"] == true)
-        .map(|c| name(c))
-        .collect();
+    let privileged = offending(&all, |c| c["securityContext"]["privileged"] == true);
     if !privileged.is_empty() {
         found.push(format!(
             "privileged ({} must not set securityContext.privileged=true)",
             plural(&privileged, "container", "containers")
         ));
     }
-    let host_ports: Vec<String> = all
-        .iter()
-        .filter(|c| {
-            c["ports"].as_array().is_some_and(|ports| {
-                ports
-                    .iter()
-                    .any(|p| p["hostPort"].as_u64().unwrap_or(0) > 0)
-            })
+    let host_ports = offending(&all, |c| {
+        c["ports"].as_array().is_some_and(|ports| {
+            ports
+                .iter()
+                .any(|p| p["hostPort"].as_u64().unwrap_or(0) > 0)
         })
-        .map(|c| name(c))
-        .collect();
+    });
     if !host_ports.is_empty() {
         found.push(format!(
             "hostPort ({} uses hostPorts)",
@@ -125,31 +122,25 @@ pub fn violations(pod: &Value) -> Vec<String> {
             bad_volumes.join(", ")
         ));
     }
-    let escalating: Vec<String> = all
-        .iter()
-        .filter(|c| c["securityContext"]["allowPrivilegeEscalation"] != false)
-        .map(|c| name(c))
-        .collect();
+    let escalating = offending(&all, |c| {
+        c["securityContext"]["allowPrivilegeEscalation"] != false
+    });
     if !escalating.is_empty() {
         found.push(format!(
             "allowPrivilegeEscalation != false ({} must set securityContext.allowPrivilegeEscalation=false)",
             plural(&escalating, "container", "containers")
         ));
     }
-    let unrestricted: Vec<String> = all
-        .iter()
-        .filter(|c| {
-            let caps = &c["securityContext"]["capabilities"];
-            let drops_all = caps["drop"]
-                .as_array()
-                .is_some_and(|d| d.iter().any(|x| x == "ALL"));
-            let adds_only_bind = caps["add"]
-                .as_array()
-                .is_none_or(|a| a.iter().all(|x| x == "NET_BIND_SERVICE"));
-            !(drops_all && adds_only_bind)
-        })
-        .map(|c| name(c))
-        .collect();
+    let unrestricted = offending(&all, |c| {
+        let caps = &c["securityContext"]["capabilities"];
+        let drops_all = caps["drop"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "ALL"));
+        let adds_only_bind = caps["add"]
+            .as_array()
+            .is_none_or(|a| a.iter().all(|x| x == "NET_BIND_SERVICE"));
+        !(drops_all && adds_only_bind)
+    });
     if !unrestricted.is_empty() {
         found.push(format!(
             "unrestricted capabilities ({} must set securityContext.capabilities.drop=[\"ALL\"])",
@@ -157,14 +148,12 @@ pub fn violations(pod: &Value) -> Vec<String> {
         ));
     }
     let pod_non_root = pod_context["runAsNonRoot"] == true;
-    let root_allowed: Vec<String> = all
-        .iter()
-        .filter(|c| match c["securityContext"]["runAsNonRoot"].as_bool() {
+    let root_allowed = offending(&all, |c| {
+        match c["securityContext"]["runAsNonRoot"].as_bool() {
             Some(value) => !value,
             None => !pod_non_root,
-        })
-        .map(|c| name(c))
-        .collect();
+        }
+    });
     if !root_allowed.is_empty() {
         found.push(format!(
             "runAsNonRoot != true (pod or {} must set securityContext.runAsNonRoot=true)",
@@ -183,18 +172,14 @@ pub fn violations(pod: &Value) -> Vec<String> {
         )
     };
     let pod_seccomp = good_seccomp(pod_context);
-    let no_seccomp: Vec<String> = all
-        .iter()
-        .filter(|c| {
-            let own = &c["securityContext"]["seccompProfile"]["type"];
-            if own.is_null() {
-                !pod_seccomp
-            } else {
-                !good_seccomp(&c["securityContext"])
-            }
-        })
-        .map(|c| name(c))
-        .collect();
+    let no_seccomp = offending(&all, |c| {
+        let own = &c["securityContext"]["seccompProfile"]["type"];
+        if own.is_null() {
+            !pod_seccomp
+        } else {
+            !good_seccomp(&c["securityContext"])
+        }
+    });
     if !no_seccomp.is_empty() {
         found.push(format!(
             "seccompProfile (pod or {} must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")",
