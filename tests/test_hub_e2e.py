@@ -9,6 +9,7 @@ S3 sessions 20 s, so the refresh chain (hub refresh token → pod token file
 → kernel re-assume) runs during the test.
 """
 
+import base64
 import json
 import re
 import time
@@ -117,12 +118,15 @@ def open_check_notebook(page, hub, user):
     return panel
 
 
-def token_exp(path):
-    payload = path.read_text().split(".")[1]
+def jwt_claims(token):
+    """The claims of a JWT, unverified (the tests only read them)."""
+    payload = token.split(".")[1]
     payload += "=" * (-len(payload) % 4)
-    import base64
+    return json.loads(base64.urlsafe_b64decode(payload))
 
-    return json.loads(base64.urlsafe_b64decode(payload))["exp"]
+
+def token_exp(path):
+    return jwt_claims(path.read_text())["exp"]
 
 
 def test_users_query_their_own_bucket_and_are_refused_the_other(hub, new_page):
@@ -174,11 +178,7 @@ def test_servers_hold_no_s3_keys_and_read_only_their_own_id_token(hub, new_page)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body) == {"id_token", "expires_at"}
-    payload = body["id_token"].split(".")[1]
-    import base64
-
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    assert claims["preferred_username"] == "alice"
+    assert jwt_claims(body["id_token"])["preferred_username"] == "alice"
     # Not the refresh token: auth_state is not readable with the server's token.
     own = requests.get(f"{api}/users/alice", headers=headers, timeout=30)
     assert own.status_code == 200 and not own.json().get("auth_state")
