@@ -159,6 +159,9 @@ def test_preview_metadata_folder_and_delete(panel):
     assert r.status_code == 201
     listing = s.get(server.url("api/objects"), params={"bucket": "data", "prefix": "pv/"}, timeout=30).json()
     assert "pv/new/" in listing["prefixes"]
+    # Inside the new folder: nothing, not its own marker as a 0-byte file.
+    inside = s.get(server.url("api/objects"), params={"bucket": "data", "prefix": "pv/new/"}, timeout=30).json()
+    assert inside["objects"] == [] and inside["prefixes"] == [], inside
 
     assert s.delete(server.url("api/object"), params={"bucket": "data", "key": "pv/t.csv"}, timeout=30).status_code == 200
     r = s.delete(server.url("api/object"), params={"bucket": "data", "key": "pv/t.csv"}, timeout=30)
@@ -233,7 +236,10 @@ def test_security_login_xsrf_cross_site_and_injection(panel):
         r = s.get(server.url("api/buckets"), headers={"Sec-Fetch-Site": site}, timeout=30)
         assert r.status_code == 403 and r.json()["error"] == "cross_site", site
     assert s.get(server.url("api/buckets"), headers={"Sec-Fetch-Site": "same-origin"}, timeout=30).status_code == 200
-    for params in ({"bucket": "../etc", "prefix": ""}, {"bucket": "data", "prefix": "a/../../b/"}, {"bucket": "data", "limit": "100000"}):
+    # The whole value is the bucket name: `data/anything` is not the bucket `data`.
+    bad = ({"bucket": "../etc", "prefix": ""}, {"bucket": "data/anything"}, {"bucket": "data/", "prefix": "x/"},
+           {"bucket": "data", "prefix": "a/../../b/"}, {"bucket": "data", "limit": "100000"})
+    for params in bad:
         r = s.get(server.url("api/objects"), params=params, timeout=30)
         assert r.status_code == 400, (params, r.text)
     r = s.get(server.url("api/objects"), params={"bucket": "forbidden"}, timeout=30)

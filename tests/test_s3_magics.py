@@ -59,6 +59,24 @@ def test_ls_lists_folders_first_with_sizes_and_pages(kernel, seaweed):
     assert "s3://data/" in buckets
 
 
+def test_ls_shows_a_panel_folder_as_a_folder(kernel, seaweed):
+    """The panel makes a folder as a `prefix/` marker object; `%s3 ls` shows
+    it as a folder above and as an empty folder inside, never as a 0-byte
+    file in itself."""
+    kc, _ = kernel
+    admin = seaweed.admin()
+    admin.put_object(Bucket="data", Key="marked/empty/", Body=b"")
+    admin.put_object(Bucket="data", Key="marked/full/", Body=b"")
+    admin.put_object(Bucket="data", Key="marked/full/a.csv", Body=b"a\n1\n")
+    above = text_of(ok(kc, "%s3 ls s3://data/marked/"))
+    assert "PRE" in above and "s3://data/marked/empty/" in above and above.strip().endswith("2 folders, 0 objects (0 B)")
+    inside = text_of(ok(kc, "%s3 ls s3://data/marked/empty/"))
+    assert inside.strip() == "s3://data/marked/empty/ is an empty folder.", inside
+    full = text_of(ok(kc, "%s3 ls s3://data/marked/full/"))
+    assert "0 folders, 1 object" in full and "s3://data/marked/full/a.csv" in full
+    assert "s3://data/marked/full/\n" not in full and " 0 B  s3://data/marked/full/" not in full, full
+
+
 def test_head_previews_tables_and_text(kernel, seaweed):
     kc, _ = kernel
     table = pa.table({"id": list(range(50)), "name": [f"n{i}" for i in range(50)]})

@@ -10,6 +10,8 @@
  * Pure functions only (no JupyterLab imports), unit-tested with node.
  */
 
+import { TABLE_EXTENSIONS } from './table-formats';
+
 /** A bucket and a key inside it; `key` is `''` for the bucket root. */
 export interface S3Address {
   bucket: string;
@@ -80,13 +82,14 @@ export function toS3Url(path: string, isFolder = false): string {
   return `s3://${bucket}/${key}${isFolder ? '/' : ''}`;
 }
 
-/** The formats Quarry's SQL cells read straight from a URL. */
-const QUERYABLE = ['.parquet', '.csv', '.json', '.ndjson', '.jsonl', '.avro', '.arrow'];
-
-/** Whether "Query in notebook" applies to an object of this name. */
+/**
+ * Whether "Query in notebook" applies to an object of this name: exactly
+ * the endings Quarry's SQL reads from a URL (the list is generated from
+ * quarry-s3, where the kernel and the panel backend use it too).
+ */
 export function isQueryable(name: string): boolean {
   const lower = name.toLowerCase();
-  return QUERYABLE.some(ext => lower.endsWith(ext));
+  return TABLE_EXTENSIONS.some(ext => lower.endsWith(ext));
 }
 
 /**

@@ -9,6 +9,8 @@
 //!   runs it on the query executor with progress and interrupt, and renders
 //!   results and errors.
 
+#![warn(missing_docs)]
+
 pub mod cells;
 pub mod protocol;
 

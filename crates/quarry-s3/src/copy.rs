@@ -119,7 +119,7 @@ async fn copy_sized(
     };
     let outcome = copy.await;
     if outcome.is_err() {
-        crate::abort_multipart_upload(stores, &to.bucket, &to.key, &upload_id).await;
+        crate::multipart::abort_upload(stores.client(), to, &upload_id).await;
     }
     outcome
 }

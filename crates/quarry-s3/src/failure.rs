@@ -21,20 +21,58 @@ pub struct S3Reply<'a> {
     pub not_found: bool,
 }
 
+/// What kind of failure, the one classification every caller derives its
+/// own from (the kernel's `ename`, the panel's HTTP status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
+    /// The bucket or object does not exist.
     NotFound,
+    /// The policy does not allow this.
     AccessDenied,
+    /// The credentials are missing, invalid or expired.
     Credentials,
+    /// S3 could not be reached or is unavailable.
     Unavailable,
+    /// The storage quota is full.
     QuotaFull,
+    /// The request conflicts with the state of the bucket (not empty,
+    /// already exists, a concurrent operation).
+    Conflict,
+    /// The request itself is malformed (a bad bucket name or URL).
+    Invalid,
+    /// Anything else S3 answered.
     Other,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An S3 failure explained in one sentence, with its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct S3Failure {
     pub kind: FailureKind,
     pub message: String,
+}
+
+impl From<crate::S3Error> for S3Failure {
+    fn from(err: crate::S3Error) -> Self {
+        S3Failure::from(&err)
+    }
+}
+
+impl From<&crate::S3Error> for S3Failure {
+    fn from(err: &crate::S3Error) -> Self {
+        use crate::S3Error;
+        let kind = match err {
+            S3Error::NoCredentials
+            | S3Error::CredentialsExpired { .. }
+            | S3Error::RenewalFailed { .. } => FailureKind::Credentials,
+            S3Error::NotAnS3Url { .. } | S3Error::InvalidBucketName { .. } => FailureKind::Invalid,
+            S3Error::Client { .. } => FailureKind::Other,
+        };
+        S3Failure {
+            kind,
+            message: err.to_string(),
+        }
+    }
 }
 
 /// Explains a failed request for `place` (an `s3://` URL or a description)
@@ -93,6 +131,20 @@ pub fn explain(reply: &S3Reply<'_>, place: &str, endpoint: &str) -> S3Failure {
             FailureKind::QuotaFull,
             format!(
                 "S3 refused the write to {place}: the storage quota is full; delete data or ask for more space."
+            ),
+        ),
+        ("BucketNotEmpty", _) => failure(
+            FailureKind::Conflict,
+            format!("{place} is not empty: delete what is in it first."),
+        ),
+        ("BucketAlreadyExists" | "BucketAlreadyOwnedByYou", _) => failure(
+            FailureKind::Conflict,
+            format!("{place} already exists: choose another name."),
+        ),
+        ("OperationAborted" | "PreconditionFailed", _) | (_, Some(409 | 412)) => failure(
+            FailureKind::Conflict,
+            format!(
+                "S3 refused the change to {place} because it conflicts with another change; try again."
             ),
         ),
         ("NoSuchKey", _) | (_, Some(404)) => not_found(place),
@@ -164,39 +216,79 @@ where
     explain(&reply, place, endpoint)
 }
 
+/// What an object_store error says, parsed once: S3's code, status,
+/// message and the bucket and resource it names, or Quarry's own
+/// credential error carried inside it.
+#[derive(Debug, Clone, Default)]
+pub struct StoreReply {
+    pub code: Option<String>,
+    pub status: Option<u16>,
+    pub message: Option<String>,
+    pub bucket: Option<String>,
+    /// The `<Resource>` (or `<Key>`) S3 named, e.g. `/bucket/key`.
+    pub resource: Option<String>,
+    /// The whole error chain as text, for hints; never shown.
+    detail: String,
+    not_found: bool,
+    /// Quarry's own credential error, which says exactly what is wrong.
+    own: Option<S3Failure>,
+}
+
+impl StoreReply {
+    pub fn parse(err: &object_store::Error) -> Self {
+        let mut detail = err.to_string();
+        let mut own = None;
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = cause {
+            if let Some(s3) = e.downcast_ref::<crate::S3Error>() {
+                own = Some(S3Failure {
+                    kind: FailureKind::Credentials,
+                    message: s3.to_string(),
+                });
+                break;
+            }
+            if !std::ptr::addr_eq(e, err as &dyn std::error::Error) {
+                detail.push_str(" | ");
+                detail.push_str(&e.to_string());
+            }
+            cause = e.source();
+        }
+        let status = detail
+            .find("status ")
+            .and_then(|i| detail.get(i + 7..i + 10))
+            .and_then(|s| s.parse().ok());
+        StoreReply {
+            code: xml_tag(&detail, "Code"),
+            status,
+            message: xml_tag(&detail, "Message"),
+            bucket: xml_tag(&detail, "BucketName"),
+            resource: xml_tag(&detail, "Resource").or_else(|| xml_tag(&detail, "Key")),
+            not_found: matches!(err, object_store::Error::NotFound { .. }),
+            detail,
+            own,
+        }
+    }
+
+    /// Explains the failure for `place` against `endpoint`.
+    pub fn explain(&self, place: &str, endpoint: &str) -> S3Failure {
+        if let Some(own) = &self.own {
+            return own.clone();
+        }
+        let reply = S3Reply {
+            code: self.code.as_deref(),
+            status: self.status,
+            message: self.message.as_deref(),
+            bucket: self.bucket.as_deref(),
+            detail: &self.detail,
+            not_found: self.not_found,
+        };
+        explain(&reply, place, endpoint)
+    }
+}
+
 /// Explains a failed object_store call for `place`.
 pub fn explain_store(err: &object_store::Error, place: &str, endpoint: &str) -> S3Failure {
-    let mut detail = err.to_string();
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if let Some(own) = e.downcast_ref::<crate::S3Error>() {
-            return S3Failure {
-                kind: FailureKind::Credentials,
-                message: own.to_string(),
-            };
-        }
-        if !std::ptr::addr_eq(e, err as &dyn std::error::Error) {
-            detail.push_str(" | ");
-            detail.push_str(&e.to_string());
-        }
-        cause = e.source();
-    }
-    let code = xml_tag(&detail, "Code");
-    let message = xml_tag(&detail, "Message");
-    let bucket = xml_tag(&detail, "BucketName");
-    let status = detail
-        .find("status ")
-        .and_then(|i| detail.get(i + 7..i + 10))
-        .and_then(|s| s.parse().ok());
-    let reply = S3Reply {
-        code: code.as_deref(),
-        status,
-        message: message.as_deref(),
-        bucket: bucket.as_deref(),
-        detail: &detail,
-        not_found: matches!(err, object_store::Error::NotFound { .. }),
-    };
-    explain(&reply, place, endpoint)
+    StoreReply::parse(err).explain(place, endpoint)
 }
 
 /// The text of `<name>…</name>` in an S3 XML error body.

@@ -10,16 +10,22 @@
 //! Secrets never leave this crate in printable form: [`Credentials`] redacts
 //! them in `Debug`, and every error message is built from non-secret fields.
 
+#![warn(missing_docs)]
+
 mod cache;
 mod config;
 mod copy;
 mod credentials;
+mod delete_prefix;
 mod error;
 mod failure;
+mod files;
 mod location;
-mod ops;
+mod multipart;
+mod objects;
 mod sdk;
 mod stores;
+mod table_formats;
 
 pub use cache::{CacheStats, CachingStore, RangeCache};
 pub use config::{Env, S3Settings};
@@ -27,10 +33,18 @@ pub use copy::{copy_object, copy_prefix};
 pub use credentials::{Credentials, CredentialsProvider, Identity};
 pub use error::S3Error;
 pub use failure::{
-    FailureKind, S3Failure, S3Reply, explain as explain_failure,
+    FailureKind, S3Failure, S3Reply, StoreReply, explain as explain_failure,
     explain_sdk as explain_sdk_failure, explain_store as explain_store_failure,
     not_found as not_found_failure, xml_tag,
 };
-pub use location::S3Location;
-pub use ops::{DeletePrefixError, abort_multipart_upload, delete_prefix};
+pub use delete_prefix::{DeletePrefixError, delete_prefix};
+pub use files::{FileCopyError, download_to_file, upload_file};
+pub use location::{S3Location, validate_bucket_name};
+pub use multipart::{MIN_PART_BYTES, MultipartUpload, UploadedPart};
+pub use objects::{
+    BucketEntry, ByteRange, FolderLevel, ObjectBody, ObjectEntry, ObjectInfo, create_folder,
+    delete_object, exists, get_object, head_object, list_buckets, list_level, presigned_download,
+    put_object, read_head,
+};
+pub use table_formats::{TABLE_EXTENSIONS, TableFormat, table_format};
 pub use stores::S3Stores;

@@ -2,6 +2,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use quarry_s3::{FailureKind, S3Error, S3Failure};
+use quarry_sql::SqlError;
 use serde_json::json;
 
 /// An API failure: a status and `{error, message}` JSON, where `message`
@@ -64,6 +65,8 @@ impl ApiError {
             FailureKind::Credentials => (StatusCode::FORBIDDEN, "credentials"),
             FailureKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             FailureKind::QuotaFull => (StatusCode::INSUFFICIENT_STORAGE, "quota_full"),
+            FailureKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+            FailureKind::Invalid => (StatusCode::BAD_REQUEST, "bad_request"),
             FailureKind::Other => (StatusCode::BAD_GATEWAY, "s3_error"),
         };
         ApiError {
@@ -74,11 +77,22 @@ impl ApiError {
     }
 
     pub fn from_s3(err: &S3Error) -> Self {
-        match err {
-            S3Error::NoCredentials
-            | S3Error::CredentialsExpired { .. }
-            | S3Error::RenewalFailed { .. } => ApiError::forbidden("credentials", err.to_string()),
-            _ => ApiError::bad_request(err.to_string()),
+        ApiError::from_failure(S3Failure::from(err))
+    }
+
+    /// A query that read a file: S3's refusals by their kind, anything
+    /// else (a file that does not parse as its format) 422.
+    pub fn from_sql(err: SqlError) -> Self {
+        match err.kind.s3() {
+            Some(kind) => ApiError::from_failure(S3Failure {
+                kind,
+                message: err.message,
+            }),
+            None => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                error: "unreadable",
+                message: err.message,
+            },
         }
     }
 }

@@ -6,6 +6,8 @@
 //! same credentials module as the kernel (`quarry-s3`), so the panel keeps
 //! working when credentials renew.
 
+#![warn(missing_docs)]
+
 mod api;
 mod error;
 mod routes;
@@ -57,10 +59,7 @@ pub async fn serve_unix(path: &Path, state: AppState) -> std::io::Result<()> {
     let _ = std::fs::remove_file(path);
     let listener = tokio::net::UnixListener::bind(path)?;
     tracing::info!(socket = %path.display(), "quarry serve listening");
-    tokio::spawn(uploads::reap_stale(
-        Arc::clone(&state.uploads),
-        Arc::clone(&state.s3),
-    ));
+    tokio::spawn(uploads::reap_stale(Arc::clone(&state.uploads)));
     axum::serve(listener, router(state)).await
 }
 
@@ -68,9 +67,6 @@ pub async fn serve_unix(path: &Path, state: AppState) -> std::io::Result<()> {
 pub async fn serve_tcp(port: u16, state: AppState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     tracing::info!(addr = %listener.local_addr()?, "quarry serve listening");
-    tokio::spawn(uploads::reap_stale(
-        Arc::clone(&state.uploads),
-        Arc::clone(&state.s3),
-    ));
+    tokio::spawn(uploads::reap_stale(Arc::clone(&state.uploads)));
     axum::serve(listener, router(state)).await
 }

@@ -10,15 +10,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
+use quarry_s3::{MIN_PART_BYTES, MultipartUpload, S3Location, UploadedPart};
 use serde_json::{Value, json};
 
 use crate::{ApiError, AppState};
-
-/// S3's minimum size for every part but the last.
-const MIN_PART: usize = 5 << 20;
 /// Part uploads running at once per upload (each holds ≥ 5 MiB).
 const PARTS_IN_FLIGHT: usize = 4;
 /// Abandoned uploads are aborted after this long without a chunk.
@@ -30,13 +26,13 @@ pub(crate) struct Uploads {
 }
 
 enum Part {
-    Sending(tokio::task::JoinHandle<Result<CompletedPart, ApiError>>),
-    Stored(CompletedPart),
+    Sending(tokio::task::JoinHandle<Result<UploadedPart, ApiError>>),
+    Stored(UploadedPart),
 }
 
 impl Part {
     /// Waits for the part to be stored (once; later calls return at once).
-    async fn stored(&mut self) -> Result<CompletedPart, ApiError> {
+    async fn stored(&mut self) -> Result<UploadedPart, ApiError> {
         if let Part::Sending(handle) = self {
             let part = match handle.await {
                 Ok(result) => result?,
@@ -60,9 +56,7 @@ impl Part {
 }
 
 struct Pending {
-    bucket: String,
-    key: String,
-    s3_upload_id: String,
+    s3: MultipartUpload,
     buffer: Vec<u8>,
     next_chunk: u32,
     /// Parts sent so far, in order; each finishes in the background so the
@@ -73,19 +67,15 @@ struct Pending {
 }
 
 impl Uploads {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn chunk(
         &self,
         state: &AppState,
-        bucket: &str,
-        key: &str,
+        target: S3Location,
         part: u32,
         upload_id: Option<&str>,
         body: Bytes,
         last: bool,
     ) -> Result<Value, ApiError> {
-        let url = format!("s3://{bucket}/{key}");
-        let client = state.s3.client();
         let Some(id) = upload_id else {
             if part != 1 {
                 return Err(ApiError::bad_request(
@@ -95,28 +85,19 @@ impl Uploads {
             if last {
                 // Small files: one request, no multipart bookkeeping.
                 let size = body.len();
-                client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .body(ByteStream::from(body))
-                    .send()
+                quarry_s3::put_object(&state.s3, &target, body)
                     .await
-                    .map_err(|e| state.sdk_error(&e, &url))?;
-                return Ok(json!({"done": true, "bucket": bucket, "key": key, "size": size}));
+                    .map_err(ApiError::from_failure)?;
+                return Ok(
+                    json!({"done": true, "bucket": target.bucket, "key": target.key, "size": size}),
+                );
             }
-            let started = client
-                .create_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .send()
+            let started = MultipartUpload::start(&state.s3, &target)
                 .await
-                .map_err(|e| state.sdk_error(&e, &url))?;
+                .map_err(ApiError::from_failure)?;
             let id = uuid::Uuid::new_v4().to_string();
             let pending = Pending {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-                s3_upload_id: started.upload_id().unwrap_or_default().to_string(),
+                s3: started,
                 buffer: Vec::new(),
                 next_chunk: 1,
                 parts: Vec::new(),
@@ -127,14 +108,13 @@ impl Uploads {
                 .lock()
                 .expect("uploads lock")
                 .insert(id.clone(), Arc::new(tokio::sync::Mutex::new(pending)));
-            return self.append(state, &id, part, body, false).await;
+            return self.append(&id, part, body, false).await;
         };
-        self.append(state, id, part, body, last).await
+        self.append(id, part, body, last).await
     }
 
     async fn append(
         &self,
-        state: &AppState,
         id: &str,
         part: u32,
         body: Bytes,
@@ -161,19 +141,19 @@ impl Uploads {
         upload.touched = Instant::now();
         upload.buffer.extend_from_slice(&body);
         let result = async {
-            if upload.buffer.len() >= MIN_PART
+            if upload.buffer.len() >= MIN_PART_BYTES
                 || (last && (!upload.buffer.is_empty() || upload.parts.is_empty()))
             {
-                upload.flush_part(state).await?;
+                upload.flush_part().await?;
             }
             if last {
-                upload.complete(state).await?;
+                upload.complete().await?;
             }
             Ok::<_, ApiError>(())
         }
         .await;
         let received = upload.received;
-        let (bucket, key) = (upload.bucket.clone(), upload.key.clone());
+        let S3Location { bucket, key } = upload.s3.location().clone();
         match result {
             Ok(()) if last => {
                 drop(upload);
@@ -182,7 +162,7 @@ impl Uploads {
             }
             Ok(()) => Ok(json!({"upload_id": id, "part": part, "received": received})),
             Err(e) => {
-                upload.abort(&state.s3).await;
+                upload.abort().await;
                 drop(upload);
                 self.active.lock().expect("uploads lock").remove(id);
                 Err(e)
@@ -194,7 +174,7 @@ impl Uploads {
 impl Uploads {
     /// Cancels an upload at the browser's request: the S3 multipart upload
     /// is aborted so no parts stay behind.
-    pub(crate) async fn cancel(&self, state: &AppState, id: &str) -> Result<Value, ApiError> {
+    pub(crate) async fn cancel(&self, id: &str) -> Result<Value, ApiError> {
         let pending = self
             .active
             .lock()
@@ -202,41 +182,24 @@ impl Uploads {
             .remove(id)
             .ok_or_else(|| ApiError::not_found("This upload is unknown or already finished."))?;
         let mut upload = pending.lock().await;
-        upload.abort(&state.s3).await;
-        Ok(json!({"cancelled": true, "bucket": upload.bucket, "key": upload.key}))
+        upload.abort().await;
+        let location = upload.s3.location();
+        Ok(json!({"cancelled": true, "bucket": location.bucket, "key": location.key}))
     }
 }
 
 impl Pending {
-    async fn flush_part(&mut self, state: &AppState) -> Result<(), ApiError> {
+    async fn flush_part(&mut self) -> Result<(), ApiError> {
         // Bound the memory held by parts in flight.
         self.wait_for_parts(PARTS_IN_FLIGHT - 1).await?;
         let number = self.parts.len() as i32 + 1;
-        let data = std::mem::take(&mut self.buffer);
-        let url = format!("s3://{}/{}", self.bucket, self.key);
-        let (state, bucket, key, upload_id) = (
-            state.clone(),
-            self.bucket.clone(),
-            self.key.clone(),
-            self.s3_upload_id.clone(),
-        );
+        let data = Bytes::from(std::mem::take(&mut self.buffer));
+        let upload = self.s3.clone();
         self.parts.push(Part::Sending(tokio::spawn(async move {
-            let out = state
-                .s3
-                .client()
-                .upload_part()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(ByteStream::from(data))
-                .send()
+            upload
+                .upload_part(number, data)
                 .await
-                .map_err(|e| state.sdk_error(&e, &url))?;
-            Ok(CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(out.e_tag().map(str::to_string))
-                .build())
+                .map_err(ApiError::from_failure)
         })));
         Ok(())
     }
@@ -254,7 +217,7 @@ impl Pending {
     }
 
     /// Every part, in order, once all are stored.
-    async fn finished_parts(&mut self) -> Result<Vec<CompletedPart>, ApiError> {
+    async fn finished_parts(&mut self) -> Result<Vec<UploadedPart>, ApiError> {
         let mut done = Vec::with_capacity(self.parts.len());
         for part in &mut self.parts {
             done.push(part.stored().await?);
@@ -262,38 +225,25 @@ impl Pending {
         Ok(done)
     }
 
-    async fn complete(&mut self, state: &AppState) -> Result<(), ApiError> {
-        let url = format!("s3://{}/{}", self.bucket, self.key);
+    async fn complete(&mut self) -> Result<(), ApiError> {
         let parts = self.finished_parts().await?;
-        state
-            .s3
-            .client()
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(&self.s3_upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
+        self.s3
+            .complete(parts)
             .await
-            .map_err(|e| state.sdk_error(&e, &url))?;
-        Ok(())
+            .map_err(ApiError::from_failure)
     }
 
-    async fn abort(&mut self, s3: &quarry_s3::S3Stores) {
+    async fn abort(&mut self) {
         // Let parts in flight finish or fail, so none lands after the abort.
         for part in &mut self.parts {
             let _ = part.stored().await;
         }
-        quarry_s3::abort_multipart_upload(s3, &self.bucket, &self.key, &self.s3_upload_id).await;
+        self.s3.abort().await;
     }
 }
 
 /// Aborts uploads nobody has touched for an hour (a closed browser tab).
-pub(crate) async fn reap_stale(uploads: Arc<Uploads>, s3: Arc<quarry_s3::S3Stores>) {
+pub(crate) async fn reap_stale(uploads: Arc<Uploads>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
@@ -311,7 +261,7 @@ pub(crate) async fn reap_stale(uploads: Arc<Uploads>, s3: Arc<quarry_s3::S3Store
             if upload.touched.elapsed() < ABANDONED_AFTER {
                 continue;
             }
-            upload.abort(&s3).await;
+            upload.abort().await;
             drop(upload);
             uploads.active.lock().expect("uploads lock").remove(&id);
             tracing::info!(%id, "aborted an abandoned upload");

@@ -1,6 +1,8 @@
 //! Input checks: every bucket, key and limit is validated before it gets
 //! near S3, so path tricks and oversized requests are refused with 400.
 
+use quarry_s3::S3Location;
+
 use crate::ApiError;
 
 /// Object keys: 1–1024 bytes, no control characters, no `.`/`..` segments,
@@ -39,35 +41,34 @@ pub fn prefix(prefix: &str) -> Result<&str, ApiError> {
     }
 }
 
+/// The whole string is one bucket name (S3's naming rules).
 pub fn bucket(bucket: &str) -> Result<&str, ApiError> {
-    quarry_s3::S3Location::parse(&format!("s3://{bucket}"))
-        .map(|_| bucket)
+    quarry_s3::validate_bucket_name(bucket)
+        .map(|()| bucket)
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// A validated object address: the bucket, the key and its `s3://` URL
-/// (for messages).
-pub struct Target<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub url: String,
+/// A validated object address.
+pub fn target(bucket_name: &str, object_key: &str) -> Result<S3Location, ApiError> {
+    Ok(S3Location {
+        bucket: bucket(bucket_name)?.to_string(),
+        key: key(object_key)?.to_string(),
+    })
 }
 
-pub fn target<'a>(bucket_name: &'a str, object_key: &'a str) -> Result<Target<'a>, ApiError> {
-    let bucket = bucket(bucket_name)?;
-    let key = key(object_key)?;
-    Ok(Target {
-        bucket,
-        key,
-        url: format!("s3://{bucket}/{key}"),
+/// A validated folder address: the bucket root or a prefix ending in `/`.
+pub fn folder(bucket_name: &str, prefix_text: &str) -> Result<S3Location, ApiError> {
+    Ok(S3Location {
+        bucket: bucket(bucket_name)?.to_string(),
+        key: prefix(prefix_text)?.to_string(),
     })
 }
 
 /// Page sizes: 1–1000 (S3's own maximum per request), default 200.
-pub fn limit(limit: Option<i32>) -> Result<i32, ApiError> {
+pub fn limit(limit: Option<i32>) -> Result<usize, ApiError> {
     match limit {
         None => Ok(200),
-        Some(n) if (1..=1000).contains(&n) => Ok(n),
+        Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
         Some(n) => Err(ApiError::bad_request(format!(
             "limit must be between 1 and 1000, not {n}."
         ))),
@@ -89,6 +90,9 @@ mod tests {
         assert!(bucket("ok-bucket").is_ok());
         assert!(bucket("../x").is_err());
         assert!(bucket("Bad").is_err());
+        // The whole value is the name: nothing after a '/' slips through.
+        assert!(bucket("ok-bucket/anything").is_err());
+        assert!(bucket("ok-bucket/").is_err());
         assert!(limit(Some(0)).is_err());
         assert_eq!(limit(None).unwrap(), 200);
     }

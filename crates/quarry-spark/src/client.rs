@@ -439,8 +439,8 @@ fn first_paragraph(message: &str) -> String {
         return "Spark failed without saying why.".into();
     }
     let mut text = first.to_string();
-    if !first.contains("SQLSTATE") {
-        if let Some(at) = message.find("SQLSTATE: ") {
+    if !first.contains("SQLSTATE")
+        && let Some(at) = message.find("SQLSTATE: ") {
             let state = message[at..]
                 .lines()
                 .next()
@@ -449,7 +449,6 @@ fn first_paragraph(message: &str) -> String {
                 .trim_end_matches(';');
             text = format!("{} ({state})", text.trim_end());
         }
-    }
     text
 }
 

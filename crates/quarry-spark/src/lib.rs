@@ -32,7 +32,7 @@ pub use session::{SessionConfig, SparkSession, StartStep};
 
 /// The Spark Connect protocol, generated from the `.proto` files of the
 /// Spark release Quarry targets.
-#[allow(clippy::all, missing_docs)]
+#[allow(clippy::all, missing_docs, unused_qualifications)]
 pub mod proto {
     tonic::include_proto!("spark.connect");
 }

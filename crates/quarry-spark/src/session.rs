@@ -181,7 +181,7 @@ impl SparkSession {
             }
         };
         conf.extend(keys.clone().unwrap_or_default());
-        let java_home = std::env::var_os("JAVA_HOME").map(std::path::PathBuf::from);
+        let java_home = std::env::var_os("JAVA_HOME").map(PathBuf::from);
         let class_archive = ClassArchive::default_cache().and_then(|cache| {
             ClassArchive::locate(&cache, &config.spark_home, java_home.as_deref())
         });

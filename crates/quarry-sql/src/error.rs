@@ -9,26 +9,27 @@
 use std::error::Error as StdError;
 
 use datafusion::error::DataFusionError;
-use quarry_s3::{FailureKind, S3Error, S3Failure, S3Reply};
+use quarry_s3::{FailureKind, S3Error, S3Failure, StoreReply};
 
 use crate::MemoryBudget;
 use crate::memory::human_bytes;
 
-/// What kind of failure, which becomes the Jupyter error's `ename`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What kind of failure, which becomes the Jupyter error's `ename` (and,
+/// for S3 failures, the panel's HTTP status through the same
+/// [`FailureKind`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The SQL text does not parse.
     Syntax,
     /// It parses but refers to something that does not exist or does not fit.
     Plan,
-    /// S3 said the bucket or object does not exist.
-    NotFound,
-    /// S3 refused the operation for these credentials.
-    AccessDenied,
-    /// The credentials themselves are missing, invalid or expired.
-    Credentials,
-    /// The S3 endpoint could not be reached or is unavailable.
-    Unavailable,
+    /// A table the statement names is not registered.
+    MissingTable {
+        /// The name as the user wrote it (unqualified).
+        name: String,
+    },
+    /// S3 refused or failed the request, classified by `quarry-s3`.
+    S3(FailureKind),
     /// The query needed more memory than the kernel's budget.
     Memory,
     /// Anything else that failed while running.
@@ -40,18 +41,32 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub fn ename(self) -> &'static str {
+    pub fn ename(&self) -> &'static str {
         match self {
             ErrorKind::Syntax => "SQLSyntaxError",
-            ErrorKind::Plan => "SQLPlanError",
-            ErrorKind::NotFound => "S3NotFound",
-            ErrorKind::AccessDenied => "S3AccessDenied",
-            ErrorKind::Credentials => "S3CredentialsError",
-            ErrorKind::Unavailable => "S3Unavailable",
+            ErrorKind::Plan | ErrorKind::MissingTable { .. } => "SQLPlanError",
+            ErrorKind::S3(kind) => match kind {
+                FailureKind::NotFound => "S3NotFound",
+                FailureKind::AccessDenied => "S3AccessDenied",
+                FailureKind::Credentials => "S3CredentialsError",
+                FailureKind::Unavailable => "S3Unavailable",
+                FailureKind::QuotaFull => "S3QuotaFull",
+                FailureKind::Conflict => "S3Conflict",
+                FailureKind::Invalid => "UsageError",
+                FailureKind::Other => "S3Error",
+            },
             ErrorKind::Memory => "MemoryLimitExceeded",
             ErrorKind::Execution => "ExecutionError",
             ErrorKind::Config => "ConfigError",
             ErrorKind::TooComplex => "SQLTooComplex",
+        }
+    }
+
+    /// The S3 classification, when S3 is what failed.
+    pub fn s3(&self) -> Option<FailureKind> {
+        match self {
+            ErrorKind::S3(kind) => Some(*kind),
+            _ => None,
         }
     }
 }
@@ -85,14 +100,7 @@ impl SqlError {
 
     /// The SQL-facing form of an S3 failure.
     pub fn from_failure(failure: S3Failure) -> Self {
-        let kind = match failure.kind {
-            FailureKind::NotFound => ErrorKind::NotFound,
-            FailureKind::AccessDenied => ErrorKind::AccessDenied,
-            FailureKind::Credentials => ErrorKind::Credentials,
-            FailureKind::Unavailable => ErrorKind::Unavailable,
-            FailureKind::QuotaFull | FailureKind::Other => ErrorKind::Execution,
-        };
-        SqlError::new(kind, failure.message)
+        SqlError::new(ErrorKind::S3(failure.kind), failure.message)
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -105,13 +113,11 @@ impl SqlError {
         // Our own credential errors travel inside object_store's; they say
         // exactly what is wrong, so they win over any wrapper.
         if let Some(s3) = causes(err).find_map(|c| c.downcast_ref::<S3Error>()) {
-            let kind = match s3 {
-                S3Error::NoCredentials
-                | S3Error::CredentialsExpired { .. }
-                | S3Error::RenewalFailed { .. } => ErrorKind::Credentials,
-                _ => ErrorKind::Plan,
+            let failure = S3Failure::from(s3);
+            return match failure.kind {
+                FailureKind::Credentials => SqlError::from_failure(failure),
+                _ => SqlError::new(ErrorKind::Plan, failure.message),
             };
-            return SqlError::new(kind, s3.to_string());
         }
         if let Some(store) = causes(err).find_map(|c| c.downcast_ref::<object_store::Error>()) {
             return from_object_store(store, ctx);
@@ -169,7 +175,9 @@ fn plan_error(message: &str) -> SqlError {
     {
         let short = name.rsplit('.').next().unwrap_or(name);
         return SqlError::new(
-            ErrorKind::Plan,
+            ErrorKind::MissingTable {
+                name: short.to_string(),
+            },
             format!(
                 "Table '{short}' does not exist: see SHOW TABLES, create it with CREATE \
                  EXTERNAL TABLE, or query a file directly as FROM 's3://bucket/file.parquet'."
@@ -188,7 +196,7 @@ pub(crate) fn from_store_error(
 ) -> SqlError {
     let chain = std::iter::successors(Some(err as &(dyn StdError + 'static)), source_of);
     if let Some(s3) = chain.into_iter().find_map(|c| c.downcast_ref::<S3Error>()) {
-        return SqlError::new(ErrorKind::Credentials, s3.to_string());
+        return SqlError::new(ErrorKind::S3(FailureKind::Credentials), s3.to_string());
     }
     from_object_store_at(err, ctx, place.map(str::to_string))
 }
@@ -202,23 +210,14 @@ fn from_object_store_at(
     ctx: &ErrorContext<'_>,
     known_place: Option<String>,
 ) -> SqlError {
-    let detail = full_chain(err);
-    let response = S3Response::parse(&detail);
+    let reply = StoreReply::parse(err);
     let place = known_place
         .or_else(|| match err {
             object_store::Error::NotFound { path, .. } => Some(locate(path, ctx.statement)),
-            _ => response.resource_url(ctx.statement),
+            _ => resource_url(&reply, ctx.statement),
         })
         .unwrap_or_else(|| "the requested S3 location".into());
-    let reply = S3Reply {
-        code: response.code.as_deref(),
-        status: response.status,
-        message: response.message.as_deref(),
-        bucket: response.bucket.as_deref(),
-        detail: &detail,
-        not_found: matches!(err, object_store::Error::NotFound { .. }),
-    };
-    SqlError::from_failure(quarry_s3::explain_failure(&reply, &place, &ctx.endpoint))
+    SqlError::from_failure(reply.explain(&place, &ctx.endpoint))
 }
 
 pub(crate) fn not_found(place: &str) -> SqlError {
@@ -255,63 +254,21 @@ pub(crate) fn s3_urls(text: &str) -> Vec<String> {
     urls
 }
 
-/// The parts of an S3 error response worth showing.
-#[derive(Debug, Default)]
-struct S3Response {
-    status: Option<u16>,
-    code: Option<String>,
-    message: Option<String>,
-    bucket: Option<String>,
-    resource: Option<String>,
-}
-
-impl S3Response {
-    fn parse(detail: &str) -> Self {
-        let tag = |name: &str| {
-            let open = format!("<{name}>");
-            let start = detail.find(&open)? + open.len();
-            let end = detail[start..].find(&format!("</{name}>"))? + start;
-            Some(detail[start..end].trim().to_string()).filter(|s| !s.is_empty())
-        };
-        let status = detail
-            .find("status ")
-            .and_then(|i| detail[i + 7..].get(..3))
-            .and_then(|s| s.parse().ok());
-        S3Response {
-            status,
-            code: tag("Code"),
-            message: tag("Message"),
-            bucket: tag("BucketName"),
-            resource: tag("Resource").or_else(|| tag("Key")),
-        }
+/// The `s3://` URL of the resource S3 named in its refusal.
+fn resource_url(reply: &StoreReply, statement: &str) -> Option<String> {
+    let resource = reply.resource.as_deref()?.trim_start_matches('/');
+    if resource.is_empty() {
+        return None;
     }
-
-    fn resource_url(&self, statement: &str) -> Option<String> {
-        let resource = self.resource.as_deref()?.trim_start_matches('/');
-        if resource.is_empty() {
-            return None;
+    match &reply.bucket {
+        Some(bucket) if !resource.starts_with(bucket.as_str()) => {
+            Some(format!("s3://{bucket}/{resource}"))
         }
-        match &self.bucket {
-            Some(bucket) if !resource.starts_with(bucket.as_str()) => {
-                Some(format!("s3://{bucket}/{resource}"))
-            }
-            _ if resource.contains('/') || !statement.contains("s3://") => {
-                Some(format!("s3://{resource}"))
-            }
-            _ => Some(locate(resource, statement)),
+        _ if resource.contains('/') || !statement.contains("s3://") => {
+            Some(format!("s3://{resource}"))
         }
+        _ => Some(locate(resource, statement)),
     }
-}
-
-fn full_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(" | ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn first_line(text: &str) -> &str {
@@ -380,7 +337,13 @@ mod tests {
     fn missing_table_suggests_what_to_do() {
         let err = DataFusionError::Plan("table 'datafusion.public.readings' not found".into());
         let mapped = SqlError::from_datafusion(&err, &ctx("SELECT * FROM readings"));
-        assert_eq!(mapped.kind, ErrorKind::Plan);
+        assert_eq!(
+            mapped.kind,
+            ErrorKind::MissingTable {
+                name: "readings".into()
+            }
+        );
+        assert_eq!(mapped.kind.ename(), "SQLPlanError");
         assert!(
             mapped
                 .message
@@ -399,7 +362,7 @@ mod tests {
         };
         let err = DataFusionError::ObjectStore(Box::new(store));
         let mapped = SqlError::from_datafusion(&err, &ctx("SELECT * FROM 's3://other/x.csv'"));
-        assert_eq!(mapped.kind, ErrorKind::AccessDenied);
+        assert_eq!(mapped.kind, ErrorKind::S3(FailureKind::AccessDenied));
         assert!(
             mapped.message.contains("s3://other/x.csv"),
             "{}",
@@ -418,7 +381,7 @@ mod tests {
             &DataFusionError::External(Box::new(store)),
             &ctx("SELECT 1"),
         );
-        assert_eq!(mapped.kind, ErrorKind::Credentials);
+        assert_eq!(mapped.kind, ErrorKind::S3(FailureKind::Credentials));
         assert!(mapped.message.contains("InvalidAccessKeyId"));
     }
 
@@ -432,7 +395,7 @@ mod tests {
             &DataFusionError::ObjectStore(Box::new(store)),
             &ctx("SELECT * FROM 's3://demo/data/missing.parquet'"),
         );
-        assert_eq!(mapped.kind, ErrorKind::NotFound);
+        assert_eq!(mapped.kind, ErrorKind::S3(FailureKind::NotFound));
         assert!(
             mapped
                 .message
@@ -457,7 +420,7 @@ mod tests {
             &DataFusionError::ObjectStore(Box::new(store)),
             &ctx("SELECT 1"),
         );
-        assert_eq!(mapped.kind, ErrorKind::Credentials);
+        assert_eq!(mapped.kind, ErrorKind::S3(FailureKind::Credentials));
         assert!(mapped.message.contains("2020-01-01 00:00:00 UTC"));
     }
 

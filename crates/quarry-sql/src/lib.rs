@@ -6,6 +6,8 @@
 //! gets back [`CellOutcome`]s, [`RenderedTable`]s and [`SqlError`]s; the
 //! same renderer serves any Arrow result (Spark's too).
 
+#![warn(missing_docs)]
+
 mod complete;
 mod diagnose;
 mod error;
@@ -13,6 +15,7 @@ mod executor;
 mod inspect;
 mod limits;
 mod memory;
+mod preview;
 mod registry;
 mod render;
 mod run;
@@ -25,6 +28,7 @@ pub use executor::QueryExecutor;
 pub use inspect::inspect;
 pub use limits::MAX_EXPRESSION_DEPTH;
 pub use memory::{MemoryBudget, human_bytes, parse_byte_size, s3_cache_bytes};
+pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use run::{CellOutcome, Progress, StatementResult};
 pub use session::{SessionOptions, SqlSession, default_target_partitions};

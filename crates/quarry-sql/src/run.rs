@@ -189,7 +189,7 @@ impl SqlSession {
     /// for a statement that names S3 files, asks S3 what is really wrong.
     async fn explain_after_failure(&self, err: &DataFusionError, statement: &str) -> SqlError {
         let explained = self.explain(err, statement);
-        if explained.kind == ErrorKind::Plan && explained.message.starts_with("Table '") {
+        if matches!(explained.kind, ErrorKind::MissingTable { .. }) {
             let ctx = self.error_context(statement);
             if let Some(reason) = crate::diagnose::unreadable_url(self, &ctx).await {
                 return reason;

@@ -199,11 +199,10 @@ impl QuarryHandler {
             tokio::select! {
                 joined = &mut task => break joined,
                 changed = steps.changed() => {
-                    if changed.is_ok() {
-                        if let Some(step) = steps.borrow_and_update().clone() {
+                    if changed.is_ok()
+                        && let Some(step) = steps.borrow_and_update().clone() {
                             outputs.update_display(display::status_line(&step.describe()), &display_id);
                         }
-                    }
                 }
             }
         };
@@ -394,11 +393,10 @@ impl QuarryHandler {
     /// Stops Spark when the kernel shuts down or restarts.
     pub(super) async fn shutdown_spark(&self) {
         let session = self.spark.lock().expect("spark lock").take();
-        if let Some(session) = session {
-            if let Err(e) = self.stop_session(session).await {
+        if let Some(session) = session
+            && let Err(e) = self.stop_session(session).await {
                 tracing::warn!("stopping Spark at shutdown: {e}");
             }
-        }
     }
 }
 

@@ -3,10 +3,18 @@
 use jupyter_protocol::{HistoryEntry, HistoryRequest};
 
 /// Inputs executed with `store_history`, numbered like execution counts.
+/// Only the most recent [`MAX_ENTRIES`] are kept: a kernel that runs for
+/// weeks (or a loop of `execute_request`s) must not grow without bound.
 #[derive(Debug, Default)]
 pub(super) struct History {
-    entries: Vec<Entry>,
+    entries: std::collections::VecDeque<Entry>,
 }
+
+/// How many inputs history keeps (IPython keeps its whole session in
+/// SQLite; frontends ask for the last 1,000 at most).
+const MAX_ENTRIES: usize = 10_000;
+/// The text/plain output kept per entry, so a huge result is not held twice.
+const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 
 #[derive(Debug)]
 struct Entry {
@@ -21,10 +29,22 @@ const SESSION: usize = 0;
 
 impl History {
     pub(super) fn record(&mut self, execution_count: usize, code: &str, output: Option<String>) {
-        self.entries.push(Entry {
+        if self.entries.len() == MAX_ENTRIES {
+            self.entries.pop_front();
+        }
+        let mut output = output.unwrap_or_default();
+        if output.len() > MAX_OUTPUT_BYTES {
+            let mut end = MAX_OUTPUT_BYTES;
+            while !output.is_char_boundary(end) {
+                end -= 1;
+            }
+            output.truncate(end);
+            output.push('…');
+        }
+        self.entries.push_back(Entry {
             line: execution_count,
             input: code.to_string(),
-            output: output.unwrap_or_default(),
+            output,
         });
     }
 
@@ -44,7 +64,7 @@ impl History {
         match request {
             HistoryRequest::Tail { n, .. } => {
                 let skip = self.entries.len().saturating_sub((*n).max(0) as usize);
-                self.entries[skip..].iter().map(entry).collect()
+                self.entries.iter().skip(skip).map(entry).collect()
             }
             HistoryRequest::Range { start, stop, .. } => {
                 let (start, stop) = (*start as i64, *stop as i64);
@@ -78,19 +98,42 @@ impl History {
 }
 
 /// IPython's history search uses glob patterns (`*` and `?`).
+///
+/// Iterative, with one backtrack point (the last `*`): linear space and
+/// O(pattern × text) time in the worst case, so `*a*a*a*a*b` over a long
+/// cell neither hangs nor overflows the stack as naive recursion does.
 fn glob_match(pattern: &str, text: &str) -> bool {
-    fn matches(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) => matches(&p[1..], t) || (!t.is_empty() && matches(p, &t[1..])),
-            (Some('?'), Some(_)) => matches(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => matches(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    matches(&p, &t)
+    let (mut pi, mut ti) = (0, 0);
+    // Where the last `*` was, and the text position it is matched up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some('?') => {
+                pi += 1;
+                ti += 1;
+            }
+            Some(c) if *c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                // Let the last `*` swallow one more character and retry.
+                Some((star_p, star_t)) => {
+                    star = Some((star_p, star_t + 1));
+                    pi = star_p + 1;
+                    ti = star_t + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[cfg(test)]
@@ -118,6 +161,42 @@ mod tests {
                 HistoryEntry::InputOutput(_, n, _) => n,
             })
             .collect()
+    }
+
+    #[test]
+    fn globs_match_like_ipython() {
+        for (pattern, text, expected) in [
+            ("SELECT*", "SELECT 1", true),
+            ("*TABLES", "SHOW TABLES", true),
+            ("S?OW*", "SHOW TABLES", true),
+            ("*a*b", "xaxxb", true),
+            ("*a*b", "xaxxbc", false),
+            ("a", "ab", false),
+            ("", "", true),
+            ("*", "", true),
+            ("?", "", false),
+        ] {
+            assert_eq!(glob_match(pattern, text), expected, "{pattern} ~ {text}");
+        }
+    }
+
+    #[test]
+    fn pathological_globs_finish() {
+        // Exponential with naive backtracking; a deep recursion too.
+        let text = "a".repeat(200_000);
+        assert!(!glob_match("*a*a*a*a*a*a*a*a*b", &text));
+        assert!(glob_match("*a*a*a*a*", &text));
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut h = History::default();
+        for n in 1..=MAX_ENTRIES + 5 {
+            h.record(n, "SELECT 1", Some("x".repeat(if n == 7 { 1 << 20 } else { 1 })));
+        }
+        assert_eq!(h.entries.len(), MAX_ENTRIES);
+        assert_eq!(h.entries.front().unwrap().line, 6);
+        assert!(h.entries.iter().all(|e| e.output.len() <= MAX_OUTPUT_BYTES + 4));
     }
 
     #[test]

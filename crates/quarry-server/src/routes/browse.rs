@@ -13,19 +13,13 @@ pub struct Bucket {
 }
 
 pub async fn buckets(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let out = state
-        .s3
-        .client()
-        .list_buckets()
-        .send()
+    let buckets: Vec<Bucket> = quarry_s3::list_buckets(&state.s3)
         .await
-        .map_err(|e| state.sdk_error(&e, "your bucket list"))?;
-    let buckets: Vec<Bucket> = out
-        .buckets()
-        .iter()
+        .map_err(ApiError::from_failure)?
+        .into_iter()
         .map(|b| Bucket {
-            name: b.name().unwrap_or_default().to_string(),
-            created: b.creation_date().map(|d| d.to_string()),
+            name: b.name,
+            created: b.created,
         })
         .collect();
     Ok(Json(serde_json::json!({ "buckets": buckets })))
@@ -61,41 +55,24 @@ pub async fn objects(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Listing>, ApiError> {
-    let bucket = validate::bucket(&q.bucket)?;
-    let prefix = validate::prefix(&q.prefix)?;
+    let folder = validate::folder(&q.bucket, &q.prefix)?;
     let limit = validate::limit(q.limit)?;
-    let place = format!("s3://{bucket}/{prefix}");
-    let page = state
-        .s3
-        .client()
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .delimiter("/")
-        .max_keys(limit)
-        .set_continuation_token(q.token)
-        .send()
+    let level = quarry_s3::list_level(&state.s3, &folder, q.token, limit)
         .await
-        .map_err(|e| state.sdk_error(&e, &place))?;
+        .map_err(ApiError::from_failure)?;
     Ok(Json(Listing {
-        prefixes: page
-            .common_prefixes()
-            .iter()
-            .filter_map(|p| p.prefix().map(str::to_string))
-            .collect(),
-        objects: page
-            .contents()
-            .iter()
-            // The folder marker object itself ("dir/") is not a file in it.
-            .filter(|o| o.key() != Some(prefix) || prefix.is_empty())
+        prefixes: level.prefixes,
+        objects: level
+            .objects
+            .into_iter()
             .map(|o| ObjectEntry {
-                key: o.key().unwrap_or_default().to_string(),
-                size: o.size().unwrap_or(0).max(0) as u64,
-                last_modified: o.last_modified().map(|d| d.to_string()),
-                etag: o.e_tag().map(|e| e.trim_matches('"').to_string()),
+                key: o.key,
+                size: o.size,
+                last_modified: o.last_modified,
+                etag: o.etag,
             })
             .collect(),
-        next_token: page.next_continuation_token().map(str::to_string),
+        next_token: level.next_token,
     }))
 }
 
@@ -109,18 +86,16 @@ pub async fn object(
     State(state): State<AppState>,
     Query(q): Query<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let validate::Target {
-        bucket,
-        key,
-        url: place,
-    } = validate::target(&q.bucket, &q.key)?;
-    let head = state.head_object(bucket, key, &place).await?;
+    let target = validate::target(&q.bucket, &q.key)?;
+    let head = quarry_s3::head_object(&state.s3, &target)
+        .await
+        .map_err(ApiError::from_failure)?;
     Ok(Json(serde_json::json!({
-        "bucket": bucket,
-        "key": key,
-        "size": head.content_length().unwrap_or(0).max(0),
-        "last_modified": head.last_modified().map(|d| d.to_string()),
-        "etag": head.e_tag().map(|e| e.trim_matches('"').to_string()),
-        "content_type": head.content_type(),
+        "bucket": target.bucket,
+        "key": target.key,
+        "size": head.size,
+        "last_modified": head.last_modified,
+        "etag": head.etag,
+        "content_type": head.content_type,
     })))
 }

@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use quarry_s3::S3Location;
+use quarry_s3::S3Failure;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -44,17 +44,8 @@ pub async fn rename(
 }
 
 async fn transfer(state: &AppState, q: &CopyQuery, remove_source: bool) -> Result<Value, ApiError> {
-    let source = validate::target(&q.bucket, &q.key)?;
-    let to_bucket = validate::bucket(q.to_bucket.as_deref().unwrap_or(&q.bucket))?;
-    let to_key = validate::key(&q.to_key)?;
-    let from = S3Location {
-        bucket: source.bucket.to_string(),
-        key: source.key.to_string(),
-    };
-    let to = S3Location {
-        bucket: to_bucket.to_string(),
-        key: to_key.to_string(),
-    };
+    let from = validate::target(&q.bucket, &q.key)?;
+    let to = validate::target(q.to_bucket.as_deref().unwrap_or(&q.bucket), &q.to_key)?;
     let folder = from.key.ends_with('/');
     if folder != to.key.ends_with('/') {
         return Err(ApiError::bad_request(
@@ -71,7 +62,11 @@ async fn transfer(state: &AppState, q: &CopyQuery, remove_source: bool) -> Resul
             "Cannot put {from} inside itself ({to})."
         )));
     }
-    if !q.overwrite && exists(state, &to, folder).await? {
+    if !q.overwrite
+        && quarry_s3::exists(&state.s3, &to)
+            .await
+            .map_err(ApiError::from_failure)?
+    {
         return Err(ApiError::conflict(format!(
             "{to} already exists: choose another name or delete it first."
         )));
@@ -82,20 +77,24 @@ async fn transfer(state: &AppState, q: &CopyQuery, remove_source: bool) -> Resul
             .await
             .map_err(ApiError::from_failure)?;
         if remove_source {
-            delete_one(state, &from).await.map_err(|e| ApiError {
-                message: format!(
-                    "Copied {from} to {to} but could not delete the original: {}",
-                    e.message
-                ),
-                ..e
-            })?;
+            quarry_s3::delete_object(&state.s3, &from)
+                .await
+                .map_err(|failure| {
+                    ApiError::from_failure(S3Failure {
+                        message: format!(
+                            "Copied {from} to {to} but could not delete the original: {}",
+                            failure.message
+                        ),
+                        ..failure
+                    })
+                })?;
         }
         return Ok(json!({"bucket": to.bucket, "key": to.key, "size": size, "objects": 1}));
     }
     let copied = quarry_s3::copy_prefix(&state.s3, &from, &to, |_| {})
         .await
         .map_err(|failure| {
-            ApiError::from_failure(quarry_s3::S3Failure {
+            ApiError::from_failure(S3Failure {
                 message: format!(
                     "Could not {verb} {from} to {to} completely; the original is untouched: {}",
                     failure.message
@@ -119,36 +118,4 @@ async fn transfer(state: &AppState, q: &CopyQuery, remove_source: bool) -> Resul
             })?;
     }
     Ok(json!({"bucket": to.bucket, "key": to.key, "objects": copied}))
-}
-
-/// Whether an object (or, for folders, anything under the prefix) exists.
-async fn exists(state: &AppState, at: &S3Location, folder: bool) -> Result<bool, ApiError> {
-    let url = at.to_string();
-    let page = state
-        .s3
-        .client()
-        .list_objects_v2()
-        .bucket(&at.bucket)
-        .prefix(&at.key)
-        .max_keys(if folder { 1 } else { 2 })
-        .send()
-        .await
-        .map_err(|e| state.sdk_error(&e, &url))?;
-    Ok(page
-        .contents()
-        .iter()
-        .any(|o| folder || o.key() == Some(at.key.as_str())))
-}
-
-async fn delete_one(state: &AppState, at: &S3Location) -> Result<(), ApiError> {
-    state
-        .s3
-        .client()
-        .delete_object()
-        .bucket(&at.bucket)
-        .key(&at.key)
-        .send()
-        .await
-        .map_err(|e| state.sdk_error(&e, &at.to_string()))?;
-    Ok(())
 }

@@ -2,15 +2,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::presigning::PresigningConfig;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt as _;
-use object_store::path::Path as StorePath;
-use object_store::{GetOptions, GetRange, ObjectStore as _};
+use quarry_s3::ByteRange;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -35,55 +33,32 @@ pub async fn download(
     Query(q): Query<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let validate::Target { bucket, key, url } = validate::target(&q.bucket, &q.key)?;
-    let name = key
+    let target = validate::target(&q.bucket, &q.key)?;
+    let name = target
+        .key
         .rsplit('/')
         .next()
         .unwrap_or("download")
         .replace('"', "");
     // A redirect only to an address the browser can reach; otherwise the
     // bytes come through this backend.
-    let presigner = state.s3.presigning_client();
-    if let (Some(presigner), false) = (presigner, q.mode.as_deref() == Some("stream")) {
-        // Check first, so a missing object is a clear 404 here rather than
-        // an XML error page from S3 in the user's browser.
-        state.head_object(bucket, key, &url).await?;
-        let presigned = presigner
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .response_content_disposition(format!("attachment; filename=\"{name}\""))
-            .presigned(PresigningConfig::expires_in(PRESIGNED_FOR).expect("valid duration"))
+    if q.mode.as_deref() != Some("stream")
+        && let Some(link) = quarry_s3::presigned_download(&state.s3, &target, &name, PRESIGNED_FOR)
             .await
-            .map_err(|e| state.sdk_error(&e, &url))?;
-        return Ok((
-            StatusCode::FOUND,
-            [(header::LOCATION, presigned.uri().to_string())],
-        )
-            .into_response());
+            .map_err(ApiError::from_failure)?
+    {
+        return Ok((StatusCode::FOUND, [(header::LOCATION, link)]).into_response());
     }
-    let store = state.s3.store(bucket).map_err(|e| ApiError::from_s3(&e))?;
     let range = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_range);
-    let options = GetOptions {
-        range: range.clone(),
-        ..Default::default()
-    };
-    let result = store
-        .get_opts(&StorePath::from(key), options)
+    let partial = range.is_some();
+    let body = quarry_s3::get_object(&state.s3, &target, range)
         .await
-        .map_err(|e| {
-            ApiError::from_failure(quarry_s3::explain_store_failure(
-                &e,
-                &url,
-                &state.endpoint(),
-            ))
-        })?;
-    let total = result.meta.size;
-    let served = result.range.clone();
-    let stream = result.into_stream().map_err(std::io::Error::other);
+        .map_err(ApiError::from_failure)?;
+    let served = body.range.clone();
+    let stream = body.stream.map_err(std::io::Error::other);
     let mut response = Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(
@@ -92,13 +67,14 @@ pub async fn download(
         )
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_LENGTH, served.end - served.start);
-    if range.is_some() {
+    if partial {
         response = response.status(StatusCode::PARTIAL_CONTENT).header(
             header::CONTENT_RANGE,
             format!(
-                "bytes {}-{}/{total}",
+                "bytes {}-{}/{}",
                 served.start,
-                served.end.saturating_sub(1)
+                served.end.saturating_sub(1),
+                body.size
             ),
         );
     }
@@ -108,18 +84,18 @@ pub async fn download(
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (single ranges only).
-fn parse_range(value: &str) -> Option<GetRange> {
+fn parse_range(value: &str) -> Option<ByteRange> {
     let spec = value.strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;
     }
     let (start, end) = spec.split_once('-')?;
     match (start.trim(), end.trim()) {
-        ("", n) => n.parse().ok().map(GetRange::Suffix),
-        (a, "") => a.parse().ok().map(GetRange::Offset),
+        ("", n) => n.parse().ok().map(ByteRange::Last),
+        (a, "") => a.parse().ok().map(ByteRange::From),
         (a, b) => {
             let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
-            (b >= a).then_some(GetRange::Bounded(a..b + 1))
+            (b >= a).then_some(ByteRange::Bounded(a..b + 1))
         }
     }
 }
@@ -129,9 +105,10 @@ pub async fn delete(
     State(state): State<AppState>,
     Query(q): Query<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let validate::Target { bucket, key, url } = validate::target(&q.bucket, &q.key)?;
-    if key.ends_with('/') {
-        let deleted = quarry_s3::delete_prefix(&state.s3, bucket, key, |_| {})
+    let target = validate::target(&q.bucket, &q.key)?;
+    if target.key.ends_with('/') {
+        let url = target.to_string();
+        let deleted = quarry_s3::delete_prefix(&state.s3, &target.bucket, &target.key, |_| {})
             .await
             .map_err(|e| match e {
                 quarry_s3::DeletePrefixError::S3(failure) => ApiError::from_failure(failure),
@@ -142,17 +119,9 @@ pub async fn delete(
         }
         return Ok(Json(json!({"deleted": deleted})));
     }
-    // S3 answers 204 for missing keys too; say 404 instead of pretending.
-    state.head_object(bucket, key, &url).await?;
-    state
-        .s3
-        .client()
-        .delete_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    quarry_s3::delete_object(&state.s3, &target)
         .await
-        .map_err(|e| state.sdk_error(&e, &url))?;
+        .map_err(ApiError::from_failure)?;
     Ok(Json(json!({"deleted": 1})))
 }
 
@@ -168,22 +137,14 @@ pub async fn folder(
     State(state): State<AppState>,
     Query(q): Query<FolderQuery>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let bucket = validate::bucket(&q.bucket)?;
-    let prefix = format!("{}/", validate::key(q.prefix.trim_end_matches('/'))?);
-    let url = format!("s3://{bucket}/{prefix}");
-    state
-        .s3
-        .client()
-        .put_object()
-        .bucket(bucket)
-        .key(&prefix)
-        .body(Vec::new().into())
-        .send()
+    let name = validate::key(q.prefix.trim_end_matches('/'))?;
+    let folder = validate::folder(&q.bucket, &format!("{name}/"))?;
+    quarry_s3::create_folder(&state.s3, &folder)
         .await
-        .map_err(|e| state.sdk_error(&e, &url))?;
+        .map_err(ApiError::from_failure)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"bucket": bucket, "prefix": prefix})),
+        Json(json!({"bucket": folder.bucket, "prefix": folder.key})),
     ))
 }
 
@@ -207,24 +168,15 @@ pub async fn upload(
     Query(q): Query<UploadQuery>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let bucket = validate::bucket(&q.bucket)?;
-    let key = validate::key(&q.key)?;
-    if key.ends_with('/') {
+    let target = validate::target(&q.bucket, &q.key)?;
+    if target.key.ends_with('/') {
         return Err(ApiError::bad_request(
             "Upload to a file name, not a folder (the key ends with '/').",
         ));
     }
     let outcome = state
         .uploads
-        .chunk(
-            &state,
-            bucket,
-            key,
-            q.part,
-            q.upload_id.as_deref(),
-            body,
-            q.last,
-        )
+        .chunk(&state, target, q.part, q.upload_id.as_deref(), body, q.last)
         .await?;
     Ok(Json(outcome))
 }
@@ -239,7 +191,7 @@ pub async fn cancel_upload(
     State(state): State<AppState>,
     Query(q): Query<CancelQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(state.uploads.cancel(&state, &q.upload_id).await?))
+    Ok(Json(state.uploads.cancel(&q.upload_id).await?))
 }
 
 #[cfg(test)]
@@ -248,12 +200,9 @@ mod tests {
 
     #[test]
     fn parses_single_byte_ranges() {
-        assert!(matches!(parse_range("bytes=0-99"), Some(GetRange::Bounded(r)) if r == (0..100)));
-        assert!(matches!(
-            parse_range("bytes=100-"),
-            Some(GetRange::Offset(100))
-        ));
-        assert!(matches!(parse_range("bytes=-5"), Some(GetRange::Suffix(5))));
+        assert_eq!(parse_range("bytes=0-99"), Some(ByteRange::Bounded(0..100)));
+        assert_eq!(parse_range("bytes=100-"), Some(ByteRange::From(100)));
+        assert_eq!(parse_range("bytes=-5"), Some(ByteRange::Last(5)));
         assert!(parse_range("bytes=5-1").is_none());
         assert!(parse_range("bytes=0-1,5-6").is_none());
         assert!(parse_range("items=1-2").is_none());

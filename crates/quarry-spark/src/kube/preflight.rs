@@ -126,7 +126,7 @@ mod tests {
         let manifest = include_str!("../../../../images/k8s/spark-rbac.yaml");
         for (resource, verb) in REQUIRED {
             let granted = manifest.split("- apiGroups").any(|rule| {
-                rule.contains(&format!("verbs: ["))
+                rule.contains(&"verbs: [".to_string())
                     && rule_lists(rule, "resources", resource)
                     && rule_lists(rule, "verbs", verb)
             });

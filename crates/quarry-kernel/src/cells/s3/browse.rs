@@ -3,11 +3,8 @@
 use std::fmt::Write as _;
 
 use chrono::Utc;
-use object_store::ObjectStoreExt as _;
-use object_store::path::Path as StorePath;
 use quarry_s3::S3Location;
-
-use quarry_sql::human_bytes;
+use quarry_sql::{Preview, human_bytes};
 
 use super::{S3, take_flag, take_number, usage_error};
 use crate::cells::display;
@@ -39,117 +36,65 @@ impl S3<'_> {
     }
 
     async fn ls_buckets(&self) -> Result<(), ExecuteError> {
-        let client = self.handler.session.s3().client();
-        let out = client
-            .list_buckets()
-            .send()
+        let buckets = quarry_s3::list_buckets(self.stores())
             .await
-            .map_err(|e| self.sdk_error(&e, "your bucket list"))?;
+            .map_err(super::from_failure)?;
         let mut text = String::new();
         let mut markdown = String::from("| bucket | created |\n|---|---|\n");
-        for bucket in out.buckets() {
-            let name = bucket.name().unwrap_or("?");
-            let created = bucket
-                .creation_date()
-                .map(|d| d.to_string())
-                .unwrap_or_default();
+        for bucket in &buckets {
+            let (name, created) = (&bucket.name, bucket.created.as_deref().unwrap_or_default());
             let _ = writeln!(text, "{created:>24}  s3://{name}/");
             let _ = writeln!(markdown, "| `s3://{name}/` | {created} |");
         }
-        let count = out.buckets().len();
-        let footer = format!("{count} bucket{}", if count == 1 { "" } else { "s" });
+        let count = buckets.len();
+        let footer = format!("{count} bucket{}", plural(count));
         self.show_listing(&text, &markdown, &footer);
         Ok(())
     }
 
     async fn ls_prefix(&self, location: &S3Location, limit: usize) -> Result<(), ExecuteError> {
-        let client = self.handler.session.s3().client();
+        let level = quarry_s3::list_level(self.stores(), location, None, limit)
+            .await
+            .map_err(super::from_failure)?;
         let place = location.to_string();
-        let mut prefixes = Vec::new();
-        let mut objects = Vec::new();
-        let mut token = None;
-        let mut more = false;
-        loop {
-            let page = client
-                .list_objects_v2()
-                .bucket(&location.bucket)
-                .prefix(&location.key)
-                .delimiter("/")
-                .max_keys(1000)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| self.sdk_error(&e, &place))?;
-            prefixes.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string)),
-            );
-            objects.extend(page.contents().iter().map(|o| {
-                (
-                    o.key().unwrap_or_default().to_string(),
-                    o.size().unwrap_or(0).max(0) as u64,
-                    o.last_modified().map(|d| d.to_string()).unwrap_or_default(),
-                )
-            }));
-            token = page.next_continuation_token().map(str::to_string);
-            if token.is_none() {
-                break;
+        if level.is_empty() {
+            if level.has_marker {
+                self.outputs
+                    .stdout(&format!("{place} is an empty folder.\n"));
+                return Ok(());
             }
-            if prefixes.len() + objects.len() >= limit {
-                more = true;
-                break;
-            }
+            return Err(super::from_failure(quarry_s3::not_found_failure(&place)));
         }
-        let total = prefixes.len() + objects.len();
-        if total == 0 {
-            return Err(super::browse_not_found(&place));
-        }
+        let bucket = &location.bucket;
         // Prefixes first, as a file browser lists folders first.
         let mut text = String::new();
         let mut markdown = String::from("| name | size | modified |\n|---|---:|---|\n");
-        let mut shown = 0;
-        for prefix in &prefixes {
-            if shown == limit {
-                break;
-            }
-            shown += 1;
-            let _ = writeln!(
-                text,
-                "{:>24}  {:>10}  s3://{}/{prefix}",
-                "", "PRE", location.bucket
-            );
-            let _ = writeln!(markdown, "| `s3://{}/{prefix}` | | |", location.bucket);
+        let shown_prefixes = level.prefixes.iter().take(limit);
+        let shown = shown_prefixes.len();
+        for prefix in shown_prefixes {
+            let _ = writeln!(text, "{:>24}  {:>10}  s3://{bucket}/{prefix}", "", "PRE");
+            let _ = writeln!(markdown, "| `s3://{bucket}/{prefix}` | | |");
         }
-        let mut bytes = 0u64;
-        for (key, size, modified) in &objects {
-            bytes += size;
-            if shown == limit {
-                continue;
-            }
-            shown += 1;
-            let _ = writeln!(
-                text,
-                "{modified:>24}  {:>10}  s3://{}/{key}",
-                human_bytes(*size),
-                location.bucket
+        let shown_objects = level.objects.iter().take(limit - shown);
+        let shown = shown + shown_objects.len();
+        for object in shown_objects {
+            let (size, modified) = (
+                human_bytes(object.size),
+                object.last_modified.as_deref().unwrap_or_default(),
             );
-            let _ = writeln!(
-                markdown,
-                "| `s3://{}/{key}` | {} | {modified} |",
-                location.bucket,
-                human_bytes(*size)
-            );
+            let key = &object.key;
+            let _ = writeln!(text, "{modified:>24}  {size:>10}  s3://{bucket}/{key}");
+            let _ = writeln!(markdown, "| `s3://{bucket}/{key}` | {size} | {modified} |");
         }
+        let bytes: u64 = level.objects.iter().map(|o| o.size).sum();
+        let (folders, objects) = (level.prefixes.len(), level.objects.len());
         let mut footer = format!(
-            "{} folder{}, {} object{} ({})",
-            prefixes.len(),
-            if prefixes.len() == 1 { "" } else { "s" },
-            objects.len(),
-            if objects.len() == 1 { "" } else { "s" },
+            "{folders} folder{}, {objects} object{} ({})",
+            plural(folders),
+            plural(objects),
             human_bytes(bytes)
         );
-        if more || shown < total {
+        if level.next_token.is_some() || shown < level.len() {
             footer.push_str(&format!(
                 "; showing the first {shown} — more with --limit N or --all"
             ));
@@ -177,29 +122,16 @@ impl S3<'_> {
             return Err(usage_error("%s3 head takes one s3:// URL."));
         };
         let location = S3Location::parse(url).map_err(|e| usage_error(&e.to_string()))?;
-        let store = self.store(&location.bucket)?;
-        let path = StorePath::from(location.key.as_str());
-        let meta = store
-            .head(&path)
+        let session = self.handler.session.clone();
+        let preview = self
+            .handler
+            .executor
+            .spawn(async move { session.preview(&location, rows, TEXT_HEAD_BYTES).await })
             .await
-            .map_err(|e| self.store_error(&e, url))?;
-        let lower = location.key.to_ascii_lowercase();
-        if [".parquet", ".csv", ".json"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
-        {
-            let sql = format!("SELECT * FROM '{}' LIMIT {rows}", url.replace('\'', "''"));
-            let session = self.handler.session.clone();
-            let outcome = self
-                .handler
-                .executor
-                .spawn(async move { session.run_cell(&sql, rows, Default::default()).await })
-                .await
-                .map_err(|_| {
-                    ExecuteError::new("InternalError", "The preview stopped unexpectedly.")
-                })?
-                .map_err(super::from_sql)?;
-            if let Some(result) = outcome.result {
+            .map_err(|_| ExecuteError::new("InternalError", "The preview stopped unexpectedly."))?
+            .map_err(super::from_sql)?;
+        match preview {
+            Preview::Table { size, result } => {
                 let mut rendered = quarry_sql::render_batches(
                     &result.schema,
                     &result.batches,
@@ -209,33 +141,28 @@ impl S3<'_> {
                 let note = format!(
                     "First {} rows of {url} ({})",
                     result.total_rows,
-                    human_bytes(meta.size)
+                    human_bytes(size)
                 );
                 rendered.plain = format!("{note}\n{}", rendered.plain);
                 self.outputs.display(display::table(rendered), None);
             }
-            return Ok(());
-        }
-        let end = meta.size.min(TEXT_HEAD_BYTES);
-        let bytes = store
-            .get_range(&path, 0..end)
-            .await
-            .map_err(|e| self.store_error(&e, url))?;
-        if bytes.contains(&0) {
-            self.outputs.stdout(&format!(
+            Preview::Binary { size } => self.outputs.stdout(&format!(
                 "{url} is a binary file of {}.\n",
-                human_bytes(meta.size)
-            ));
-            return Ok(());
+                human_bytes(size)
+            )),
+            Preview::Text {
+                size,
+                text,
+                truncated,
+            } => {
+                let mut out = text.lines().take(20).collect::<Vec<_>>().join("\n");
+                out.push('\n');
+                if truncated || text.lines().count() > 20 {
+                    let _ = writeln!(out, "… ({} in all)", human_bytes(size));
+                }
+                self.outputs.stdout(&out);
+            }
         }
-        let text = String::from_utf8_lossy(&bytes);
-        let head: Vec<&str> = text.lines().take(20).collect();
-        let mut out = head.join("\n");
-        out.push('\n');
-        if meta.size > end || text.lines().count() > 20 {
-            let _ = writeln!(out, "… ({} in all)", human_bytes(meta.size));
-        }
-        self.outputs.stdout(&out);
         Ok(())
     }
 
@@ -298,6 +225,10 @@ impl S3<'_> {
             .display(display::text_and_markdown(&text, &markdown), None);
         Ok(())
     }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
 }
 
 fn human_minutes(seconds: i64) -> String {

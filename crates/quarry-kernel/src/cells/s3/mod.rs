@@ -1,15 +1,13 @@
 //! `%s3`: browse and manage S3 from a cell, with the kernel's credentials.
 //!
 //! `ls`, `head` and `whoami` live in [`browse`]; `cp` and `rm` in
-//! [`transfer`]. Every failure is explained by `quarry_s3::explain_failure`,
-//! the same wording SQL cells use.
+//! [`copy`]. The S3 work itself is `quarry-s3`'s (and `quarry-sql`'s
+//! preview); this module parses arguments and formats what comes back.
+//! Every failure keeps the wording and kind `quarry-s3` gave it.
 
 mod browse;
-mod transfer;
+mod copy;
 
-use std::error::Error as StdError;
-
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use quarry_sql::SqlError;
 
 use super::QuarryHandler;
@@ -48,7 +46,7 @@ pub(super) async fn run(
     };
     // The stop button cancels S3 work like a query: dropping the future
     // stops the transfer (a multipart upload in flight is aborted by
-    // `transfer`, so no orphan parts stay behind).
+    // `quarry_s3::upload_file`, so no orphan parts stay behind).
     let cancel = tokio_util::sync::CancellationToken::new();
     *handler.running.lock().expect("running lock") = Some(cancel.clone());
     let outcome = tokio::select! {
@@ -68,50 +66,15 @@ struct S3<'a> {
 }
 
 impl S3<'_> {
-    /// The object store for `bucket`, or a usage error naming the bad name.
-    fn store(
-        &self,
-        bucket: &str,
-    ) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, ExecuteError> {
-        self.handler
-            .session
-            .s3()
-            .store(bucket)
-            .map_err(|e| usage_error(&e.to_string()))
-    }
-
-    fn endpoint(&self) -> String {
-        self.handler.session.s3().settings().endpoint_display()
-    }
-
-    /// Explains an SDK failure for `place` in the shared S3 wording.
-    fn sdk_error<E>(
-        &self,
-        err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-        place: &str,
-    ) -> ExecuteError
-    where
-        E: ProvideErrorMetadata + StdError + 'static,
-    {
-        from_sql(SqlError::from_failure(quarry_s3::explain_sdk_failure(
-            err,
-            place,
-            &self.endpoint(),
-        )))
-    }
-
-    /// Explains an object_store failure for `place`.
-    fn store_error(&self, err: &object_store::Error, place: &str) -> ExecuteError {
-        from_sql(SqlError::from_failure(quarry_s3::explain_store_failure(
-            err,
-            place,
-            &self.endpoint(),
-        )))
+    /// The kernel's S3 stores: the same credentials SQL cells use.
+    fn stores(&self) -> &quarry_s3::S3Stores {
+        self.handler.session.s3()
     }
 }
 
-fn browse_not_found(place: &str) -> ExecuteError {
-    from_sql(SqlError::from_failure(quarry_s3::not_found_failure(place)))
+/// An S3 failure in the shared wording, with its kind's `ename`.
+fn from_failure(failure: quarry_s3::S3Failure) -> ExecuteError {
+    from_sql(SqlError::from_failure(failure))
 }
 
 fn from_sql(err: SqlError) -> ExecuteError {

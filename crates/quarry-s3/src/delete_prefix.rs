@@ -1,4 +1,4 @@
-//! S3 operations that several Quarry components perform the same way.
+//! Deleting a folder: every object under a prefix, in batches.
 
 use crate::{S3Failure, S3Stores};
 
@@ -102,22 +102,6 @@ pub async fn delete_prefix(
     }
     remove_folder_entries(stores, bucket, folders).await;
     Ok(deleted)
-}
-
-/// Aborts a multipart upload so its parts are not kept (and billed). Best
-/// effort: the caller is already reporting the failure that led here.
-pub async fn abort_multipart_upload(stores: &S3Stores, bucket: &str, key: &str, upload_id: &str) {
-    let result = stores
-        .client()
-        .abort_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .send()
-        .await;
-    if let Err(e) = result {
-        tracing::warn!(%bucket, %key, "could not abort a multipart upload: {e}");
-    }
 }
 
 /// The folder prefixes from `prefix` down to `key`'s parent:

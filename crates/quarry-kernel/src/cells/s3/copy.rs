@@ -3,23 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures::StreamExt as _;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStoreExt as _, WriteMultipart};
-use quarry_s3::S3Location;
+use quarry_s3::{FailureKind, FileCopyError, S3Location};
 use quarry_sql::human_bytes;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::time::Instant;
 
 use super::{S3, take_flag, usage_error};
 use crate::cells::display;
 use crate::protocol::ExecuteError;
 
-/// Multipart part size: S3 needs ≥ 5 MiB parts; 8 MiB keeps memory small
-/// while uploads of tens of GiB stay under the 10,000-part limit.
-const PART_SIZE: usize = 8 << 20;
-/// Parts in flight at once during an upload.
-const UPLOAD_CONCURRENCY: usize = 4;
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 /// One end of a copy.
@@ -44,17 +35,17 @@ impl Endpoint {
     }
 }
 
-/// A progress line that appears once a transfer takes a moment.
-struct Progress<'a> {
+/// A progress line that appears once a copy takes a moment.
+struct CopyProgress<'a> {
     s3: &'a S3<'a>,
     id: String,
     started: Instant,
     last: Option<Instant>,
 }
 
-impl<'a> Progress<'a> {
+impl<'a> CopyProgress<'a> {
     fn new(s3: &'a S3<'a>) -> Self {
-        Progress {
+        CopyProgress {
             s3,
             id: uuid::Uuid::new_v4().to_string(),
             started: Instant::now(),
@@ -142,7 +133,7 @@ impl<'a> S3<'a> {
         let name = from.key.rsplit('/').next().unwrap_or_default().to_string();
         let to = Self::into_folder(to, &name);
         let place = to.to_string();
-        let mut progress = Progress::new(self);
+        let mut progress = CopyProgress::new(self);
         let mut parts = false;
         let size = quarry_s3::copy_object(self.handler.session.s3(), from, &to, |done, total| {
             if done < total {
@@ -151,7 +142,7 @@ impl<'a> S3<'a> {
             progress.update(&format!("Copying to {place}"), done, Some(total));
         })
         .await
-        .map_err(|failure| super::from_sql(quarry_sql::SqlError::from_failure(failure)))?;
+        .map_err(super::from_failure)?;
         if parts {
             progress.finish(format!("Copied {} in parts", human_bytes(size)));
         }
@@ -164,45 +155,18 @@ impl<'a> S3<'a> {
         to: PathBuf,
     ) -> Result<(u64, String), ExecuteError> {
         let place = from.to_string();
-        let store = self.store(&from.bucket)?;
         let name = from.key.rsplit('/').next().unwrap_or("download");
         let target = if to.is_dir() || to.as_os_str().to_string_lossy().ends_with('/') {
             to.join(name)
         } else {
             to
         };
-        let result = store
-            .get(&StorePath::from(from.key.as_str()))
-            .await
-            .map_err(|e| self.store_error(&e, &place))?;
-        let total = result.meta.size;
-        // Write to a temporary name first so a failed download never leaves
-        // a truncated file under the real name.
-        let partial = target.with_extension("quarry-partial");
-        let mut file = tokio::fs::File::create(&partial)
-            .await
-            .map_err(|e| local_error(&partial, &e))?;
-        let mut progress = Progress::new(self);
-        let mut done = 0u64;
-        let mut stream = result.into_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) => {
-                    let _ = tokio::fs::remove_file(&partial).await;
-                    return Err(self.store_error(&e, &place));
-                }
-            };
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| local_error(&partial, &e))?;
-            done += chunk.len() as u64;
+        let mut progress = CopyProgress::new(self);
+        let done = quarry_s3::download_to_file(self.stores(), from, &target, |done, total| {
             progress.update(&format!("Downloading {place}"), done, Some(total));
-        }
-        file.flush().await.map_err(|e| local_error(&partial, &e))?;
-        tokio::fs::rename(&partial, &target)
-            .await
-            .map_err(|e| local_error(&target, &e))?;
+        })
+        .await
+        .map_err(from_copy_error)?;
         progress.finish(format!("Downloaded {}", human_bytes(done)));
         Ok((done, target.display().to_string()))
     }
@@ -214,54 +178,14 @@ impl<'a> S3<'a> {
             .unwrap_or_default();
         let to = Self::into_folder(to, &name);
         let place = to.to_string();
-        let mut file = tokio::fs::File::open(from)
-            .await
-            .map_err(|e| local_error(from, &e))?;
-        let total = file.metadata().await.map(|m| m.len()).ok();
-        let store = self.store(&to.bucket)?;
-        let path = StorePath::from(to.key.as_str());
-        let upload = store
-            .put_multipart(&path)
-            .await
-            .map_err(|e| self.store_error(&e, &place))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut progress = Progress::new(self);
-        let mut buffer = vec![0u8; 1 << 20];
-        let mut done = 0u64;
-        let outcome: Result<(), ExecuteError> = async {
-            loop {
-                let n = file
-                    .read(&mut buffer)
-                    .await
-                    .map_err(|e| local_error(from, &e))?;
-                if n == 0 {
-                    return Ok(());
-                }
-                writer
-                    .wait_for_capacity(UPLOAD_CONCURRENCY)
-                    .await
-                    .map_err(|e| self.store_error(&e, &place))?;
-                writer.write(&buffer[..n]);
-                done += n as u64;
-                progress.update(&format!("Uploading to {place}"), done, total);
-            }
-        }
-        .await;
-        match outcome {
-            Ok(()) => {
-                writer
-                    .finish()
-                    .await
-                    .map_err(|e| self.store_error(&e, &place))?;
-                progress.finish(format!("Uploaded {}", human_bytes(done)));
-                Ok((done, place))
-            }
-            Err(e) => {
-                // No orphaned parts: abort the multipart upload.
-                let _ = writer.abort().await;
-                Err(e)
-            }
-        }
+        let mut progress = CopyProgress::new(self);
+        let done = quarry_s3::upload_file(self.stores(), from, &to, |done, total| {
+            progress.update(&format!("Uploading to {place}"), done, total);
+        })
+        .await
+        .map_err(from_copy_error)?;
+        progress.finish(format!("Uploaded {}", human_bytes(done)));
+        Ok((done, place))
     }
 
     pub(super) async fn rm(&'a self, args: &[String]) -> Result<(), ExecuteError> {
@@ -276,51 +200,35 @@ impl<'a> S3<'a> {
                 "%s3 rm removes objects and prefixes, not whole buckets.",
             ));
         }
-        let client = self.handler.session.s3().client();
-        if !recursive {
-            let exists = client
-                .head_object()
-                .bucket(&location.bucket)
-                .key(&location.key)
-                .send()
-                .await;
-            match exists {
-                Ok(_) => {
-                    client
-                        .delete_object()
-                        .bucket(&location.bucket)
-                        .key(&location.key)
-                        .send()
-                        .await
-                        .map_err(|e| self.sdk_error(&e, url))?;
-                    self.outputs.stdout(&format!("Deleted {url}\n"));
-                    return Ok(());
-                }
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
-                    let prefix = format!("{}/", location.key.trim_end_matches('/'));
-                    let under = client
-                        .list_objects_v2()
-                        .bucket(&location.bucket)
-                        .prefix(&prefix)
-                        .max_keys(1)
-                        .send()
-                        .await
-                        .map_err(|e| self.sdk_error(&e, url))?;
-                    if under.key_count().unwrap_or(0) > 0 {
-                        return Err(ExecuteError::new(
-                            "UsageError",
-                            format!(
-                                "{url} is a folder: to delete everything under it, run %s3 rm --recursive s3://{}/{prefix}",
-                                location.bucket
-                            ),
-                        ));
-                    }
-                    return Err(super::browse_not_found(url));
-                }
-                Err(e) => return Err(self.sdk_error(&e, url)),
-            }
+        if recursive {
+            return self.rm_prefix(&location, url).await;
         }
-        self.rm_prefix(&location, url).await
+        match quarry_s3::delete_object(self.stores(), &location).await {
+            Ok(()) => {
+                self.outputs.stdout(&format!("Deleted {url}\n"));
+                Ok(())
+            }
+            Err(failure) if failure.kind == FailureKind::NotFound => {
+                // Not an object; perhaps a folder, which needs --recursive.
+                let folder = S3Location {
+                    key: format!("{}/", location.key.trim_end_matches('/')),
+                    ..location
+                };
+                if quarry_s3::exists(self.stores(), &folder)
+                    .await
+                    .map_err(super::from_failure)?
+                {
+                    return Err(ExecuteError::new(
+                        "UsageError",
+                        format!(
+                            "{url} is a folder: to delete everything under it, run %s3 rm --recursive {folder}"
+                        ),
+                    ));
+                }
+                Err(super::from_failure(failure))
+            }
+            Err(failure) => Err(super::from_failure(failure)),
+        }
     }
 
     async fn rm_prefix(&'a self, location: &S3Location, url: &str) -> Result<(), ExecuteError> {
@@ -342,15 +250,13 @@ impl<'a> S3<'a> {
         )
         .await
         .map_err(|e| match &e {
-            quarry_s3::DeletePrefixError::S3(failure) => {
-                super::from_sql(quarry_sql::SqlError::from_failure(failure.clone()))
-            }
+            quarry_s3::DeletePrefixError::S3(failure) => super::from_failure(failure.clone()),
             quarry_s3::DeletePrefixError::Refused { .. } => {
                 ExecuteError::new("S3AccessDenied", e.message(url))
             }
         })?;
         if deleted == 0 {
-            return Err(super::browse_not_found(url));
+            return Err(super::from_failure(quarry_s3::not_found_failure(url)));
         }
         self.outputs.stdout(&format!(
             "Deleted {deleted} object{} under {url}\n",
@@ -360,11 +266,13 @@ impl<'a> S3<'a> {
     }
 }
 
-fn local_error(path: &Path, err: &std::io::Error) -> ExecuteError {
-    ExecuteError::new(
-        "LocalFileError",
-        format!("Could not use the local file {}: {err}.", path.display()),
-    )
+fn from_copy_error(err: FileCopyError) -> ExecuteError {
+    match err {
+        FileCopyError::S3(failure) => super::from_failure(failure),
+        local @ FileCopyError::Local { .. } => {
+            ExecuteError::new("LocalFileError", local.to_string())
+        }
+    }
 }
 
 #[cfg(test)]

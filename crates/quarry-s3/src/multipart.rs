@@ -1,0 +1,137 @@
+//! Multipart uploads driven part by part by the caller.
+//!
+//! The panel receives a file as small browser chunks and decides itself
+//! when a part is full; this is the S3 side of that: start, send numbered
+//! parts (concurrently if wanted), complete, or abort so no parts stay
+//! behind to be billed.
+
+use bytes::Bytes;
+
+use crate::objects::sdk_failure;
+use crate::{S3Failure, S3Location, S3Stores};
+
+/// S3's minimum size for every part but the last.
+pub const MIN_PART_BYTES: usize = 5 << 20;
+
+/// A started multipart upload. Cheap to clone: parts may be sent from
+/// several tasks at once.
+#[derive(Debug, Clone)]
+pub struct MultipartUpload {
+    client: aws_sdk_s3::Client,
+    endpoint: String,
+    location: S3Location,
+    upload_id: String,
+}
+
+/// A stored part, to be listed when completing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub number: i32,
+    pub etag: Option<String>,
+}
+
+impl MultipartUpload {
+    /// Starts an upload to `location`.
+    pub async fn start(stores: &S3Stores, location: &S3Location) -> Result<Self, S3Failure> {
+        let started = stores
+            .client()
+            .create_multipart_upload()
+            .bucket(&location.bucket)
+            .key(&location.key)
+            .send()
+            .await
+            .map_err(|e| sdk_failure(stores, &e, &location.to_string()))?;
+        Ok(MultipartUpload {
+            client: stores.client().clone(),
+            endpoint: stores.settings().endpoint_display(),
+            location: location.clone(),
+            upload_id: started.upload_id().unwrap_or_default().to_string(),
+        })
+    }
+
+    pub fn location(&self) -> &S3Location {
+        &self.location
+    }
+
+    /// Sends part `number` (1-based; all but the last ≥ [`MIN_PART_BYTES`]).
+    pub async fn upload_part(&self, number: i32, data: Bytes) -> Result<UploadedPart, S3Failure> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.location.bucket)
+            .key(&self.location.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .body(data.into())
+            .send()
+            .await
+            .map_err(|e| self.failure(&e))?;
+        Ok(UploadedPart {
+            number,
+            etag: out.e_tag().map(str::to_string),
+        })
+    }
+
+    /// Makes the object visible from `parts`, in order.
+    pub async fn complete(&self, parts: Vec<UploadedPart>) -> Result<(), S3Failure> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let parts = parts
+            .into_iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.number)
+                    .set_e_tag(p.etag)
+                    .build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.location.bucket)
+            .key(&self.location.key)
+            .upload_id(&self.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| self.failure(&e))?;
+        Ok(())
+    }
+
+    /// Aborts the upload so its parts are not kept (and billed). Best
+    /// effort: the caller is already reporting what led here.
+    pub async fn abort(&self) {
+        abort_upload(&self.client, &self.location, &self.upload_id).await;
+    }
+
+    fn failure<E>(
+        &self,
+        err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> S3Failure
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        crate::explain_sdk_failure(err, &self.location.to_string(), &self.endpoint)
+    }
+}
+
+/// Aborts the multipart upload `upload_id` to `location`, logging (not
+/// returning) a failure.
+pub(crate) async fn abort_upload(
+    client: &aws_sdk_s3::Client,
+    location: &S3Location,
+    upload_id: &str,
+) {
+    let result = client
+        .abort_multipart_upload()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .upload_id(upload_id)
+        .send()
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(bucket = %location.bucket, key = %location.key, "could not abort a multipart upload: {e}");
+    }
+}
