@@ -12,13 +12,17 @@ pub enum DeletePrefixError {
     S3(S3Failure),
     /// S3 refused some keys; `deleted` objects were removed before.
     Refused {
+        /// Objects deleted before the refusal.
         deleted: usize,
+        /// The `s3://` URL of the refused key.
         key: String,
+        /// S3's error code for it.
         code: String,
     },
 }
 
 impl DeletePrefixError {
+    /// One sentence for the user, naming `place` (the prefix's URL).
     pub fn message(&self, place: &str) -> String {
         match self {
             DeletePrefixError::S3(failure) => failure.message.clone(),

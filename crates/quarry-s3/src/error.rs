@@ -10,6 +10,7 @@ pub enum S3Error {
         "No S3 credentials are configured: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
          (plus AWS_SESSION_TOKEN for temporary credentials) in the kernel's environment."
     )]
+    /// No credential source is configured.
     NoCredentials,
 
     #[error(
@@ -21,24 +22,43 @@ pub enum S3Error {
             None => "nothing can renew them".to_string(),
         }
     )]
+    /// The keys expired and could not be renewed.
     CredentialsExpired {
+        /// When they expired.
         expired_at: DateTime<Utc>,
         /// Why renewal failed, when a refreshable source exists.
         renewal: Option<String>,
     },
 
+    /// A credential source failed to give keys.
     #[error("Could not get S3 credentials: {reason}.")]
-    RenewalFailed { reason: String },
+    RenewalFailed {
+        /// What the source said, without secrets.
+        reason: String,
+    },
 
+    /// A location that is not `s3://…`.
     #[error("'{url}' is not an S3 URL: write it as s3://bucket/path.")]
-    NotAnS3Url { url: String },
+    NotAnS3Url {
+        /// The text as given.
+        url: String,
+    },
 
     #[error("'{bucket}' is not a valid bucket name: {reason}.")]
+    /// A bucket name S3 would refuse.
     InvalidBucketName {
+        /// The name as given.
         bucket: String,
+        /// Which rule it breaks.
         reason: &'static str,
     },
 
+    /// The object store for a bucket could not be built.
     #[error("Could not set up the S3 client for bucket '{bucket}': {message}.")]
-    Client { bucket: String, message: String },
+    Client {
+        /// The bucket.
+        bucket: String,
+        /// What the builder said.
+        message: String,
+    },
 }

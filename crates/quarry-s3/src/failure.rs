@@ -9,6 +9,7 @@
 pub struct S3Reply<'a> {
     /// The S3 error code, e.g. `NoSuchBucket`.
     pub code: Option<&'a str>,
+    /// The HTTP status, when there was a response.
     pub status: Option<u16>,
     /// S3's own message, if any.
     pub message: Option<&'a str>,
@@ -48,7 +49,9 @@ pub enum FailureKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct S3Failure {
+    /// What kind of failure, for `ename`s and HTTP statuses.
     pub kind: FailureKind,
+    /// One sentence for the user, free of secrets.
     pub message: String,
 }
 
@@ -221,9 +224,13 @@ where
 /// credential error carried inside it.
 #[derive(Debug, Clone, Default)]
 pub struct StoreReply {
+    /// S3's error code, e.g. `NoSuchBucket`.
     pub code: Option<String>,
+    /// The HTTP status, when there was a response.
     pub status: Option<u16>,
+    /// S3's own message.
     pub message: Option<String>,
+    /// The bucket S3 named.
     pub bucket: Option<String>,
     /// The `<Resource>` (or `<Key>`) S3 named, e.g. `/bucket/key`.
     pub resource: Option<String>,
@@ -235,6 +242,7 @@ pub struct StoreReply {
 }
 
 impl StoreReply {
+    /// Reads what `err` and the errors it wraps say.
     pub fn parse(err: &object_store::Error) -> Self {
         let mut detail = err.to_string();
         let mut own = None;

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
+use object_store::ObjectStoreExt as _;
 use object_store::WriteMultipart;
 use object_store::path::Path as StorePath;
-use object_store::ObjectStoreExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::{S3Failure, S3Location, S3Stores};
@@ -20,11 +20,15 @@ const UPLOAD_CONCURRENCY: usize = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum FileCopyError {
     #[error("{0}")]
+    /// S3 refused or failed the request.
     S3(#[from] S3Failure),
     #[error("Could not use the local file {}: {source}.", path.display())]
+    /// The local file could not be read or written.
     Local {
+        /// The file (for a download, its temporary name).
         path: PathBuf,
         #[source]
+        /// What the operating system said.
         source: std::io::Error,
     },
 }

@@ -31,13 +31,13 @@ pub use cache::{CacheStats, CachingStore, RangeCache};
 pub use config::{Env, S3Settings};
 pub use copy::{copy_object, copy_prefix};
 pub use credentials::{Credentials, CredentialsProvider, Identity};
+pub use delete_prefix::{DeletePrefixError, delete_prefix};
 pub use error::S3Error;
 pub use failure::{
     FailureKind, S3Failure, S3Reply, StoreReply, explain as explain_failure,
     explain_sdk as explain_sdk_failure, explain_store as explain_store_failure,
     not_found as not_found_failure, xml_tag,
 };
-pub use delete_prefix::{DeletePrefixError, delete_prefix};
 pub use files::{FileCopyError, download_to_file, upload_file};
 pub use location::{S3Location, validate_bucket_name};
 pub use multipart::{MIN_PART_BYTES, MultipartUpload, UploadedPart};
@@ -46,5 +46,5 @@ pub use objects::{
     delete_object, exists, get_object, head_object, list_buckets, list_level, presigned_download,
     put_object, read_head,
 };
-pub use table_formats::{TABLE_EXTENSIONS, TableFormat, table_format};
 pub use stores::S3Stores;
+pub use table_formats::{TABLE_EXTENSIONS, TableFormat, table_format};

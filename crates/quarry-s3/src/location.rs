@@ -7,6 +7,7 @@ use crate::S3Error;
 /// A bucket and an optional key or prefix, parsed from `s3://bucket/key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Location {
+    /// The bucket name (validated).
     pub bucket: String,
     /// The key or prefix after the bucket, without a leading `/`; may be empty.
     pub key: String,

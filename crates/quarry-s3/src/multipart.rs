@@ -26,7 +26,9 @@ pub struct MultipartUpload {
 /// A stored part, to be listed when completing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadedPart {
+    /// The part number, 1-based.
     pub number: i32,
+    /// The ETag S3 gave the part.
     pub etag: Option<String>,
 }
 
@@ -49,6 +51,7 @@ impl MultipartUpload {
         })
     }
 
+    /// Where the object will appear.
     pub fn location(&self) -> &S3Location {
         &self.location
     }

@@ -22,6 +22,7 @@ const LIST_PAGE: usize = 1000;
 /// A bucket the credentials can list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketEntry {
+    /// The bucket name.
     pub name: String,
     /// When S3 says it was created (RFC 3339), if it says.
     pub created: Option<String>,
@@ -30,8 +31,11 @@ pub struct BucketEntry {
 /// One object in a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectEntry {
+    /// The full key.
     pub key: String,
+    /// Size in bytes.
     pub size: u64,
+    /// When it was last written (RFC 3339), if S3 says.
     pub last_modified: Option<String>,
     /// Without S3's surrounding quotes.
     pub etag: Option<String>,
@@ -57,6 +61,7 @@ impl FolderLevel {
         self.prefixes.len() + self.objects.len()
     }
 
+    /// Whether the level holds neither folders nor objects.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -65,9 +70,13 @@ impl FolderLevel {
 /// An object's metadata (HEAD).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
+    /// Size in bytes.
     pub size: u64,
+    /// When it was last written (RFC 3339), if S3 says.
     pub last_modified: Option<String>,
+    /// Without S3's surrounding quotes.
     pub etag: Option<String>,
+    /// The `Content-Type` it was stored with.
     pub content_type: Option<String>,
 }
 
@@ -84,9 +93,11 @@ pub enum ByteRange {
 
 /// An object being read: its total size, the part being sent and the bytes.
 pub struct ObjectBody {
+    /// The object's whole size in bytes.
     pub size: u64,
     /// The byte range the stream holds (all of it without a range).
     pub range: Range<u64>,
+    /// The bytes of `range`, in order.
     pub stream: BoxStream<'static, Result<Bytes, S3Failure>>,
 }
 
@@ -318,12 +329,11 @@ pub async fn presigned_download(
         return Ok(None);
     };
     head_object(stores, location).await?;
-    let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(valid_for).map_err(|e| {
-        S3Failure {
+    let config =
+        aws_sdk_s3::presigning::PresigningConfig::expires_in(valid_for).map_err(|e| S3Failure {
             kind: crate::FailureKind::Invalid,
             message: format!("A download link cannot be valid for {valid_for:?}: {e}."),
-        }
-    })?;
+        })?;
     let presigned = presigner
         .get_object()
         .bucket(&location.bucket)

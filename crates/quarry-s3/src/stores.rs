@@ -33,6 +33,7 @@ impl S3Stores {
         )
     }
 
+    /// Stores for `settings`, all signing with `credentials`.
     pub fn new(settings: S3Settings, credentials: Arc<CredentialsProvider>) -> Self {
         S3Stores {
             settings,
@@ -56,10 +57,12 @@ impl S3Stores {
         self.cache.as_ref()
     }
 
+    /// The endpoint, region and addressing these stores use.
     pub fn settings(&self) -> &S3Settings {
         &self.settings
     }
 
+    /// The one credentials provider every store and client signs with.
     pub fn credentials(&self) -> &Arc<CredentialsProvider> {
         &self.credentials
     }

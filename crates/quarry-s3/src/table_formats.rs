@@ -9,9 +9,13 @@
 /// A file format DataFusion reads from `FROM 's3://…'`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {
+    /// Apache Parquet.
     Parquet,
+    /// Comma-separated values with a header row (optionally compressed).
     Csv,
+    /// Newline-delimited JSON (optionally compressed).
     Json,
+    /// Arrow IPC files.
     Arrow,
 }
 

@@ -10,13 +10,16 @@ use serde_json::json;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
+    /// The HTTP status.
     pub status: StatusCode,
     /// A stable machine-readable code, e.g. `not_found`.
     pub error: &'static str,
+    /// One sentence the panel shows as is.
     pub message: String,
 }
 
 impl ApiError {
+    /// 400: the request itself is wrong.
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -25,6 +28,7 @@ impl ApiError {
         }
     }
 
+    /// 403 with a specific `error` code (`xsrf`, `cross_site`, …).
     pub fn forbidden(error: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::FORBIDDEN,
@@ -33,6 +37,7 @@ impl ApiError {
         }
     }
 
+    /// 409: the request conflicts with what is there.
     pub fn conflict(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::CONFLICT,
@@ -41,6 +46,7 @@ impl ApiError {
         }
     }
 
+    /// 404: nothing is there.
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::NOT_FOUND,
@@ -49,6 +55,7 @@ impl ApiError {
         }
     }
 
+    /// 500: the backend itself failed.
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +83,7 @@ impl ApiError {
         }
     }
 
+    /// A credential or address problem found before S3 was asked.
     pub fn from_s3(err: &S3Error) -> Self {
         ApiError::from_failure(S3Failure::from(err))
     }

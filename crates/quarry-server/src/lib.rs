@@ -34,6 +34,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// State over the user's S3 stores and a SQL session for previews.
     pub fn new(s3: Arc<S3Stores>, sql: SqlSession) -> Self {
         AppState {
             s3,

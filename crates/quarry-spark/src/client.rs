@@ -440,15 +440,16 @@ fn first_paragraph(message: &str) -> String {
     }
     let mut text = first.to_string();
     if !first.contains("SQLSTATE")
-        && let Some(at) = message.find("SQLSTATE: ") {
-            let state = message[at..]
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .trim_end_matches(';');
-            text = format!("{} ({state})", text.trim_end());
-        }
+        && let Some(at) = message.find("SQLSTATE: ")
+    {
+        let state = message[at..]
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches(';');
+        text = format!("{} ({state})", text.trim_end());
+    }
     text
 }
 
@@ -488,7 +489,7 @@ mod tests {
     #[test]
     fn ipc_round_trips() {
         let b = batch(3);
-        let bytes = ipc_bytes(&b.schema(), &[b.clone()]).unwrap();
+        let bytes = ipc_bytes(&b.schema(), std::slice::from_ref(&b)).unwrap();
         let read: Vec<_> = StreamReader::try_new(std::io::Cursor::new(bytes), None)
             .unwrap()
             .map(Result::unwrap)

@@ -25,7 +25,7 @@ pub enum Placement {
     /// Off-cluster: everything in the driver JVM.
     Local,
     /// In-cluster: executors are pods next to the notebook pod.
-    Kubernetes(Cluster),
+    Kubernetes(Box<Cluster>),
 }
 
 /// The notebook pod as seen from inside, read from the service account files
@@ -338,13 +338,15 @@ mod tests {
 
     #[test]
     fn cluster_sessions_follow_the_design() {
-        let mut options = StartOptions::default();
-        options.executors = 3;
+        let mut options = StartOptions {
+            executors: 3,
+            ..StartOptions::default()
+        };
         options
             .extra
             .push(("spark.driver.port".into(), "17078".into()));
         let conf = spark_conf(
-            &Placement::Kubernetes(cluster()),
+            &Placement::Kubernetes(Box::new(cluster())),
             &options,
             &s3(),
             &owner(),
@@ -402,7 +404,7 @@ mod tests {
         let mut cluster = cluster();
         cluster.default_image = None;
         let error = spark_conf(
-            &Placement::Kubernetes(cluster),
+            &Placement::Kubernetes(Box::new(cluster)),
             &StartOptions::default(),
             &s3(),
             &owner(),

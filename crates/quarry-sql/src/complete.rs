@@ -18,10 +18,13 @@ const REMOTE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Unicode code points, as the Jupyter protocol counts them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Completion {
+    /// Candidate completions, best first.
     pub matches: Vec<String>,
     /// One kind per match: `keyword`, `function`, `table`, `column`, `path`.
     pub kinds: Vec<&'static str>,
+    /// Where the text being completed starts (in characters).
     pub cursor_start: usize,
+    /// Where it ends (in characters).
     pub cursor_end: usize,
 }
 
@@ -107,6 +110,7 @@ const KEYWORDS: &[&str] = &[
     "LATERAL",
 ];
 
+/// Completes the word at `cursor_pos` in `code`: keywords, functions, tables and their columns, and `s3://` paths.
 pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Completion {
     let byte_pos = byte_offset(code, cursor_pos);
     let before = &code[..byte_pos];

@@ -41,6 +41,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// The Jupyter error name for this kind.
     pub fn ename(&self) -> &'static str {
         match self {
             ErrorKind::Syntax => "SQLSyntaxError",
@@ -75,7 +76,9 @@ impl ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SqlError {
+    /// What kind of failure.
     pub kind: ErrorKind,
+    /// One sentence for the user.
     pub message: String,
 }
 

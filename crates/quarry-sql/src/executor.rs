@@ -54,6 +54,7 @@ impl QueryExecutor {
         self.handle().spawn(future)
     }
 
+    /// The runtime queries run on.
     pub fn handle(&self) -> &Handle {
         self.runtime
             .as_ref()

@@ -15,7 +15,9 @@ pub const DEFAULT_FRACTION: f64 = 0.6;
 /// The memory pool size and how it was chosen, for `%config` and errors.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MemoryBudget {
+    /// Bytes DataFusion's memory pool may use.
     pub pool_bytes: usize,
+    /// Where the limit came from.
     pub source: BudgetSource,
 }
 
@@ -65,6 +67,7 @@ impl MemoryBudget {
         })
     }
 
+    /// The budget in words, for banners and `%config`.
     pub fn describe(&self) -> String {
         let why = match self.source {
             BudgetSource::Configured => "set by QUARRY_MEMORY_LIMIT",

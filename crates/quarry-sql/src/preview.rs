@@ -11,18 +11,25 @@ use crate::{SqlError, SqlSession, StatementResult};
 pub enum Preview {
     /// A file SQL reads (by name, see `quarry_s3::table_format`): its first rows.
     Table {
+        /// The object's size in bytes.
         size: u64,
+        /// The first rows, all of them counted.
         result: StatementResult,
     },
     /// Text: the first bytes asked for, decoded leniently.
     Text {
+        /// The object's size in bytes.
         size: u64,
+        /// The text shown.
         text: String,
         /// More bytes follow what is shown.
         truncated: bool,
     },
     /// Bytes that are not text (a NUL among the first ones).
-    Binary { size: u64 },
+    Binary {
+        /// The object's size in bytes.
+        size: u64,
+    },
 }
 
 impl SqlSession {

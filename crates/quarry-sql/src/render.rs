@@ -15,7 +15,9 @@ use serde_json::{Map, Value, json};
 /// The three renderings of a result, ready to become a MIME bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedTable {
+    /// A fixed-width table for terminals.
     pub plain: String,
+    /// An HTML table for notebooks.
     pub html: String,
     /// `application/vnd.dataresource+json`.
     pub data_resource: Value,
@@ -81,6 +83,7 @@ pub fn group_thousands(n: u64) -> String {
     out
 }
 
+/// `412 ms`, `3.2 s`, `2 min 05 s`: durations as people read them.
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 1.0 {

@@ -37,6 +37,7 @@ impl Default for Progress {
 }
 
 impl Progress {
+    /// Time since the cell started.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
@@ -58,8 +59,11 @@ impl Progress {
 /// The rows of one statement: the first `max_rows` kept, all counted.
 #[derive(Debug, Clone)]
 pub struct StatementResult {
+    /// The statement's columns.
     pub schema: SchemaRef,
+    /// The rows kept (at most `max_rows`).
     pub batches: Vec<RecordBatch>,
+    /// Every row the statement produced, kept or not.
     pub total_rows: u64,
 }
 
@@ -69,7 +73,9 @@ pub struct CellOutcome {
     /// The last statement's rows, or `None` when it returns no columns
     /// (DDL such as `CREATE EXTERNAL TABLE`).
     pub result: Option<StatementResult>,
+    /// How many statements ran.
     pub statements: usize,
+    /// How long they took together.
     pub elapsed: Duration,
 }
 

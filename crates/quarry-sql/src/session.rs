@@ -17,6 +17,7 @@ use crate::registry::S3AwareRegistry;
 /// How to build a [`SqlSession`].
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
+    /// How much memory queries may use.
     pub memory: MemoryBudget,
     /// Parallelism of scans and joins; `None` picks [`default_target_partitions`].
     pub target_partitions: Option<usize>,
@@ -63,6 +64,7 @@ impl std::fmt::Debug for SqlSession {
 }
 
 impl SqlSession {
+    /// A session over `s3` with `options` (memory pool, partitions, spill).
     pub fn new(s3: Arc<S3Stores>, options: &SessionOptions) -> Result<Self, SqlError> {
         // FairSpillPool lets spilling operators (sort, hash aggregate) share
         // the budget; TrackConsumersPool names the biggest consumers when a
@@ -94,6 +96,7 @@ impl SqlSession {
         })
     }
 
+    /// DataFusion's context, for callers that register tables themselves.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
@@ -106,10 +109,12 @@ impl SqlSession {
         }
     }
 
+    /// The S3 stores queries read through.
     pub fn s3(&self) -> &Arc<S3Stores> {
         &self.s3
     }
 
+    /// The memory budget queries run within.
     pub fn memory(&self) -> MemoryBudget {
         self.memory
     }

@@ -7,6 +7,7 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 /// asks before submitting on Enter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completeness {
+    /// The cell can run as it is.
     Complete,
     /// More input is expected: an open string, comment or parenthesis, or a
     /// statement not yet terminated by `;`.

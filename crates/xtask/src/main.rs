@@ -109,6 +109,15 @@ fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
     // One build serves both suites: the unit tests and the binary the
     // end-to-end tests start as a real kernel.
     project.cargo(&["build", "--workspace", "--all-targets"])?;
+    // The lint gate: the workspace lints (Cargo.toml) with warnings as errors.
+    project.cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     project.cargo(&["test", "--workspace", "--quiet"])?;
     let quarry = project.binary("debug");
     let mut args = vec![

@@ -54,6 +54,7 @@ pub struct QuarryHandler {
 }
 
 impl QuarryHandler {
+    /// Cells run SQL in `session` on `executor`, with the kernel's settings.
     pub fn new(session: SqlSession, executor: Arc<QueryExecutor>, config: CellsConfig) -> Self {
         QuarryHandler {
             session,

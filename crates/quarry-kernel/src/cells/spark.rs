@@ -95,7 +95,7 @@ impl QuarryHandler {
     fn session_config(&self) -> Result<SessionConfig, SparkError> {
         let settings = self.session.s3().settings();
         let placement = match quarry_spark::kube::detect_cluster(|name| std::env::var(name).ok()) {
-            Some(cluster) => Placement::Kubernetes(cluster),
+            Some(cluster) => Placement::Kubernetes(Box::new(cluster)),
             None => Placement::Local,
         };
         Ok(SessionConfig {
@@ -394,9 +394,10 @@ impl QuarryHandler {
     pub(super) async fn shutdown_spark(&self) {
         let session = self.spark.lock().expect("spark lock").take();
         if let Some(session) = session
-            && let Err(e) = self.stop_session(session).await {
-                tracing::warn!("stopping Spark at shutdown: {e}");
-            }
+            && let Err(e) = self.stop_session(session).await
+        {
+            tracing::warn!("stopping Spark at shutdown: {e}");
+        }
     }
 }
 

@@ -6,10 +6,12 @@ use jupyter_protocol::ConnectionInfo;
 /// A parsed, validated Jupyter connection file.
 #[derive(Debug, Clone)]
 pub struct ConnectionFile {
+    /// The ports, transport, key and signature scheme Jupyter gave.
     pub info: ConnectionInfo,
 }
 
 impl ConnectionFile {
+    /// Reads a connection file as Jupyter writes it.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the connection file {}", path.display()))?;

@@ -13,16 +13,20 @@ use super::Iopub;
 /// in front of it.
 #[async_trait]
 pub trait Handler: Send + Sync + 'static {
+    /// [`kernel_info_request`](https://jupyter-client.readthedocs.io/en/latest/messaging.html#kernel-info): who this kernel is.
     fn kernel_info(&self) -> KernelInfoReply;
 
     /// Runs a cell, publishing outputs through `outputs`. An `Err` becomes
     /// both an `error` message on IOPub and an error `execute_reply`.
     async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError>;
 
+    /// [`complete_request`](https://jupyter-client.readthedocs.io/en/latest/messaging.html#completion): completions at `cursor_pos`.
     async fn complete(&self, code: &str, cursor_pos: usize) -> CompleteReply;
 
+    /// [`inspect_request`](https://jupyter-client.readthedocs.io/en/latest/messaging.html#introspection): what the name at `cursor_pos` is.
     async fn inspect(&self, code: &str, cursor_pos: usize, detail_level: usize) -> InspectReply;
 
+    /// [`is_complete_request`](https://jupyter-client.readthedocs.io/en/latest/messaging.html#code-completeness): whether a console should run `code` now.
     fn is_complete(&self, code: &str) -> IsCompleteReply;
 
     /// Cancels the running cell, if any. Called from the control task and
@@ -37,9 +41,11 @@ pub trait Handler: Send + Sync + 'static {
 /// A failed cell, as the `error` message and reply describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecuteError {
+    /// The error's type name, e.g. `SQLSyntaxError`.
     pub ename: String,
     /// One sentence saying what went wrong and what to do.
     pub evalue: String,
+    /// Lines shown under the error; Quarry sends the message alone.
     pub traceback: Vec<String>,
 }
 
@@ -89,6 +95,7 @@ impl Outputs {
         self.result_text.lock().ok()?.take()
     }
 
+    /// The number of the cell being run.
     pub fn execution_count(&self) -> ExecutionCount {
         self.execution_count
     }
@@ -106,6 +113,7 @@ impl Outputs {
         self.iopub.send(message, &self.parent);
     }
 
+    /// Replaces the output shown under `display_id` (progress lines).
     pub fn update_display(&self, data: Media, display_id: &str) {
         if !self.silent {
             self.iopub
@@ -130,12 +138,14 @@ impl Outputs {
         self.iopub.send(message, &self.parent);
     }
 
+    /// Text on the cell's stdout stream.
     pub fn stdout(&self, text: &str) {
         if !self.silent {
             self.iopub.send(StreamContent::stdout(text), &self.parent);
         }
     }
 
+    /// Text on the cell's stderr stream.
     pub fn stderr(&self, text: &str) {
         if !self.silent {
             self.iopub.send(StreamContent::stderr(text), &self.parent);

@@ -192,11 +192,19 @@ mod tests {
     fn history_is_bounded() {
         let mut h = History::default();
         for n in 1..=MAX_ENTRIES + 5 {
-            h.record(n, "SELECT 1", Some("x".repeat(if n == 7 { 1 << 20 } else { 1 })));
+            h.record(
+                n,
+                "SELECT 1",
+                Some("x".repeat(if n == 7 { 1 << 20 } else { 1 })),
+            );
         }
         assert_eq!(h.entries.len(), MAX_ENTRIES);
         assert_eq!(h.entries.front().unwrap().line, 6);
-        assert!(h.entries.iter().all(|e| e.output.len() <= MAX_OUTPUT_BYTES + 4));
+        assert!(
+            h.entries
+                .iter()
+                .all(|e| e.output.len() <= MAX_OUTPUT_BYTES + 4)
+        );
     }
 
     #[test]

@@ -40,10 +40,12 @@ impl Iopub {
         let _ = self.queue.send(Command::Publish(Box::new(message)));
     }
 
+    /// Announces that the kernel is working on `parent`.
     pub fn busy(&self, parent: &JupyterMessage) {
         self.send(Status::busy(), parent);
     }
 
+    /// Announces that the kernel finished `parent`.
     pub fn idle(&self, parent: &JupyterMessage) {
         self.send(Status::idle(), parent);
     }

@@ -45,6 +45,7 @@ impl Owner {
         })
     }
 
+    /// The process id being watched.
     pub fn pid(&self) -> u32 {
         self.pid
     }

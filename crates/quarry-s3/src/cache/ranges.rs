@@ -118,6 +118,7 @@ impl RangeCache {
         }
     }
 
+    /// Hits, misses and bytes held so far.
     pub fn stats(&self) -> CacheStats {
         self.lock().stats
     }

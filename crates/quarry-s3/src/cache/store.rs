@@ -39,6 +39,7 @@ pub struct CachingStore {
 }
 
 impl CachingStore {
+    /// Wraps `inner` (the store for `bucket`) so reads go through `cache`.
     pub fn new(inner: Arc<dyn ObjectStore>, bucket: &str, cache: Arc<RangeCache>) -> Self {
         CachingStore {
             inner,

@@ -22,6 +22,7 @@ use web_identity::WebIdentity;
 /// A set of S3 credentials. `Debug` never prints the secret or the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The access key id (shown only abbreviated).
     pub access_key_id: String,
     secret_access_key: String,
     session_token: Option<String>,
@@ -30,6 +31,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// Credentials from their parts; `session_token` marks them temporary.
     pub fn new(
         access_key_id: impl Into<String>,
         secret_access_key: impl Into<String>,
@@ -99,6 +101,7 @@ pub struct Identity {
     pub access_key_hint: String,
     /// Temporary (STS) credentials carry a session token.
     pub temporary: bool,
+    /// When the current keys expire, if they do.
     pub expiration: Option<DateTime<Utc>>,
     /// Where the credentials came from, e.g. `environment`.
     pub source: &'static str,

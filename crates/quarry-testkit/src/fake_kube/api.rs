@@ -225,6 +225,9 @@ fn result(outcome: Result<Value, Refusal>, on_ok: fn(Value) -> Response) -> Resp
     }
 }
 
+// A refusal is the response itself, sent at once: boxing it would only
+// move the allocation.
+#[allow(clippy::result_large_err)]
 fn selectors(params: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), Response> {
     let labels = LabelSelector::parse(params.get("labelSelector").map_or("", String::as_str))
         .map_err(bad_request)?;
@@ -295,6 +298,7 @@ fn list_or_watch(
     }))
 }
 
+#[allow(clippy::result_large_err)]
 fn parse_json(body: &Bytes) -> Result<Value, Response> {
     serde_json::from_slice(body).map_err(|e| bad_request(e.to_string()))
 }
