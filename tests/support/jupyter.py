@@ -25,15 +25,15 @@ def server_env(extra):
 
 class JupyterServer:
     """`jupyter server` (or `jupyter lab` with `app="lab"`) under `base_url`,
-    logging to `workdir/jupyter.log`. Use as a context manager or call
-    `stop()`."""
+    logging to `workdir/jupyter.log`, run by `python` (this venv's unless
+    told). Use as a context manager or call `stop()`."""
 
-    def __init__(self, env, workdir, app="server", base_url="/", extra_args=()):
+    def __init__(self, env, workdir, app="server", base_url="/", extra_args=(), python=sys.executable):
         (self.port,) = free_ports(1)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.base = f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}"
         args = [
-            sys.executable, "-m", "jupyter", app, "--no-browser",
+            str(python), "-m", "jupyter", app, "--no-browser",
             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.base_url={self.base_url}",
             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",

@@ -15,14 +15,17 @@ impl Project {
         self.root.join("labextension")
     }
 
-    /// Installs the npm packages (exactly the lockfile's), builds the
-    /// prebuilt extension and installs its wheel into the venv, so Jupyter
-    /// sees this checkout's panel the way users get it from `pip install`.
+    /// Installs the npm packages (exactly the lockfile's), regenerates the
+    /// API types from `openapi.json`, and installs the extension into the
+    /// venv with pip — the path users take: the wheel build's own hook
+    /// (hatch-jupyter-builder) builds the frontend when its sources
+    /// changed, so Jupyter sees this checkout's panel as `pip install`
+    /// gives it.
     pub fn build_labextension(&self) -> anyhow::Result<()> {
         let dir = self.labextension();
         npm_ci_if_changed(&dir)?;
         eprintln!("xtask: building the JupyterLab extension");
-        run(npm(&dir).args(["run", "build"]).envs(self.tool_env()))?;
+        run(npm(&dir).args(["run", "build:api"]).envs(self.tool_env()))?;
         run(Command::new(self.venv_python())
             .args([
                 "-m",
@@ -33,7 +36,8 @@ impl Project {
                 "--force-reinstall",
                 "--no-build-isolation",
             ])
-            .arg(&dir))
+            .arg(&dir)
+            .envs(self.tool_env()))
     }
 
     /// The Node parts of the hub end-to-end test (the OpenID provider
