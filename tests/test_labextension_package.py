@@ -42,15 +42,16 @@ def clean_copy(dest: Path) -> Path:
 def run(args, **kwargs):
     done = subprocess.run(args, capture_output=True, text=True, **kwargs)
     assert done.returncode == 0, f"{args} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def test_api_types_match_openapi():
     """src/api-types.ts is committed (a clean copy builds without the Rust
     tree beside it) and must be what openapi.json generates."""
-    generated = run(
-        ["npx", "--no-install", "openapi-typescript", "../crates/quarry-server/openapi.json"], cwd=LABEXTENSION
-    )
+    generated = subprocess.run(
+        ["npx", "--no-install", "openapi-typescript", "../crates/quarry-server/openapi.json"],
+        cwd=LABEXTENSION, capture_output=True, text=True, check=True,
+    ).stdout
     committed = (LABEXTENSION / "src" / "api-types.ts").read_text()
     assert generated.strip() == committed.strip(), "run `npm run build:api` in labextension/ and commit src/api-types.ts"
 

@@ -12,7 +12,7 @@ import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/no
 
 import { queryFor } from './paths';
 
-/** The kernelspec name Quarry installs (DESIGN.md contract). */
+/** The kernelspec name Quarry installs (a contract: see the top-level README). */
 export const KERNEL_NAME = 'quarry';
 
 export async function queryInNotebook(

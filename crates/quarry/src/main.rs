@@ -1,5 +1,8 @@
-//! `quarry`: the Quarry kernel, its kernelspec installer and the local
-//! platform launcher. Each subcommand is a thin shell over a library crate.
+//! `quarry`: the Quarry kernel (`kernel`), its kernelspec installer
+//! (`install`), the S3 panel's backend (`serve`) and the local platform
+//! launcher (`lab`). Each subcommand is a thin shell over a library crate
+//! (see `crates/README.md`); only this binary decides how the process
+//! exits and where logs go (stderr or a file, never the notebook).
 
 mod install;
 mod kernel;
