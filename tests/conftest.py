@@ -46,3 +46,47 @@ def seaweed(oidc, tmp_path_factory):
     artifacts = ROOT / "tests" / "artifacts"
     artifacts.mkdir(exist_ok=True)
     shutil.copy(server.dir / "weed.log", artifacts / "weed.log")
+
+
+# --- Descriptor accounting -------------------------------------------------
+# Every module must close what it opened (kernels, clients, servers, log
+# files): a leak shows up here by module and kind, long before a late test's
+# heartbeat thread fails with "Too many open files".
+
+_DESCRIPTORS = []
+
+
+def _open_descriptors():
+    kinds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        kind = target.split(":")[0] if ":" in target and not target.startswith("/") else "file"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _descriptor_accounting(request):
+    import gc
+
+    before = _open_descriptors()
+    yield
+    gc.collect()
+    after = _open_descriptors()
+    grown = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) > before.get(k, 0)}
+    _DESCRIPTORS.append((request.module.__name__, sum(after.values()), grown))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _DESCRIPTORS:
+        return
+    artifacts = ROOT / "tests" / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    lines = [f"{name}: {total} open, grew {grown}" for name, total, grown in _DESCRIPTORS]
+    (artifacts / "descriptors.txt").write_text("\n".join(lines) + "\n")
+    leaky = [(name, grown) for name, _, grown in _DESCRIPTORS if sum(grown.values()) > 8]
+    if leaky:
+        terminalreporter.write_line(f"descriptors left open by: {leaky} (tests/artifacts/descriptors.txt)")

@@ -171,9 +171,31 @@ class Hub:
         )
         try:
             wait_for_port(port, timeout=60, process=self.process, what="JupyterHub")
+            self._wait_for_routes()
         except BaseException:
             self.stop()
             raise
+
+    def _wait_for_routes(self, timeout=60):
+        """The proxy listens before the hub has added its routes (until then
+        it answers 404 "Not Found"): wait until the login page is served."""
+        import time
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/hub/login", timeout=5) as reply:
+                    if reply.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited with {self.process.returncode}; see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"JupyterHub served no login page within {timeout} s; see {self.log_path}")
+            time.sleep(0.3)
 
     def home(self, user):
         return self.homes / user

@@ -7,32 +7,35 @@
 //!   (from the `%spark start` options, `start_options`).
 //! * [`server`] — the JVM: launch, readiness, crash reports, stop.
 //! * [`client`] — Spark Connect over gRPC: SQL, views from Arrow, interrupt.
-//! * [`kube`] — preflight permissions, the executor watch, logs, cleanup.
+//! * [`k8s`] — preflight permissions, the executor watch, logs, cleanup.
 //! * [`policy`] — the administrator's limits: images, executors, memory,
 //!   settings users may not override.
 //! * [`class_archive`] — Java class data sharing, so later starts are faster.
 //! * [`session`] — one `%spark` session tying the three together.
 
-pub mod arrow_types;
-pub mod class_archive;
-pub mod client;
-pub mod conf;
+// Only what the kernel uses is public: the session and its settings,
+// finding Spark, and `k8s` (whose calls have their own integration tests).
+mod arrow_types;
+mod class_archive;
+mod client;
+mod conf;
 mod error;
-pub mod kube;
-pub mod policy;
-pub mod server;
-pub mod session;
+pub mod k8s;
+mod policy;
+mod server;
+mod session;
 mod start_options;
 
 pub use client::{QueryProgress, SparkResult};
 pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};
 pub use error::SparkError;
 pub use policy::AdminPolicy;
+pub use server::{find_spark_home, spark_home_of_python};
 pub use session::{SessionConfig, SparkSession, StartStep};
 
 /// The Spark Connect protocol, generated from the `.proto` files of the
 /// Spark release Quarry targets.
-#[allow(clippy::all, missing_docs, unused_qualifications)]
-pub mod proto {
+#[allow(clippy::all, dead_code, missing_docs, unused_qualifications)]
+mod proto {
     tonic::include_proto!("spark.connect");
 }

@@ -14,7 +14,7 @@ use crate::SparkError;
 use crate::class_archive::ClassArchive;
 use crate::client::{QueryProgress, SparkClient, SparkResult};
 use crate::conf::{Owner, Placement, S3a, StartOptions, s3a_credentials, spark_conf};
-use crate::kube::{self as k8s, Executors, SessionAuth};
+use crate::k8s::{self, Executors, SessionAuth};
 use crate::server::{ConnectServer, free_port};
 
 /// How long the JVM gets to open its port.

@@ -30,7 +30,7 @@ pub use limits::MAX_EXPRESSION_DEPTH;
 pub use memory::{MemoryBudget, human_bytes, parse_byte_size, s3_cache_bytes};
 pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
-pub use run::{CellOutcome, Progress, StatementResult};
+pub use run::{CellOutcome, CellProgress, StatementResult};
 pub use session::{SessionOptions, SqlSession, default_target_partitions};
 pub use statements::{Completeness, completeness};
 

@@ -18,16 +18,16 @@ use crate::{SqlSession, limits};
 /// Live counters a cell updates while it runs, read by whoever shows
 /// progress (the kernel polls it; nothing here knows about displays).
 #[derive(Debug)]
-pub struct Progress {
+pub struct CellProgress {
     started: Instant,
     rows: AtomicU64,
     statement: AtomicUsize,
     statements: AtomicUsize,
 }
 
-impl Default for Progress {
+impl Default for CellProgress {
     fn default() -> Self {
-        Progress {
+        CellProgress {
             started: Instant::now(),
             rows: AtomicU64::new(0),
             statement: AtomicUsize::new(0),
@@ -36,7 +36,7 @@ impl Default for Progress {
     }
 }
 
-impl Progress {
+impl CellProgress {
     /// Time since the cell started.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
@@ -89,7 +89,7 @@ impl SqlSession {
         &self,
         sql: &str,
         max_rows: usize,
-        progress: Arc<Progress>,
+        progress: Arc<CellProgress>,
     ) -> Result<CellOutcome, SqlError> {
         let started = Instant::now();
         let statements = self.parse(sql)?;
@@ -141,7 +141,7 @@ impl SqlSession {
         &self,
         statement: datafusion::sql::parser::Statement,
         keep_rows: usize,
-        progress: &Progress,
+        progress: &CellProgress,
     ) -> Result<Option<StatementResult>, DataFusionError> {
         let ctx = self.context();
         let plan = ctx.state().statement_to_plan(statement).await?;

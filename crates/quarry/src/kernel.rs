@@ -7,7 +7,8 @@ use quarry_kernel::{CellsConfig, ConnectionFile, Owner, QuarryHandler};
 use quarry_s3::{Env, RangeCache, S3Stores};
 use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes};
 
-/// Wires the S3 stores, the SQL session and the protocol together.
+/// Wires the S3 stores, the SQL session and the protocol together, and
+/// exits the process when the kernel is done.
 pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let connection = ConnectionFile::read(connection_file)?;
     let memory = MemoryBudget::detect(std::env::var("QUARRY_MEMORY_LIMIT").ok().as_deref())
@@ -50,7 +51,12 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     // Read before anything else can change it: a kernel follows the client
     // that started it (JPY_PARENT_PID), as ipykernel does.
     let owner = Owner::from_env();
-    runtime.block_on(quarry_kernel::run_kernel(connection, handler, owner))
+    let exit = runtime.block_on(quarry_kernel::run_kernel(connection, handler, owner))?;
+    tracing::info!(?exit, "kernel finished");
+    // The handler has released everything (Spark stopped, pods deleted);
+    // exit now rather than wait for query threads still unwinding, so a
+    // restart never waits for jupyter_client's escalation to SIGKILL.
+    std::process::exit(0)
 }
 
 /// How long the S3 byte cache survives without a query before it is dropped.

@@ -55,7 +55,9 @@ fn main() -> anyhow::Result<()> {
 /// notebook. `QUARRY_LOG` takes a tracing filter such as `debug`.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,zeromq=warn,quarry=info,quarry_kernel=info")
+        tracing_subscriber::EnvFilter::new(
+            "warn,zeromq=warn,quarry=info,quarry_kernel=info,quarry_protocol=info",
+        )
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -94,12 +94,12 @@ impl QuarryHandler {
 
     fn session_config(&self) -> Result<SessionConfig, SparkError> {
         let settings = self.session.s3().settings();
-        let placement = match quarry_spark::kube::detect_cluster(|name| std::env::var(name).ok()) {
+        let placement = match quarry_spark::k8s::detect_cluster(|name| std::env::var(name).ok()) {
             Some(cluster) => Placement::Kubernetes(Box::new(cluster)),
             None => Placement::Local,
         };
         Ok(SessionConfig {
-            spark_home: quarry_spark::server::find_spark_home()?,
+            spark_home: quarry_spark::find_spark_home()?,
             user: std::env::var("JUPYTERHUB_USER")
                 .or_else(|_| std::env::var("USER"))
                 .unwrap_or_else(|_| "quarry".into()),

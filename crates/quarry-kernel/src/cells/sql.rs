@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use quarry_sql::{Progress, render_batches};
+use quarry_sql::{CellProgress, render_batches};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +16,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 impl QuarryHandler {
     pub(super) async fn run_sql(&self, sql: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
         let config = self.config();
-        let progress = Arc::new(Progress::default());
+        let progress = Arc::new(CellProgress::default());
         let cancel = CancellationToken::new();
         *self.running.lock().expect("running lock") = Some(cancel.clone());
 
@@ -113,7 +113,7 @@ impl QuarryHandler {
     }
 }
 
-fn running_line(progress: &Progress) -> String {
+fn running_line(progress: &CellProgress) -> String {
     let (statement, statements) = progress.statement();
     let mut line = format!(
         "Running… {} · {} rows so far",

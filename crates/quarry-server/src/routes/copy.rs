@@ -31,7 +31,7 @@ pub async fn copy(
     State(state): State<AppState>,
     Query(q): Query<CopyQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let outcome = transfer(&state, &q, false).await?;
+    let outcome = copy_or_move(&state, &q, false).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
@@ -39,11 +39,15 @@ pub async fn rename(
     State(state): State<AppState>,
     Query(q): Query<CopyQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let outcome = transfer(&state, &q, true).await?;
+    let outcome = copy_or_move(&state, &q, true).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 
-async fn transfer(state: &AppState, q: &CopyQuery, remove_source: bool) -> Result<Value, ApiError> {
+async fn copy_or_move(
+    state: &AppState,
+    q: &CopyQuery,
+    remove_source: bool,
+) -> Result<Value, ApiError> {
     let from = validate::target(&q.bucket, &q.key)?;
     let to = validate::target(q.to_bucket.as_deref().unwrap_or(&q.bucket), &q.to_key)?;
     let folder = from.key.ends_with('/');

@@ -3,6 +3,6 @@
 
 pub(crate) mod browse;
 pub(crate) mod copy;
+pub(crate) mod objects;
 pub(crate) mod preview;
-pub(crate) mod transfer;
 pub(crate) mod whoami;

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use quarry_testkit::fake_kube::rbac::UserInfo;
-use quarry_testkit::fake_kube::store::{Store, kind_named};
+use quarry_testkit::fake_kube::store::Store;
 use quarry_testkit::fake_kube::{self, Cluster, Tls, kubelet};
 use serde_json::json;
 
@@ -138,39 +138,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates every document of a YAML file (objects that exist are kept):
-/// the cluster admin's `kubectl apply`. Namespaced objects without a
-/// namespace land in `default_namespace`.
+/// `kubectl apply -f path` as the cluster admin.
 fn apply(store: &mut Store, path: &std::path::Path, default_namespace: &str) -> anyhow::Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    for document in serde_yaml_ng::Deserializer::from_str(&text) {
-        let object: serde_json::Value = serde::Deserialize::deserialize(document)
-            .with_context(|| format!("parsing {}", path.display()))?;
-        if object.is_null() {
-            continue;
-        }
-        let kind_name = object["kind"].as_str().unwrap_or_default();
-        let kind = kind_named(kind_name)
-            .with_context(|| format!("{}: kind {kind_name} is not served", path.display()))?;
-        let namespace = if kind.namespaced {
-            object["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or(default_namespace)
-                .to_string()
-        } else {
-            String::new()
-        };
-        if kind.namespaced && store.get("namespaces", "", &namespace).is_none() {
-            store
-                .create("namespaces", "", json!({"metadata": {"name": namespace}}))
-                .map_err(|r| anyhow::anyhow!(r.message))?;
-        }
-        match store.create(kind.resource, &namespace, object) {
-            Ok(_) => {}
-            Err(refusal) if refusal.code == 409 => {}
-            Err(refusal) => anyhow::bail!("{}: {}", path.display(), refusal.message),
-        }
-    }
+    fake_kube::apply::apply(store, &text, &path.display().to_string(), default_namespace)?;
     Ok(())
 }

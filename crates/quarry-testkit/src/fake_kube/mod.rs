@@ -27,6 +27,7 @@
 //! ```
 
 pub mod api;
+pub mod apply;
 pub mod kubelet;
 pub mod psa;
 pub mod rbac;

@@ -136,7 +136,7 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String)> {
     }
     match std::env::var_os("SPARK_HOME")
         .map(PathBuf::from)
-        .or_else(|| quarry_spark::server::spark_home_of_python(&python))
+        .or_else(|| quarry_spark::spark_home_of_python(&python))
     {
         Some(home) => println!("Spark (local mode, %spark start) from {}", home.display()),
         None => println!(

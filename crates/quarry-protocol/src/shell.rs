@@ -21,7 +21,14 @@ struct Shell {
     history: History,
 }
 
-pub(super) async fn serve(socket: KernelShellConnection, handler: Arc<dyn Handler>, iopub: Iopub) {
+/// Serves shell requests until a shutdown was answered, then tells
+/// `run_kernel` through `shutdown` (with the `restart` flag).
+pub(super) async fn serve(
+    socket: KernelShellConnection,
+    handler: Arc<dyn Handler>,
+    iopub: Iopub,
+    shutdown: tokio::sync::mpsc::Sender<bool>,
+) {
     let mut shell = Shell {
         socket,
         handler,
@@ -47,6 +54,11 @@ pub(super) async fn serve(socket: KernelShellConnection, handler: Arc<dyn Handle
             }
         };
         shell.iopub.busy(&request);
+        if let JupyterMessageContent::ShutdownRequest(r) = &request.content {
+            answer_shutdown(&mut shell.socket, &shell.handler, &shell.iopub, &request, r).await;
+            let _ = shutdown.send(r.restart).await;
+            return;
+        }
         let reply = shell.dispatch(&request).await;
         if let Some(reply) = reply {
             // Outputs go out before the reply, so clients that stop reading
@@ -97,9 +109,6 @@ impl Shell {
                 return None;
             }
             C::CommMsg(_) | C::CommClose(_) => return None,
-            C::ShutdownRequest(r) => {
-                answer_shutdown(&mut self.socket, &self.handler, &self.iopub, request, r).await
-            }
             C::UnknownMessage(unknown) => return answer_unknown(unknown),
             other => {
                 tracing::warn!(

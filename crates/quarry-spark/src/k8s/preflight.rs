@@ -28,7 +28,7 @@ pub const REQUIRED: &[(&str, &str)] = &[
     ("configmaps", "create"),
     ("configmaps", "list"),
     ("configmaps", "deletecollection"),
-    // The session's shared secret (kube::auth): made at start, deleted by
+    // The session's shared secret (k8s::auth): made at start, deleted by
     // name at stop; never read back.
     ("secrets", "create"),
     ("secrets", "delete"),

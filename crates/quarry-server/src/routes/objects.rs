@@ -1,4 +1,4 @@
-//! Downloads, chunked uploads, deletes and new folders.
+//! Object I/O: downloads, chunked uploads, deletes and new folders.
 
 use std::time::Duration;
 

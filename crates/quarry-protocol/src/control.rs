@@ -13,10 +13,13 @@ use serde_json::json;
 use super::wire::{self, Incoming};
 use super::{Handler, Iopub};
 
+/// Serves control requests until a shutdown was answered, then tells
+/// `run_kernel` through `shutdown` (with the `restart` flag).
 pub(super) async fn serve(
     mut socket: KernelControlConnection,
     handler: Arc<dyn Handler>,
     iopub: Iopub,
+    shutdown: tokio::sync::mpsc::Sender<bool>,
 ) {
     loop {
         let request = match wire::read(&mut socket).await {
@@ -41,7 +44,9 @@ pub(super) async fn serve(
                 Some(InterruptReply::new().into())
             }
             C::ShutdownRequest(r) => {
-                Some(answer_shutdown(&mut socket, &handler, &iopub, &request, r).await)
+                answer_shutdown(&mut socket, &handler, &iopub, &request, r).await;
+                let _ = shutdown.send(r.restart).await;
+                return;
             }
             C::KernelInfoRequest(_) => Some(handler.kernel_info().into()),
             C::UnknownMessage(unknown) => answer_unknown(unknown),
@@ -64,19 +69,20 @@ pub(super) async fn serve(
     }
 }
 
-/// Replies to a shutdown request and exits the process.
+/// Replies to a shutdown request, then lets the handler release its
+/// resources.
 ///
 /// The reply goes out (and to IOPub, as protocol 5.4 asks) before anything
-/// slow happens; then the handler releases its resources and the process
-/// exits at once, so a restart never waits for jupyter_client's 5 s
-/// escalation to SIGKILL.
+/// slow happens, so the caller can end the process right after this
+/// returns and a restart never waits for jupyter_client's 5 s escalation
+/// to SIGKILL.
 pub(super) async fn answer_shutdown<S: zeromq::SocketSend>(
     socket: &mut Connection<S>,
     handler: &Arc<dyn Handler>,
     iopub: &Iopub,
     request: &JupyterMessage,
     shutdown: &ShutdownRequest,
-) -> JupyterMessageContent {
+) {
     let reply = ShutdownReply {
         restart: shutdown.restart,
         status: ReplyStatus::Ok,
@@ -95,7 +101,6 @@ pub(super) async fn answer_shutdown<S: zeromq::SocketSend>(
     handler.shutdown(shutdown.restart).await;
     // Give the sockets a moment to put the last frames on the wire.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    std::process::exit(0);
 }
 
 /// Requests this kernel does not implement still get a reply, so clients

@@ -1,0 +1,160 @@
+//! The Jupyter wire protocol, one module per socket, for Quarry's kernel.
+//!
+//! ```text
+//!  client ──shell────▶ shell::serve ──▶ Handler::execute/complete/inspect/…
+//!         ──control──▶ control::serve ─▶ Handler::interrupt / shutdown
+//!         ◀─iopub───── Iopub (status, execute_input, outputs), one task
+//!         ──hb/stdin─▶ heartbeat::serve, stdin::serve
+//!  owner (JPY_PARENT_PID) gone ──▶ Handler::shutdown, run_kernel returns
+//! ```
+//!
+//! Shell requests are handled one at a time, in order, as every Jupyter
+//! client assumes. Control runs on its own task so that `interrupt_request`
+//! and `shutdown_request` are answered while a cell is still running.
+//! Every request is read by [`wire`] (signature first, then content), so a
+//! well-signed request this crate cannot parse still gets an error reply.
+//!
+//! This crate knows nothing about SQL: a kernel implements [`Handler`] and
+//! calls [`run_kernel`], which returns when the kernel should exit; the
+//! binary decides how the process ends. Message types follow the
+//! [messaging spec](https://jupyter-client.readthedocs.io/en/latest/messaging.html),
+//! version 5.4.
+
+#![warn(missing_docs)]
+
+mod connection;
+mod control;
+mod handler;
+mod heartbeat;
+mod history;
+mod iopub;
+mod owner;
+mod shell;
+mod stdin;
+mod wire;
+
+use std::sync::Arc;
+
+use jupyter_zmq_client as zmq;
+
+pub use connection::{ConnectionFile, ConnectionFileError};
+pub use handler::{ExecuteError, Handler, Outputs};
+pub use iopub::Iopub;
+pub use owner::Owner;
+
+/// Why the kernel ended: [`run_kernel`]'s answer, for the binary to turn
+/// into an exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelExit {
+    /// A client sent `shutdown_request` (replied to; the handler has shut
+    /// down). With `restart`, the client starts a new kernel itself.
+    ShutdownRequested {
+        /// What the client asked for.
+        restart: bool,
+    },
+    /// The process that started the kernel died; the handler has shut down.
+    OwnerGone,
+}
+
+/// Why the kernel could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("could not bind the {socket} socket on {ip}")]
+pub struct BindError {
+    /// Which socket.
+    pub socket: &'static str,
+    /// The address in the connection file.
+    pub ip: String,
+    /// What the transport said.
+    #[source]
+    pub source: zmq::RuntimeError,
+}
+
+/// Binds every socket described by `connection`, then serves requests until
+/// a `shutdown_request` arrives or `owner`, the process that started the
+/// kernel, dies. Either way the handler has released its resources when
+/// this returns.
+pub async fn run_kernel(
+    connection: ConnectionFile,
+    handler: Arc<dyn Handler>,
+    owner: Option<Owner>,
+) -> Result<KernelExit, BindError> {
+    let info = connection.info;
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let bind = |socket: &'static str| {
+        let ip = info.ip.clone();
+        move |source| BindError { socket, ip, source }
+    };
+
+    let iopub = zmq::create_kernel_iopub_xpub_connection(&info, &session_id)
+        .await
+        .map_err(bind("iopub"))?;
+    let shell = zmq::create_kernel_shell_connection(&info, &session_id)
+        .await
+        .map_err(bind("shell"))?;
+    let control = zmq::create_kernel_control_connection(&info, &session_id)
+        .await
+        .map_err(bind("control"))?;
+    let stdin = zmq::create_kernel_stdin_connection(&info, &session_id)
+        .await
+        .map_err(bind("stdin"))?;
+    let heartbeat = zmq::create_kernel_heartbeat_connection(&info)
+        .await
+        .map_err(bind("heartbeat"))?;
+    tracing::info!(ip = %info.ip, shell = info.shell_port, "kernel sockets bound");
+
+    let iopub = Iopub::spawn(iopub);
+    let (shutdown_tx, mut shutdown_rx) = tokio::sync::mpsc::channel(1);
+    let tasks = [
+        tokio::spawn(heartbeat::serve(heartbeat)),
+        tokio::spawn(stdin::serve(stdin)),
+        tokio::spawn(control::serve(
+            control,
+            Arc::clone(&handler),
+            iopub.clone(),
+            shutdown_tx.clone(),
+        )),
+        tokio::spawn(interrupt_on_sigint(Arc::clone(&handler))),
+        tokio::spawn(shell::serve(
+            shell,
+            Arc::clone(&handler),
+            iopub,
+            shutdown_tx.clone(),
+        )),
+    ];
+    let owner_gone = async {
+        match owner {
+            Some(owner) => owner.gone().await,
+            None => std::future::pending().await,
+        }
+    };
+    let exit = tokio::select! {
+        Some(restart) = shutdown_rx.recv() => KernelExit::ShutdownRequested { restart },
+        () = owner_gone => {
+            // Nobody is left to send shutdown_request: release what the
+            // kernel holds (the Spark JVM above all) and leave.
+            tracing::warn!(
+                pid = owner.map(|o| o.pid()),
+                "the process that started this kernel is gone; shutting down"
+            );
+            handler.shutdown(false).await;
+            KernelExit::OwnerGone
+        }
+    };
+    for task in tasks {
+        task.abort();
+    }
+    Ok(exit)
+}
+
+/// With `interrupt_mode: message` clients interrupt over the control channel,
+/// but a terminal user (or an older client) may still send SIGINT; treat it
+/// the same way instead of dying.
+async fn interrupt_on_sigint(handler: Arc<dyn Handler>) {
+    loop {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        tracing::info!("SIGINT received: interrupting the running cell");
+        handler.interrupt();
+    }
+}
