@@ -4,9 +4,8 @@
 //! take one `CopyObject`; large ones go part by part (`UploadPartCopy`),
 //! because S3 copies at most 5 GiB per request and parts give progress.
 
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-
-use crate::{S3Failure, S3Location, S3Stores};
+use crate::objects::sdk_failure;
+use crate::{MultipartUpload, S3Failure, S3Location, S3Stores};
 
 /// Above this size, copies go part by part.
 const MULTIPART_COPY_ABOVE: u64 = 64 << 20;
@@ -24,17 +23,7 @@ pub async fn copy_object(
     to: &S3Location,
     progress: impl FnMut(u64, u64),
 ) -> Result<u64, S3Failure> {
-    let client = stores.client();
-    let endpoint = stores.settings().endpoint_display();
-    let source_url = from.to_string();
-    let head = client
-        .head_object()
-        .bucket(&from.bucket)
-        .key(&from.key)
-        .send()
-        .await
-        .map_err(|e| crate::explain_sdk_failure(&e, &source_url, &endpoint))?;
-    let size = head.content_length().unwrap_or(0).max(0) as u64;
+    let size = crate::head_object(stores, from).await?.size;
     copy_sized(stores, from, to, size, progress).await?;
     Ok(size)
 }
@@ -48,78 +37,36 @@ async fn copy_sized(
     size: u64,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<(), S3Failure> {
-    let client = stores.client();
-    let endpoint = stores.settings().endpoint_display();
     let source = copy_source(from);
-    let place = to.to_string();
     if size <= MULTIPART_COPY_ABOVE {
-        client
+        stores
+            .client()
             .copy_object()
             .bucket(&to.bucket)
             .key(&to.key)
             .copy_source(source)
             .send()
             .await
-            .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
+            .map_err(|e| sdk_failure(stores, &e, &to.to_string()))?;
         progress(size, size);
         return Ok(());
     }
-    let started = client
-        .create_multipart_upload()
-        .bucket(&to.bucket)
-        .key(&to.key)
-        .send()
-        .await
-        .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
-    let upload_id = started.upload_id().unwrap_or_default().to_string();
+    let upload = MultipartUpload::start(stores, to).await?;
     let copy = async {
         let mut parts = Vec::new();
         let mut offset = 0u64;
         while offset < size {
             let end = (offset + COPY_PART).min(size) - 1;
             let number = parts.len() as i32 + 1;
-            let out = client
-                .upload_part_copy()
-                .bucket(&to.bucket)
-                .key(&to.key)
-                .upload_id(&upload_id)
-                .part_number(number)
-                .copy_source(&source)
-                .copy_source_range(format!("bytes={offset}-{end}"))
-                .send()
-                .await
-                .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
-            let etag = out
-                .copy_part_result()
-                .and_then(|r| r.e_tag())
-                .map(str::to_string);
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(etag)
-                    .build(),
-            );
+            parts.push(upload.copy_part(number, &source, offset..=end).await?);
             offset = end + 1;
             progress(offset, size);
         }
-        client
-            .complete_multipart_upload()
-            .bucket(&to.bucket)
-            .key(&to.key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| crate::explain_sdk_failure(&e, &place, &endpoint))?;
-        Ok::<_, S3Failure>(())
+        upload.complete(parts).await
     };
     let outcome = copy.await;
     if outcome.is_err() {
-        crate::multipart::abort_upload(stores.client(), to, &upload_id).await;
+        upload.abort().await;
     }
     outcome
 }
@@ -163,15 +110,7 @@ pub async fn copy_prefix(
                 // A folder marker: recreate it rather than copy it, since
                 // servers that keep real directories (SeaweedFS) answer
                 // CopyObject on one with NoSuchKey.
-                stores
-                    .client()
-                    .put_object()
-                    .bucket(&target.bucket)
-                    .key(&target.key)
-                    .body(Vec::new().into())
-                    .send()
-                    .await
-                    .map_err(|e| crate::explain_sdk_failure(&e, &target.to_string(), &endpoint))?;
+                crate::create_folder(stores, &target).await?;
             } else {
                 let size = object.size().unwrap_or(0).max(0) as u64;
                 copy_sized(stores, &source, &target, size, |_, _| {}).await?;

@@ -75,6 +75,35 @@ impl MultipartUpload {
         })
     }
 
+    /// Copies `range` of the object `source` (`bucket/key`, encoded for
+    /// the copy-source header) into part `number`, inside S3.
+    pub(crate) async fn copy_part(
+        &self,
+        number: i32,
+        source: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<UploadedPart, S3Failure> {
+        let out = self
+            .client
+            .upload_part_copy()
+            .bucket(&self.location.bucket)
+            .key(&self.location.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .copy_source(source)
+            .copy_source_range(format!("bytes={}-{}", range.start(), range.end()))
+            .send()
+            .await
+            .map_err(|e| self.failure(&e))?;
+        Ok(UploadedPart {
+            number,
+            etag: out
+                .copy_part_result()
+                .and_then(|r| r.e_tag())
+                .map(str::to_string),
+        })
+    }
+
     /// Makes the object visible from `parts`, in order.
     pub async fn complete(&self, parts: Vec<UploadedPart>) -> Result<(), S3Failure> {
         use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};

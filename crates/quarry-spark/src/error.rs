@@ -18,9 +18,20 @@ pub enum SparkError {
     /// The query was cancelled by an interrupt.
     #[error("The Spark query was interrupted; the Spark session and its views are kept.")]
     Interrupted,
-    /// Kubernetes said no (RBAC, quota) or could not be reached.
+    /// Kubernetes said no (RBAC, quota) or could not be reached, found
+    /// without an API call failing (a refusal read from a log, a pod with
+    /// no IP yet).
     #[error("{0}")]
     Kubernetes(String),
+    /// An API call failed; the message is the API server's own.
+    #[error("Cannot {action}: {}.", api_message(source))]
+    KubernetesApi {
+        /// What Quarry was doing, e.g. "clean up the session's Pods".
+        action: String,
+        /// The client's error, with the API server's status.
+        #[source]
+        source: kube::Error,
+    },
     /// The platform's administrator does not allow this (image, size).
     #[error("{0}")]
     NotAllowed(String),
@@ -31,6 +42,13 @@ impl SparkError {
         SparkError::Usage(message.into())
     }
 
+    /// Wraps a failed API call made to `action` (lower-case, e.g. "read
+    /// the log of exec-1").
+    pub(crate) fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> SparkError {
+        let action = action.into();
+        move |source| SparkError::KubernetesApi { action, source }
+    }
+
     /// The error name shown in the notebook's traceback header.
     pub fn ename(&self) -> &'static str {
         match self {
@@ -39,8 +57,16 @@ impl SparkError {
             SparkError::Server(_) => "SparkServerError",
             SparkError::Query(_) => "SparkQueryError",
             SparkError::Interrupted => "QueryInterrupted",
-            SparkError::Kubernetes(_) => "KubernetesError",
+            SparkError::Kubernetes(_) | SparkError::KubernetesApi { .. } => "KubernetesError",
             SparkError::NotAllowed(_) => "SparkNotAllowed",
         }
+    }
+}
+
+/// The API server's own message for an error (e.g. "pods is forbidden: …").
+pub(crate) fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => status.message.trim_end_matches('.').to_string(),
+        other => other.to_string().trim_end_matches('.').to_string(),
     }
 }

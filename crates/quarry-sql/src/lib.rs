@@ -27,7 +27,9 @@ pub use error::{ErrorKind, SqlError};
 pub use executor::QueryExecutor;
 pub use inspect::inspect;
 pub use limits::MAX_EXPRESSION_DEPTH;
-pub use memory::{MemoryBudget, human_bytes, parse_byte_size, s3_cache_bytes};
+pub use memory::{
+    BudgetSource, MemoryBudget, SizeSettingError, human_bytes, parse_byte_size, s3_cache_bytes,
+};
 pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use run::{CellOutcome, CellProgress, StatementResult};

@@ -21,6 +21,18 @@ pub struct MemoryBudget {
     pub source: BudgetSource,
 }
 
+/// A memory setting that is not a size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}='{value}' is not a size: write e.g. {examples}")]
+pub struct SizeSettingError {
+    /// The environment variable, e.g. `QUARRY_MEMORY_LIMIT`.
+    pub variable: &'static str,
+    /// What it was set to.
+    pub value: String,
+    examples: &'static str,
+}
+
+/// Where a budget's limit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetSource {
     /// `QUARRY_MEMORY_LIMIT` set explicitly.
@@ -36,12 +48,12 @@ pub enum BudgetSource {
 impl MemoryBudget {
     /// Chooses the pool size: `configured` (from `QUARRY_MEMORY_LIMIT`) wins;
     /// otherwise a fraction of the cgroup limit, else of physical memory.
-    pub fn detect(configured: Option<&str>) -> Result<Self, String> {
+    pub fn detect(configured: Option<&str>) -> Result<Self, SizeSettingError> {
         if let Some(raw) = configured {
-            let pool_bytes = parse_byte_size(raw).ok_or_else(|| {
-                format!(
-                    "QUARRY_MEMORY_LIMIT='{raw}' is not a size: write e.g. 2g, 512m or 1073741824"
-                )
+            let pool_bytes = parse_byte_size(raw).ok_or_else(|| SizeSettingError {
+                variable: "QUARRY_MEMORY_LIMIT",
+                value: raw.to_string(),
+                examples: "2g, 512m or 1073741824",
             })?;
             return Ok(MemoryBudget {
                 pool_bytes,
@@ -87,11 +99,16 @@ impl MemoryBudget {
 /// and a Spark driver.
 /// TPC-H sf1's queried columns fit in ~250 MiB, a typical notebook's working
 /// set in far less.
-pub fn s3_cache_bytes(configured: Option<&str>, budget: &MemoryBudget) -> Result<usize, String> {
+pub fn s3_cache_bytes(
+    configured: Option<&str>,
+    budget: &MemoryBudget,
+) -> Result<usize, SizeSettingError> {
     match configured.map(str::trim) {
         Some("0") => Ok(0),
-        Some(raw) => parse_byte_size(raw).ok_or_else(|| {
-            format!("QUARRY_S3_CACHE='{raw}' is not a size: write e.g. 1g or 256m, or 0 to turn the cache off")
+        Some(raw) => parse_byte_size(raw).ok_or_else(|| SizeSettingError {
+            variable: "QUARRY_S3_CACHE",
+            value: raw.to_string(),
+            examples: "1g or 256m, or 0 to turn the cache off",
         }),
         None => Ok(budget.pool_bytes / 4),
     }
@@ -193,7 +210,8 @@ mod tests {
         assert_eq!(budget.pool_bytes, 256 << 20);
         assert_eq!(budget.source, BudgetSource::Configured);
         let err = MemoryBudget::detect(Some("big")).unwrap_err();
-        assert!(err.contains("QUARRY_MEMORY_LIMIT"), "{err}");
+        assert_eq!(err.variable, "QUARRY_MEMORY_LIMIT");
+        assert!(err.to_string().contains("'big' is not a size"), "{err}");
         assert!(MemoryBudget::detect(None).unwrap().pool_bytes > 0);
     }
 
@@ -205,7 +223,8 @@ mod tests {
         assert_eq!(s3_cache_bytes(Some(" 0 "), &budget), Ok(0));
         let err = s3_cache_bytes(Some("lots"), &budget).unwrap_err();
         assert!(
-            err.starts_with("QUARRY_S3_CACHE='lots' is not a size"),
+            err.to_string()
+                .starts_with("QUARRY_S3_CACHE='lots' is not a size"),
             "{err}"
         );
     }

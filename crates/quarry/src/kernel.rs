@@ -11,13 +11,11 @@ use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession, s3_cac
 /// exits the process when the kernel is done.
 pub fn run(connection_file: &Path) -> anyhow::Result<()> {
     let connection = ConnectionFile::read(connection_file)?;
-    let memory = MemoryBudget::detect(std::env::var("QUARRY_MEMORY_LIMIT").ok().as_deref())
-        .map_err(anyhow::Error::msg)?;
+    let memory = MemoryBudget::detect(std::env::var("QUARRY_MEMORY_LIMIT").ok().as_deref())?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let executor =
         Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
-    let cache = s3_cache_bytes(std::env::var("QUARRY_S3_CACHE").ok().as_deref(), &memory)
-        .map_err(anyhow::Error::msg)?;
+    let cache = s3_cache_bytes(std::env::var("QUARRY_S3_CACHE").ok().as_deref(), &memory)?;
     let s3 = Arc::new(S3Stores::from_env(&Env::Process).with_cache(cache));
     tracing::info!(
         endpoint = %s3.settings().endpoint_display(),
@@ -31,8 +29,7 @@ pub fn run(connection_file: &Path) -> anyhow::Result<()> {
             memory,
             target_partitions: None,
         },
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    )?;
     if let Some(cache) = s3.cache() {
         executor.spawn(release_when_idle(Arc::clone(cache)));
     }

@@ -23,15 +23,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let s3 = Arc::new(S3Stores::from_env(&Env::Process));
     // Previews read a few rows; a small budget keeps the panel's memory
     // out of the kernel's way.
-    let memory = MemoryBudget::detect(Some("256m")).map_err(anyhow::Error::msg)?;
+    let memory = MemoryBudget::detect(Some("256m"))?;
     let sql = SqlSession::new(
         Arc::clone(&s3),
         &SessionOptions {
             memory,
             target_partitions: Some(2),
         },
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    )?;
     let state = quarry_server::AppState::new(s3, sql);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

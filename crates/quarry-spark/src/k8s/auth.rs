@@ -27,7 +27,6 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, DeleteParams, PostParams};
 
-use super::executors::api_message;
 use crate::SparkError;
 use crate::conf::Owner;
 
@@ -111,12 +110,7 @@ impl SessionAuth {
         notebook_pod: &str,
     ) -> Result<(), SparkError> {
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        let refused = |e: kube::Error| {
-            SparkError::Kubernetes(format!(
-                "Cannot create the Spark session's secret: {}.",
-                api_message(&e)
-            ))
-        };
+        let refused = |e: kube::Error| SparkError::api("create the Spark session's secret")(e);
         let pod = pods.get(notebook_pod).await.map_err(refused)?;
         let secret = Secret {
             metadata: ObjectMeta {
@@ -161,11 +155,10 @@ impl SessionAuth {
         {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-            Err(e) => Err(SparkError::Kubernetes(format!(
-                "Cannot delete the Spark session's secret {}: {}.",
-                self.secret_name,
-                api_message(&e)
-            ))),
+            Err(e) => Err(SparkError::api(format!(
+                "delete the Spark session's secret {}",
+                self.secret_name
+            ))(e)),
         }
     }
 }

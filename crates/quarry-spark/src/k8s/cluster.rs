@@ -89,13 +89,13 @@ pub async fn pod_ip(client: &kube::Client, cluster: &Cluster) -> Result<String, 
         return Ok(cluster.pod_ip.clone());
     }
     let pods: Api<Pod> = Api::namespaced(client.clone(), &cluster.namespace);
-    let pod = pods.get(&cluster.pod_name).await.map_err(|e| {
-        SparkError::Kubernetes(format!(
-            "Cannot read this notebook's pod {} to learn its IP: {}.",
-            cluster.pod_name,
-            super::executors::api_message(&e)
-        ))
-    })?;
+    let pod = pods
+        .get(&cluster.pod_name)
+        .await
+        .map_err(SparkError::api(format!(
+            "read this notebook's pod {} to learn its IP",
+            cluster.pod_name
+        )))?;
     pod.status
         .and_then(|s| s.pod_ip)
         .filter(|ip| !ip.is_empty())

@@ -219,13 +219,9 @@ pub async fn executor_log(
         tail_lines: Some(tail_lines),
         ..Default::default()
     };
-    pods.logs(&view.name, &params).await.map_err(|e| {
-        SparkError::Kubernetes(format!(
-            "Cannot read the log of {}: {}.",
-            view.name,
-            api_message(&e)
-        ))
-    })
+    pods.logs(&view.name, &params)
+        .await
+        .map_err(SparkError::api(format!("read the log of {}", view.name)))
 }
 
 /// Deletes everything labelled `selector`: pods and config maps, the only
@@ -258,12 +254,7 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let kind = K::kind(&K::DynamicType::default()).to_string();
-    let fail = |e: kube::Error| {
-        SparkError::Kubernetes(format!(
-            "Cannot clean up the session's {kind}s: {}.",
-            api_message(&e)
-        ))
-    };
+    let fail = |e: kube::Error| SparkError::api(format!("clean up the session's {kind}s"))(e);
     let existing = api.list_metadata(params).await.map_err(fail)?.items.len();
     if existing > 0 {
         api.delete_collection(&DeleteParams::background(), params)
@@ -271,14 +262,6 @@ where
             .map_err(fail)?;
     }
     Ok(existing)
-}
-
-/// The API server's own message for an error (e.g. "pods is forbidden: …").
-pub(crate) fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => status.message.trim_end_matches('.').to_string(),
-        other => other.to_string().trim_end_matches('.').to_string(),
-    }
 }
 
 /// Executor pods by their phase, for progress lines.

@@ -7,7 +7,6 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::{Api, PostParams};
 
-use super::executors::api_message;
 use crate::SparkError;
 
 /// What Spark's Kubernetes backend and Quarry's own watch and cleanup do,
@@ -77,12 +76,9 @@ pub async fn preflight(client: &kube::Client, namespace: &str) -> Result<(), Spa
         let answer = reviews
             .create(&PostParams::default(), &review)
             .await
-            .map_err(|e| {
-                SparkError::Kubernetes(format!(
-                    "Cannot check this notebook's Kubernetes permissions: {}.",
-                    api_message(&e)
-                ))
-            })?;
+            .map_err(SparkError::api(
+                "check this notebook's Kubernetes permissions",
+            ))?;
         if !answer.status.is_some_and(|s| s.allowed) {
             refused.push((*resource, *verb));
         }

@@ -37,7 +37,7 @@ pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
     let session = SqlSession::new(
         stores,
         &SessionOptions {
-            memory: MemoryBudget::detect(Some("1g")).map_err(anyhow::Error::msg)?,
+            memory: MemoryBudget::detect(Some("1g"))?,
             target_partitions: None,
         },
     )?;
