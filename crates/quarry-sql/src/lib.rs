@@ -21,6 +21,7 @@ mod render;
 mod run;
 mod session;
 mod statements;
+mod tables;
 
 pub use complete::{Completion, complete};
 pub use error::{ErrorKind, SqlError};

@@ -3,9 +3,11 @@
 //! A cell is any number of leading `%magic` lines followed by SQL. Magics
 //! run first, in order; then the SQL runs on the query executor.
 
+mod cell;
 mod display;
 mod kernel_info;
 mod magics;
+mod running;
 mod s3;
 mod spark;
 mod sql;
@@ -20,9 +22,9 @@ use jupyter_protocol::{
 };
 use quarry_sql::{Completeness, QueryExecutor, SqlSession};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use crate::protocol::{ExecuteError, Handler, Outputs};
+use cell::Cell;
 
 /// Settings a user can change with `%config`.
 #[derive(Debug, Clone)]
@@ -47,8 +49,11 @@ pub struct QuarryHandler {
     session: SqlSession,
     executor: Arc<QueryExecutor>,
     config: Mutex<CellsConfig>,
-    /// Cancels the cell now running; `None` when idle.
-    running: Mutex<Option<CancellationToken>>,
+    /// The cell now running, whose token an interrupt cancels; `None` when
+    /// idle (see [`running::RunningCell`]).
+    running: Mutex<Option<running::Running>>,
+    /// Cells started so far, to tell registrations apart.
+    cells_started: std::sync::atomic::AtomicU64,
     /// The `%spark` session, if one is running.
     spark: Mutex<Option<Arc<quarry_spark::SparkSession>>>,
 }
@@ -61,27 +66,13 @@ impl QuarryHandler {
             executor,
             config: Mutex::new(config),
             running: Mutex::new(None),
+            cells_started: Default::default(),
             spark: Mutex::new(None),
         }
     }
 
     fn config(&self) -> CellsConfig {
         self.config.lock().expect("config lock").clone()
-    }
-}
-
-/// Splits a cell into its leading magic lines and the SQL after them.
-fn split_cell(code: &str) -> (Vec<&str>, &str) {
-    let mut magics = Vec::new();
-    let mut rest = code;
-    loop {
-        let trimmed = rest.trim_start();
-        if !trimmed.starts_with('%') {
-            return (magics, trimmed);
-        }
-        let (line, tail) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
-        magics.push(line.trim_end());
-        rest = tail;
     }
 }
 
@@ -92,19 +83,18 @@ impl Handler for QuarryHandler {
     }
 
     async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
-        let trimmed = code.trim_start();
-        if trimmed.starts_with("%%spark") {
-            let (magic_line, body) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
-            return self.spark_cell(magic_line, body, outputs).await;
+        match Cell::parse(code) {
+            Cell::Spark { options, body } => self.spark_cell(options, body, outputs).await,
+            Cell::Lines { magics, sql } => {
+                for line in magics {
+                    magics::run(self, line, outputs).await?;
+                }
+                if sql.trim().is_empty() {
+                    return Ok(());
+                }
+                self.run_sql(sql, outputs).await
+            }
         }
-        let (magics, sql) = split_cell(code);
-        for line in magics {
-            magics::run(self, line, outputs).await?;
-        }
-        if sql.trim().is_empty() {
-            return Ok(());
-        }
-        self.run_sql(sql, outputs).await
     }
 
     async fn complete(&self, code: &str, cursor_pos: usize) -> CompleteReply {
@@ -163,17 +153,19 @@ impl Handler for QuarryHandler {
     }
 
     fn is_complete(&self, code: &str) -> IsCompleteReply {
-        if code.trim_start().starts_with("%%") {
-            // A cell magic's body is Spark SQL, not DataFusion's: like
-            // IPython, it ends at a `;` or a blank line.
-            let done = code.trim_end().ends_with(';') || code.ends_with("\n\n");
-            return if done {
-                IsCompleteReply::complete()
-            } else {
-                IsCompleteReply::incomplete(String::new())
-            };
-        }
-        let (_, sql) = split_cell(code);
+        let sql = match Cell::parse(code) {
+            Cell::Spark { .. } => {
+                // The body is Spark SQL, not DataFusion's: like IPython's
+                // cell magics, it ends at a `;` or a blank line.
+                let done = code.trim_end().ends_with(';') || code.ends_with("\n\n");
+                return if done {
+                    IsCompleteReply::complete()
+                } else {
+                    IsCompleteReply::incomplete(String::new())
+                };
+            }
+            Cell::Lines { sql, .. } => sql,
+        };
         match quarry_sql::completeness(sql) {
             Completeness::Complete => IsCompleteReply::complete(),
             Completeness::Incomplete => IsCompleteReply::incomplete(String::new()),
@@ -184,28 +176,13 @@ impl Handler for QuarryHandler {
     }
 
     fn interrupt(&self) {
-        if let Some(token) = self.running.lock().expect("running lock").as_ref() {
-            token.cancel();
+        if let Some(running) = self.running.lock().expect("running lock").as_ref() {
+            running.cancel();
         }
     }
 
     async fn shutdown(&self, _restart: bool) {
         self.interrupt();
         self.shutdown_spark().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_cell;
-
-    #[test]
-    fn magics_lead_and_sql_follows() {
-        let (magics, sql) = split_cell("%config max_rows 5\n  %echo hi\nSELECT 1;\n%not a magic");
-        assert_eq!(magics, vec!["%config max_rows 5", "%echo hi"]);
-        assert_eq!(sql, "SELECT 1;\n%not a magic");
-        let (magics, sql) = split_cell("SELECT 1");
-        assert!(magics.is_empty());
-        assert_eq!(sql, "SELECT 1");
     }
 }

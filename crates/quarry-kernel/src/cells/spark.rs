@@ -7,12 +7,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::datasource::MemTable;
 use quarry_spark::{
-    Placement, QueryProgress, S3a, SessionConfig, SparkError, SparkSession, StartOptions, StartStep,
+    Placement, QueryProgress, S3a, SessionConfig, SparkError, SparkResult, SparkSession,
+    StartOptions, StartStep,
 };
+use quarry_sql::ErrorKind;
+use quarry_sql::arrow::record_batch::RecordBatch;
 use tokio::sync::watch;
 
+use super::running::{RunningCell, StatusLine};
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
 
@@ -167,11 +170,17 @@ impl QuarryHandler {
         }
     }
 
+    /// Stops `session`; a stop that failed (or whose task died) is an
+    /// error, never reported as stopped.
     async fn stop_session(&self, session: Arc<SparkSession>) -> Result<usize, SparkError> {
         self.executor
             .spawn(async move { session.stop().await })
             .await
-            .unwrap_or(Ok(0))
+            .unwrap_or_else(|_| {
+                Err(SparkError::Server(
+                    "Stopping Spark failed inside Quarry (a bug worth reporting); the JVM may still be running until the kernel restarts.".into(),
+                ))
+            })
     }
 
     async fn spark_start(&self, args: &[&str], outputs: &Outputs) -> Result<(), ExecuteError> {
@@ -193,15 +202,15 @@ impl QuarryHandler {
             .spawn(SparkSession::start(config, options, move |step| {
                 let _ = steps_tx.send(Some(step));
             }));
-        let display_id = uuid::Uuid::new_v4().to_string();
-        outputs.display(display::status_line("Starting Spark…"), Some(&display_id));
+        let mut status = StatusLine::new(outputs);
+        status.show("Starting Spark…");
         let outcome = loop {
             tokio::select! {
                 joined = &mut task => break joined,
                 changed = steps.changed() => {
                     if changed.is_ok()
                         && let Some(step) = steps.borrow_and_update().clone() {
-                            outputs.update_display(display::status_line(&step.describe()), &display_id);
+                            status.show(&step.describe());
                         }
                 }
             }
@@ -216,12 +225,12 @@ impl QuarryHandler {
                 if let Some(executors) = session.executor_summary() {
                     line.push_str(&format!(" · {executors}"));
                 }
-                outputs.update_display(display::status_line(&line), &display_id);
+                status.finish(&line);
                 *self.spark.lock().expect("spark lock") = Some(Arc::new(session));
                 Ok(())
             }
             Ok(Err(error)) => {
-                outputs.update_display(display::status_line("Spark did not start"), &display_id);
+                status.finish("Spark did not start");
                 Err(spark_error(error))
             }
             Err(_) => Err(internal()),
@@ -231,11 +240,11 @@ impl QuarryHandler {
     /// `%%spark [-o NAME] [-i TABLE]…` followed by Spark SQL.
     pub(super) async fn spark_cell(
         &self,
-        magic_line: &str,
+        options_line: &str,
         body: &str,
         outputs: &Outputs,
     ) -> Result<(), ExecuteError> {
-        let args: Vec<&str> = magic_line.split_whitespace().skip(1).collect();
+        let args: Vec<&str> = options_line.split_whitespace().collect();
         let options = parse_cell_options(&args)?;
         let session = self.spark_session().ok_or_else(no_session)?;
         let query = body.trim().trim_end_matches(';').trim().to_string();
@@ -245,149 +254,142 @@ impl QuarryHandler {
                 "The %%spark cell has no Spark SQL below its first line.",
             ));
         }
+        let running = self.start_cell();
+        let mut status = StatusLine::new(outputs);
+        let started = Instant::now();
+        let outcome = self
+            .run_spark_work(&session, &options, query, &running, &mut status)
+            .await;
+        let interrupted = running.is_cancelled();
+        drop(running);
+        self.finish_spark_cell(
+            outcome,
+            interrupted,
+            &options,
+            started.elapsed(),
+            &status,
+            outputs,
+        )
+    }
+
+    /// Sends the `-i` tables and runs the query on the query runtime,
+    /// drawing progress and passing an interrupt on to Spark.
+    async fn run_spark_work(
+        &self,
+        session: &Arc<SparkSession>,
+        options: &CellOptions,
+        query: String,
+        running: &RunningCell<'_>,
+        status: &mut StatusLine<'_>,
+    ) -> Result<Option<SparkResult>, SparkError> {
         let config = self.config();
-        let cancel = tokio_util::sync::CancellationToken::new();
-        *self.running.lock().expect("running lock") = Some(cancel.clone());
         let tag = format!("quarry-{}", uuid::Uuid::new_v4().simple());
-
-        // Kernel tables for -i, read on the query runtime.
-        let mut inputs = Vec::new();
-        for name in &options.inputs {
-            let context = self.session.context().clone();
-            let owned = name.clone();
-            let table = self
-                .executor
-                .spawn(async move {
-                    let frame = context.table(owned.as_str()).await?;
-                    let schema = Arc::new(frame.schema().as_arrow().clone());
-                    Ok::<_, datafusion::error::DataFusionError>((schema, frame.collect().await?))
-                })
-                .await
-                .map_err(|_| internal())?
-                .map_err(|_| {
-                    ExecuteError::new(
-                        "TableNotFound",
-                        format!("-i {name}: there is no kernel table '{name}' (CREATE it, or keep a result with %%spark -o {name})."),
-                    )
-                })?;
-            inputs.push((name.clone(), table));
-        }
-
         let (progress_tx, mut progress) = watch::channel(QueryProgress::default());
-        let task_session = Arc::clone(&session);
-        let task_tag = tag.clone();
+        let (task_session, task_tag) = (Arc::clone(session), tag.clone());
+        let (sql, inputs) = (self.session.clone(), options.inputs.clone());
         let started = Instant::now();
         let mut task = self.executor.spawn(async move {
-            for (name, (schema, batches)) in inputs {
-                task_session
-                    .send_table(&name, &schema, &batches, &task_tag)
-                    .await?;
+            // Kernel tables for -i: read and sent inside the task, so an
+            // interrupt stops this part as promptly as the query.
+            for name in &inputs {
+                let (schema, batches) = sql.collect_table(name).await.map_err(|e| match e.kind {
+                    ErrorKind::MissingTable { .. } => SparkError::Usage(format!(
+                        "-i {name}: there is no kernel table '{name}' (CREATE it, or keep a result with %%spark -o {name})."
+                    )),
+                    _ => SparkError::Usage(format!("-i {name}: {}", e.message)),
+                })?;
+                task_session.send_table(name, &schema, &batches, &task_tag).await?;
             }
             if query.is_empty() {
                 return Ok(None);
             }
-            let result = task_session
-                .sql(&query, &task_tag, |p| {
-                    let _ = progress_tx.send(p.clone());
-                })
-                .await?;
-            Ok::<_, SparkError>(Some(result))
+            let on_progress = |p: &QueryProgress| {
+                let _ = progress_tx.send(p.clone());
+            };
+            Ok(Some(task_session.sql(&query, &task_tag, on_progress).await?))
         });
-
-        let display_id = uuid::Uuid::new_v4().to_string();
-        let mut shown = false;
         let mut ticker = tokio::time::interval_at(
             tokio::time::Instant::now() + config.progress_after,
             Duration::from_millis(500),
         );
         let mut cancelled_at: Option<Instant> = None;
-        let outcome = loop {
+        loop {
             tokio::select! {
-                joined = &mut task => break joined.map_err(|_| internal()),
-                () = cancel.cancelled(), if cancelled_at.is_none() => {
+                joined = &mut task => return joined.unwrap_or_else(|_| Err(task_died())),
+                () = running.cancelled(), if cancelled_at.is_none() => {
                     cancelled_at = Some(Instant::now());
-                    let session = Arc::clone(&session);
-                    let tag = tag.clone();
-                    self.executor.spawn(async move {
-                        if let Err(e) = session.interrupt(&tag).await {
-                            tracing::warn!("Spark interrupt failed: {e}");
-                        }
-                    });
+                    self.interrupt_spark(session, &tag);
                 }
                 _ = ticker.tick() => {
                     if cancelled_at.is_some_and(|at| at.elapsed() > CANCEL_GRACE) {
                         task.abort();
-                        break Ok(Err(SparkError::Interrupted));
+                        return Err(SparkError::Interrupted);
                     }
-                    let line = display::status_line(&progress_line(&progress.borrow_and_update(), started.elapsed()));
-                    if shown { outputs.update_display(line, &display_id) } else { outputs.display(line, Some(&display_id)); shown = true; }
+                    status.show(&progress_line(&progress.borrow_and_update(), started.elapsed()));
                 }
-            }
-        };
-        *self.running.lock().expect("running lock") = None;
-        let interrupted = cancelled_at.is_some();
-        let summary = |text: String| {
-            if shown {
-                outputs.update_display(display::status_line(&text), &display_id);
-            }
-        };
-        let elapsed = started.elapsed();
-        match outcome? {
-            Err(_) if interrupted => {
-                summary(format!(
-                    "Interrupted after {}",
-                    quarry_sql::human_duration(elapsed)
-                ));
-                Err(spark_error(SparkError::Interrupted))
-            }
-            Err(error) => {
-                summary(format!(
-                    "Failed after {}",
-                    quarry_sql::human_duration(elapsed)
-                ));
-                Err(spark_error(error))
-            }
-            Ok(None) => {
-                summary(format!("Done in {}", quarry_sql::human_duration(elapsed)));
-                outputs.stdout(&format!(
-                    "Sent to Spark as temporary views: {}\n",
-                    options.inputs.join(", ")
-                ));
-                Ok(())
-            }
-            Ok(Some(result)) => {
-                summary(format!("Done in {}", quarry_sql::human_duration(elapsed)));
-                let total = result.rows();
-                if let Some(name) = &options.output {
-                    let table =
-                        MemTable::try_new(Arc::clone(&result.schema), vec![result.batches.clone()])
-                            .map_err(|e| {
-                                ExecuteError::new("SparkOutputError", format!("-o {name}: {e}"))
-                            })?;
-                    let context = self.session.context();
-                    let _ = context.deregister_table(name.as_str());
-                    context
-                        .register_table(name.as_str(), Arc::new(table))
-                        .map_err(|e| {
-                            ExecuteError::new("SparkOutputError", format!("-o {name}: {e}"))
-                        })?;
-                    outputs.stdout(&format!(
-                        "Kept as kernel table {name} ({} row{}).\n",
-                        quarry_sql::group_thousands(total as u64),
-                        if total == 1 { "" } else { "s" }
-                    ));
-                }
-                let shown_batches = cap_rows(&result.batches, config.max_rows);
-                let rendered = quarry_sql::render_batches(
-                    &result.schema,
-                    &shown_batches,
-                    total as u64,
-                    Some(elapsed),
-                );
-                outputs.result(display::table(rendered));
-                Ok(())
             }
         }
+    }
+
+    /// Asks Spark to cancel the operations tagged `tag`, in the background.
+    fn interrupt_spark(&self, session: &Arc<SparkSession>, tag: &str) {
+        let (session, tag) = (Arc::clone(session), tag.to_string());
+        self.executor.spawn(async move {
+            if let Err(e) = session.interrupt(&tag).await {
+                tracing::warn!("Spark interrupt failed: {e}");
+            }
+        });
+    }
+
+    /// Replaces the status line with the outcome; keeps `-o` and shows the
+    /// result.
+    fn finish_spark_cell(
+        &self,
+        outcome: Result<Option<SparkResult>, SparkError>,
+        interrupted: bool,
+        options: &CellOptions,
+        elapsed: Duration,
+        status: &StatusLine<'_>,
+        outputs: &Outputs,
+    ) -> Result<(), ExecuteError> {
+        let after = quarry_sql::human_duration(elapsed);
+        let result = match outcome {
+            Err(_) if interrupted => {
+                status.finish(&format!("Interrupted after {after}"));
+                return Err(spark_error(SparkError::Interrupted));
+            }
+            Err(error) => {
+                status.finish(&format!("Failed after {after}"));
+                return Err(spark_error(error));
+            }
+            Ok(result) => result,
+        };
+        status.finish(&format!("Done in {after}"));
+        let Some(result) = result else {
+            outputs.stdout(&format!(
+                "Sent to Spark as temporary views: {}\n",
+                options.inputs.join(", ")
+            ));
+            return Ok(());
+        };
+        let total = result.rows();
+        if let Some(name) = &options.output {
+            self.session
+                .register_batches(name, Arc::clone(&result.schema), result.batches.clone())
+                .map_err(|e| {
+                    ExecuteError::new("SparkOutputError", format!("-o {name}: {}", e.message))
+                })?;
+            outputs.stdout(&format!(
+                "Kept as kernel table {name} ({} row{}).\n",
+                quarry_sql::group_thousands(total as u64),
+                if total == 1 { "" } else { "s" }
+            ));
+        }
+        let shown = cap_rows(&result.batches, self.config().max_rows);
+        let rendered =
+            quarry_sql::render_batches(&result.schema, &shown, total as u64, Some(elapsed));
+        outputs.result(display::table(rendered));
+        Ok(())
     }
 
     /// Stops Spark when the kernel shuts down or restarts.
@@ -401,10 +403,7 @@ impl QuarryHandler {
     }
 }
 
-fn cap_rows(
-    batches: &[datafusion::arrow::array::RecordBatch],
-    max_rows: usize,
-) -> Vec<datafusion::arrow::array::RecordBatch> {
+fn cap_rows(batches: &[RecordBatch], max_rows: usize) -> Vec<RecordBatch> {
     let mut left = max_rows;
     let mut shown = Vec::new();
     for batch in batches {
@@ -426,9 +425,12 @@ fn no_session() -> ExecuteError {
 }
 
 fn internal() -> ExecuteError {
-    ExecuteError::new(
-        "InternalError",
-        "The Spark task stopped unexpectedly inside Quarry (a bug worth reporting); the kernel is still usable.",
+    spark_error(task_died())
+}
+
+fn task_died() -> SparkError {
+    SparkError::Server(
+        "The Spark task stopped unexpectedly inside Quarry (a bug worth reporting); the kernel is still usable.".into(),
     )
 }
 

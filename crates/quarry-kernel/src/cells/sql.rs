@@ -4,111 +4,100 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use quarry_sql::{CellProgress, render_batches};
+use quarry_sql::{CellOutcome, CellProgress, SqlError, human_duration, render_batches};
 use tokio::time::{Instant, MissedTickBehavior};
-use tokio_util::sync::CancellationToken;
 
+use super::running::StatusLine;
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
+/// How a query task ended, as seen from the cell.
+enum Ended {
+    Finished(Result<CellOutcome, SqlError>),
+    Interrupted,
+    Crashed,
+}
+
 impl QuarryHandler {
     pub(super) async fn run_sql(&self, sql: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
         let config = self.config();
         let progress = Arc::new(CellProgress::default());
-        let cancel = CancellationToken::new();
-        *self.running.lock().expect("running lock") = Some(cancel.clone());
-
-        let session = self.session.clone();
-        let owned_sql = sql.to_string();
-        let task_progress = Arc::clone(&progress);
+        let running = self.start_cell();
+        let (session, owned_sql, task_progress) =
+            (self.session.clone(), sql.to_string(), Arc::clone(&progress));
         let mut task = self.executor.spawn(async move {
             session
                 .run_cell(&owned_sql, config.max_rows, task_progress)
                 .await
         });
-
-        let display_id = uuid::Uuid::new_v4().to_string();
-        let mut progress_shown = false;
+        let mut status = StatusLine::new(outputs);
         let mut ticker =
             tokio::time::interval_at(Instant::now() + config.progress_after, PROGRESS_EVERY);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let outcome = loop {
+        let ended = loop {
             tokio::select! {
-                joined = &mut task => break Some(joined),
-                () = cancel.cancelled() => {
+                joined = &mut task => break joined.map_or(Ended::Crashed, Ended::Finished),
+                () = running.cancelled() => {
                     // Aborting drops the query future and its DataFusion
                     // streams; the session and its tables are untouched.
                     task.abort();
-                    break None;
+                    break Ended::Interrupted;
                 }
-                _ = ticker.tick() => {
-                    let line = display::status_line(&running_line(&progress));
-                    if progress_shown {
-                        outputs.update_display(line, &display_id);
-                    } else {
-                        outputs.display(line, Some(&display_id));
-                        progress_shown = true;
-                    }
-                }
+                _ = ticker.tick() => status.show(&running_line(&progress)),
             }
         };
-        *self.running.lock().expect("running lock") = None;
+        drop(running);
+        finish_sql(ended, progress.elapsed(), &status, outputs)
+    }
+}
 
-        let elapsed = progress.elapsed();
-        let summary = |text: String| {
-            if progress_shown {
-                outputs.update_display(display::status_line(&text), &display_id);
+/// Replaces the status line with the outcome and shows the result.
+fn finish_sql(
+    ended: Ended,
+    elapsed: Duration,
+    status: &StatusLine<'_>,
+    outputs: &Outputs,
+) -> Result<(), ExecuteError> {
+    let after = human_duration(elapsed);
+    match ended {
+        Ended::Interrupted => {
+            status.finish(&format!("Interrupted after {after}"));
+            Err(ExecuteError::new(
+                "QueryInterrupted",
+                "The query was interrupted; tables and settings from earlier cells are kept.",
+            ))
+        }
+        Ended::Crashed => {
+            status.finish(&format!("Failed after {after}"));
+            tracing::error!("a query task panicked");
+            Err(ExecuteError::new(
+                "InternalError",
+                "The query stopped unexpectedly inside Quarry (a bug worth reporting); the session is still usable.",
+            ))
+        }
+        Ended::Finished(Err(error)) => {
+            status.finish(&format!("Failed after {after}"));
+            Err(ExecuteError::new(error.kind.ename(), error.message))
+        }
+        Ended::Finished(Ok(cell)) => {
+            status.finish(&format!(
+                "Done: {} statement{} in {}",
+                cell.statements,
+                if cell.statements == 1 { "" } else { "s" },
+                human_duration(cell.elapsed)
+            ));
+            if let Some(result) = cell.result {
+                let rendered = render_batches(
+                    &result.schema,
+                    &result.batches,
+                    result.total_rows,
+                    Some(cell.elapsed),
+                );
+                outputs.result(display::table(rendered));
             }
-        };
-        match outcome {
-            None => {
-                summary(format!(
-                    "Interrupted after {}",
-                    quarry_sql::human_duration(elapsed)
-                ));
-                Err(ExecuteError::new(
-                    "QueryInterrupted",
-                    "The query was interrupted; tables and settings from earlier cells are kept.",
-                ))
-            }
-            Some(Err(join_error)) => {
-                summary(format!(
-                    "Failed after {}",
-                    quarry_sql::human_duration(elapsed)
-                ));
-                tracing::error!("query task failed: {join_error}");
-                Err(ExecuteError::new(
-                    "InternalError",
-                    "The query stopped unexpectedly inside Quarry (a bug worth reporting); the session is still usable.",
-                ))
-            }
-            Some(Ok(Err(error))) => {
-                summary(format!(
-                    "Failed after {}",
-                    quarry_sql::human_duration(elapsed)
-                ));
-                Err(ExecuteError::new(error.kind.ename(), error.message))
-            }
-            Some(Ok(Ok(cell))) => {
-                summary(format!(
-                    "Done: {} statement{} in {}",
-                    cell.statements,
-                    if cell.statements == 1 { "" } else { "s" },
-                    quarry_sql::human_duration(cell.elapsed)
-                ));
-                if let Some(result) = cell.result {
-                    let rendered = render_batches(
-                        &result.schema,
-                        &result.batches,
-                        result.total_rows,
-                        Some(cell.elapsed),
-                    );
-                    outputs.result(display::table(rendered));
-                }
-                Ok(())
-            }
+            Ok(())
         }
     }
 }
@@ -117,7 +106,7 @@ fn running_line(progress: &CellProgress) -> String {
     let (statement, statements) = progress.statement();
     let mut line = format!(
         "Running… {} · {} rows so far",
-        quarry_sql::human_duration(progress.elapsed()),
+        human_duration(progress.elapsed()),
         quarry_sql::group_thousands(progress.rows())
     );
     if statements > 1 {

@@ -8,7 +8,7 @@ use quarry_sql::human_bytes;
 use tokio::time::Instant;
 
 use super::{S3, take_flag, usage_error};
-use crate::cells::display;
+use crate::cells::running::StatusLine;
 use crate::protocol::ExecuteError;
 
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -35,10 +35,11 @@ impl Endpoint {
     }
 }
 
-/// A progress line that appears once a copy takes a moment.
+/// A progress line that appears once a copy takes a moment, updated at
+/// most every [`PROGRESS_EVERY`].
 struct CopyProgress<'a> {
     s3: &'a S3<'a>,
-    id: String,
+    line: StatusLine<'a>,
     started: Instant,
     last: Option<Instant>,
 }
@@ -47,7 +48,7 @@ impl<'a> CopyProgress<'a> {
     fn new(s3: &'a S3<'a>) -> Self {
         CopyProgress {
             s3,
-            id: uuid::Uuid::new_v4().to_string(),
+            line: StatusLine::new(s3.outputs),
             started: Instant::now(),
             last: None,
         }
@@ -69,21 +70,12 @@ impl<'a> CopyProgress<'a> {
             ),
             _ => format!("{what}: {}", human_bytes(done)),
         };
-        let media = display::status_line(&line);
-        if self.last.is_none() {
-            self.s3.outputs.display(media, Some(&self.id));
-        } else {
-            self.s3.outputs.update_display(media, &self.id);
-        }
+        self.line.show(&line);
         self.last = Some(now);
     }
 
     fn finish(self, line: String) {
-        if self.last.is_some() {
-            self.s3
-                .outputs
-                .update_display(display::status_line(&line), &self.id);
-        }
+        self.line.finish(&line);
         self.s3.outputs.stdout(&format!("{line}\n"));
     }
 }
@@ -232,21 +224,12 @@ impl<'a> S3<'a> {
     }
 
     async fn rm_prefix(&'a self, location: &S3Location, url: &str) -> Result<(), ExecuteError> {
-        let progress_id = uuid::Uuid::new_v4().to_string();
-        let mut shown = false;
+        let mut status = StatusLine::new(self.outputs);
         let deleted = quarry_s3::delete_prefix(
             self.handler.session.s3(),
             &location.bucket,
             &location.key,
-            |n| {
-                let line = display::status_line(&format!("Deleted {n} objects under {url} …"));
-                if shown {
-                    self.outputs.update_display(line, &progress_id);
-                } else {
-                    self.outputs.display(line, Some(&progress_id));
-                    shown = true;
-                }
-            },
+            |n| status.show(&format!("Deleted {n} objects under {url} …")),
         )
         .await
         .map_err(|e| match &e {

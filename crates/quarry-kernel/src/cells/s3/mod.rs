@@ -47,17 +47,14 @@ pub(super) async fn run(
     // The stop button cancels S3 work like a query: dropping the future
     // stops the transfer (a multipart upload in flight is aborted by
     // `quarry_s3::upload_file`, so no orphan parts stay behind).
-    let cancel = tokio_util::sync::CancellationToken::new();
-    *handler.running.lock().expect("running lock") = Some(cancel.clone());
-    let outcome = tokio::select! {
+    let running = handler.start_cell();
+    tokio::select! {
         outcome = work => outcome,
-        () = cancel.cancelled() => Err(ExecuteError::new(
+        () = running.cancelled() => Err(ExecuteError::new(
             "Interrupted",
             format!("%s3 {command} was interrupted; nothing after the interruption was changed."),
         )),
-    };
-    *handler.running.lock().expect("running lock") = None;
-    outcome
+    }
 }
 
 struct S3<'a> {

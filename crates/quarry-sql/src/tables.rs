@@ -1,0 +1,96 @@
+//! Moving whole tables in and out of the session: `%%spark -i` reads a
+//! kernel table, `%%spark -o` keeps a Spark result as one.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+
+use crate::error::ErrorKind;
+use crate::{SqlError, SqlSession};
+
+impl SqlSession {
+    /// Every row of the table `name`, with its schema. A missing table is
+    /// [`ErrorKind::MissingTable`].
+    pub async fn collect_table(
+        &self,
+        name: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>), SqlError> {
+        let missing = || {
+            SqlError::new(
+                ErrorKind::MissingTable {
+                    name: name.to_string(),
+                },
+                format!(
+                    "There is no kernel table '{name}': CREATE it first, or keep a result with %%spark -o {name}."
+                ),
+            )
+        };
+        let frame = self.context().table(name).await.map_err(|_| missing())?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await.map_err(|e| {
+            SqlError::new(
+                ErrorKind::Execution,
+                format!("Reading table '{name}' failed: {e}."),
+            )
+        })?;
+        Ok((schema, batches))
+    }
+
+    /// Keeps `batches` as the in-memory table `name`, replacing a table of
+    /// that name.
+    pub fn register_batches(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(), SqlError> {
+        let invalid = |e: datafusion::error::DataFusionError| {
+            SqlError::new(
+                ErrorKind::Plan,
+                format!("Cannot keep the result as table '{name}': {e}."),
+            )
+        };
+        let table = MemTable::try_new(schema, vec![batches]).map_err(invalid)?;
+        let _ = self.context().deregister_table(name);
+        self.context()
+            .register_table(name, Arc::new(table))
+            .map_err(invalid)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ErrorKind;
+    use crate::session::test_session;
+
+    #[tokio::test]
+    async fn tables_go_out_and_come_back() {
+        let session = test_session();
+        session
+            .run_cell(
+                "CREATE TABLE t AS SELECT * FROM generate_series(1, 5) AS g(x)",
+                0,
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        let (schema, batches) = session.collect_table("t").await.unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
+        session.register_batches("copy", schema, batches).unwrap();
+        let outcome = session
+            .run_cell("SELECT sum(x) AS s FROM copy", 1, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(outcome.result.unwrap().total_rows, 1);
+        let missing = session.collect_table("nope").await.unwrap_err();
+        assert_eq!(
+            missing.kind,
+            ErrorKind::MissingTable {
+                name: "nope".into()
+            }
+        );
+    }
+}
