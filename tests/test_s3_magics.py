@@ -141,3 +141,39 @@ def test_s3_errors_are_clear(kernel, seaweed):
     reply, _ = run_cell(kc, "%s3 frobnicate")
     assert reply["ename"] == "UsageError" and "%s3 ls" in reply["evalue"]
     assert credentials["SecretAccessKey"] not in json.dumps(reply)
+
+
+def test_an_interrupted_upload_leaves_nothing_behind(seaweed, oidc, tmp_path):
+    """The stop button during `%s3 cp` ends the upload: no object appears
+    and no multipart parts are kept (billed) on the server."""
+    import time
+
+    credentials = seaweed.assume_role(oidc.mint("bob"))
+    km, kc = start_quarry(env=seaweed.env_for(credentials))
+    try:
+        big = tmp_path / "big.bin"
+        with open(big, "wb") as f:
+            for _ in range(40):
+                f.write(os.urandom(8 << 20))  # 320 MiB: many parts
+        msg_id = kc.execute(f"%s3 cp {big} s3://data/interrupted/")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the progress line: parts are in flight
+            msg = kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") == msg_id and "Uploading" in json.dumps(msg["content"]):
+                break
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        while reply["parent_header"]["msg_id"] != msg_id:
+            reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"]["ename"] == "Interrupted", reply["content"]
+        admin = seaweed.admin()
+        assert not admin.list_objects_v2(Bucket="data", Prefix="interrupted/").get("Contents")
+        # The abort may trail the reply by a moment.
+        for _ in range(50):
+            if not admin.list_multipart_uploads(Bucket="data", Prefix="interrupted/").get("Uploads"):
+                break
+            time.sleep(0.2)
+        assert not admin.list_multipart_uploads(Bucket="data", Prefix="interrupted/").get("Uploads")
+        ok(kc, "SELECT 1")
+    finally:
+        stop(km, kc)

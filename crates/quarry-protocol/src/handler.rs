@@ -65,14 +65,16 @@ impl ExecuteError {
 }
 
 /// Where a running cell sends its output: IOPub messages parented to the
-/// `execute_request`, suppressed for silent requests.
+/// `execute_request`, suppressed for silent requests. Clones send to the
+/// same cell, so work moved to another runtime can still report.
+#[derive(Clone)]
 pub struct Outputs {
     iopub: Iopub,
     parent: JupyterMessage,
     execution_count: ExecutionCount,
     silent: bool,
     /// The text/plain form of the last result, kept for `history_request`.
-    result_text: std::sync::Mutex<Option<String>>,
+    result_text: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Outputs {

@@ -114,3 +114,36 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quarry_sql::ErrorKind;
+
+    /// The panel's status and the kernel's `ename` come from one kind.
+    #[test]
+    fn statuses_derive_from_the_failure_kind() {
+        let failure = |kind| S3Failure {
+            kind,
+            message: "m".into(),
+        };
+        let full = ApiError::from_failure(failure(FailureKind::QuotaFull));
+        assert_eq!((full.status.as_u16(), full.error), (507, "quota_full"));
+        let via_sql = ApiError::from_sql(SqlError::from_failure(failure(FailureKind::QuotaFull)));
+        assert_eq!(via_sql, full);
+        assert_eq!(
+            SqlError::from_failure(failure(FailureKind::QuotaFull))
+                .kind
+                .ename(),
+            "S3QuotaFull"
+        );
+        let conflict = ApiError::from_failure(failure(FailureKind::Conflict));
+        assert_eq!(conflict.status.as_u16(), 409);
+        // A file that is not what its name says is 422, not an S3 status.
+        let unreadable = ApiError::from_sql(SqlError::new(ErrorKind::Execution, "bad CSV"));
+        assert_eq!(
+            (unreadable.status.as_u16(), unreadable.error),
+            (422, "unreadable")
+        );
+    }
+}

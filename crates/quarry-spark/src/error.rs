@@ -15,6 +15,15 @@ pub enum SparkError {
     /// Spark refused or failed a query; the message is Spark's own.
     #[error("{0}")]
     Query(String),
+    /// A local file, folder or port Spark needs could not be set up.
+    #[error("Could not {action}: {source}.")]
+    Local {
+        /// What Quarry was doing, e.g. "write the executor pod template".
+        action: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The query was cancelled by an interrupt.
     #[error("The Spark query was interrupted; the Spark session and its views are kept.")]
     Interrupted,
@@ -42,6 +51,13 @@ impl SparkError {
         SparkError::Usage(message.into())
     }
 
+    /// Wraps a failed local operation (lower-case, e.g. "write the
+    /// executor pod template").
+    pub(crate) fn local(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> SparkError {
+        let action = action.into();
+        move |source| SparkError::Local { action, source }
+    }
+
     /// Wraps a failed API call made to `action` (lower-case, e.g. "read
     /// the log of exec-1").
     pub(crate) fn api(action: impl Into<String>) -> impl FnOnce(kube::Error) -> SparkError {
@@ -54,7 +70,7 @@ impl SparkError {
         match self {
             SparkError::Usage(_) => "SparkUsageError",
             SparkError::NotInstalled(_) => "SparkNotInstalled",
-            SparkError::Server(_) => "SparkServerError",
+            SparkError::Server(_) | SparkError::Local { .. } => "SparkServerError",
             SparkError::Query(_) => "SparkQueryError",
             SparkError::Interrupted => "QueryInterrupted",
             SparkError::Kubernetes(_) | SparkError::KubernetesApi { .. } => "KubernetesError",

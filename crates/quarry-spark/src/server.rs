@@ -75,7 +75,7 @@ impl ConnectServer {
         port: u16,
     ) -> Result<ConnectServer, SparkError> {
         let failed = |what: &str, e: std::io::Error| {
-            SparkError::Server(format!("Could not {what} for the Spark server: {e}."))
+            SparkError::local(format!("{what} for the Spark server"))(e)
         };
         let dir = tempfile::Builder::new()
             .prefix("quarry-spark-")
@@ -266,7 +266,7 @@ pub fn free_port() -> Result<u16, SparkError> {
     std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| SparkError::Server(format!("Could not find a free port for Spark: {e}.")))
+        .map_err(SparkError::local("find a free port for Spark"))
 }
 
 #[cfg(test)]

@@ -410,6 +410,26 @@ mod tests {
     }
 
     #[test]
+    fn a_full_quota_is_its_own_kind() {
+        let body = "Client error with status 507 Insufficient Storage: <Error><Code>XMinioStorageFull</Code><Message>Storage backend has reached its minimum free drive threshold.</Message></Error>";
+        let store = object_store::Error::Generic {
+            store: "S3",
+            source: body.into(),
+        };
+        let mapped = SqlError::from_datafusion(
+            &DataFusionError::ObjectStore(Box::new(store)),
+            &ctx("COPY (SELECT 1) TO 's3://full/x.parquet'"),
+        );
+        assert_eq!(mapped.kind, ErrorKind::S3(FailureKind::QuotaFull));
+        assert_eq!(mapped.kind.ename(), "S3QuotaFull");
+        assert!(
+            mapped.message.contains("quota is full"),
+            "{}",
+            mapped.message
+        );
+    }
+
+    #[test]
     fn expired_credentials_pass_through_in_their_own_words() {
         let expired = S3Error::CredentialsExpired {
             renewal: None,

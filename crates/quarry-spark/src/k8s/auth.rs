@@ -64,9 +64,7 @@ impl SessionAuth {
         let dir = tempfile::Builder::new()
             .prefix("quarry-spark-auth-")
             .tempdir()
-            .map_err(|e| {
-                SparkError::Server(format!("Cannot write the Spark session secret: {e}."))
-            })?;
+            .map_err(SparkError::local("write the Spark session secret"))?;
         let auth = SessionAuth {
             secret_name: format!("{}-auth", owner.pod_name_prefix()),
             value,
@@ -78,9 +76,7 @@ impl SessionAuth {
             .mode(0o600)
             .open(auth.driver_file())
             .and_then(|mut f| f.write_all(auth.value.as_bytes()))
-            .map_err(|e| {
-                SparkError::Server(format!("Cannot write the Spark session secret: {e}."))
-            })?;
+            .map_err(SparkError::local("write the Spark session secret"))?;
         Ok(auth)
     }
 

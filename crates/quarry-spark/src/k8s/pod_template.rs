@@ -47,7 +47,7 @@ pub fn template() -> String {
 pub fn write(dir: &Path) -> Result<PathBuf, SparkError> {
     let path = dir.join("executor-pod-template.yaml");
     std::fs::write(&path, template())
-        .map_err(|e| SparkError::Server(format!("Cannot write the executor pod template: {e}.")))?;
+        .map_err(SparkError::local("write the executor pod template"))?;
     Ok(path)
 }
 

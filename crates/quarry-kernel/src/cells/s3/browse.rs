@@ -16,7 +16,7 @@ const DEFAULT_LIMIT: usize = 1000;
 const PREVIEW_ROWS: usize = 10;
 const TEXT_HEAD_BYTES: u64 = 4096;
 
-impl S3<'_> {
+impl S3 {
     pub(super) async fn ls(&self, args: &[String]) -> Result<(), ExecuteError> {
         let mut args = args.to_vec();
         let all = take_flag(&mut args, &["--all", "-a"]);
@@ -122,13 +122,10 @@ impl S3<'_> {
             return Err(usage_error("%s3 head takes one s3:// URL."));
         };
         let location = S3Location::parse(url).map_err(|e| usage_error(&e.to_string()))?;
-        let session = self.handler.session.clone();
         let preview = self
-            .handler
-            .executor
-            .spawn(async move { session.preview(&location, rows, TEXT_HEAD_BYTES).await })
+            .session
+            .preview(&location, rows, TEXT_HEAD_BYTES)
             .await
-            .map_err(|_| ExecuteError::new("InternalError", "The preview stopped unexpectedly."))?
             .map_err(super::from_sql)?;
         match preview {
             Preview::Table { size, result } => {
@@ -167,7 +164,7 @@ impl S3<'_> {
     }
 
     pub(super) async fn whoami(&self) -> Result<(), ExecuteError> {
-        let s3 = self.handler.session.s3();
+        let s3 = self.session.s3();
         let settings = s3.settings();
         let identity = s3.credentials().identity().await;
         let user =

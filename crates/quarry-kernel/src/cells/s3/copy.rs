@@ -38,17 +38,17 @@ impl Endpoint {
 /// A progress line that appears once a copy takes a moment, updated at
 /// most every [`PROGRESS_EVERY`].
 struct CopyProgress<'a> {
-    s3: &'a S3<'a>,
+    s3: &'a S3,
     line: StatusLine<'a>,
     started: Instant,
     last: Option<Instant>,
 }
 
 impl<'a> CopyProgress<'a> {
-    fn new(s3: &'a S3<'a>) -> Self {
+    fn new(s3: &'a S3) -> Self {
         CopyProgress {
             s3,
-            line: StatusLine::new(s3.outputs),
+            line: StatusLine::new(&s3.outputs),
             started: Instant::now(),
             last: None,
         }
@@ -80,8 +80,8 @@ impl<'a> CopyProgress<'a> {
     }
 }
 
-impl<'a> S3<'a> {
-    pub(super) async fn cp(&'a self, args: &[String]) -> Result<(), ExecuteError> {
+impl S3 {
+    pub(super) async fn cp(&self, args: &[String]) -> Result<(), ExecuteError> {
         let [source, destination] = args else {
             return Err(usage_error("%s3 cp takes a source and a destination."));
         };
@@ -118,7 +118,7 @@ impl<'a> S3<'a> {
     }
 
     async fn copy_in_s3(
-        &'a self,
+        &self,
         from: &S3Location,
         to: S3Location,
     ) -> Result<(u64, String), ExecuteError> {
@@ -127,7 +127,7 @@ impl<'a> S3<'a> {
         let place = to.to_string();
         let mut progress = CopyProgress::new(self);
         let mut parts = false;
-        let size = quarry_s3::copy_object(self.handler.session.s3(), from, &to, |done, total| {
+        let size = quarry_s3::copy_object(self.session.s3(), from, &to, |done, total| {
             if done < total {
                 parts = true;
             }
@@ -142,7 +142,7 @@ impl<'a> S3<'a> {
     }
 
     async fn download(
-        &'a self,
+        &self,
         from: &S3Location,
         to: PathBuf,
     ) -> Result<(u64, String), ExecuteError> {
@@ -163,7 +163,7 @@ impl<'a> S3<'a> {
         Ok((done, target.display().to_string()))
     }
 
-    async fn upload(&'a self, from: &Path, to: S3Location) -> Result<(u64, String), ExecuteError> {
+    async fn upload(&self, from: &Path, to: S3Location) -> Result<(u64, String), ExecuteError> {
         let name = from
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -180,7 +180,7 @@ impl<'a> S3<'a> {
         Ok((done, place))
     }
 
-    pub(super) async fn rm(&'a self, args: &[String]) -> Result<(), ExecuteError> {
+    pub(super) async fn rm(&self, args: &[String]) -> Result<(), ExecuteError> {
         let mut args = args.to_vec();
         let recursive = take_flag(&mut args, &["--recursive", "-r"]);
         let [url] = args.as_slice() else {
@@ -223,21 +223,19 @@ impl<'a> S3<'a> {
         }
     }
 
-    async fn rm_prefix(&'a self, location: &S3Location, url: &str) -> Result<(), ExecuteError> {
-        let mut status = StatusLine::new(self.outputs);
-        let deleted = quarry_s3::delete_prefix(
-            self.handler.session.s3(),
-            &location.bucket,
-            &location.key,
-            |n| status.show(&format!("Deleted {n} objects under {url} …")),
-        )
-        .await
-        .map_err(|e| match &e {
-            quarry_s3::DeletePrefixError::S3(failure) => super::from_failure(failure.clone()),
-            quarry_s3::DeletePrefixError::Refused { .. } => {
-                ExecuteError::new("S3AccessDenied", e.message(url))
-            }
-        })?;
+    async fn rm_prefix(&self, location: &S3Location, url: &str) -> Result<(), ExecuteError> {
+        let mut status = StatusLine::new(&self.outputs);
+        let deleted =
+            quarry_s3::delete_prefix(self.session.s3(), &location.bucket, &location.key, |n| {
+                status.show(&format!("Deleted {n} objects under {url} …"))
+            })
+            .await
+            .map_err(|e| match &e {
+                quarry_s3::DeletePrefixError::S3(failure) => super::from_failure(failure.clone()),
+                quarry_s3::DeletePrefixError::Refused { .. } => {
+                    ExecuteError::new("S3AccessDenied", e.message(url))
+                }
+            })?;
         if deleted == 0 {
             return Err(super::from_failure(quarry_s3::not_found_failure(url)));
         }

@@ -8,7 +8,7 @@
 mod browse;
 mod copy;
 
-use quarry_sql::SqlError;
+use quarry_sql::{SqlError, SqlSession};
 
 use super::QuarryHandler;
 use crate::protocol::{ExecuteError, Outputs};
@@ -24,48 +24,66 @@ pub(super) async fn run(
     let Some((command, rest)) = args.split_first() else {
         return Err(usage_error("%s3 needs a command."));
     };
-    let s3 = S3 { handler, outputs };
-    let work = async {
-        match command.as_str() {
-            "ls" => s3.ls(rest).await,
-            "head" => s3.head(rest).await,
-            "whoami" => s3.whoami().await,
+    let s3 = S3 {
+        session: handler.session.clone(),
+        outputs: outputs.clone(),
+    };
+    let (owned_command, rest) = (command.clone(), rest.to_vec());
+    // On the query runtime, like SQL: transfers never hold up the protocol
+    // thread that answers interrupts.
+    let running = handler.start_cell();
+    let mut task = handler
+        .executor
+        .spawn(async move { s3.dispatch(&owned_command, &rest).await });
+    tokio::select! {
+        joined = &mut task => joined.unwrap_or_else(|_| Err(ExecuteError::new(
+            "InternalError",
+            format!("%s3 {command} stopped unexpectedly inside Quarry (a bug worth reporting)."),
+        ))),
+        // The stop button cancels S3 work like a query: aborting drops the
+        // future, which stops the transfer (an unfinished multipart upload
+        // is aborted by `quarry_s3::upload_file`, so no orphan parts stay).
+        () = running.cancelled() => {
+            task.abort();
+            Err(ExecuteError::new(
+                "Interrupted",
+                format!("%s3 {command} was interrupted; nothing after the interruption was changed."),
+            ))
+        }
+    }
+}
+
+/// One `%s3` command's context: the kernel's SQL session (whose S3 stores
+/// carry the credentials) and the cell's outputs.
+struct S3 {
+    session: SqlSession,
+    outputs: Outputs,
+}
+
+impl S3 {
+    async fn dispatch(&self, command: &str, rest: &[String]) -> Result<(), ExecuteError> {
+        match command {
+            "ls" => self.ls(rest).await,
+            "head" => self.head(rest).await,
+            "whoami" => self.whoami().await,
             // Writes change what folders hold: SQL lists them again.
             "cp" => {
-                let done = s3.cp(rest).await;
-                s3.handler.session.forget_listings();
+                let done = self.cp(rest).await;
+                self.session.forget_listings();
                 done
             }
             "rm" => {
-                let done = s3.rm(rest).await;
-                s3.handler.session.forget_listings();
+                let done = self.rm(rest).await;
+                self.session.forget_listings();
                 done
             }
             other => Err(usage_error(&format!("'{other}' is not an %s3 command."))),
         }
-    };
-    // The stop button cancels S3 work like a query: dropping the future
-    // stops the transfer (a multipart upload in flight is aborted by
-    // `quarry_s3::upload_file`, so no orphan parts stay behind).
-    let running = handler.start_cell();
-    tokio::select! {
-        outcome = work => outcome,
-        () = running.cancelled() => Err(ExecuteError::new(
-            "Interrupted",
-            format!("%s3 {command} was interrupted; nothing after the interruption was changed."),
-        )),
     }
-}
 
-struct S3<'a> {
-    handler: &'a QuarryHandler,
-    outputs: &'a Outputs,
-}
-
-impl S3<'_> {
     /// The kernel's S3 stores: the same credentials SQL cells use.
     fn stores(&self) -> &quarry_s3::S3Stores {
-        self.handler.session.s3()
+        self.session.s3()
     }
 }
 
