@@ -18,4 +18,4 @@ pub use cells::{CellsConfig, QuarryHandler};
 /// The protocol layer, re-exported: the kernel is this crate's handler
 /// driven by `quarry-protocol`.
 pub use quarry_protocol as protocol;
-pub use quarry_protocol::{ConnectionFile, KernelExit, Owner, run_kernel};
+pub use quarry_protocol::{ConnectionFile, KernelExit, KeyPolicy, Owner, run_kernel};

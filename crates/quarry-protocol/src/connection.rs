@@ -32,6 +32,16 @@ pub enum ConnectionFileError {
         #[source]
         source: serde_json::Error,
     },
+    /// No key: anyone who can reach the ports could run code.
+    #[error(
+        "{} has an empty key, so messages could not be authenticated: \
+         refusing to start (pass --allow-unauthenticated to accept this on a trusted machine)",
+        path.display()
+    )]
+    EmptyKey {
+        /// The file.
+        path: PathBuf,
+    },
     /// A signature scheme the transport cannot verify.
     #[error("signature scheme '{scheme}' is not supported: use hmac-sha256")]
     UnsupportedScheme {
@@ -40,9 +50,18 @@ pub enum ConnectionFileError {
     },
 }
 
+/// Whether a connection file without a key is acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPolicy {
+    /// Refuse an empty key (the default: every Jupyter client writes one).
+    Required,
+    /// Accept it, with a warning (an explicit choice on a trusted machine).
+    AllowEmpty,
+}
+
 impl ConnectionFile {
     /// Reads a connection file as Jupyter writes it.
-    pub fn read(path: &Path) -> Result<Self, ConnectionFileError> {
+    pub fn read(path: &Path, keys: KeyPolicy) -> Result<Self, ConnectionFileError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConnectionFileError::Unreadable {
                 path: path.to_path_buf(),
@@ -61,8 +80,39 @@ impl ConnectionFile {
             });
         }
         if info.key.is_empty() {
+            if keys == KeyPolicy::Required {
+                return Err(ConnectionFileError::EmptyKey {
+                    path: path.to_path_buf(),
+                });
+            }
             tracing::warn!("connection file has an empty key: messages will not be authenticated");
         }
         Ok(ConnectionFile { info })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(key: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let info = serde_json::json!({
+            "ip": "127.0.0.1", "transport": "tcp", "shell_port": 1, "iopub_port": 2,
+            "stdin_port": 3, "control_port": 4, "hb_port": 5, "key": key,
+            "signature_scheme": "hmac-sha256", "kernel_name": "quarry",
+        });
+        std::fs::write(file.path(), info.to_string()).unwrap();
+        file
+    }
+
+    #[test]
+    fn an_empty_key_is_refused_unless_allowed() {
+        let empty = file("");
+        let refused = ConnectionFile::read(empty.path(), KeyPolicy::Required).unwrap_err();
+        assert!(matches!(refused, ConnectionFileError::EmptyKey { .. }));
+        assert!(refused.to_string().contains("--allow-unauthenticated"));
+        assert!(ConnectionFile::read(empty.path(), KeyPolicy::AllowEmpty).is_ok());
+        assert!(ConnectionFile::read(file("k").path(), KeyPolicy::Required).is_ok());
     }
 }

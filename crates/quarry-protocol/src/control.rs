@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::wire::{self, Incoming};
 use super::{Handler, Iopub};
+use crate::replay::SignatureHistory;
 
 /// Serves control requests until a shutdown was answered, then tells
 /// `run_kernel` through `shutdown` (with the `restart` flag).
@@ -20,9 +21,10 @@ pub(super) async fn serve(
     handler: Arc<dyn Handler>,
     iopub: Iopub,
     shutdown: tokio::sync::mpsc::Sender<bool>,
+    history: Arc<SignatureHistory>,
 ) {
     loop {
-        let request = match wire::read(&mut socket).await {
+        let request = match wire::read(&mut socket, &history).await {
             Ok(Incoming::Message(request)) => *request,
             Ok(Incoming::Unanswerable { reply, reason }) => {
                 tracing::warn!("answering an unreadable control request with an error: {reason}");

@@ -29,6 +29,7 @@ mod heartbeat;
 mod history;
 mod iopub;
 mod owner;
+mod replay;
 mod shell;
 mod stdin;
 mod wire;
@@ -37,7 +38,7 @@ use std::sync::Arc;
 
 use jupyter_zmq_client as zmq;
 
-pub use connection::{ConnectionFile, ConnectionFileError};
+pub use connection::{ConnectionFile, ConnectionFileError, KeyPolicy};
 pub use handler::{ExecuteError, Handler, Outputs};
 pub use iopub::Iopub;
 pub use owner::Owner;
@@ -104,6 +105,9 @@ pub async fn run_kernel(
 
     let iopub = Iopub::spawn(iopub);
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::mpsc::channel(1);
+    // One history for shell and control: a message replayed on the other
+    // socket is a replay too.
+    let history = Arc::new(replay::SignatureHistory::default());
     let tasks = [
         tokio::spawn(heartbeat::serve(heartbeat)),
         tokio::spawn(stdin::serve(stdin)),
@@ -112,6 +116,7 @@ pub async fn run_kernel(
             Arc::clone(&handler),
             iopub.clone(),
             shutdown_tx.clone(),
+            Arc::clone(&history),
         )),
         tokio::spawn(interrupt_on_sigint(Arc::clone(&handler))),
         tokio::spawn(shell::serve(
@@ -119,6 +124,7 @@ pub async fn run_kernel(
             Arc::clone(&handler),
             iopub,
             shutdown_tx.clone(),
+            history,
         )),
     ];
     let owner_gone = async {

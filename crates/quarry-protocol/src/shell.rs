@@ -12,6 +12,7 @@ use super::control::{answer_shutdown, answer_unknown};
 use super::history::History;
 use super::wire::{self, Incoming};
 use super::{Handler, Iopub, Outputs};
+use crate::replay::SignatureHistory;
 
 struct Shell {
     socket: KernelShellConnection,
@@ -28,6 +29,7 @@ pub(super) async fn serve(
     handler: Arc<dyn Handler>,
     iopub: Iopub,
     shutdown: tokio::sync::mpsc::Sender<bool>,
+    history: Arc<SignatureHistory>,
 ) {
     let mut shell = Shell {
         socket,
@@ -37,7 +39,7 @@ pub(super) async fn serve(
         history: History::default(),
     };
     loop {
-        let request = match wire::read(&mut shell.socket).await {
+        let request = match wire::read(&mut shell.socket, &history).await {
             Ok(Incoming::Message(request)) => *request,
             Ok(Incoming::Unanswerable { reply, reason }) => {
                 tracing::warn!("answering an unreadable shell request with an error: {reason}");

@@ -12,6 +12,8 @@ use jupyter_zmq_client::{Connection, RawMessage};
 use serde_json::{Value, json};
 use zeromq::SocketRecv;
 
+use crate::replay::SignatureHistory;
+
 /// What arrived on a socket.
 pub(super) enum Incoming {
     /// A signed, well-formed message.
@@ -33,13 +35,30 @@ pub(super) enum Dropped {
     Unauthentic(jupyter_zmq_client::RuntimeError),
     #[error("unreadable header: {0}")]
     Header(serde_json::Error),
+    #[error("a replay of a message already received (same signature)")]
+    Replayed,
+}
+
+/// The frame after `<IDS|MSG>`: the message's HMAC, hex-encoded.
+fn signature_frame(frames: &zeromq::ZmqMessage) -> Option<Bytes> {
+    let delimiter = frames.iter().position(|part| &part[..] == b"<IDS|MSG>")?;
+    frames.get(delimiter + 1).cloned()
 }
 
 pub(super) async fn read<S: SocketRecv>(
     connection: &mut Connection<S>,
+    history: &SignatureHistory,
 ) -> Result<Incoming, Dropped> {
     let frames = connection.socket.recv().await?;
+    let signature = signature_frame(&frames);
     let raw = RawMessage::from_multipart(frames, &connection.mac).map_err(Dropped::Unauthentic)?;
+    // Authentic, but is it new? (Without a key there is nothing to compare.)
+    if connection.mac.is_some()
+        && let Some(signature) = signature
+        && !history.first_time(&signature)
+    {
+        return Err(Dropped::Replayed);
+    }
     let header: Header = serde_json::from_slice(&raw.jparts[0]).map_err(Dropped::Header)?;
     let parent_header = serde_json::from_slice(&raw.jparts[1]).ok();
     let metadata = serde_json::from_slice(&raw.jparts[2]).unwrap_or_else(|_| json!({}));

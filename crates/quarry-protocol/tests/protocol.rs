@@ -155,3 +155,19 @@ async fn shutdown_is_replied_then_run_kernel_returns() {
     assert_eq!(exit, KernelExit::ShutdownRequested { restart: true });
     assert_eq!(*f.handler.shutdowns.lock().unwrap(), [true]);
 }
+
+#[tokio::test]
+async fn a_replayed_request_is_not_run_twice() {
+    let mut f = Frontend::start().await;
+    let request = f.shell_request(execute("once")).await;
+    f.shell_reply().await;
+    // The very same signed frames again, as someone who saw them could send.
+    f.shell.send(request.clone()).await.unwrap();
+    let again = tokio::time::timeout(Duration::from_millis(800), f.shell.read()).await;
+    assert!(again.is_err(), "a replay was answered: {again:?}");
+    assert_eq!(f.handler.executed.load(Ordering::SeqCst), 1);
+    // A new message with the same code is not a replay.
+    f.shell_request(execute("once")).await;
+    f.shell_reply().await;
+    assert_eq!(f.handler.executed.load(Ordering::SeqCst), 2);
+}

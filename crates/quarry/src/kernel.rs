@@ -3,14 +3,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use quarry_kernel::{CellsConfig, ConnectionFile, Owner, QuarryHandler};
+use quarry_kernel::{CellsConfig, ConnectionFile, KeyPolicy, Owner, QuarryHandler};
 use quarry_s3::{Env, RangeCache, S3Stores};
 use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes};
 
 /// Wires the S3 stores, the SQL session and the protocol together, and
 /// exits the process when the kernel is done.
-pub fn run(connection_file: &Path) -> anyhow::Result<()> {
-    let connection = ConnectionFile::read(connection_file)?;
+pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Result<()> {
+    let keys = if allow_unauthenticated {
+        KeyPolicy::AllowEmpty
+    } else {
+        KeyPolicy::Required
+    };
+    let connection = ConnectionFile::read(connection_file, keys)?;
     let memory = MemoryBudget::detect(std::env::var("QUARRY_MEMORY_LIMIT").ok().as_deref())?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let executor =

@@ -31,6 +31,10 @@ enum Command {
         /// The connection file Jupyter wrote for this kernel.
         #[arg(long, short = 'f')]
         connection_file: PathBuf,
+        /// Accept a connection file with an empty key (messages are then
+        /// not authenticated): only on a machine nobody else can reach.
+        #[arg(long)]
+        allow_unauthenticated: bool,
     },
     /// Install the `quarry` kernelspec so Jupyter can start this binary.
     Install(install::InstallArgs),
@@ -44,7 +48,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Kernel { connection_file } => kernel::run(&connection_file),
+        Command::Kernel {
+            connection_file,
+            allow_unauthenticated,
+        } => kernel::run(&connection_file, allow_unauthenticated),
         Command::Install(args) => install::run(&args),
         Command::Lab(args) => lab::run(args),
         Command::Serve(args) => serve::run(&args),
