@@ -110,6 +110,13 @@ pub fn explain(reply: &S3Reply<'_>, place: &str, endpoint: &str) -> S3Failure {
                  is invalid or expired; restart your server to get fresh credentials."
             ),
         ),
+        (_, Some(401)) => failure(
+            FailureKind::Credentials,
+            format!(
+                "S3 at {endpoint} did not accept your credentials (401): they are missing or \
+                 expired; restart your server to get fresh credentials."
+            ),
+        ),
         ("AccessDenied", _) if reply.detail.contains("session token") => failure(
             FailureKind::Credentials,
             format!(
@@ -261,10 +268,17 @@ impl StoreReply {
             }
             cause = e.source();
         }
+        // object_store turns 401/403 into variants of their own, whose text
+        // carries no status: take it from the variant.
         let status = detail
             .find("status ")
             .and_then(|i| detail.get(i + 7..i + 10))
-            .and_then(|s| s.parse().ok());
+            .and_then(|s| s.parse().ok())
+            .or(match err {
+                object_store::Error::PermissionDenied { .. } => Some(403),
+                object_store::Error::Unauthenticated { .. } => Some(401),
+                _ => None,
+            });
         StoreReply {
             code: xml_tag(&detail, "Code"),
             status,
@@ -344,6 +358,26 @@ fn looks_like_connection_failure(detail: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_store_refusals_keep_their_status() {
+        let denied = object_store::Error::PermissionDenied {
+            path: "k".into(),
+            source: "no".into(),
+        };
+        assert_eq!(
+            explain_store(&denied, "s3://b/k", "http://s3").kind,
+            FailureKind::AccessDenied
+        );
+        let unauthenticated = object_store::Error::Unauthenticated {
+            path: "k".into(),
+            source: "no".into(),
+        };
+        assert_eq!(
+            explain_store(&unauthenticated, "s3://b/k", "http://s3").kind,
+            FailureKind::Credentials
+        );
+    }
 
     #[test]
     fn maps_codes_and_statuses() {

@@ -10,6 +10,7 @@
 
 mod api;
 mod error;
+mod query;
 mod routes;
 mod uploads;
 mod validate;

@@ -50,21 +50,26 @@ impl Project {
     }
 
     /// Creates the venv and installs tests/requirements.txt into it, and the
-    /// security scanner's venv from tests/requirements-checkov.txt (checkov
-    /// pins its own boto3, so it cannot share the test venv), unless the
-    /// installed sets already match the files.
+    /// tools' own venvs: the security scanner from
+    /// tests/requirements-checkov.txt (checkov pins its own boto3, so it
+    /// cannot share the test venv) and the OpenAPI fuzzer from
+    /// tests/requirements-schemathesis.txt, unless the installed sets
+    /// already match the files.
     pub fn setup(&self) -> anyhow::Result<()> {
         install_requirements(&self.venv, &self.root.join("tests/requirements.txt"))?;
-        install_requirements(
-            &self.checkov_venv(),
-            &self.root.join("tests/requirements-checkov.txt"),
-        )
+        for tool in TOOL_VENVS {
+            install_requirements(
+                &self.tool_venv(tool),
+                &self.root.join(format!("tests/requirements-{tool}.txt")),
+            )?;
+        }
+        Ok(())
     }
 
-    /// Beside the test venv: `~/.cache/quarry/venv-checkov` by default.
-    fn checkov_venv(&self) -> PathBuf {
+    /// Beside the test venv: `~/.cache/quarry/venv-<tool>` by default.
+    fn tool_venv(&self, tool: &str) -> PathBuf {
         let mut name = self.venv.file_name().unwrap_or_default().to_os_string();
-        name.push("-checkov");
+        name.push(format!("-{tool}"));
         self.venv.with_file_name(name)
     }
 
@@ -73,7 +78,7 @@ impl Project {
     }
 
     /// PATH with the venv first, so `weed` and `jupyter` resolve there, and
-    /// where checkov is (`QUARRY_CHECKOV`).
+    /// where the tools are (`QUARRY_CHECKOV`, `QUARRY_SCHEMATHESIS`).
     pub fn tool_env(&self) -> HashMap<String, String> {
         let path = std::env::var("PATH").unwrap_or_default();
         HashMap::from([
@@ -84,8 +89,15 @@ impl Project {
             ("VIRTUAL_ENV".into(), self.venv.display().to_string()),
             (
                 "QUARRY_CHECKOV".into(),
-                self.checkov_venv()
+                self.tool_venv("checkov")
                     .join("bin/checkov")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "QUARRY_SCHEMATHESIS".into(),
+                self.tool_venv("schemathesis")
+                    .join("bin/st")
                     .display()
                     .to_string(),
             ),
@@ -143,6 +155,9 @@ pub fn run(command: &mut Command) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Tools with a venv of their own, each from `tests/requirements-<tool>.txt`.
+const TOOL_VENVS: [&str; 2] = ["checkov", "schemathesis"];
 
 /// Creates `venv` if needed and installs `requirements` into it, unless a
 /// stamp says that exact file was installed last.

@@ -1,9 +1,10 @@
 //! Listing buckets and objects, and object metadata.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use crate::query::ApiQuery;
 use crate::{ApiError, AppState, validate};
 
 #[derive(Serialize)]
@@ -53,7 +54,7 @@ pub struct Listing {
 /// One page of one folder level (delimiter `/`): never a whole bucket.
 pub async fn objects(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Listing>, ApiError> {
     let folder = validate::folder(&q.bucket, &q.prefix)?;
     let limit = validate::limit(q.limit)?;
@@ -84,7 +85,7 @@ pub struct ObjectQuery {
 
 pub async fn object(
     State(state): State<AppState>,
-    Query(q): Query<ObjectQuery>,
+    ApiQuery(q): ApiQuery<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
     let head = quarry_s3::head_object(&state.s3, &target)

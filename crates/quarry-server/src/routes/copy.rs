@@ -7,12 +7,13 @@
 //! message says).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use quarry_s3::S3Failure;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::query::ApiQuery;
 use crate::{ApiError, AppState, validate};
 
 #[derive(Deserialize)]
@@ -29,7 +30,7 @@ pub struct CopyQuery {
 
 pub async fn copy(
     State(state): State<AppState>,
-    Query(q): Query<CopyQuery>,
+    ApiQuery(q): ApiQuery<CopyQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let outcome = copy_or_move(&state, &q, false).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
@@ -37,7 +38,7 @@ pub async fn copy(
 
 pub async fn rename(
     State(state): State<AppState>,
-    Query(q): Query<CopyQuery>,
+    ApiQuery(q): ApiQuery<CopyQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let outcome = copy_or_move(&state, &q, true).await?;
     Ok((StatusCode::CREATED, Json(outcome)))

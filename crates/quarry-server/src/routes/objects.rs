@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt as _;
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::browse::ObjectQuery;
+use crate::query::ApiQuery;
 use crate::{ApiError, AppState, validate};
 
 /// How long a presigned download link works.
@@ -30,7 +31,7 @@ pub struct DownloadQuery {
 
 pub async fn download(
     State(state): State<AppState>,
-    Query(q): Query<DownloadQuery>,
+    ApiQuery(q): ApiQuery<DownloadQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
@@ -103,7 +104,7 @@ fn parse_range(value: &str) -> Option<ByteRange> {
 /// Deletes an object, or everything under a prefix when the key ends in `/`.
 pub async fn delete(
     State(state): State<AppState>,
-    Query(q): Query<ObjectQuery>,
+    ApiQuery(q): ApiQuery<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
     if target.key.ends_with('/') {
@@ -135,7 +136,7 @@ pub struct FolderQuery {
 /// folder.
 pub async fn folder(
     State(state): State<AppState>,
-    Query(q): Query<FolderQuery>,
+    ApiQuery(q): ApiQuery<FolderQuery>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let name = validate::key(q.prefix.trim_end_matches('/'))?;
     let folder = validate::folder(&q.bucket, &format!("{name}/"))?;
@@ -165,7 +166,7 @@ pub struct UploadQuery {
 /// with `last=true` completes it. A failure aborts the multipart upload.
 pub async fn upload(
     State(state): State<AppState>,
-    Query(q): Query<UploadQuery>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
@@ -189,7 +190,7 @@ pub struct CancelQuery {
 /// Cancels an unfinished upload.
 pub async fn cancel_upload(
     State(state): State<AppState>,
-    Query(q): Query<CancelQuery>,
+    ApiQuery(q): ApiQuery<CancelQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(state.uploads.cancel(&q.upload_id).await?))
 }

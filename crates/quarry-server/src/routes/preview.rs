@@ -1,11 +1,12 @@
 //! The first rows of a table file, or the head of a text file.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use quarry_sql::Preview;
 use serde_json::json;
 
 use super::browse::ObjectQuery;
+use crate::query::ApiQuery;
 use crate::{ApiError, AppState, validate};
 
 const PREVIEW_ROWS: usize = 50;
@@ -13,7 +14,7 @@ const TEXT_BYTES: u64 = 64 * 1024;
 
 pub async fn preview(
     State(state): State<AppState>,
-    Query(q): Query<ObjectQuery>,
+    ApiQuery(q): ApiQuery<ObjectQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
     let preview = state
