@@ -57,6 +57,35 @@ pub struct S3Settings {
     /// presigned links. In a cluster the endpoint above is usually an
     /// in-cluster address no browser can resolve.
     pub public_endpoint: Option<String>,
+    /// How long requests may take: a half-open server must not hang the
+    /// panel or a cell.
+    pub timeouts: S3Timeouts,
+}
+
+/// Bounds on every S3 request Quarry makes through the AWS SDK and
+/// object_store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Timeouts {
+    /// Establishing a connection.
+    pub connect: std::time::Duration,
+    /// One attempt of a request (sending it and reading its answer).
+    pub attempt: std::time::Duration,
+    /// A whole operation, retries included.
+    pub operation: std::time::Duration,
+}
+
+impl Default for S3Timeouts {
+    /// An attempt gets 30 s — a 64 MiB part copied server-side or an
+    /// 8 MiB part uploaded fits easily — and an operation with its retries
+    /// 90 s; a server that accepts and never answers is reported within
+    /// that instead of never.
+    fn default() -> Self {
+        S3Timeouts {
+            connect: std::time::Duration::from_secs(5),
+            attempt: std::time::Duration::from_secs(30),
+            operation: std::time::Duration::from_secs(90),
+        }
+    }
 }
 
 impl S3Settings {
@@ -79,6 +108,7 @@ impl S3Settings {
             public_endpoint: env
                 .get("QUARRY_S3_PUBLIC_ENDPOINT")
                 .map(|e| normalise_endpoint(&e)),
+            timeouts: S3Timeouts::default(),
         }
     }
 

@@ -28,7 +28,7 @@ mod stores;
 mod table_formats;
 
 pub use cache::{CacheStats, CachingStore, RangeCache};
-pub use config::{Env, S3Settings};
+pub use config::{Env, S3Settings, S3Timeouts};
 pub use copy::{copy_object, copy_prefix};
 pub use credentials::{Credentials, CredentialsProvider, Identity};
 pub use delete_prefix::{DeletePrefixError, delete_prefix};

@@ -3,7 +3,6 @@
 //! shared credentials as every object store.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, future};
@@ -29,7 +28,9 @@ pub(crate) fn client(
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
+                .connect_timeout(settings.timeouts.connect)
+                .operation_attempt_timeout(settings.timeouts.attempt)
+                .operation_timeout(settings.timeouts.operation)
                 .build(),
         );
     if let Some(endpoint) = endpoint {

@@ -117,7 +117,8 @@ impl S3Stores {
             ..RetryConfig::default()
         };
         let client = ClientOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
+            .with_connect_timeout(self.settings.timeouts.connect)
+            .with_timeout(self.settings.timeouts.attempt)
             .with_allow_http(true);
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(bucket)

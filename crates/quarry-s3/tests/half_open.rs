@@ -1,0 +1,92 @@
+//! A server that accepts connections and never answers (a half-open S3,
+//! a hung proxy): every S3 call ends within its timeouts, as "unavailable",
+//! instead of hanging the panel or a cell.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quarry_s3::{
+    CredentialsProvider, Env, FailureKind, S3Location, S3Settings, S3Stores, S3Timeouts,
+};
+
+/// Accepts every connection and holds it open, silent.
+async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+fn stores(endpoint: &str) -> S3Stores {
+    let env = Env::from_pairs([
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ]);
+    let settings = S3Settings {
+        endpoint: Some(endpoint.to_string()),
+        region: "us-east-1".into(),
+        path_style: true,
+        public_endpoint: None,
+        timeouts: S3Timeouts {
+            connect: Duration::from_secs(1),
+            attempt: Duration::from_secs(1),
+            operation: Duration::from_secs(3),
+        },
+    };
+    S3Stores::new(settings, Arc::new(CredentialsProvider::from_env(&env)))
+}
+
+#[tokio::test]
+async fn sdk_calls_end_within_their_timeouts() {
+    let (url, server) = silent_server().await;
+    let stores = stores(&url);
+    let started = Instant::now();
+    let failure = tokio::time::timeout(Duration::from_secs(60), quarry_s3::list_buckets(&stores))
+        .await
+        .expect("the SDK call hung past every timeout")
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        failure.kind,
+        FailureKind::Unavailable,
+        "{}",
+        failure.message
+    );
+    assert!(failure.message.contains(&url), "{}", failure.message);
+    server.abort();
+}
+
+#[tokio::test]
+async fn object_store_reads_end_within_their_timeouts() {
+    let (url, server) = silent_server().await;
+    let stores = stores(&url);
+    let location = S3Location::parse("s3://data/t.csv").unwrap();
+    let started = Instant::now();
+    let failure = quarry_s3::read_head(&stores, &location, 100)
+        .await
+        .unwrap_err();
+    // object_store retries for at most 20 s (its retry budget).
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        failure.kind,
+        FailureKind::Unavailable,
+        "{}",
+        failure.message
+    );
+    server.abort();
+}
