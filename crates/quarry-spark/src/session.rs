@@ -451,6 +451,7 @@ impl SparkSession {
             text.push_str(&k8s::describe_executors(
                 &kubernetes.executors.views(),
                 kubernetes.wanted,
+                kubernetes.executors.failing().as_deref(),
             ));
         }
         text

@@ -194,3 +194,27 @@ async fn cleanup_deletes_the_sessions_objects_and_nothing_else() {
     // Nothing left: a second cleanup finds nothing (and needs no delete).
     assert_eq!(cleanup(&fake.client, NAMESPACE, SELECTOR).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_watch_the_api_server_refuses_says_so() {
+    // The rights changed under a running session: pods may be read one by
+    // one but no longer listed or watched.
+    let fake = fake_cluster(Some(json!([
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+    ])))
+    .await;
+    let executors = Executors::watch(&fake.client, NAMESPACE, SELECTOR);
+    let mut failing = None;
+    for _ in 0..100 {
+        failing = executors.failing();
+        if failing.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let why = failing.expect("the refused watch is reported");
+    assert!(why.contains("forbidden"), "{why}");
+    let status = quarry_spark::k8s::describe_executors(&executors.views(), 2, Some(&why));
+    assert!(status.contains("no longer shows"), "{status}");
+    assert!(status.contains("forbidden"), "{status}");
+}

@@ -21,7 +21,17 @@ pub(crate) struct WebIdentity {
     session_name: String,
     sts_endpoint: Option<String>,
     region: String,
+    /// Bounds on the exchange: renewal holds the credentials lock while it
+    /// waits, so a silent STS must not hold every S3 request for long.
+    timeouts: crate::S3Timeouts,
 }
+
+/// An STS exchange is small: 10 s per attempt, 30 s with retries.
+const STS_TIMEOUTS: crate::S3Timeouts = crate::S3Timeouts {
+    connect: std::time::Duration::from_secs(5),
+    attempt: std::time::Duration::from_secs(10),
+    operation: std::time::Duration::from_secs(30),
+};
 
 impl WebIdentity {
     /// Reads `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`,
@@ -40,6 +50,7 @@ impl WebIdentity {
                 .get("AWS_ENDPOINT_URL_STS")
                 .or_else(|| s3_endpoint.map(str::to_string)),
             region: region.to_string(),
+            timeouts: STS_TIMEOUTS,
         })
     }
 
@@ -56,8 +67,14 @@ impl WebIdentity {
         if token.is_empty() {
             return Err(format!("{} is empty", self.token_file.display()));
         }
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.timeouts.connect)
+            .operation_attempt_timeout(self.timeouts.attempt)
+            .operation_timeout(self.timeouts.operation)
+            .build();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
+            .timeout_config(timeouts)
             .no_credentials();
         if let Some(endpoint) = &self.sts_endpoint {
             loader = loader.endpoint_url(endpoint);
@@ -149,6 +166,40 @@ mod tests {
         assert_eq!(wi.sts_endpoint.as_deref(), Some("http://sts:1"));
         assert_eq!(wi.role_arn.as_deref(), Some("arn:aws:iam::1:role/x"));
         assert!(WebIdentity::from_env(&Env::from_pairs([]), None, "us-east-1").is_none());
+    }
+
+    /// An STS that accepts and never answers: the exchange gives up within
+    /// its timeouts and says STS could not be reached.
+    #[tokio::test]
+    async fn a_silent_sts_is_given_up_on_in_time() {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let token = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(token.path(), "a.b.c").unwrap();
+        let path = token.path().display().to_string();
+        let env = Env::from_pairs([("AWS_WEB_IDENTITY_TOKEN_FILE", path.as_str())]);
+        let mut wi = WebIdentity::from_env(&env, Some(&endpoint), "us-east-1").unwrap();
+        wi.timeouts = crate::S3Timeouts {
+            connect: std::time::Duration::from_secs(1),
+            attempt: std::time::Duration::from_secs(1),
+            operation: std::time::Duration::from_secs(2),
+        };
+        let started = std::time::Instant::now();
+        let err = tokio::time::timeout(std::time::Duration::from_secs(60), wi.fetch())
+            .await
+            .expect("the STS call hung past its timeouts")
+            .unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(err.starts_with("could not reach STS"), "{err}");
+        server.abort();
     }
 
     #[tokio::test]

@@ -103,10 +103,28 @@ fn suffix(message: &str) -> String {
     }
 }
 
-/// A markdown table of executors, ordered by executor id.
-pub fn describe_executors(views: &[ExecutorView], wanted: u32) -> String {
+/// The watcher's error in the API server's words.
+fn watch_failure(error: &watcher::Error) -> String {
+    match error {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => crate::error::api_message(e),
+        watcher::Error::WatchError(status) => status.message.trim_end_matches('.').to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A markdown table of executors, ordered by executor id. `failing` is why
+/// the watch cannot see them, which then comes first: an empty table would
+/// otherwise read as "no pods yet".
+pub fn describe_executors(views: &[ExecutorView], wanted: u32, failing: Option<&str>) -> String {
     let running = views.iter().filter(|v| v.is_running()).count();
     let mut text = format!("**Executors: {running} of {wanted} running**\n\n");
+    if let Some(why) = failing {
+        text.push_str(&format!(
+            "Kubernetes no longer shows this session's executor pods ({why}); what follows is the last state seen.\n\n"
+        ));
+    }
     if views.is_empty() {
         text.push_str("No executor pods exist yet.\n");
         return text;
@@ -152,6 +170,9 @@ pub fn quota_refusal(log: &str) -> Option<String> {
 /// The session's executor pods, kept current by a watch.
 pub struct Executors {
     store: Store<Pod>,
+    /// Why the watch is failing now (the API server's words), cleared by
+    /// the next event that arrives.
+    failing: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -165,15 +186,32 @@ impl Executors {
             .default_backoff()
             .reflect(writer)
             .applied_objects();
+        let failing = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let report = std::sync::Arc::clone(&failing);
         let task = tokio::spawn(async move {
             futures::pin_mut!(stream);
             while let Some(event) = stream.next().await {
-                if let Err(e) = event {
-                    tracing::debug!("executor watch: {e}");
-                }
+                let now = match event {
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::debug!("executor watch: {e}");
+                        Some(watch_failure(&e))
+                    }
+                };
+                *report.lock().expect("watch state") = now;
             }
         });
-        Executors { store, task }
+        Executors {
+            store,
+            failing,
+            task,
+        }
+    }
+
+    /// Why the watch cannot see the pods now (e.g. 403 after the service
+    /// account's rights changed), if it cannot.
+    pub fn failing(&self) -> Option<String> {
+        self.failing.lock().expect("watch state").clone()
     }
 
     /// What the watch knows now.
@@ -365,7 +403,7 @@ mod tests {
                 problem: String::new(),
             },
         ];
-        let text = describe_executors(&views, 2);
+        let text = describe_executors(&views, 2, None);
         assert!(text.starts_with("**Executors: 1 of 2 running**"));
         assert!(text.find("| 1 | a |").unwrap() < text.find("| 2 | b |").unwrap());
         assert_eq!(count_by_phase(&views).get("Running"), Some(&1));
