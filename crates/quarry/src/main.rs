@@ -10,6 +10,7 @@ mod lab;
 mod serve;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -44,10 +45,10 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Kernel {
             connection_file,
             allow_unauthenticated,
@@ -55,7 +56,34 @@ fn main() -> anyhow::Result<()> {
         Command::Install(args) => install::run(&args),
         Command::Lab(args) => lab::run(args),
         Command::Serve(args) => serve::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line a person can act on; no backtrace, even with
+            // RUST_BACKTRACE set (that is for panics, which are bugs).
+            eprintln!("quarry: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// The error and its causes on one line: "what failed: why: why".
+fn one_line(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        let part = part.trim().trim_end_matches('.');
+        // Wrappers often repeat their cause's text; say it once.
+        if !part.is_empty() && !text.contains(part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(part);
+        }
+    }
+    text.push('.');
+    text
 }
 
 /// Logs go to stderr (Jupyter's server log for a kernel), never to the
@@ -71,4 +99,19 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn errors_read_as_one_line_without_repeats() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let error = anyhow::Error::new(io).context("could not read the connection file /x");
+        assert_eq!(
+            one_line(&error),
+            "could not read the connection file /x: No such file or directory."
+        );
+    }
 }
