@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quarry_s3::{
-    CredentialsProvider, Env, FailureKind, S3Location, S3Settings, S3Stores, S3Timeouts,
+    CredentialsProvider, Env, FailureKind, S3Failure, S3Location, S3Settings, S3Stores, S3Timeouts,
 };
 
 /// Accepts every connection and holds it open, silent.
@@ -43,20 +43,25 @@ fn stores(endpoint: &str) -> S3Stores {
     S3Stores::new(settings, Arc::new(CredentialsProvider::from_env(&env)))
 }
 
+/// Runs `call`, which must fail, and says how long it took; a call that
+/// hangs past every timeout fails the test instead of hanging it.
+async fn failure_and_time<T: std::fmt::Debug>(
+    call: impl Future<Output = Result<T, S3Failure>>,
+) -> (S3Failure, Duration) {
+    let started = Instant::now();
+    let failure = tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("the call hung past every timeout")
+        .unwrap_err();
+    (failure, started.elapsed())
+}
+
 #[tokio::test]
 async fn sdk_calls_end_within_their_timeouts() {
     let (url, server) = silent_server().await;
     let stores = stores(&url);
-    let started = Instant::now();
-    let failure = tokio::time::timeout(Duration::from_secs(60), quarry_s3::list_buckets(&stores))
-        .await
-        .expect("the SDK call hung past every timeout")
-        .unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
-    );
+    let (failure, took) = failure_and_time(quarry_s3::list_buckets(&stores)).await;
+    assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_eq!(
         failure.kind,
         FailureKind::Unavailable,
@@ -72,16 +77,9 @@ async fn object_store_reads_end_within_their_timeouts() {
     let (url, server) = silent_server().await;
     let stores = stores(&url);
     let location = S3Location::parse("s3://data/t.csv").unwrap();
-    let started = Instant::now();
-    let failure = quarry_s3::read_head(&stores, &location, 100)
-        .await
-        .unwrap_err();
+    let (failure, took) = failure_and_time(quarry_s3::read_head(&stores, &location, 100)).await;
     // object_store retries for at most 20 s (its retry budget).
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
     assert_eq!(
         failure.kind,
         FailureKind::Unavailable,

@@ -74,28 +74,26 @@ impl ConnectServer {
         token: &str,
         port: u16,
     ) -> Result<ConnectServer, SparkError> {
-        let failed = |what: &str, e: std::io::Error| {
-            SparkError::local(format!("{what} for the Spark server"))(e)
-        };
+        let failed = |what: &str| SparkError::local(format!("{what} for the Spark server"));
         let dir = tempfile::Builder::new()
             .prefix("quarry-spark-")
             .tempdir()
-            .map_err(|e| failed("create a work folder", e))?;
+            .map_err(failed("create a work folder"))?;
         let properties = dir.path().join("spark.properties");
         let mut file = std::fs::OpenOptions::new()
             .create_new(true)
             .write(true)
             .mode(0o600)
             .open(&properties)
-            .map_err(|e| failed("write the settings", e))?;
+            .map_err(failed("write the settings"))?;
         for (key, value) in conf {
             writeln!(file, "{}={}", escape_property(key), escape_property(value))
-                .map_err(|e| failed("write the settings", e))?;
+                .map_err(failed("write the settings"))?;
         }
         drop(file);
         let log = std::fs::File::create(dir.path().join("spark.log"))
-            .map_err(|e| failed("create the log", e))?;
-        let log_err = log.try_clone().map_err(|e| failed("create the log", e))?;
+            .map_err(failed("create the log"))?;
+        let log_err = log.try_clone().map_err(failed("create the log"))?;
 
         let mut command = Command::new(spark_home.join("bin/spark-submit"));
         command
@@ -129,9 +127,7 @@ impl ConnectServer {
                 Ok(())
             });
         }
-        let child = command
-            .spawn()
-            .map_err(|e| failed("start spark-submit", e))?;
+        let child = command.spawn().map_err(failed("start spark-submit"))?;
         Ok(ConnectServer { child, port, dir })
     }
 

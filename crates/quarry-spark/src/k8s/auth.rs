@@ -106,8 +106,8 @@ impl SessionAuth {
         notebook_pod: &str,
     ) -> Result<(), SparkError> {
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        let refused = |e: kube::Error| SparkError::api("create the Spark session's secret")(e);
-        let pod = pods.get(notebook_pod).await.map_err(refused)?;
+        let refused = || SparkError::api("create the Spark session's secret");
+        let pod = pods.get(notebook_pod).await.map_err(refused())?;
         let secret = Secret {
             metadata: ObjectMeta {
                 name: Some(self.secret_name.clone()),
@@ -134,7 +134,7 @@ impl SessionAuth {
         secrets
             .create(&PostParams::default(), &secret)
             .await
-            .map_err(refused)?;
+            .map_err(refused())?;
         Ok(())
     }
 

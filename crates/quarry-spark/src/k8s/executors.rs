@@ -292,12 +292,12 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let kind = K::kind(&K::DynamicType::default()).to_string();
-    let fail = |e: kube::Error| SparkError::api(format!("clean up the session's {kind}s"))(e);
-    let existing = api.list_metadata(params).await.map_err(fail)?.items.len();
+    let fail = || SparkError::api(format!("clean up the session's {kind}s"));
+    let existing = api.list_metadata(params).await.map_err(fail())?.items.len();
     if existing > 0 {
         api.delete_collection(&DeleteParams::background(), params)
             .await
-            .map_err(fail)?;
+            .map_err(fail())?;
     }
     Ok(existing)
 }
