@@ -33,7 +33,7 @@ pub use memory::{
 };
 pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
-pub use run::{CellOutcome, CellProgress, StatementResult};
+pub use run::{CellOutcome, CellProgress, StatementResult, StatementText};
 pub use session::{SessionOptions, SqlSession, default_target_partitions};
 pub use statements::{Completeness, completeness};
 

@@ -77,6 +77,25 @@ pub struct CellOutcome {
     pub statements: usize,
     /// How long they took together.
     pub elapsed: Duration,
+    /// The last statement's text when it is a query, so it can run again
+    /// inside another (a chart's aggregation of the whole result).
+    pub query: Option<String>,
+}
+
+/// One statement of a cell, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementText {
+    /// The statement, without its `;`.
+    pub text: String,
+    /// Whether it is a query (`SELECT`, `WITH`, `VALUES`…), which can be
+    /// used as a subquery.
+    pub is_query: bool,
+}
+
+fn is_query(statement: &datafusion::sql::parser::Statement) -> bool {
+    use datafusion::sql::parser::Statement as DfStatement;
+    use datafusion::sql::sqlparser::ast::Statement;
+    matches!(statement, DfStatement::Statement(s) if matches!(**s, Statement::Query(_)))
 }
 
 impl SqlSession {
@@ -96,10 +115,12 @@ impl SqlSession {
         let count = statements.len();
         progress.statements.store(count, Ordering::Relaxed);
         let mut result = None;
+        let mut query = None;
         for (index, statement) in statements.into_iter().enumerate() {
             progress.statement.store(index + 1, Ordering::Relaxed);
             progress.rows.store(0, Ordering::Relaxed);
             let text = statement.to_string();
+            query = is_query(&statement).then(|| text.clone());
             let keep = if index + 1 == count { max_rows } else { 0 };
             result = match self.run_statement(statement, keep, &progress).await {
                 Ok(result) => result,
@@ -110,7 +131,21 @@ impl SqlSession {
             result,
             statements: count,
             elapsed: started.elapsed(),
+            query,
         })
+    }
+
+    /// The statements of `sql` as text, parsed (and depth-checked) as
+    /// [`SqlSession::run_cell`] would.
+    pub fn statements(&self, sql: &str) -> Result<Vec<StatementText>, SqlError> {
+        Ok(self
+            .parse(sql)?
+            .iter()
+            .map(|statement| StatementText {
+                text: statement.to_string(),
+                is_query: is_query(statement),
+            })
+            .collect())
     }
 
     fn parse(&self, sql: &str) -> Result<Vec<datafusion::sql::parser::Statement>, SqlError> {
@@ -244,6 +279,17 @@ mod tests {
         let shown: usize = result.batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(shown, 10);
         assert_eq!(s.table_names(), vec!["t".to_string()]);
+    }
+
+    #[test]
+    fn statements_are_split_and_queries_told_apart() {
+        let texts = session()
+            .statements("CREATE VIEW v AS SELECT 1 AS one; SELECT one FROM v ;")
+            .unwrap();
+        assert_eq!(texts.len(), 2);
+        assert!(!texts[0].is_query);
+        assert!(texts[1].is_query);
+        assert_eq!(texts[1].text, "SELECT one FROM v");
     }
 
     #[tokio::test]

@@ -40,10 +40,13 @@ impl Project {
             .envs(self.tool_env()))
     }
 
-    /// The Node parts of the hub end-to-end test (the OpenID provider
-    /// standing in for Keycloak, JupyterHub's proxy), from their lockfile.
-    pub fn install_hub_test_packages(&self) -> anyhow::Result<()> {
-        npm_ci_if_changed(&self.root.join("tests/hub"))
+    /// The Node parts of the cross-component tests, each from its
+    /// lockfile: the hub end-to-end test's OpenID provider (standing in
+    /// for Keycloak) and JupyterHub's proxy; the Vega-Lite schema the
+    /// chart tests validate against.
+    pub fn install_test_packages(&self) -> anyhow::Result<()> {
+        npm_ci_if_changed(&self.root.join("tests/hub"))?;
+        npm_ci_if_changed(&self.root.join("tests/vega"))
     }
 
     /// The extension's unit tests (pure modules, node's test runner).

@@ -104,7 +104,7 @@ fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
     project.ensure_chromium()?;
     project.cargo(&["fmt", "--all", "--check"])?;
     project.build_labextension()?;
-    project.install_hub_test_packages()?;
+    project.install_test_packages()?;
     project.test_labextension()?;
     // One build serves both suites: the unit tests and the binary the
     // end-to-end tests start as a real kernel.

@@ -36,6 +36,11 @@ const MAGICS: &[Magic] = &[
         about: "Print TEXT to the cell's output.",
     },
     Magic {
+        name: "%chart",
+        usage: "%chart [bar|line|area|point|heatmap|hist|pie] [x=COL] [y=AGG(COL)] [color=COL] [facet=COL] [title=\"…\"]",
+        about: "Chart the query below it (or, alone, the last result; above %%spark, a Spark query). Bins, time units and top-N with \"other\" are computed by the engine over every row, never a sample; the subtitle says what the chart summarises. With no arguments the chart is chosen from the columns. AGG is count, sum, avg, min or max.",
+    },
+    Magic {
         name: "%s3",
         usage: "%s3 ls|head|cp|rm|whoami …",
         about: "Browse and manage S3 objects with the kernel's credentials.",
@@ -91,6 +96,10 @@ pub(super) async fn run(
             super::s3::run(handler, &super::s3::split_args(rest)?, outputs).await
         }
         "%spark" => handler.spark_magic(&args, outputs).await,
+        "%chart" => Err(ExecuteError::new(
+            "ChartError",
+            "A cell has one chart: only the first %chart line applies to its query.",
+        )),
         "%%spark" => Err(ExecuteError::new(
             "SparkUsageError",
             "%%spark must be the first line of its cell: the whole cell below it is Spark SQL.",
@@ -237,6 +246,7 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 * `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
 * Bytes read from S3 stay in memory for the next queries (`%config` shows how much; `%config s3_cache clear` drops them); an object rewritten by anyone is read afresh once listed again.
 * `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
+* `%chart` above a query draws it (`%chart` alone: the last result): `%chart line x=ts y=avg(temperature) color=sensor`, `%chart hist x=temperature`, `%chart bar x=sensor` (top 20 and "other"). The engine bins and aggregates every row; the chart says how many rows it summarises.
 * `%lsmagic` lists the magics.
 "#;
 

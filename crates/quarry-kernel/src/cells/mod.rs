@@ -4,6 +4,7 @@
 //! run first, in order; then the SQL runs on the query executor.
 
 mod cell;
+mod chart;
 mod display;
 mod kernel_info;
 mod magics;
@@ -56,6 +57,8 @@ pub struct QuarryHandler {
     cells_started: std::sync::atomic::AtomicU64,
     /// The `%spark` session, if one is running.
     spark: Mutex<Option<Arc<quarry_spark::SparkSession>>>,
+    /// The query behind the last result shown, for `%chart` alone.
+    last_query: Mutex<Option<chart::LastQuery>>,
 }
 
 impl QuarryHandler {
@@ -68,6 +71,7 @@ impl QuarryHandler {
             running: Mutex::new(None),
             cells_started: Default::default(),
             spark: Mutex::new(None),
+            last_query: Mutex::new(None),
         }
     }
 
@@ -84,10 +88,18 @@ impl Handler for QuarryHandler {
 
     async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
         match Cell::parse(code) {
-            Cell::Spark { options, body } => self.spark_cell(options, body, outputs).await,
-            Cell::Lines { magics, sql } => {
+            Cell::Spark {
+                options,
+                body,
+                chart: Some(args),
+            } => self.chart_spark(args, options, body, outputs).await,
+            Cell::Spark { options, body, .. } => self.spark_cell(options, body, outputs).await,
+            Cell::Lines { magics, chart, sql } => {
                 for line in magics {
                     magics::run(self, line, outputs).await?;
+                }
+                if let Some(args) = chart {
+                    return self.chart_sql(args, sql, outputs).await;
                 }
                 if sql.trim().is_empty() {
                     return Ok(());

@@ -91,7 +91,7 @@ fn progress_line(progress: &QueryProgress, elapsed: Duration) -> String {
 }
 
 impl QuarryHandler {
-    fn spark_session(&self) -> Option<Arc<SparkSession>> {
+    pub(super) fn spark_session(&self) -> Option<Arc<SparkSession>> {
         self.spark.lock().expect("spark lock").clone()
     }
 
@@ -257,6 +257,7 @@ impl QuarryHandler {
         let running = self.start_cell();
         let mut status = StatusLine::new(outputs);
         let started = Instant::now();
+        let charted = (!query.is_empty()).then(|| super::chart::LastQuery::Spark(query.clone()));
         let outcome = self
             .run_spark_work(&session, &options, query, &running, &mut status)
             .await;
@@ -269,7 +270,11 @@ impl QuarryHandler {
             started.elapsed(),
             &status,
             outputs,
-        )
+        )?;
+        if let Some(query) = charted {
+            self.remember_query(query);
+        }
+        Ok(())
     }
 
     /// Sends the `-i` tables and runs the query on the query runtime,

@@ -49,6 +49,14 @@ impl QuarryHandler {
             }
         };
         drop(running);
+        if let Ended::Finished(Ok(CellOutcome {
+            result: Some(_),
+            query: Some(query),
+            ..
+        })) = &ended
+        {
+            self.remember_query(super::chart::LastQuery::Sql(query.clone()));
+        }
         finish_sql(ended, progress.elapsed(), &status, outputs)
     }
 }

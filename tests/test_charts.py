@@ -1,0 +1,225 @@
+"""`%chart`: Vega-Lite charts whose numbers the engine computes over the
+whole result.
+
+Every spec is validated against the Vega-Lite schema of the version
+JupyterLab 4.6 renders with (tests/vega: vega-lite 5.6.1), and the
+aggregated values of a histogram, a time-unit line, a top-N bar with
+"other" and a binned scatter over 5 M rows of Parquet in SeaweedFS (read
+with STS credentials) are compared with an independent computation in
+pyarrow/numpy.
+"""
+
+import io
+import json
+import math
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from support.kernels import error_of, result_of, run_cell, start_quarry, stop
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "tests/vega/node_modules/vega-lite/build/vega-lite-schema.json"
+VEGA_LITE = "application/vnd.vegalite.v5+json"
+ROWS = 5_000_000
+FILES = 4
+
+
+def sensor_table(start, n):
+    """Rows start..start+n: one reading every 0.25 s from 2024-01-01, 8
+    sites, 200 products, a skewed value and an integer."""
+    i = np.arange(start, start + n, dtype=np.int64)
+    rng = np.random.default_rng(start)
+    ts = np.datetime64("2024-01-01T00:00:00", "ms") + (i * 250).astype("timedelta64[ms]")
+    value = np.round(rng.gamma(2.0, 10.0, n), 3)
+    value[i % 1001 == 0] = np.nan
+    return pa.table({
+        "ts": pa.array(ts, pa.timestamp("ms")),
+        "site": pa.array(np.char.add("site-", (i % 8).astype(str))),
+        "product": pa.array(np.char.add("p", (rng.zipf(1.3, n) % 200).astype(str))),
+        "value": pa.array(value, from_pandas=True),
+        "n": pa.array(i),
+    })
+
+
+@pytest.fixture(scope="module")
+def readings(seaweed):
+    admin = seaweed.admin()
+    per_file = ROWS // FILES
+    tables = []
+    for index in range(FILES):
+        table = sensor_table(index * per_file, per_file)
+        tables.append(table)
+        sink = io.BytesIO()
+        pq.write_table(table, sink, row_group_size=256 * 1024)
+        admin.put_object(Bucket="data", Key=f"charts/readings/part-{index}.parquet", Body=sink.getvalue())
+    return pa.concat_tables(tables)
+
+
+@pytest.fixture(scope="module")
+def kernel(seaweed, oidc, readings):
+    credentials = seaweed.assume_role(oidc.mint("carol"), duration=3600)
+    km, kc = start_quarry(env=seaweed.env_for(credentials))
+    reply, _ = run_cell(kc, "CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION 's3://data/charts/readings/'")
+    assert reply["status"] == "ok", reply
+    yield kc
+    stop(km, kc)
+
+
+@pytest.fixture(scope="module")
+def validator():
+    schema = json.loads(SCHEMA.read_text())
+    return jsonschema.Draft7Validator(schema)
+
+
+def chart(kc, code, timeout=300):
+    reply, outputs = run_cell(kc, code, timeout=timeout)
+    assert reply["status"] == "ok", (code, reply.get("ename"), reply.get("evalue"))
+    data = result_of(outputs)
+    assert set(data) >= {"text/plain", "text/html", VEGA_LITE}, data.keys()
+    return data
+
+
+def values(spec):
+    return spec["data"]["values"]
+
+
+def close(a, b, rel=1e-9):
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
+
+
+SMALL = """CREATE TABLE small AS SELECT
+  to_timestamp(1700000000 + value * 3600) AS at,
+  CAST(to_timestamp(1700000000 + value * 86400) AS DATE) AS day,
+  concat('site-', CAST(value % 5 AS VARCHAR)) AS site,
+  concat('item-', CAST(value % 40 AS VARCHAR)) AS item,
+  CAST(value % 97 AS DOUBLE) / 3.0 AS reading,
+  value AS n,
+  value % 2 = 0 AS even
+FROM generate_series(1, 2000)"""
+
+# Every kind, the automatic choices, colours and facets.
+CHARTS = [
+    ("", "SELECT at, reading FROM small", "line"),
+    ("", "SELECT at, site, reading FROM small", "line"),
+    ("", "SELECT site, reading FROM small", "bar"),
+    ("", "SELECT reading, n FROM small", "point"),
+    ("", "SELECT reading FROM small", "hist"),
+    ("", "SELECT at FROM small", "hist"),
+    ("", "SELECT site FROM small", "bar"),
+    ("bar x=item y=avg(reading)", "SELECT * FROM small", "bar"),
+    ("bar x=day y=count color=even", "SELECT * FROM small", "bar"),
+    ("bar x=reading y=sum(n)", "SELECT * FROM small", "bar"),
+    ("line x=n y=max(reading) color=site", "SELECT * FROM small", "line"),
+    ("area x=at y=sum(reading) color=site", "SELECT * FROM small", "area"),
+    ("area x=day y=count facet=site", "SELECT * FROM small", "area"),
+    ("point x=reading y=n color=site", "SELECT * FROM small", "point"),
+    ("heatmap x=site y=item", "SELECT * FROM small", "heatmap"),
+    ("heatmap x=reading y=at", "SELECT * FROM small", "heatmap"),
+    ("hist x=reading color=site facet=even", "SELECT * FROM small", "hist"),
+    ("pie x=site y=sum(reading)", "SELECT * FROM small", "pie"),
+    ("pie x=item", "SELECT * FROM small", "pie"),
+    ('bar x=site title="Readings per site"', "SELECT * FROM small", "bar"),
+]
+
+
+@pytest.mark.parametrize("args,query,kind", CHARTS, ids=[f"{a or 'auto'}|{q[7:30]}" for a, q, _ in CHARTS])
+def test_every_spec_validates_against_the_vega_lite_schema(kernel, validator, args, query, kind):
+    run_cell(kernel, SMALL)
+    data = chart(kernel, f"%chart {args}\n{query}")
+    spec = data[VEGA_LITE]
+    errors = sorted(validator.iter_errors(spec), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    assert spec["usermeta"]["quarry"]["kind"] == kind
+    assert spec["usermeta"]["quarry"]["rows"] == 2000
+    # The stand-ins say what the chart shows.
+    summary = spec["title"]["subtitle"]
+    assert summary.startswith("2,000 rows → ")
+    assert summary in data["text/plain"] and summary in data["text/html"]
+
+
+def test_a_histogram_counts_every_value_in_its_bin(kernel, readings):
+    spec = chart(kernel, "%chart hist x=value\nSELECT * FROM readings")[VEGA_LITE]
+    step = spec["encoding"]["x"]["bin"]["step"]
+    value = readings["value"].to_numpy(zero_copy_only=False)
+    value = value[~np.isnan(value)]
+    starts, counts = np.unique(np.floor(value / step) * step, return_counts=True)
+    expected = {round(s, 9): int(c) for s, c in zip(starts, counts)}
+    got = {round(r["x"], 9): r["value"] for r in values(spec)}
+    assert got == expected
+    nulls = ROWS - len(value)
+    assert spec["title"]["subtitle"] == f"5.0 M rows → {len(expected)} bins · {nulls:,} rows with no value left out"
+
+
+def test_a_time_line_is_the_mean_of_every_row_per_hour(kernel, readings):
+    spec = chart(kernel, "%chart line x=ts y=avg(value)\nSELECT ts, value FROM readings")[VEGA_LITE]
+    assert spec["title"]["text"] == "avg(value) per hour of ts"
+    hours = pc.floor_temporal(readings["ts"], unit="hour")
+    grouped = pa.table({"h": hours, "v": readings["value"]}).group_by("h").aggregate([("v", "mean")])
+    expected = {h.strftime("%Y-%m-%dT%H:%M:%S"): v for h, v in zip(grouped["h"].to_pylist(), grouped["v_mean"].to_pylist())}
+    got = {r["x"]: r["value"] for r in values(spec)}
+    assert got.keys() == expected.keys()
+    assert all(close(got[k], expected[k]) for k in expected)
+    assert spec["title"]["subtitle"].startswith(f"5.0 M rows → {len(expected)} hours")
+
+
+def test_top_bars_and_other_add_up_to_the_whole(kernel, readings):
+    spec = chart(kernel, "%chart bar x=product y=sum(value)\nSELECT product, value FROM readings")[VEGA_LITE]
+    grouped = readings.group_by("product").aggregate([("value", "sum")]).sort_by([("value_sum", "descending")])
+    sums = grouped["value_sum"].to_pylist()
+    names = grouped["product"].to_pylist()
+    rows = sorted(values(spec), key=lambda r: r["rank"])
+    assert len(rows) == 21
+    for row, name, total in zip(rows[:20], names, sums):
+        assert row["x"] == name and close(row["value"], total)
+    assert rows[20]["x"] == f"other ({len(names) - 20} more)"
+    assert close(rows[20]["value"], sum(sums[20:]))
+
+
+def test_many_points_become_a_binned_heatmap_with_exact_counts(kernel, readings):
+    spec = chart(kernel, "%chart point x=value y=n\nSELECT value, n FROM readings")[VEGA_LITE]
+    assert spec["mark"]["type"] == "rect"
+    assert "too many points for a scatter, so counted in bins" in spec["title"]["subtitle"]
+    sx = spec["encoding"]["x"]["bin"]["step"]
+    sy = spec["encoding"]["y"]["bin"]["step"]
+    value = readings["value"].to_numpy(zero_copy_only=False)
+    n = readings["n"].to_numpy()
+    keep = ~np.isnan(value)
+    cells = np.stack([np.floor(value[keep] / sx) * sx, np.floor(n[keep] / sy) * sy], axis=1)
+    uniq, counts = np.unique(cells, axis=0, return_counts=True)
+    expected = {(round(x, 6), round(y, 6)): int(c) for (x, y), c in zip(uniq, counts)}
+    got = {(round(r["x"], 6), round(r["y"], 6)): r["value"] for r in values(spec)}
+    assert got == expected
+
+
+def test_chart_alone_draws_the_last_result(kernel):
+    run_cell(kernel, SMALL)
+    reply, _ = run_cell(kernel, "SELECT site, count(*) AS c FROM small GROUP BY site")
+    assert reply["status"] == "ok"
+    spec = chart(kernel, "%chart")[VEGA_LITE]
+    assert spec["mark"]["type"] == "bar"
+    assert sorted(r["value"] for r in values(spec)) == [400] * 5
+
+
+def test_what_cannot_be_drawn_is_said_in_one_sentence(kernel):
+    run_cell(kernel, SMALL)
+    for code, ename, text in [
+        ("%chart line x=site\nSELECT * FROM small", "ChartError",
+         "site is text, so it cannot be x of a line chart; columns that can: at, day, reading, n."),
+        ("%chart x=nope\nSELECT site, n FROM small", "ChartError",
+         "The result has no column 'nope'; its columns are site, n."),
+        ("%chart bars\nSELECT 1", "ChartError", "'bars' is neither a chart kind"),
+        ("%chart\nCREATE VIEW v AS SELECT 1", "ChartError", "must be a query"),
+        ("%chart hist\nSELECT nope FROM small", "SQLPlanError", "nope"),
+    ]:
+        reply, outputs = run_cell(kernel, code)
+        assert reply["status"] == "error", code
+        assert reply["ename"] == ename, (code, reply["ename"], reply["evalue"])
+        assert text in reply["evalue"] and "\n" not in reply["evalue"], reply["evalue"]
+    reply, _ = run_cell(kernel, "SELECT count(*) FROM small")
+    assert reply["status"] == "ok"
