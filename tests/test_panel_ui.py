@@ -7,6 +7,7 @@ test leaves a screenshot in tests/artifacts/screenshots/.
 """
 
 import datetime
+import json
 import os
 import re
 import subprocess
@@ -267,6 +268,60 @@ def test_query_in_notebook_runs_sql_on_the_object(page):
     page.mouse.move(box["x"] + 140, box["y"] + box["height"] / 2, steps=5)
     page.mouse.up()
     screenshot(page, "panel-and-query")
+
+
+CHART_NOTEBOOK = {
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"name": "quarry", "display_name": "Quarry", "language": "sql"}},
+    "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "id": f"c{i}", "source": source}
+        for i, source in enumerate([
+            # Hourly readings for 12 weeks at three sites: a weekly wave.
+            "CREATE TABLE readings AS SELECT to_timestamp(1700000000 + value * 3600) AS at, "
+            "concat('site-', CAST(value % 3 AS VARCHAR)) AS site, "
+            "20 + 5 * sin(value / 168.0 * 6.2832) + (value % 3) * 4 + (value % 11) / 3.0 AS reading "
+            "FROM generate_series(1, 2016)",
+            "%chart line x=at y=avg(reading) color=site\nSELECT * FROM readings",
+            "%chart bar x=site y=sum(reading)\nSELECT * FROM readings",
+            "%chart\nSELECT reading FROM readings",
+        ])
+    ],
+}
+
+
+def run_notebook(page, lab, name, notebook):
+    """Writes `notebook` into the server's root, opens it and runs every
+    cell; returns the console errors the page logged meanwhile."""
+    (lab.root / name).write_text(json.dumps(notebook))
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(lab.lab_url(f"lab/tree/{name}"))
+    panel = page.locator(".jp-NotebookPanel:visible")
+    expect(panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    return panel, errors
+
+
+def test_chart_cells_render_vega_charts(browser, platform):
+    lab, _ = platform
+    page = browser.page()
+    panel, errors = run_notebook(page, lab, "charts.ipynb", CHART_NOTEBOOK)
+    cells = panel.locator(".jp-CodeCell")
+    for index in (1, 2, 3):
+        chart = cells.nth(index).locator(".jp-OutputArea-output .vega-embed")
+        expect(chart).to_be_visible(timeout=90_000)
+        # Vega drew marks (a canvas or an SVG), not an error box.
+        expect(chart.locator("canvas, svg").first).to_be_visible()
+    expect(cells.nth(1).locator(".jp-OutputArea-output")).not_to_contain_text("Error")
+    cells.nth(1).scroll_into_view_if_needed()
+    screenshot(page, "chart-line")
+    cells.nth(2).scroll_into_view_if_needed()
+    screenshot(page, "chart-bar")
+    vega_errors = [e for e in errors if "vega" in e.lower() or "spec" in e.lower()]
+    assert not vega_errors, vega_errors
+    page.context.close()
 
 
 def test_new_folder_rename_and_copy_url(page, platform):

@@ -132,6 +132,38 @@ def test_spark_errors_are_one_sentence_and_the_session_survives(kernel):
     assert rows_of(ok(kc, "%%spark\nSELECT 1 AS one")) == [{"one": 1}]
 
 
+def test_spark_results_chart_with_the_aggregation_in_spark(kernel):
+    _, kc, _, _ = kernel
+    vega = "application/vnd.vegalite.v5+json"
+    # Above %%spark: Spark bins every row (100,000 of them) and sends only the bins.
+    data = result_of_cell(kc, "%chart hist x=v\n%%spark\nSELECT id, CAST(id % 1000 AS DOUBLE) AS v FROM range(100000)")
+    spec = data[vega]
+    assert spec["usermeta"]["quarry"]["rows"] == 100000
+    assert sum(r["value"] for r in spec["data"]["values"]) == 100000
+    assert spec["encoding"]["x"]["bin"]["step"] == 50
+    assert {r["value"] for r in spec["data"]["values"]} == {5000}
+    # Alone after a %%spark cell: the last (Spark) result, top-N in Spark SQL.
+    ok(kc, "%%spark\nSELECT CAST(id % 30 AS STRING) AS g, id FROM range(3000)")
+    spec = result_of_cell(kc, "%chart bar x=g y=count")[vega]
+    rows = sorted(spec["data"]["values"], key=lambda r: r["rank"])
+    assert len(rows) == 21 and rows[-1]["x"] == "other (10 more)"
+    assert [r["value"] for r in rows] == [100] * 20 + [1000]
+    # Time units in Spark's date_trunc: 300 minutes fit in 400 points.
+    spec = result_of_cell(
+        kc,
+        "%chart line x=t y=sum(v)\n%%spark\nSELECT timestamp_seconds(1700000000 + id * 60) AS t, 1.0 AS v FROM range(300)",
+    )[vega]
+    assert spec["title"]["text"] == "sum(v) per minute of t"
+    assert sum(r["value"] for r in spec["data"]["values"]) == 300
+    assert len(spec["data"]["values"]) == 300
+
+
+def result_of_cell(kc, code):
+    from support.kernels import result_of
+
+    return result_of(ok(kc, code))
+
+
 def test_interrupt_cancels_a_long_spark_query(kernel):
     km, kc, _, _ = kernel
     msg_id = kc.execute("%%spark\nSELECT count(*) AS n FROM range(100000000) a CROSS JOIN range(100000) b WHERE (a.id + b.id) % 1000 = 7")

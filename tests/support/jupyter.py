@@ -30,6 +30,7 @@ class JupyterServer:
 
     def __init__(self, env, workdir, app="server", base_url="/", extra_args=(), python=sys.executable):
         (self.port,) = free_ports(1)
+        self.root = workdir
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.base = f"http://127.0.0.1:{self.port}{self.base_url.rstrip('/')}"
         args = [

@@ -35,7 +35,7 @@ pub enum DrawError<E: std::error::Error + 'static> {
     Query(E),
 }
 
-/// A drawn chart and its stand-ins for frontends without Vega-Lite.
+/// A drawn chart and its text stand-in for frontends without Vega-Lite.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
     /// The Vega-Lite v5 spec ([`crate::VEGA_LITE_MIME`]).
@@ -58,21 +58,6 @@ impl Chart {
             text.push_str(&format!("  … {} more\n", values.len() - 12));
         }
         text
-    }
-
-    /// An HTML stand-in with the same content as [`Chart::plain`].
-    pub fn html(&self) -> String {
-        let escape = |s: &str| {
-            s.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        format!(
-            "<figure class=\"quarry-chart\"><figcaption><b>{}</b> — {}</figcaption><pre>{}</pre></figure>",
-            escape(&self.title),
-            escape(&self.summary),
-            escape(self.plain().split_once('\n').map_or("", |(_, rest)| rest))
-        )
     }
 
     fn values(&self) -> &[Value] {

@@ -286,13 +286,17 @@ impl QuarryHandler {
     }
 }
 
-/// The chart for JupyterLab (Vega-Lite) with text and HTML stand-ins that
-/// say what it shows, for every other frontend.
+/// The chart for JupyterLab (Vega-Lite) and a text stand-in that says
+/// what it shows, for every other frontend.
+///
+/// No `text/html`: JupyterLab prefers HTML (rank 50) to its Vega renderer
+/// (rank 57), so an HTML stand-in would hide the chart — which is why
+/// Altair sends none either.
 fn chart_media(chart: &Chart) -> Media {
-    let mut content = vec![
-        MediaType::Plain(chart.plain()),
-        MediaType::Html(chart.html()),
-    ];
-    content.push(MediaType::VegaLiteV5(chart.spec.clone()));
-    Media { content }
+    Media {
+        content: vec![
+            MediaType::Plain(chart.plain()),
+            MediaType::VegaLiteV5(chart.spec.clone()),
+        ],
+    }
 }
