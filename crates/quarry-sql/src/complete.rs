@@ -110,7 +110,24 @@ const KEYWORDS: &[&str] = &[
     "LATERAL",
 ];
 
-/// Completes the word at `cursor_pos` in `code`: keywords, functions, tables and their columns, and `s3://` paths.
+/// `$ci` → the `%set` parameters starting with `ci`, written with their `$`.
+fn complete_parameter(session: &SqlSession, word: &str, start: usize, end: usize) -> Completion {
+    let matches: Vec<String> = session
+        .parameters()
+        .list()
+        .into_iter()
+        .filter(|(name, _)| starts_with_ignore_case(name, word))
+        .map(|(name, _)| format!("${name}"))
+        .collect();
+    Completion {
+        kinds: vec!["parameter"; matches.len()],
+        matches,
+        cursor_start: start,
+        cursor_end: end,
+    }
+}
+
+/// Completes the word at `cursor_pos` in `code`: keywords, functions, tables and their columns, `$` parameters and `s3://` paths.
 pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Completion {
     let byte_pos = byte_offset(code, cursor_pos);
     let before = &code[..byte_pos];
@@ -134,6 +151,9 @@ pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Co
         .map_or(0, |i| i + 1);
     let word = &before[word_start..];
     let start = cursor_pos - word.chars().count();
+    if before[..word_start].ends_with('$') {
+        return complete_parameter(session, word, start - 1, cursor_pos);
+    }
     let mut completion = Completion {
         cursor_start: start,
         cursor_end: cursor_pos,
@@ -335,6 +355,17 @@ mod tests {
         .await
         .unwrap();
         s
+    }
+
+    #[tokio::test]
+    async fn dollar_completes_parameter_names() {
+        let session = crate::session::test_session();
+        session.parameters().set("city", "'Lyon'").unwrap();
+        session.parameters().set("since", "2024-01-01").unwrap();
+        let c = complete(&session, "SELECT * FROM t WHERE c = $ci", 29).await;
+        assert_eq!(c.matches, vec!["$city".to_string()]);
+        assert_eq!((c.cursor_start, c.cursor_end), (26, 29));
+        assert_eq!(complete(&session, "SELECT $", 8).await.matches.len(), 2);
     }
 
     #[tokio::test]

@@ -38,6 +38,8 @@ pub enum ErrorKind {
     Config,
     /// The statement nests deeper than Quarry plans (see `limits`).
     TooComplex,
+    /// A `$name` parameter is not set, or `%set` was given a bad value.
+    Parameter,
 }
 
 impl ErrorKind {
@@ -60,6 +62,7 @@ impl ErrorKind {
             ErrorKind::Execution => "ExecutionError",
             ErrorKind::Config => "ConfigError",
             ErrorKind::TooComplex => "SQLTooComplex",
+            ErrorKind::Parameter => "ParameterError",
         }
     }
 
@@ -111,6 +114,10 @@ impl SqlError {
     }
 
     pub(crate) fn from_datafusion(err: &DataFusionError, ctx: &ErrorContext<'_>) -> Self {
+        // Quarry's own errors raised mid-statement (parameters) are final.
+        if let Some(own) = causes(err).find_map(|c| c.downcast_ref::<SqlError>()) {
+            return own.clone();
+        }
         // Storage problems are buried under several layers of wrapping; look
         // for them first, as they matter more than the wrapper's wording.
         // Our own credential errors travel inside object_store's; they say

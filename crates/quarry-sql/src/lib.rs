@@ -15,6 +15,7 @@ mod executor;
 mod inspect;
 mod limits;
 mod memory;
+mod parameters;
 mod preview;
 mod registry;
 mod render;
@@ -31,6 +32,7 @@ pub use limits::MAX_EXPRESSION_DEPTH;
 pub use memory::{
     BudgetSource, MemoryBudget, SizeSettingError, human_bytes, parse_byte_size, s3_cache_bytes,
 };
+pub use parameters::{Parameter, Parameters, parse_value};
 pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use run::{CellOutcome, CellProgress, StatementResult, StatementText};

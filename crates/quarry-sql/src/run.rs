@@ -180,6 +180,10 @@ impl SqlSession {
     ) -> Result<Option<StatementResult>, DataFusionError> {
         let ctx = self.context();
         let plan = ctx.state().statement_to_plan(statement).await?;
+        let plan = self
+            .parameters()
+            .bind(plan)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let writes = matches!(
             plan,
             datafusion::logical_expr::LogicalPlan::Copy(_)
@@ -290,6 +294,86 @@ mod tests {
         assert!(!texts[0].is_query);
         assert!(texts[1].is_query);
         assert_eq!(texts[1].text, "SELECT one FROM v");
+    }
+
+    async fn one_value(s: &SqlSession, sql: &str) -> String {
+        let outcome = s
+            .run_cell(sql, 10, Arc::default())
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {}", e.message));
+        let result = outcome.result.unwrap();
+        datafusion::arrow::util::display::array_value_to_string(result.batches[0].column(0), 0)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn parameters_are_bound_as_typed_values_never_as_sql() {
+        let s = session();
+        s.run_cell(
+            "CREATE TABLE t AS SELECT * FROM (VALUES ('Lyon', DATE '2024-05-01', 3), ('x''; DROP TABLE t; --', DATE '2024-06-01', 4)) AS v(city, day, n)",
+            0,
+            Arc::default(),
+        )
+        .await
+        .unwrap();
+        let p = s.parameters();
+        p.set("city", "\"x'; DROP TABLE t; --\"").unwrap();
+        assert_eq!(
+            one_value(&s, "SELECT count(*) FROM t WHERE city = $city").await,
+            "1"
+        );
+        assert_eq!(
+            s.table_names(),
+            vec!["t".to_string()],
+            "the table is still there"
+        );
+        // A date compares as a date (2024-05-15 < 2024-06-01 but > '2024-05-1…' as text would differ).
+        p.set("since", "2024-05-15").unwrap();
+        assert_eq!(
+            one_value(&s, "SELECT min(day) FROM t WHERE day >= $since").await,
+            "2024-06-01"
+        );
+        assert_eq!(one_value(&s, "SELECT arrow_typeof($since)").await, "Date32");
+        p.set("n", "3").unwrap();
+        assert_eq!(
+            one_value(&s, "SELECT city FROM t WHERE n = $n").await,
+            "Lyon"
+        );
+        p.set("cities", "['Lyon', 'Paris']").unwrap();
+        assert_eq!(
+            one_value(&s, "SELECT count(*) FROM t WHERE array_has($cities, city)").await,
+            "1"
+        );
+        // Parameters work in CREATE TABLE … AS as well.
+        s.run_cell(
+            "CREATE TABLE u AS SELECT * FROM t WHERE n > $n",
+            0,
+            Arc::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(one_value(&s, "SELECT count(*) FROM u").await, "1");
+    }
+
+    #[tokio::test]
+    async fn an_unset_parameter_names_the_set_ones() {
+        let s = session();
+        s.parameters().set("city", "'Lyon'").unwrap();
+        let err = s
+            .run_cell("SELECT $town", 10, Arc::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Parameter);
+        assert_eq!(
+            err.message,
+            "The query uses $town, which is not set; set: $city (%set name = value sets one)."
+        );
+        assert!(s.parameters().unset("city"));
+        let err = s
+            .run_cell("SELECT $1", 10, Arc::default())
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("positional $1"), "{}", err.message);
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use quarry_s3::S3Stores;
 
 use crate::MemoryBudget;
 use crate::error::SqlError;
+use crate::parameters::Parameters;
 use crate::registry::S3AwareRegistry;
 
 /// How to build a [`SqlSession`].
@@ -52,6 +53,7 @@ pub struct SqlSession {
     ctx: SessionContext,
     s3: Arc<S3Stores>,
     memory: MemoryBudget,
+    parameters: Parameters,
 }
 
 impl std::fmt::Debug for SqlSession {
@@ -93,6 +95,7 @@ impl SqlSession {
             ctx,
             s3,
             memory: options.memory,
+            parameters: Parameters::default(),
         })
     }
 
@@ -112,6 +115,11 @@ impl SqlSession {
     /// The S3 stores queries read through.
     pub fn s3(&self) -> &Arc<S3Stores> {
         &self.s3
+    }
+
+    /// The `$name` parameters `%set` gave this session.
+    pub fn parameters(&self) -> &Parameters {
+        &self.parameters
     }
 
     /// The memory budget queries run within.

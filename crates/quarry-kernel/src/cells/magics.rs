@@ -41,6 +41,16 @@ const MAGICS: &[Magic] = &[
         about: "Chart the query below it (or, alone, the last result; above %%spark, a Spark query). Bins, time units and top-N with \"other\" are computed by the engine over every row, never a sample; the subtitle says what the chart summarises. With no arguments the chart is chosen from the columns. AGG is count, sum, avg, min or max.",
     },
     Magic {
+        name: "%set",
+        usage: "%set [name = value]",
+        about: "Set a query parameter, used in SQL as $name; alone, list them. Values are typed: 42, 2.5, \"text\", true, 2024-05-01, 2024-05-01T08:30:00, [\"a\", \"b\"]. They are bound as values, never pasted into the SQL, so quotes in a value are just characters.",
+    },
+    Magic {
+        name: "%unset",
+        usage: "%unset name",
+        about: "Remove the query parameter $name.",
+    },
+    Magic {
         name: "%s3",
         usage: "%s3 ls|head|cp|rm|whoami …",
         about: "Browse and manage S3 objects with the kernel's credentials.",
@@ -91,6 +101,8 @@ pub(super) async fn run(
             Ok(())
         }
         "%config" => config(handler, &args, outputs),
+        "%set" => set(handler, rest_of(line, "%set"), outputs),
+        "%unset" => unset(handler, &args, outputs),
         "%s3" => {
             let rest = line.trim_start().strip_prefix("%s3").unwrap_or_default();
             super::s3::run(handler, &super::s3::split_args(rest)?, outputs).await
@@ -108,6 +120,79 @@ pub(super) async fn run(
             "UnknownMagic",
             format!("{name} is not a Quarry magic: %lsmagic lists the ones that exist."),
         )),
+    }
+}
+
+fn rest_of<'a>(line: &'a str, magic: &str) -> &'a str {
+    line.trim_start()
+        .strip_prefix(magic)
+        .unwrap_or_default()
+        .trim()
+}
+
+fn parameter_error(error: quarry_sql::SqlError) -> ExecuteError {
+    ExecuteError::new(error.kind.ename(), error.message)
+}
+
+/// `%set` lists the parameters; `%set name = value` (or `name value`) sets one.
+fn set(handler: &QuarryHandler, rest: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+    let parameters = handler.session.parameters();
+    if rest.is_empty() {
+        let list = parameters.list();
+        if list.is_empty() {
+            outputs.stdout(
+                "No parameters are set: %set name = value sets one, used in SQL as $name.\n",
+            );
+            return Ok(());
+        }
+        let mut table = String::from("| parameter | type | value |\n|---|---|---|\n");
+        for (name, parameter) in &list {
+            table.push_str(&format!(
+                "| ${name} | {} | `{}` |\n",
+                parameter.type_name(),
+                parameter.text.replace('|', "\\|")
+            ));
+        }
+        outputs.display(display::markdown(&table), None);
+        return Ok(());
+    }
+    let (name, value) = match rest.split_once('=') {
+        Some((name, value)) => (name.trim(), value.trim()),
+        None => rest
+            .split_once(char::is_whitespace)
+            .map_or((rest, ""), |(n, v)| (n, v.trim())),
+    };
+    let name = name.trim_start_matches('$');
+    let parameter = parameters.set(name, value).map_err(parameter_error)?;
+    outputs.stdout(&format!(
+        "${name} = {} ({})\n",
+        parameter.text,
+        parameter.type_name()
+    ));
+    Ok(())
+}
+
+fn unset(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(), ExecuteError> {
+    let [name] = args else {
+        return Err(ExecuteError::new(
+            "ParameterError",
+            "%unset takes one parameter name: %unset city.",
+        ));
+    };
+    if handler.session.parameters().unset(name) {
+        outputs.stdout(&format!(
+            "${} is no longer set.\n",
+            name.trim_start_matches('$')
+        ));
+        Ok(())
+    } else {
+        Err(ExecuteError::new(
+            "ParameterError",
+            format!(
+                "${} is not set (%set lists the parameters).",
+                name.trim_start_matches('$')
+            ),
+        ))
     }
 }
 
@@ -246,6 +331,7 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 * `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
 * Bytes read from S3 stay in memory for the next queries (`%config` shows how much; `%config s3_cache clear` drops them); an object rewritten by anyone is read afresh once listed again.
 * `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
+* `%set city = "Lyon"` sets a parameter used in SQL as `$city` (numbers, text, dates, timestamps, `[lists]` keep their types; values are bound, never pasted into the SQL); `%set` lists them, `%unset city` removes one.
 * `%chart` above a query draws it (`%chart` alone: the last result): `%chart line x=ts y=avg(temperature) color=sensor`, `%chart hist x=temperature`, `%chart bar x=sensor` (top 20 and "other"). The engine bins and aggregates every row; the chart says how many rows it summarises.
 * `%lsmagic` lists the magics.
 "#;
