@@ -53,6 +53,8 @@ pub(crate) struct Column {
     pub(crate) is_date: bool,
     /// Integer columns never get bins narrower than 1.
     pub(crate) is_integer: bool,
+    /// Text proper (not a boolean): has a length.
+    pub(crate) is_string: bool,
 }
 
 /// The result's columns, in order.
@@ -70,6 +72,8 @@ impl Columns {
                     role: Role::of(field.data_type()),
                     is_date: matches!(field.data_type(), DataType::Date32 | DataType::Date64),
                     is_integer: field.data_type().is_integer(),
+                    is_string: Role::of(field.data_type()) == Role::Text
+                        && field.data_type() != &DataType::Boolean,
                 })
                 .collect(),
         )
@@ -96,6 +100,11 @@ impl Columns {
         self.0
             .iter()
             .find(|c| c.role == role && !taken.contains(&c.name.as_str()))
+    }
+
+    /// Every column, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Column> {
+        self.0.iter()
     }
 
     /// Every column with `role`, in order.

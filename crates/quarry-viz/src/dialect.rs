@@ -36,6 +36,18 @@ impl Dialect {
     }
 }
 
+impl Dialect {
+    /// An approximate percentile (`fraction` in 0–1) of a number.
+    pub(crate) fn approx_percentile(self, expr: &str, fraction: f64) -> String {
+        match self {
+            Dialect::DataFusion => {
+                format!("approx_percentile_cont({fraction}) WITHIN GROUP (ORDER BY {expr})")
+            }
+            Dialect::Spark => format!("percentile_approx({expr}, {fraction})"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Dialect;

@@ -1,4 +1,4 @@
-//! Charts over whole results.
+//! Charts and column profiles over whole results.
 //!
 //! Every notebook tool that draws charts plots a sample: the first 1,000
 //! rows, or whatever fits in the client. Quarry holds the engine, so a
@@ -28,6 +28,8 @@ mod dialect;
 mod draw;
 mod error;
 mod plan;
+mod profile;
+mod profile_render;
 mod request;
 mod spec;
 mod sql;
@@ -36,6 +38,7 @@ mod values;
 pub use dialect::Dialect;
 pub use draw::{Chart, DrawError, Engine, draw};
 pub use error::ChartError;
+pub use profile::{ColumnProfile, MAX_PROFILED_COLUMNS, Profile, profile};
 pub use request::{Aggregate, ChartKind, ChartRequest};
 
 /// The Vega-Lite schema the specs are written for: JupyterLab 4's

@@ -242,3 +242,58 @@ async fn columns_that_cannot_serve_are_named_with_those_that_can() {
     ));
     let _ = ChartError::Usage(String::new());
 }
+
+#[tokio::test]
+async fn a_profile_covers_every_column_in_two_scans() {
+    let e = engine().await;
+    let p = quarry_viz::profile(
+        &e,
+        "SELECT *, 7 AS seven, CAST(NULL AS DOUBLE) AS nothing FROM readings",
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.rows, ROWS as u64);
+    let column = |name: &str| p.columns.iter().find(|c| c.name == name).unwrap();
+    let v = column("v");
+    assert_eq!(
+        v.non_null as f64,
+        scalar(&e, "SELECT count(v) FROM readings").await
+    );
+    assert!((v.mean.unwrap() - scalar(&e, "SELECT avg(v) FROM readings").await).abs() < 1e-9);
+    assert!((v.std.unwrap() - scalar(&e, "SELECT stddev(v) FROM readings").await).abs() < 1e-9);
+    assert_eq!(v.min.as_deref(), Some("0"));
+    assert_eq!(column("n").max.as_deref(), Some("100000"));
+    let [p25, p50, p75] = v.quartiles.unwrap();
+    assert!(
+        (p25 - 25.0).abs() < 1.0 && (p50 - 50.0).abs() < 1.0 && (p75 - 75.0).abs() < 1.0,
+        "{p25} {p50} {p75}"
+    );
+    assert_eq!(v.histogram.iter().map(|b| b.2).sum::<u64>(), v.non_null);
+    let site = column("site");
+    assert_eq!(site.distinct, 3);
+    assert_eq!(site.top.iter().map(|t| t.1).sum::<u64>(), ROWS as u64);
+    assert_eq!(site.top[0], ("beta".to_string(), 33_334));
+    assert!(
+        (site.mean_length.unwrap() - scalar(&e, "SELECT avg(length(site)) FROM readings").await)
+            .abs()
+            < 1e-9
+    );
+    assert_eq!(column("n").flags, vec!["key?"]);
+    assert_eq!(column("seven").flags, vec!["constant"]);
+    assert_eq!(column("nothing").flags, vec!["all null"]);
+    let ts = column("ts");
+    assert_eq!(ts.histogram.iter().map(|b| b.2).sum::<u64>(), ROWS as u64);
+    let spec = p.histograms().unwrap();
+    let titles: Vec<&str> = spec["concat"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["title"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        vec!["ts", "v", "n", "seven"],
+        "every number and time column, in order"
+    );
+    assert!(p.html().contains("<td>site</td>"));
+}
