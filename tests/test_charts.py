@@ -1,17 +1,19 @@
-"""`%chart`: Vega-Lite charts whose numbers the engine computes over the
-whole result.
+"""`%chart` and `%profile`: Vega-Lite charts and column profiles whose
+numbers the engine computes over the whole result.
 
 Every spec is validated against the Vega-Lite schema of the version
 JupyterLab 4.6 renders with (tests/vega: vega-lite 5.6.1), and the
 aggregated values of a histogram, a time-unit line, a top-N bar with
 "other" and a binned scatter over 5 M rows of Parquet in SeaweedFS (read
 with STS credentials) are compared with an independent computation in
-pyarrow/numpy.
+pyarrow/numpy; so are the profile's values, and the Parquet-footer part
+is shown to read no column data (the S3 byte cache holds only footers).
 """
 
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import jsonschema
@@ -215,7 +217,7 @@ def test_what_cannot_be_drawn_is_said_in_one_sentence(kernel):
         ("%chart x=nope\nSELECT site, n FROM small", "ChartError",
          "The result has no column 'nope'; its columns are site, n."),
         ("%chart bars\nSELECT 1", "ChartError", "'bars' is neither a chart kind"),
-        ("%chart\nCREATE VIEW v AS SELECT 1", "ChartError", "must be a query"),
+        ("%chart\nCREATE VIEW v AS SELECT 1", "UsageError", "must be a query"),
         ("%chart hist\nSELECT nope FROM small", "SQLPlanError", "nope"),
     ]:
         reply, outputs = run_cell(kernel, code)
@@ -224,3 +226,75 @@ def test_what_cannot_be_drawn_is_said_in_one_sentence(kernel):
         assert text in reply["evalue"] and "\n" not in reply["evalue"], reply["evalue"]
     reply, _ = run_cell(kernel, "SELECT count(*) FROM small")
     assert reply["status"] == "ok"
+
+
+PROFILE = "application/vnd.quarry.profile+json"
+
+
+def cache_held(kc):
+    """Bytes the kernel's S3 cache holds, from %config."""
+    reply, outputs = run_cell(kc, "%config")
+    text = next(m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "display_data")
+    amount, unit = re.search(r"\| s3_cache \| ([\d.]+) (B|KiB|MiB|GiB) of", text).groups()
+    return float(amount) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
+
+
+def test_parquet_footers_come_first_without_reading_column_data(kernel, readings, seaweed):
+    data_bytes = sum(
+        o["Size"] for o in seaweed.admin().list_objects_v2(Bucket="data", Prefix="charts/readings/")["Contents"]
+    )
+    assert run_cell(kernel, "%config s3_cache clear")[0]["status"] == "ok"
+    reply, outputs = run_cell(kernel, "%profile 's3://data/charts/readings/' --footer")
+    assert reply["status"] == "ok", reply
+    shown = next(m["content"]["data"]["text/markdown"] for m in outputs if m["msg_type"] == "display_data" and "text/markdown" in m["content"]["data"])
+    assert f"{FILES} files" in shown and "5,000,000 rows" in shown
+    value_row = next(line for line in shown.splitlines() if line.startswith("| value |"))
+    assert f"| {readings['value'].null_count:,} |" in value_row, value_row
+    n_row = next(line for line in shown.splitlines() if line.startswith("| n |"))
+    assert "| 0 | 4999999 |" in n_row, n_row
+    # One 64 KiB suffix read per file (quarry-sql's FOOTER_HINT), nothing more.
+    held = cache_held(kernel)
+    assert 0 < held <= FILES * 64 * 1024, f"the footers read {held} bytes of {data_bytes}"
+    # The full profile then reads the data: the cache shows it.
+    reply, outputs = run_cell(kernel, "%profile 's3://data/charts/readings/'", timeout=300)
+    assert reply["status"] == "ok", reply
+    assert cache_held(kernel) > data_bytes / 2
+
+
+def test_profile_values_equal_pyarrow(kernel, readings):
+    reply, outputs = run_cell(kernel, "%profile readings", timeout=300)
+    assert reply["status"] == "ok", reply
+    data = result_of(outputs)
+    assert "text/html" in data and "<td>value</td>" in data["text/html"]
+    profile = data[PROFILE]
+    assert profile["rows"] == ROWS
+    columns = {c["name"]: c for c in profile["columns"]}
+    value = readings["value"].drop_null()
+    value = value.filter(pc.invert(pc.is_nan(value)))
+    v = columns["value"]
+    assert v["non_null"] == len(value)
+    assert close(v["mean"], pc.mean(value).as_py())
+    assert close(v["std"], pc.stddev(value, ddof=1).as_py(), rel=1e-6)
+    assert float(v["min"]) == pc.min(value).as_py() and float(v["max"]) == pc.max(value).as_py()
+    exact = pc.quantile(value, q=[0.25, 0.5, 0.75]).to_pylist()
+    assert all(abs(a - b) / b < 0.02 for a, b in zip(v["quartiles"], exact)), (v["quartiles"], exact)
+    assert sum(b[2] for b in v["histogram"]) == len(value)
+    site = columns["site"]
+    assert site["distinct"] == 8
+    counts = readings.group_by("site").aggregate([("site", "count")]).sort_by([("site_count", "descending"), ("site", "ascending")])
+    assert [tuple(t) for t in site["top"]] == list(zip(counts["site"].to_pylist(), counts["site_count"].to_pylist()))[:5]
+    assert columns["n"]["flags"] == ["key?"]
+    assert abs(columns["product"]["distinct"] - len(pc.unique(readings["product"]))) <= 3
+    # Histograms: one small chart per number and time column, valid Vega-Lite.
+    spec = next(m["content"]["data"][VEGA_LITE] for m in outputs if m["msg_type"] == "display_data" and VEGA_LITE in m["content"]["data"])
+    assert [v["title"]["text"] for v in spec["concat"]] == ["ts", "value", "n"]
+
+
+def test_profile_histograms_validate(kernel, validator):
+    run_cell(kernel, SMALL)
+    reply, outputs = run_cell(kernel, "%profile\nSELECT * FROM small")
+    assert reply["status"] == "ok", reply
+    spec = next(m["content"]["data"][VEGA_LITE] for m in outputs if m["msg_type"] == "display_data" and VEGA_LITE in m["content"]["data"])
+    errors = list(validator.iter_errors(spec))
+    assert not errors, [e.message for e in errors[:3]]
+    assert result_of(outputs)[PROFILE]["rows"] == 2000

@@ -158,6 +158,20 @@ def test_spark_results_chart_with_the_aggregation_in_spark(kernel):
     assert len(spec["data"]["values"]) == 300
 
 
+def test_spark_results_profile_in_spark(kernel):
+    _, kc, _, _ = kernel
+    outputs = ok(kc, "%profile\n%%spark\nSELECT id, CAST(id % 4 AS STRING) AS g, CASE WHEN id % 10 = 0 THEN NULL ELSE id * 0.5 END AS half FROM range(1000)")
+    from support.kernels import result_of
+
+    profile = result_of(outputs)["application/vnd.quarry.profile+json"]
+    assert profile["rows"] == 1000
+    columns = {c["name"]: c for c in profile["columns"]}
+    assert columns["half"]["non_null"] == 900
+    assert abs(columns["half"]["mean"] - sum(i * 0.5 for i in range(1000) if i % 10) / 900) < 1e-9
+    assert [tuple(t) for t in columns["g"]["top"]] == [("0", 250), ("1", 250), ("2", 250), ("3", 250)]
+    assert columns["id"]["flags"] == ["key?"]
+
+
 def result_of_cell(kc, code):
     from support.kernels import result_of
 

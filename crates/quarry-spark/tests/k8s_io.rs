@@ -34,12 +34,13 @@ async fn fake_cluster(rules: Option<serde_json::Value>) -> FakeCluster {
     let cluster = Cluster::new();
     {
         let mut store = cluster.store.lock().unwrap();
-        let role = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../images/k8s/spark-rbac.yaml"
-        );
-        let yaml = std::fs::read_to_string(role).unwrap();
-        fake_kube::apply::apply(&mut store, &yaml, role, NAMESPACE).unwrap();
+        // Run-time directory: a binary built in another checkout sharing
+        // the target dir may be reused.
+        let manifest = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let role = format!("{manifest}/../../images/k8s/spark-rbac.yaml");
+        let yaml = std::fs::read_to_string(&role).unwrap();
+        fake_kube::apply::apply(&mut store, &yaml, &role, NAMESPACE).unwrap();
         let role_ref = match rules {
             None => {
                 json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "quarry-spark"})

@@ -12,6 +12,7 @@ mod complete;
 mod diagnose;
 mod error;
 mod executor;
+mod footers;
 mod inspect;
 mod limits;
 mod memory;
@@ -27,6 +28,7 @@ mod tables;
 pub use complete::{Completion, complete};
 pub use error::{ErrorKind, SqlError};
 pub use executor::QueryExecutor;
+pub use footers::{FooterColumn, ParquetFooters};
 pub use inspect::inspect;
 pub use limits::MAX_EXPRESSION_DEPTH;
 pub use memory::{

@@ -226,7 +226,7 @@ impl SqlSession {
         }
     }
 
-    fn explain(&self, err: &DataFusionError, statement: &str) -> SqlError {
+    pub(crate) fn explain(&self, err: &DataFusionError, statement: &str) -> SqlError {
         SqlError::from_datafusion(err, &self.error_context(statement))
     }
 

@@ -45,5 +45,9 @@ pub use request::{Aggregate, ChartKind, ChartRequest};
 /// renderer bundles Vega-Lite 5.6, and specs validate against its schema.
 pub const VEGA_LITE_SCHEMA: &str = "https://vega.github.io/schema/vega-lite/v5.json";
 
+/// The MIME type of a profile as data ([`Profile`] serialised), beside
+/// its HTML table, for tests and future widgets.
+pub const PROFILE_MIME: &str = "application/vnd.quarry.profile+json";
+
 /// The MIME type JupyterLab renders as a Vega-Lite chart with no extension.
 pub const VEGA_LITE_MIME: &str = "application/vnd.vegalite.v5+json";

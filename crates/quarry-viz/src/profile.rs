@@ -22,7 +22,7 @@ const MAX_GROUPED_VALUES: u64 = 10_000;
 pub const MAX_PROFILED_COLUMNS: usize = 64;
 
 /// One column's profile.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct ColumnProfile {
     /// The column's name.
     pub name: String,
@@ -53,7 +53,7 @@ pub struct ColumnProfile {
 }
 
 /// A result's profile.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Profile {
     /// Rows in the result.
     pub rows: u64,

@@ -32,7 +32,7 @@ fn percent(part: u64, whole: u64) -> String {
     }
     let share = part as f64 / whole as f64 * 100.0;
     match share {
-        s if s == 0.0 => "0%".into(),
+        0.0 => "0%".into(),
         s if s < 0.1 => "<0.1%".into(),
         s => format!("{s:.1}%"),
     }
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(number(3.14159), "3.142");
+        assert_eq!(number(1.23456), "1.235");
         assert_eq!(number(2.0), "2");
         assert_eq!(number(0.0), "0");
         assert_eq!(number(12_345_678.0), "1.235e7");

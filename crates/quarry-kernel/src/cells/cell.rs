@@ -11,32 +11,38 @@ pub(super) enum Cell<'a> {
         options: &'a str,
         /// The Spark SQL below the first line.
         body: &'a str,
-        /// The arguments of `%chart` lines above `%%spark`: chart the result.
-        chart: Option<&'a str>,
+        /// A `%chart` or `%profile` line above `%%spark`: present the
+        /// Spark result that way.
+        present: Option<&'a str>,
     },
     /// Any number of leading `%magic` lines (run first, in order), then
     /// SQL for DataFusion; either may be empty.
     Lines {
         /// The magic lines, trimmed.
         magics: Vec<&'a str>,
-        /// The arguments of the first `%chart` line among them: chart the
-        /// SQL's result (or, with no SQL, the last result) instead of
-        /// showing its rows.
-        chart: Option<&'a str>,
+        /// The first `%chart` or `%profile` line among them: present the
+        /// SQL's result (or, with no SQL, the last result) that way
+        /// instead of showing its rows.
+        present: Option<&'a str>,
         /// The SQL after them.
         sql: &'a str,
     },
 }
 
-/// `%chart …` → the arguments; `None` for any other line.
-fn chart_args(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("%chart")?;
-    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim())
+/// The magics that present the cell's result rather than run on their own.
+pub(super) const PRESENTERS: [&str; 2] = ["%chart", "%profile"];
+
+/// Whether `line` is a presenting magic (`%chart …`, `%profile …`).
+fn is_presenter(line: &str) -> bool {
+    PRESENTERS.iter().any(|magic| {
+        line.strip_prefix(magic)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+    })
 }
 
 impl<'a> Cell<'a> {
     pub(super) fn parse(code: &'a str) -> Self {
-        let mut chart = None;
+        let mut present = None;
         let mut magics = Vec::new();
         let mut rest = code;
         loop {
@@ -49,22 +55,23 @@ impl<'a> Cell<'a> {
                 return Cell::Spark {
                     options: options.trim(),
                     body,
-                    chart,
+                    present,
                 };
             }
             if !trimmed.starts_with('%') {
                 return Cell::Lines {
                     magics,
-                    chart,
+                    present,
                     sql: trimmed,
                 };
             }
             let (line, tail) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
             let line = line.trim_end();
-            match chart_args(line) {
-                Some(args) if chart.is_none() => chart = Some(args),
-                // A second %chart is reported by the magic runner.
-                _ => magics.push(line),
+            if is_presenter(line) && present.is_none() {
+                present = Some(line);
+            } else {
+                // A second presenter is reported by the magic runner.
+                magics.push(line);
             }
             rest = tail;
         }
@@ -81,7 +88,7 @@ mod tests {
             Cell::parse("%config max_rows 5\n  %echo hi\nSELECT 1;\n%not a magic"),
             Cell::Lines {
                 magics: vec!["%config max_rows 5", "%echo hi"],
-                chart: None,
+                present: None,
                 sql: "SELECT 1;\n%not a magic"
             }
         );
@@ -89,7 +96,7 @@ mod tests {
             Cell::parse("SELECT 1"),
             Cell::Lines {
                 magics: vec![],
-                chart: None,
+                present: None,
                 sql: "SELECT 1"
             }
         );
@@ -102,7 +109,7 @@ mod tests {
             Cell::Spark {
                 options: "-o out",
                 body: "SELECT 1\nFROM t",
-                chart: None,
+                present: None,
             }
         );
         assert_eq!(
@@ -110,7 +117,7 @@ mod tests {
             Cell::Spark {
                 options: "",
                 body: "",
-                chart: None,
+                present: None,
             }
         );
         // Not %%spark: a (mistyped) magic line, reported by the magic runner.
@@ -126,15 +133,15 @@ mod tests {
             Cell::parse("%chart bar x=a\n%config max_rows 5\nSELECT 1"),
             Cell::Lines {
                 magics: vec!["%config max_rows 5"],
-                chart: Some("bar x=a"),
+                present: Some("%chart bar x=a"),
                 sql: "SELECT 1"
             }
         );
         assert_eq!(
-            Cell::parse("%chart\n%chart line\n"),
+            Cell::parse("%chart\n%profile\n"),
             Cell::Lines {
-                magics: vec!["%chart line"],
-                chart: Some(""),
+                magics: vec!["%profile"],
+                present: Some("%chart"),
                 sql: ""
             }
         );
@@ -143,13 +150,13 @@ mod tests {
             Cell::Spark {
                 options: "",
                 body: "SELECT 1",
-                chart: Some("hist"),
+                present: Some("%chart hist"),
             }
         );
         // %charts is not %chart.
         assert!(matches!(
             Cell::parse("%charts\nSELECT 1"),
-            Cell::Lines { chart: None, .. }
+            Cell::Lines { present: None, .. }
         ));
     }
 }

@@ -41,6 +41,11 @@ const MAGICS: &[Magic] = &[
         about: "Chart the query below it (or, alone, the last result; above %%spark, a Spark query). Bins, time units and top-N with \"other\" are computed by the engine over every row, never a sample; the subtitle says what the chart summarises. With no arguments the chart is chosen from the columns. AGG is count, sum, avg, min or max.",
     },
     Magic {
+        name: "%profile",
+        usage: "%profile [TABLE | 's3://…' | (SELECT …)] [--footer]",
+        about: "Profile every column: nulls, approximate distinct values, min/max, mean/std, quartiles, top values and a histogram, computed over every row. Above a query (or alone, the last result) it profiles that. For Parquet on S3 the footers' statistics come first, before any data is read; --footer shows only those.",
+    },
+    Magic {
         name: "%set",
         usage: "%set [name = value]",
         about: "Set a query parameter, used in SQL as $name; alone, list them. Values are typed: 42, 2.5, \"text\", true, 2024-05-01, 2024-05-01T08:30:00, [\"a\", \"b\"]. They are bound as values, never pasted into the SQL, so quotes in a value are just characters.",
@@ -108,9 +113,11 @@ pub(super) async fn run(
             super::s3::run(handler, &super::s3::split_args(rest)?, outputs).await
         }
         "%spark" => handler.spark_magic(&args, outputs).await,
-        "%chart" => Err(ExecuteError::new(
-            "ChartError",
-            "A cell has one chart: only the first %chart line applies to its query.",
+        "%chart" | "%profile" => Err(ExecuteError::new(
+            "UsageError",
+            format!(
+                "{name} presents the cell's result, and a cell has one such line: only the first %chart or %profile applies."
+            ),
         )),
         "%%spark" => Err(ExecuteError::new(
             "SparkUsageError",
@@ -333,6 +340,7 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 * `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
 * `%set city = "Lyon"` sets a parameter used in SQL as `$city` (numbers, text, dates, timestamps, `[lists]` keep their types; values are bound, never pasted into the SQL); `%set` lists them, `%unset city` removes one.
 * `%chart` above a query draws it (`%chart` alone: the last result): `%chart line x=ts y=avg(temperature) color=sensor`, `%chart hist x=temperature`, `%chart bar x=sensor` (top 20 and "other"). The engine bins and aggregates every row; the chart says how many rows it summarises.
+* `%profile readings` (or `%profile 's3://…'`, `%profile (SELECT …)`, or above a query) shows every column's nulls, distinct values, range, mean, quartiles, top values and histogram; for Parquet the footers' statistics come first, read before any data.
 * `%lsmagic` lists the magics.
 "#;
 

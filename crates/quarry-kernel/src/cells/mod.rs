@@ -4,10 +4,10 @@
 //! run first, in order; then the SQL runs on the query executor.
 
 mod cell;
-mod chart;
 mod display;
 mod kernel_info;
 mod magics;
+mod present;
 mod running;
 mod s3;
 mod spark;
@@ -58,7 +58,7 @@ pub struct QuarryHandler {
     /// The `%spark` session, if one is running.
     spark: Mutex<Option<Arc<quarry_spark::SparkSession>>>,
     /// The query behind the last result shown, for `%chart` alone.
-    last_query: Mutex<Option<chart::LastQuery>>,
+    last_query: Mutex<Option<present::LastQuery>>,
 }
 
 impl QuarryHandler {
@@ -91,15 +91,19 @@ impl Handler for QuarryHandler {
             Cell::Spark {
                 options,
                 body,
-                chart: Some(args),
-            } => self.chart_spark(args, options, body, outputs).await,
+                present: Some(line),
+            } => self.present_spark(line, options, body, outputs).await,
             Cell::Spark { options, body, .. } => self.spark_cell(options, body, outputs).await,
-            Cell::Lines { magics, chart, sql } => {
+            Cell::Lines {
+                magics,
+                present,
+                sql,
+            } => {
                 for line in magics {
                     magics::run(self, line, outputs).await?;
                 }
-                if let Some(args) = chart {
-                    return self.chart_sql(args, sql, outputs).await;
+                if let Some(line) = present {
+                    return self.present_sql(line, sql, outputs).await;
                 }
                 if sql.trim().is_empty() {
                     return Ok(());

@@ -257,7 +257,7 @@ impl QuarryHandler {
         let running = self.start_cell();
         let mut status = StatusLine::new(outputs);
         let started = Instant::now();
-        let charted = (!query.is_empty()).then(|| super::chart::LastQuery::Spark(query.clone()));
+        let charted = (!query.is_empty()).then(|| super::present::LastQuery::Spark(query.clone()));
         let outcome = self
             .run_spark_work(&session, &options, query, &running, &mut status)
             .await;

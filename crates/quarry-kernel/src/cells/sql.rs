@@ -55,7 +55,7 @@ impl QuarryHandler {
             ..
         })) = &ended
         {
-            self.remember_query(super::chart::LastQuery::Sql(query.clone()));
+            self.remember_query(super::present::LastQuery::Sql(query.clone()));
         }
         finish_sql(ended, progress.elapsed(), &status, outputs)
     }
