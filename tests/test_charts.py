@@ -1,5 +1,5 @@
-"""`%chart` and `%profile`: Vega-Lite charts and column profiles whose
-numbers the engine computes over the whole result.
+"""`%chart`, `%profile` and `%export`: Vega-Lite charts, column profiles
+and exports computed by the engine over the whole result.
 
 Every spec is validated against the Vega-Lite schema of the version
 JupyterLab 4.6 renders with (tests/vega: vega-lite 5.6.1), and the
@@ -14,6 +14,8 @@ import io
 import json
 import math
 import re
+
+import requests
 from pathlib import Path
 
 import jsonschema
@@ -66,7 +68,14 @@ def readings(seaweed):
 @pytest.fixture(scope="module")
 def kernel(seaweed, oidc, readings):
     credentials = seaweed.assume_role(oidc.mint("carol"), duration=3600)
-    km, kc = start_quarry(env=seaweed.env_for(credentials))
+    env = {
+        **seaweed.env_for(credentials),
+        # Browsers reach this SeaweedFS directly: exports get presigned links.
+        "QUARRY_S3_PUBLIC_ENDPOINT": seaweed.endpoint,
+        "JUPYTERHUB_USER": "carol",
+        "QUARRY_EXPORT_PREFIX": "s3://data/{user}/exports/",
+    }
+    km, kc = start_quarry(env=env)
     reply, _ = run_cell(kc, "CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION 's3://data/charts/readings/'")
     assert reply["status"] == "ok", reply
     yield kc
@@ -298,3 +307,40 @@ def test_profile_histograms_validate(kernel, validator):
     errors = list(validator.iter_errors(spec))
     assert not errors, [e.message for e in errors[:3]]
     assert result_of(outputs)[PROFILE]["rows"] == 2000
+
+
+EXPORT = "application/vnd.quarry.export+json"
+
+
+def test_export_writes_every_row_and_its_link_downloads_the_same_bytes(kernel, readings, seaweed):
+    reply, outputs = run_cell(kernel, "%export parquet s3://data/exports/\nSELECT * FROM readings WHERE site = 'site-1'", timeout=300)
+    assert reply["status"] == "ok", reply
+    done = result_of(outputs)
+    export = done[EXPORT]
+    expected = pc.sum(pc.equal(readings["site"], "site-1")).as_py()
+    assert export["rows"] == expected
+    assert export["url"].startswith("s3://data/exports/result-") and export["url"].endswith(".parquet")
+    key = export["url"].removeprefix("s3://data/")
+    stored = seaweed.admin().get_object(Bucket="data", Key=key)["Body"].read()
+    assert export["bytes"] == len(stored)
+    assert pq.read_table(io.BytesIO(stored)).num_rows == expected
+    downloaded = requests.get(export["link"], timeout=60)
+    assert downloaded.status_code == 200 and downloaded.content == stored
+    assert export["read_back"] in done["text/markdown"]
+    reply, outputs = run_cell(kernel, export["read_back"].replace("SELECT *", "SELECT count(*) AS c"))
+    assert result_of(outputs)["application/vnd.dataresource+json"]["data"] == [{"c": expected}]
+
+
+def test_export_alone_writes_the_last_result_under_the_users_prefix(kernel):
+    run_cell(kernel, SMALL)
+    assert run_cell(kernel, "SELECT site, n FROM small WHERE n <= 1500")[0]["status"] == "ok"
+    reply, outputs = run_cell(kernel, "%export csv")
+    assert reply["status"] == "ok", reply
+    export = result_of(outputs)[EXPORT]
+    assert export["url"].startswith("s3://data/carol/exports/result-") and export["url"].endswith(".csv")
+    assert export["rows"] == 1500
+    reply, _ = run_cell(kernel, "%export xlsx")
+    assert reply["ename"] == "UsageError" and "needs a format first" in reply["evalue"]
+    reply, _ = run_cell(kernel, "%export csv s3://forbidden-bucket-xyz/out.csv\nSELECT 1 AS one")
+    assert reply["status"] == "error" and reply["ename"].startswith("S3"), (reply["ename"], reply["evalue"])
+    assert "forbidden-bucket-xyz" in reply["evalue"] and "\n" not in reply["evalue"], reply["evalue"]

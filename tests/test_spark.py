@@ -172,6 +172,21 @@ def test_spark_results_profile_in_spark(kernel):
     assert columns["id"]["flags"] == ["key?"]
 
 
+def test_spark_results_export_to_one_object(kernel, seaweed):
+    _, kc, _, _ = kernel
+    outputs = ok(kc, "%export parquet s3://data/spark-exports/\n%%spark\nSELECT id, id * 2 AS twice FROM range(2500)")
+    from support.kernels import result_of
+
+    export = result_of(outputs)["application/vnd.quarry.export+json"]
+    assert export["rows"] == 2500
+    key = export["url"].removeprefix("s3://data/")
+    body = seaweed.admin().get_object(Bucket="data", Key=key)["Body"].read()
+    table = pq.read_table(io.BytesIO(body))
+    assert table.num_rows == 2500 and table.column_names == ["id", "twice"]
+    # The temporary table the export went through is gone.
+    assert "quarry_export_" not in text_of(ok(kc, "SHOW TABLES"))
+
+
 def result_of_cell(kc, code):
     from support.kernels import result_of
 

@@ -5,6 +5,10 @@
 //! drops the reason. When that happens, Quarry asks S3 directly for the
 //! URLs the statement names and reports S3's answer instead: access
 //! denied, no such key, no such bucket, bad credentials.
+//!
+//! Writes lose their reason the same way: DataFusion reports a failed
+//! `COPY … TO 's3://…'` as "Error encountered while finalizing writes",
+//! dropping S3's answer, so the destination's bucket is asked directly.
 
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore as _, ObjectStoreExt as _};
@@ -49,4 +53,32 @@ pub(crate) async fn unreadable_url(
         }
     }
     None
+}
+
+/// Why `COPY … TO` the statement's destination (its last S3 URL) failed,
+/// when S3 says; `None` when the bucket answers normally.
+pub(crate) async fn unwritable_destination(
+    session: &SqlSession,
+    ctx: &ErrorContext<'_>,
+) -> Option<SqlError> {
+    let url = s3_urls(ctx.statement).pop()?;
+    let location = S3Location::parse(&url).ok()?;
+    let store = match session.s3().store(&location.bucket) {
+        Ok(store) => store,
+        Err(e) => return Some(SqlError::new(ErrorKind::Plan, e.to_string())),
+    };
+    let folder = location
+        .key
+        .rsplit_once('/')
+        .map(|(folder, _)| format!("{folder}/"));
+    let prefix = folder.as_deref().map(StorePath::from);
+    match store.list_with_delimiter(prefix.as_ref()).await {
+        Ok(_) => Some(SqlError::new(
+            ErrorKind::Execution,
+            format!(
+                "Writing {url} failed although its bucket can be listed: your S3 policy may not allow writing there, or the bucket's quota is full."
+            ),
+        )),
+        Err(e) => Some(from_store_error(&e, ctx, Some(&url))),
+    }
 }

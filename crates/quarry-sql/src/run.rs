@@ -234,13 +234,19 @@ impl SqlSession {
     /// for a statement that names S3 files, asks S3 what is really wrong.
     async fn explain_after_failure(&self, err: &DataFusionError, statement: &str) -> SqlError {
         let explained = self.explain(err, statement);
-        if matches!(explained.kind, ErrorKind::MissingTable { .. }) {
-            let ctx = self.error_context(statement);
-            if let Some(reason) = crate::diagnose::unreadable_url(self, &ctx).await {
-                return reason;
+        let ctx = self.error_context(statement);
+        let copies = statement
+            .trim_start()
+            .get(..4)
+            .is_some_and(|w| w.eq_ignore_ascii_case("COPY"));
+        let reason = match explained.kind {
+            ErrorKind::MissingTable { .. } => crate::diagnose::unreadable_url(self, &ctx).await,
+            ErrorKind::Execution if copies => {
+                crate::diagnose::unwritable_destination(self, &ctx).await
             }
-        }
-        explained
+            _ => None,
+        };
+        reason.unwrap_or(explained)
     }
 }
 

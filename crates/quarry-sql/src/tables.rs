@@ -61,6 +61,14 @@ impl SqlSession {
     }
 }
 
+impl SqlSession {
+    /// Forgets the table `name` if it is registered (in-memory tables free
+    /// their batches).
+    pub fn drop_table(&self, name: &str) {
+        let _ = self.context().deregister_table(name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::ErrorKind;

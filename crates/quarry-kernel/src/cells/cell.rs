@@ -11,7 +11,7 @@ pub(super) enum Cell<'a> {
         options: &'a str,
         /// The Spark SQL below the first line.
         body: &'a str,
-        /// A `%chart` or `%profile` line above `%%spark`: present the
+        /// A `%chart`, `%profile` or `%export` line above `%%spark`: present the
         /// Spark result that way.
         present: Option<&'a str>,
     },
@@ -20,7 +20,7 @@ pub(super) enum Cell<'a> {
     Lines {
         /// The magic lines, trimmed.
         magics: Vec<&'a str>,
-        /// The first `%chart` or `%profile` line among them: present the
+        /// The first `%chart`, `%profile` or `%export` line among them: present the
         /// SQL's result (or, with no SQL, the last result) that way
         /// instead of showing its rows.
         present: Option<&'a str>,
@@ -30,7 +30,7 @@ pub(super) enum Cell<'a> {
 }
 
 /// The magics that present the cell's result rather than run on their own.
-pub(super) const PRESENTERS: [&str; 2] = ["%chart", "%profile"];
+pub(super) const PRESENTERS: [&str; 3] = ["%chart", "%profile", "%export"];
 
 /// Whether `line` is a presenting magic (`%chart …`, `%profile …`).
 fn is_presenter(line: &str) -> bool {

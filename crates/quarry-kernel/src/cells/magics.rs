@@ -46,6 +46,11 @@ const MAGICS: &[Magic] = &[
         about: "Profile every column: nulls, approximate distinct values, min/max, mean/std, quartiles, top values and a histogram, computed over every row. Above a query (or alone, the last result) it profiles that. For Parquet on S3 the footers' statistics come first, before any data is read; --footer shows only those.",
     },
     Magic {
+        name: "%export",
+        usage: "%export csv|parquet|json [s3://dest] [(SELECT …)]",
+        about: "Write every row of a result (the query below, the (SELECT …), or alone the last result) to one S3 object — by default under your export prefix (QUARRY_EXPORT_PREFIX, default s3://<user>/exports/) — and show its size, row count, a download link and the SQL that reads it back.",
+    },
+    Magic {
         name: "%set",
         usage: "%set [name = value]",
         about: "Set a query parameter, used in SQL as $name; alone, list them. Values are typed: 42, 2.5, \"text\", true, 2024-05-01, 2024-05-01T08:30:00, [\"a\", \"b\"]. They are bound as values, never pasted into the SQL, so quotes in a value are just characters.",
@@ -341,6 +346,7 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 * `%set city = "Lyon"` sets a parameter used in SQL as `$city` (numbers, text, dates, timestamps, `[lists]` keep their types; values are bound, never pasted into the SQL); `%set` lists them, `%unset city` removes one.
 * `%chart` above a query draws it (`%chart` alone: the last result): `%chart line x=ts y=avg(temperature) color=sensor`, `%chart hist x=temperature`, `%chart bar x=sensor` (top 20 and "other"). The engine bins and aggregates every row; the chart says how many rows it summarises.
 * `%profile readings` (or `%profile 's3://…'`, `%profile (SELECT …)`, or above a query) shows every column's nulls, distinct values, range, mean, quartiles, top values and histogram; for Parquet the footers' statistics come first, read before any data.
+* `%export parquet` (or `csv`, `json`) writes the whole last result — or the query below it — to one S3 object under your export prefix (or `%export csv s3://bucket/file.csv`), with a download link and the `SELECT` that reads it back.
 * `%lsmagic` lists the magics.
 "#;
 

@@ -1,8 +1,9 @@
 //! Magics that present a result rather than its rows — `%chart`,
-//! `%profile` — over a cell's query or the last result, computed by
+//! `%profile`, `%export` — over a cell's query or the last result, computed by
 //! quarry-viz in the engine that produced it.
 
 mod chart;
+mod export;
 mod profile;
 
 use std::future::Future;
@@ -151,6 +152,7 @@ impl QuarryHandler {
     ) -> Result<(), ExecuteError> {
         match split_magic(line) {
             ("%profile", args) => self.profile_sql(args, sql, outputs).await,
+            ("%export", args) => self.export_sql(args, sql, outputs).await,
             (_, args) => self.chart_sql(args, sql, outputs).await,
         }
     }
@@ -167,9 +169,12 @@ impl QuarryHandler {
             ("%profile", args) if options.is_empty() => {
                 self.profile_spark(args, body, outputs).await
             }
-            ("%profile", _) => Err(ExecuteError::new(
+            ("%export", args) if options.is_empty() => self.export_spark(args, body, outputs).await,
+            (magic @ ("%profile" | "%export"), _) => Err(ExecuteError::new(
                 "UsageError",
-                "%profile profiles a %%spark query as it is, so %%spark takes no options here: run the cell with -i/-o first, then %profile alone.",
+                format!(
+                    "{magic} takes a %%spark query as it is, so %%spark takes no options here: run the cell with -i/-o first, then {magic} alone."
+                ),
             )),
             (_, args) => self.chart_spark(args, options, body, outputs).await,
         }

@@ -1,0 +1,318 @@
+//! `%export csv|parquet|json [s3://dest] [(SELECT …)]`: every row of a
+//! result written to one S3 object, with a link that downloads it and the
+//! SQL that reads it back.
+
+use jupyter_protocol::{Media, MediaType};
+use quarry_s3::S3Location;
+use quarry_sql::{ExportFormat, human_bytes};
+use quarry_viz::Engine;
+use serde_json::json;
+
+use super::{AbortOnDrop, EngineError, LastQuery};
+use crate::cells::QuarryHandler;
+use crate::protocol::{ExecuteError, Outputs};
+
+/// Where exports go when no destination is given; `{user}` becomes the
+/// user's name (`JUPYTERHUB_USER`).
+const DEFAULT_PREFIX: &str = "s3://{user}/exports/";
+/// How long a presigned download link works (the user's credentials may
+/// expire sooner; the panel's link works while they are logged in).
+const LINK_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn s3_error(failure: quarry_s3::S3Failure) -> ExecuteError {
+    let error = quarry_sql::SqlError::from_failure(failure);
+    ExecuteError::new(error.kind.ename(), error.message)
+}
+
+fn usage(message: impl Into<String>) -> ExecuteError {
+    ExecuteError::new("UsageError", message)
+}
+
+/// What `%export` was asked: the format, where to, and the query if inline.
+#[derive(Debug, PartialEq, Eq)]
+struct ExportArgs {
+    format: ExportFormat,
+    destination: Option<String>,
+    query: Option<String>,
+}
+
+fn parse(args: &str) -> Result<ExportArgs, ExecuteError> {
+    let args = args.trim();
+    let (head, query) = match args.find('(') {
+        Some(open) => {
+            let inner = args[open + 1..].trim_end();
+            let inner = inner
+                .strip_suffix(')')
+                .ok_or_else(|| usage("%export (SELECT …) is missing its closing parenthesis."))?;
+            (&args[..open], Some(inner.trim().to_string()))
+        }
+        None => (args, None),
+    };
+    let mut words = head.split_whitespace();
+    let format = words
+        .next()
+        .and_then(ExportFormat::from_name)
+        .ok_or_else(|| {
+            usage("%export needs a format first: %export csv, %export parquet or %export json.")
+        })?;
+    let destination = match (words.next(), words.next()) {
+        (None, _) => None,
+        (Some(url), None) if url.starts_with("s3://") => Some(url.trim_matches('\'').to_string()),
+        (Some(word), _) => {
+            return Err(usage(format!(
+                "%export takes a format, an s3:// destination and a (SELECT …), not '{word}'."
+            )));
+        }
+    };
+    Ok(ExportArgs {
+        format,
+        destination,
+        query,
+    })
+}
+
+/// The object to write: `destination` as given, inside it when it ends
+/// with `/`, or a new name under the user's export prefix.
+fn object_url(
+    destination: Option<&str>,
+    format: ExportFormat,
+    env: impl Fn(&str) -> Option<String>,
+) -> String {
+    let folder = match destination {
+        Some(url) if !url.ends_with('/') => return url.to_string(),
+        Some(url) => url.to_string(),
+        None => {
+            let user = env("JUPYTERHUB_USER")
+                .or_else(|| env("USER"))
+                .unwrap_or_else(|| "me".into());
+            env("QUARRY_EXPORT_PREFIX")
+                .unwrap_or_else(|| DEFAULT_PREFIX.into())
+                .replace("{user}", &user)
+        }
+    };
+    let folder = if folder.ends_with('/') {
+        folder
+    } else {
+        format!("{folder}/")
+    };
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let unique = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    format!("{folder}result-{stamp}-{unique}.{}", format.extension())
+}
+
+impl QuarryHandler {
+    /// `%export ARGS` over its inline query, the cell's `sql` or the last result.
+    pub(in crate::cells) async fn export_sql(
+        &self,
+        args: &str,
+        sql: &str,
+        outputs: &Outputs,
+    ) -> Result<(), ExecuteError> {
+        let args = parse(args)?;
+        let source = match (&args.query, sql.trim().is_empty()) {
+            (Some(_), false) => {
+                return Err(usage(
+                    "%export with a (SELECT …) exports that query: drop one of the two.",
+                ));
+            }
+            (Some(query), true) => LastQuery::Sql(query.clone()),
+            (None, _) => self.source("%export", sql, outputs).await?,
+        };
+        self.export(args, source, outputs).await
+    }
+
+    /// `%export ARGS` above `%%spark`: the Spark result, written by the kernel.
+    pub(in crate::cells) async fn export_spark(
+        &self,
+        args: &str,
+        body: &str,
+        outputs: &Outputs,
+    ) -> Result<(), ExecuteError> {
+        let args = parse(args)?;
+        let query = body.trim().trim_end_matches(';').trim();
+        if query.is_empty() || args.query.is_some() {
+            return Err(usage(
+                "%export above %%spark exports the Spark query below it (and takes no (SELECT …)).",
+            ));
+        }
+        self.export(args, LastQuery::Spark(query.to_string()), outputs)
+            .await
+    }
+
+    async fn export(
+        &self,
+        args: ExportArgs,
+        source: LastQuery,
+        outputs: &Outputs,
+    ) -> Result<(), ExecuteError> {
+        let url = object_url(args.destination.as_deref(), args.format, |name| {
+            std::env::var(name).ok()
+        });
+        let location = S3Location::parse(&url)
+            .map_err(|e| usage(format!("{url} is not an S3 object URL: {e}.")))?;
+        let work = async {
+            let rows = self.write_export(&source, &url, args.format).await?;
+            let s3 = self.session.s3();
+            let info = quarry_s3::head_object(s3, &location)
+                .await
+                .map_err(s3_error)?;
+            let name = location
+                .key
+                .rsplit('/')
+                .next()
+                .unwrap_or("export")
+                .to_string();
+            let link = quarry_s3::presigned_download(s3, &location, &name, LINK_VALID_FOR)
+                .await
+                .map_err(s3_error)?
+                .unwrap_or_else(|| panel_link(&location));
+            Ok((rows, info.size, link))
+        };
+        let (rows, size, link) = self
+            .with_status("Exporting every row", outputs, work)
+            .await?;
+        outputs.result(export_media(&url, rows, size, &link));
+        self.remember_query(source);
+        Ok(())
+    }
+
+    /// Writes the result to `url`: a SQL query directly with `COPY`; a
+    /// Spark result (already whole in the kernel) through a temporary table.
+    async fn write_export(
+        &self,
+        source: &LastQuery,
+        url: &str,
+        format: ExportFormat,
+    ) -> Result<u64, ExecuteError> {
+        let sql_error = |e: quarry_sql::SqlError| ExecuteError::new(e.kind.ename(), e.message);
+        let query = match source {
+            LastQuery::Sql(query) => query.clone(),
+            LastQuery::Spark(query) => {
+                let engine = self.engine_for(source)?;
+                let (schema, batches) = engine.query(query).await.map_err(|e| match e {
+                    EngineError::Sql(e) => sql_error(e),
+                    EngineError::Spark(e) => ExecuteError::new(e.ename(), e.to_string()),
+                })?;
+                let table = format!("quarry_export_{}", uuid::Uuid::new_v4().simple());
+                self.session
+                    .register_batches(&table, schema, batches)
+                    .map_err(sql_error)?;
+                format!("SELECT * FROM {table}")
+            }
+        };
+        let (session, owned_url) = (self.session.clone(), url.to_string());
+        let owned_query = query.clone();
+        let task = AbortOnDrop(
+            self.executor
+                .spawn(async move { session.export(&owned_query, &owned_url, format).await }),
+        );
+        let written = task.await.map_err(|_| {
+            ExecuteError::new(
+                "InternalError",
+                "The export stopped unexpectedly inside Quarry.",
+            )
+        });
+        if let Some(table) = query.strip_prefix("SELECT * FROM quarry_export_") {
+            self.session.drop_table(&format!("quarry_export_{table}"));
+        }
+        written?.map_err(sql_error)
+    }
+}
+
+/// A download through the panel's backend (same origin as JupyterLab, so
+/// it works without a public S3 endpoint).
+fn panel_link(location: &S3Location) -> String {
+    let prefix = std::env::var("JUPYTERHUB_SERVICE_PREFIX").unwrap_or_else(|_| "/".into());
+    let prefix = if prefix.ends_with('/') {
+        prefix
+    } else {
+        format!("{prefix}/")
+    };
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    format!(
+        "{prefix}quarry/api/download?bucket={}&key={}",
+        encode(&location.bucket),
+        encode(&location.key)
+    )
+}
+
+fn export_media(url: &str, rows: u64, size: u64, link: &str) -> Media {
+    let rows_text = quarry_sql::group_thousands(rows);
+    let read_back = format!("SELECT * FROM '{url}'");
+    let markdown = format!(
+        "Exported **{rows_text} rows** ({}) to `{url}` · [download]({link})\n\nRead it back: `{read_back}`",
+        human_bytes(size)
+    );
+    let plain = format!(
+        "Exported {rows_text} rows ({}) to {url}\nDownload: {link}\nRead it back: {read_back}\n",
+        human_bytes(size)
+    );
+    Media {
+        content: vec![
+            MediaType::Plain(plain),
+            MediaType::Markdown(markdown),
+            MediaType::Other((
+                "application/vnd.quarry.export+json".into(),
+                json!({"url": url, "rows": rows, "bytes": size, "link": link, "read_back": read_back}),
+            )),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_format_a_destination_and_a_query() {
+        assert_eq!(
+            parse("parquet s3://b/out.parquet (SELECT 1 AS one)").unwrap(),
+            ExportArgs {
+                format: ExportFormat::Parquet,
+                destination: Some("s3://b/out.parquet".into()),
+                query: Some("SELECT 1 AS one".into())
+            }
+        );
+        assert_eq!(parse("CSV").unwrap().destination, None);
+        assert!(
+            parse("xlsx")
+                .unwrap_err()
+                .evalue
+                .contains("needs a format first")
+        );
+        assert!(
+            parse("csv somewhere")
+                .unwrap_err()
+                .evalue
+                .contains("not 'somewhere'")
+        );
+    }
+
+    #[test]
+    fn exports_go_where_asked_or_under_the_users_prefix() {
+        let none = |_: &str| None;
+        assert_eq!(
+            object_url(Some("s3://b/x.csv"), ExportFormat::Csv, none),
+            "s3://b/x.csv"
+        );
+        assert!(
+            object_url(Some("s3://b/dir/"), ExportFormat::Json, none)
+                .starts_with("s3://b/dir/result-")
+        );
+        let env = |name: &str| match name {
+            "JUPYTERHUB_USER" => Some("alice".to_string()),
+            "QUARRY_EXPORT_PREFIX" => Some("s3://scratch/{user}".to_string()),
+            _ => None,
+        };
+        let url = object_url(None, ExportFormat::Parquet, env);
+        assert!(
+            url.starts_with("s3://scratch/alice/result-") && url.ends_with(".parquet"),
+            "{url}"
+        );
+        assert!(
+            object_url(None, ExportFormat::Csv, |n| (n == "JUPYTERHUB_USER")
+                .then(|| "bob".into()))
+            .starts_with("s3://bob/exports/")
+        );
+    }
+}
