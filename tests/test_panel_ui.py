@@ -285,6 +285,7 @@ CHART_NOTEBOOK = {
             "%chart line x=at y=avg(reading) color=site\nSELECT * FROM readings",
             "%chart bar x=site y=sum(reading)\nSELECT * FROM readings",
             "%chart\nSELECT reading FROM readings",
+            "%profile readings",
         ])
     ],
 }
@@ -298,9 +299,20 @@ def run_notebook(page, lab, name, notebook):
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(lab.lab_url(f"lab/tree/{name}"))
     panel = page.locator(".jp-NotebookPanel:visible")
-    expect(panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=60_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    # The kernel is connected and idle (the status bar says so), not just
+    # the notebook widget drawn.
+    expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(timeout=60_000)
+    first_prompt = panel.locator(".jp-CodeCell").first.locator(".jp-InputArea-prompt")
+    for _ in range(3):
+        panel.locator(".jp-Notebook").first.click()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            # "[*]:" while running, "[1]:" once done: either means it started.
+            expect(first_prompt).not_to_have_text("[ ]:", timeout=10_000)
+            break
+        except AssertionError:
+            page.keyboard.press("Escape")
     return panel, errors
 
 
@@ -319,6 +331,13 @@ def test_chart_cells_render_vega_charts(browser, platform):
     screenshot(page, "chart-line")
     cells.nth(2).scroll_into_view_if_needed()
     screenshot(page, "chart-bar")
+    # The profile: its table, then one small histogram per number/time column.
+    profile = cells.nth(4).locator(".jp-OutputArea-output")
+    expect(profile.locator("table")).to_contain_text("reading", timeout=90_000)
+    expect(profile.locator("table tbody tr")).to_have_count(3)
+    expect(profile.locator(".vega-embed").first).to_be_visible()
+    profile.locator("table").scroll_into_view_if_needed()
+    screenshot(page, "profile")
     vega_errors = [e for e in errors if "vega" in e.lower() or "spec" in e.lower()]
     assert not vega_errors, vega_errors
     page.context.close()

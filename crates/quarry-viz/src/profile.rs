@@ -198,8 +198,10 @@ pub async fn profile<E: Engine>(engine: &E, source: &str) -> Result<Profile, Dra
             .map_err(DrawError::Query)?;
         read_groupings(&mut profile, &groups, &grouped)?;
     }
-    for column in &mut profile.columns {
-        column.flags = flags(column, profile.rows);
+    for (profiled, column) in profile.columns.iter_mut().zip(&columns) {
+        // Measurements (floats, times) are unique per row without being keys.
+        let keyable = column.is_integer || column.is_string;
+        profiled.flags = flags(profiled, profile.rows, keyable);
     }
     Ok(profile)
 }
@@ -343,13 +345,16 @@ fn read_groupings(
 
 /// What stands out about a column: no values, one value, or (about) one
 /// value per row — a key.
-fn flags(column: &ColumnProfile, rows: u64) -> Vec<&'static str> {
+fn flags(column: &ColumnProfile, rows: u64, keyable: bool) -> Vec<&'static str> {
     let mut flags = Vec::new();
     if rows > 0 && column.non_null == 0 {
         flags.push("all null");
     } else if column.distinct == 1 {
         flags.push("constant");
-    } else if rows >= 100 && column.non_null == rows && column.distinct as f64 >= 0.97 * rows as f64
+    } else if keyable
+        && rows >= 100
+        && column.non_null == rows
+        && column.distinct as f64 >= 0.97 * rows as f64
     {
         flags.push("key?");
     }

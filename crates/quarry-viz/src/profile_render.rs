@@ -38,6 +38,15 @@ fn percent(part: u64, whole: u64) -> String {
     }
 }
 
+/// A value as the engine wrote it, shortened when it is a long decimal.
+fn value(text: &Option<String>) -> String {
+    match text {
+        Some(t) if t.contains('.') => t.parse::<f64>().map_or_else(|_| t.clone(), number),
+        Some(t) => t.clone(),
+        None => String::new(),
+    }
+}
+
 /// One table row's cells, in [`HEADERS`] order.
 fn cells(column: &ColumnProfile, rows: u64) -> Vec<String> {
     let opt = |v: Option<f64>| v.map(number).unwrap_or_default();
@@ -61,8 +70,8 @@ fn cells(column: &ColumnProfile, rows: u64) -> Vec<String> {
         column.data_type.clone(),
         percent(rows - column.non_null.min(rows), rows),
         format!("≈{}", compact(column.distinct)),
-        column.min.clone().unwrap_or_default(),
-        column.max.clone().unwrap_or_default(),
+        value(&column.min),
+        value(&column.max),
         mean,
         opt(column.std),
         quartiles,

@@ -279,6 +279,10 @@ async fn a_profile_covers_every_column_in_two_scans() {
             < 1e-9
     );
     assert_eq!(column("n").flags, vec!["key?"]);
+    assert!(
+        column("ts").flags.is_empty(),
+        "a unique time is a measurement, not a key"
+    );
     assert_eq!(column("seven").flags, vec!["constant"]);
     assert_eq!(column("nothing").flags, vec!["all null"]);
     let ts = column("ts");

@@ -90,7 +90,13 @@ fn main() -> anyhow::Result<()> {
                 "-r",
                 "tests/bench/requirements.txt",
             ])?;
-            for bench in ["kernel_bench", "panel_bench", "tpch_bench", "spark_bench"] {
+            for bench in [
+                "kernel_bench",
+                "panel_bench",
+                "tpch_bench",
+                "chart_bench",
+                "spark_bench",
+            ] {
                 let script = format!("tests/bench/{bench}.py");
                 project.python(&[&script, "--quarry", quarry, "--out", out])?;
             }
