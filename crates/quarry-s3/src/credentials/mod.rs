@@ -122,11 +122,19 @@ fn abbreviate(key_id: &str) -> String {
 /// them, and renews them ahead of expiry from the refreshable sources the
 /// environment names, in the AWS SDKs' order: the shared credentials file
 /// (re-read whenever it changes), then a web identity token file exchanged
-/// at STS. Renewal is single-flight: concurrent requests wait for one STS
-/// call instead of each making their own.
+/// at STS.
+///
+/// The STS exchange never holds up a request that current keys can serve:
+/// once keys are due for renewal, one background task asks STS while every
+/// caller keeps getting the current keys; only callers with no valid keys
+/// at all wait for it (one exchange for all of them, bounded by the STS
+/// timeouts). No lock is held across the exchange, and after a failure the
+/// next attempt waits 1, 2, 4 … 30 s.
 #[derive(Debug)]
 pub struct CredentialsProvider {
-    state: tokio::sync::Mutex<State>,
+    state: std::sync::Mutex<State>,
+    /// Woken when a background renewal ends, either way.
+    renewed: tokio::sync::Notify,
     profile_file: Option<ProfileFile>,
     web_identity: Option<WebIdentity>,
 }
@@ -136,7 +144,39 @@ struct State {
     current: Option<Held>,
     /// The credentials file's mtime when last read.
     profile_seen: Option<SystemTime>,
+    renewal: Renewal,
 }
+
+/// The background STS exchange: whether one runs, and how the last went.
+#[derive(Debug, Default)]
+struct Renewal {
+    in_flight: bool,
+    failures: u32,
+    last_failure: Option<String>,
+    retry_at: Option<std::time::Instant>,
+}
+
+impl Renewal {
+    fn may_start(&self) -> bool {
+        !self.in_flight
+            && self
+                .retry_at
+                .is_none_or(|at| std::time::Instant::now() >= at)
+    }
+
+    fn failed(&mut self, reason: String) {
+        self.failures += 1;
+        let wait = std::time::Duration::from_secs(1 << self.failures.min(5).saturating_sub(1));
+        self.retry_at = Some(std::time::Instant::now() + wait.min(MAX_BACKOFF));
+        self.last_failure = Some(reason);
+    }
+}
+
+/// The longest wait between failed STS exchanges.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a caller without valid keys waits for a running exchange: the
+/// exchange's own timeouts (30 s) and a margin.
+const WAIT_FOR_RENEWAL: std::time::Duration = std::time::Duration::from_secs(40);
 
 #[derive(Debug, Clone)]
 struct Held {
@@ -159,6 +199,14 @@ impl Held {
         let margin = std::cmp::min(MAX_MARGIN, lifetime / 5);
         now + margin >= expiration
     }
+}
+
+/// What a caller gets, decided under the state lock without waiting.
+enum Next {
+    Serve(Credentials),
+    ServeAndRenew(Credentials),
+    Wait,
+    Fail(S3Error),
 }
 
 impl CredentialsProvider {
@@ -195,15 +243,28 @@ impl CredentialsProvider {
             }
             _ => None,
         };
-        CredentialsProvider {
-            state: tokio::sync::Mutex::new(State {
-                current: initial.map(|credentials| Held {
-                    credentials,
-                    obtained_at: Utc::now(),
-                    source: "environment",
-                }),
-                profile_seen: None,
+        Self::with(
+            initial.map(|credentials| Held {
+                credentials,
+                obtained_at: Utc::now(),
+                source: "environment",
             }),
+            profile_file,
+            web_identity,
+        )
+    }
+
+    fn with(
+        current: Option<Held>,
+        profile_file: Option<ProfileFile>,
+        web_identity: Option<WebIdentity>,
+    ) -> Self {
+        CredentialsProvider {
+            state: std::sync::Mutex::new(State {
+                current,
+                ..State::default()
+            }),
+            renewed: tokio::sync::Notify::new(),
             profile_file,
             web_identity,
         }
@@ -211,118 +272,152 @@ impl CredentialsProvider {
 
     /// A provider that always hands out `credentials`.
     pub fn fixed(credentials: Credentials) -> Self {
-        CredentialsProvider {
-            state: tokio::sync::Mutex::new(State {
-                current: Some(Held {
-                    credentials,
-                    obtained_at: Utc::now(),
-                    source: "fixed",
-                }),
-                profile_seen: None,
+        Self::with(
+            Some(Held {
+                credentials,
+                obtained_at: Utc::now(),
+                source: "fixed",
             }),
-            profile_file: None,
-            web_identity: None,
+            None,
+            None,
+        )
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave the state half-written: every
+        // update is a single assignment.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Credentials valid now, or the reason there are none. Keys due for
+    /// renewal are still served while a background exchange replaces them.
+    pub async fn current(self: &Arc<Self>) -> Result<Credentials, S3Error> {
+        match self.decide() {
+            Next::Serve(credentials) => Ok(credentials),
+            Next::ServeAndRenew(credentials) => {
+                self.renew_in_background();
+                Ok(credentials)
+            }
+            Next::Fail(error) => Err(error),
+            Next::Wait => self.wait_for_renewal().await,
         }
     }
 
-    /// Credentials valid now (renewed first if they are about to expire),
-    /// or the reason there are none.
-    pub async fn current(&self) -> Result<Credentials, S3Error> {
-        let mut state = self.state.lock().await;
+    fn decide(&self) -> Next {
+        let mut state = self.state();
         let now = Utc::now();
-        let profile_changed = self.profile_file.as_ref().is_some_and(|f| {
-            let modified = f.modified();
-            modified.is_some() && modified != state.profile_seen
-        });
-        let due = match &state.current {
-            None => true,
-            Some(held) => held.due(now),
-        };
-        if !(due || profile_changed) {
-            return Ok(state
-                .current
-                .as_ref()
-                .expect("checked above")
-                .credentials
-                .clone());
-        }
-        let renewal = self.renew(&mut state).await;
-        match (&renewal, &state.current) {
-            (Ok(()), Some(held)) => return Ok(held.credentials.clone()),
-            (Err(reason), Some(held)) if !held.credentials.is_expired_at(now) => {
-                // Still valid for a while: keep working, try again next time.
-                if reason != NOTHING_TO_RENEW_WITH {
+        let file_failure = self.reread_changed_file(&mut state);
+        match &state.current {
+            Some(held) if !held.due(now) => return Next::Serve(held.credentials.clone()),
+            Some(held) if !held.credentials.is_expired_at(now) => {
+                if self.web_identity.is_some() {
+                    return Next::ServeAndRenew(held.credentials.clone());
+                }
+                if let Some(reason) = &file_failure {
                     tracing::warn!(
                         "could not renew S3 credentials yet ({reason}); using the current ones"
                     );
                 }
-                return Ok(held.credentials.clone());
+                return Next::Serve(held.credentials.clone());
             }
             _ => {}
         }
-        match (&state.current, renewal) {
-            (Some(held), Err(reason)) => Err(S3Error::CredentialsExpired {
-                expired_at: held.credentials.expiration.unwrap_or(now),
-                renewal: (reason != NOTHING_TO_RENEW_WITH).then_some(reason),
-            }),
-            (None, Err(reason)) if reason != NOTHING_TO_RENEW_WITH => {
-                Err(S3Error::RenewalFailed { reason })
+        if self.web_identity.is_some() && (state.renewal.may_start() || state.renewal.in_flight) {
+            return Next::Wait;
+        }
+        let reason = file_failure.or_else(|| state.renewal.last_failure.clone());
+        Next::Fail(failure(&state, reason))
+    }
+
+    /// Re-reads the credentials file when it changed; the reason when it
+    /// holds nothing usable.
+    fn reread_changed_file(&self, state: &mut State) -> Option<String> {
+        let file = self.profile_file.as_ref()?;
+        let modified = file.modified()?;
+        if Some(modified) == state.profile_seen {
+            return None;
+        }
+        state.profile_seen = Some(modified);
+        match file.read() {
+            Ok(credentials) if !credentials.is_expired_at(Utc::now()) => {
+                tracing::info!("using S3 credentials from {}", file.describe());
+                state.current = Some(Held {
+                    credentials,
+                    obtained_at: Utc::now(),
+                    source: "credentials file",
+                });
+                None
             }
-            _ => Err(S3Error::NoCredentials),
+            Ok(_) => Some(format!("{} holds expired credentials", file.describe())),
+            Err(e) => Some(e),
         }
     }
 
-    /// Tries each refreshable source in order; on success replaces the
-    /// held credentials.
-    async fn renew(&self, state: &mut State) -> Result<(), String> {
-        let mut failures = Vec::new();
-        if let Some(file) = &self.profile_file
-            && let Some(modified) = file.modified()
+    /// Starts the STS exchange unless one runs or the last failed too
+    /// recently; its result replaces the held credentials.
+    fn renew_in_background(self: &Arc<Self>) {
+        let Some(web_identity) = self.web_identity.clone() else {
+            return;
+        };
         {
-            match file.read() {
-                Ok(credentials) if !credentials.is_expired_at(Utc::now()) => {
-                    state.profile_seen = Some(modified);
-                    tracing::info!("using S3 credentials from {}", file.describe());
-                    state.current = Some(Held {
-                        credentials,
-                        obtained_at: Utc::now(),
-                        source: "credentials file",
-                    });
-                    return Ok(());
-                }
-                Ok(_) => failures.push(format!("{} holds expired credentials", file.describe())),
-                Err(e) => failures.push(e),
+            let mut state = self.state();
+            if !state.renewal.may_start() {
+                return;
             }
-            state.profile_seen = Some(modified);
+            state.renewal.in_flight = true;
         }
-        if let Some(web_identity) = &self.web_identity {
-            match web_identity.fetch().await {
-                Ok(credentials) => {
-                    tracing::info!(
-                        expires = ?credentials.expiration,
-                        "renewed S3 credentials from {}",
-                        web_identity.describe()
-                    );
-                    state.current = Some(Held {
-                        credentials,
-                        obtained_at: Utc::now(),
-                        source: "web identity",
-                    });
-                    return Ok(());
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let result = web_identity.fetch().await;
+            {
+                let mut state = this.state();
+                state.renewal.in_flight = false;
+                match result {
+                    Ok(credentials) => {
+                        tracing::info!(expires = ?credentials.expiration, "renewed S3 credentials from {}", web_identity.describe());
+                        state.current = Some(Held {
+                            credentials,
+                            obtained_at: Utc::now(),
+                            source: "web identity",
+                        });
+                        state.renewal = Renewal::default();
+                    }
+                    Err(reason) => {
+                        tracing::warn!("could not renew S3 credentials ({reason})");
+                        state.renewal.failed(reason);
+                    }
                 }
-                Err(e) => failures.push(e),
             }
+            this.renewed.notify_waiters();
+        });
+    }
+
+    /// For callers with no valid keys: waits for the exchange (starting it
+    /// if none runs), then answers from what it left.
+    async fn wait_for_renewal(self: &Arc<Self>) -> Result<Credentials, S3Error> {
+        let notified = self.renewed.notified();
+        tokio::pin!(notified);
+        // Registered before the exchange can finish, so its wake-up is not missed.
+        notified.as_mut().enable();
+        let running = self.state().renewal.in_flight;
+        if !running {
+            self.renew_in_background();
         }
-        if failures.is_empty() {
-            Err(NOTHING_TO_RENEW_WITH.to_string())
-        } else {
-            Err(failures.join("; "))
+        let _ = tokio::time::timeout(WAIT_FOR_RENEWAL, notified).await;
+        let state = self.state();
+        match &state.current {
+            Some(held) if !held.credentials.is_expired_at(Utc::now()) => {
+                Ok(held.credentials.clone())
+            }
+            _ => Err(failure(&state, state.renewal.last_failure.clone())),
         }
     }
 
     /// What may be shown about the current credentials.
     pub async fn identity(&self) -> Option<Identity> {
-        let state = self.state.lock().await;
+        let state = self.state();
         let held = state.current.as_ref()?;
         Some(Identity {
             access_key_hint: abbreviate(&held.credentials.access_key_id),
@@ -338,8 +433,18 @@ impl CredentialsProvider {
     }
 }
 
-/// The reason `renew` gives when no refreshable source is configured.
-const NOTHING_TO_RENEW_WITH: &str = "no refreshable source";
+/// The error for having no valid keys: expired ones (saying why renewal
+/// failed, when it was tried) or none at all.
+fn failure(state: &State, reason: Option<String>) -> S3Error {
+    match (&state.current, reason) {
+        (Some(held), reason) => S3Error::CredentialsExpired {
+            expired_at: held.credentials.expiration.unwrap_or_else(Utc::now),
+            renewal: reason,
+        },
+        (None, Some(reason)) => S3Error::RenewalFailed { reason },
+        (None, None) => S3Error::NoCredentials,
+    }
+}
 
 /// Adapts the provider to `object_store`, which asks before every request.
 #[derive(Debug)]
@@ -375,7 +480,9 @@ mod tests {
 
     #[tokio::test]
     async fn expired_static_credentials_name_the_expiry() {
-        let provider = CredentialsProvider::from_env(&env_with_expiry("2001-02-03T04:05:06Z"));
+        let provider = Arc::new(CredentialsProvider::from_env(&env_with_expiry(
+            "2001-02-03T04:05:06Z",
+        )));
         let err = provider.current().await.unwrap_err();
         let message = err.to_string();
         assert!(message.contains("2001-02-03 04:05:06 UTC"), "{message}");
@@ -384,7 +491,9 @@ mod tests {
 
     #[tokio::test]
     async fn valid_credentials_are_returned_with_the_token() {
-        let provider = CredentialsProvider::from_env(&env_with_expiry("2999-01-01T00:00:00Z"));
+        let provider = Arc::new(CredentialsProvider::from_env(&env_with_expiry(
+            "2999-01-01T00:00:00Z",
+        )));
         let creds = provider.current().await.unwrap();
         let aws = creds.to_aws();
         assert_eq!(aws.key_id, "AKIAEXAMPLEKEY");
@@ -396,7 +505,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_credentials_say_which_variables_to_set() {
-        let provider = CredentialsProvider::from_env(&Env::from_pairs([]));
+        let provider = Arc::new(CredentialsProvider::from_env(&Env::from_pairs([])));
         let message = provider.current().await.unwrap_err().to_string();
         assert!(message.contains("AWS_ACCESS_KEY_ID"), "{message}");
     }
@@ -417,7 +526,7 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_expiry_is_ignored() {
-        let provider = CredentialsProvider::from_env(&env_with_expiry("tomorrow"));
+        let provider = Arc::new(CredentialsProvider::from_env(&env_with_expiry("tomorrow")));
         assert_eq!(provider.identity().await.unwrap().expiration, None);
     }
 
@@ -448,11 +557,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("credentials");
         let path = file.to_str().unwrap();
-        let provider = CredentialsProvider::from_env(&Env::from_pairs([
+        let provider = Arc::new(CredentialsProvider::from_env(&Env::from_pairs([
             ("AWS_ACCESS_KEY_ID", "ENVKEY"),
             ("AWS_SECRET_ACCESS_KEY", "s"),
             ("AWS_SHARED_CREDENTIALS_FILE", path),
-        ]));
+        ])));
         assert_eq!(provider.current().await.unwrap().access_key_id, "ENVKEY");
         std::fs::write(
             &file,
@@ -479,14 +588,133 @@ mod tests {
 
     #[tokio::test]
     async fn expired_credentials_with_a_failing_renewal_say_why() {
-        let provider = CredentialsProvider::from_env(&Env::from_pairs([
+        let provider = Arc::new(CredentialsProvider::from_env(&Env::from_pairs([
             ("AWS_ACCESS_KEY_ID", "k"),
             ("AWS_SECRET_ACCESS_KEY", "s"),
             ("AWS_CREDENTIAL_EXPIRATION", "2001-01-01T00:00:00Z"),
             ("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token"),
-        ]));
+        ])));
         let message = provider.current().await.unwrap_err().to_string();
         assert!(message.contains("2001-01-01 00:00:00 UTC"), "{message}");
         assert!(message.contains("/nonexistent/token"), "{message}");
+    }
+
+    /// An STS that accepts connections and never answers, counting them.
+    async fn silent_sts() -> (
+        String,
+        Arc<std::sync::atomic::AtomicUsize>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        (endpoint, accepted, server)
+    }
+
+    fn web_identity(endpoint: &str, token: &tempfile::NamedTempFile) -> WebIdentity {
+        std::fs::write(token.path(), "a.b.c").unwrap();
+        let path = token.path().display().to_string();
+        let env = Env::from_pairs([("AWS_WEB_IDENTITY_TOKEN_FILE", path.as_str())]);
+        WebIdentity::from_env(&env, Some(endpoint), "us-east-1")
+            .unwrap()
+            .with_timeouts(crate::S3Timeouts {
+                connect: std::time::Duration::from_secs(1),
+                attempt: std::time::Duration::from_secs(1),
+                operation: std::time::Duration::from_secs(2),
+            })
+    }
+
+    #[tokio::test]
+    async fn a_silent_sts_never_holds_up_keys_that_are_still_valid() {
+        let (endpoint, accepted, server) = silent_sts().await;
+        let token = tempfile::NamedTempFile::new().unwrap();
+        // Due for renewal (an hour old, a minute left) but still valid.
+        let held = Held {
+            credentials: Credentials::new(
+                "OLDKEY",
+                "secret",
+                Some("t".into()),
+                Some(Utc::now() + chrono::Duration::seconds(60)),
+            ),
+            obtained_at: Utc::now() - chrono::Duration::hours(1),
+            source: "environment",
+        };
+        let provider = Arc::new(CredentialsProvider::with(
+            Some(held),
+            None,
+            Some(web_identity(&endpoint, &token)),
+        ));
+        let started = std::time::Instant::now();
+        for _ in 0..50 {
+            assert_eq!(provider.current().await.unwrap().access_key_id, "OLDKEY");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        // One background exchange, given up within its bounds, then a pause.
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        let state = provider.state();
+        assert!(!state.renewal.in_flight);
+        assert!(
+            state
+                .renewal
+                .last_failure
+                .as_deref()
+                .is_some_and(|r| r.starts_with("could not reach STS"))
+        );
+        assert!(state.renewal.retry_at.is_some());
+        drop(state);
+        let connections = accepted.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&connections),
+            "{connections} connections for one exchange"
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn callers_without_keys_share_one_exchange_and_hear_why_it_failed() {
+        let (endpoint, accepted, server) = silent_sts().await;
+        let token = tempfile::NamedTempFile::new().unwrap();
+        let provider = Arc::new(CredentialsProvider::with(
+            None,
+            None,
+            Some(web_identity(&endpoint, &token)),
+        ));
+        let started = std::time::Instant::now();
+        let callers: Vec<_> = (0..10)
+            .map(|_| {
+                let provider = Arc::clone(&provider);
+                tokio::spawn(async move { provider.current().await })
+            })
+            .collect();
+        for caller in callers {
+            let message = caller.await.unwrap().unwrap_err().to_string();
+            assert!(message.contains("could not reach STS"), "{message}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let connections = accepted.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&connections),
+            "{connections} connections for ten callers"
+        );
+        // Straight after a failure the answer comes at once (backoff), with the reason.
+        let again = std::time::Instant::now();
+        let message = provider.current().await.unwrap_err().to_string();
+        assert!(again.elapsed() < std::time::Duration::from_millis(100));
+        assert!(message.contains("could not reach STS"), "{message}");
+        server.abort();
     }
 }

@@ -21,8 +21,8 @@ pub(crate) struct WebIdentity {
     session_name: String,
     sts_endpoint: Option<String>,
     region: String,
-    /// Bounds on the exchange: renewal holds the credentials lock while it
-    /// waits, so a silent STS must not hold every S3 request for long.
+    /// Bounds on the exchange: callers without valid keys wait for it, so
+    /// a silent STS must not hold them for long.
     timeouts: crate::S3Timeouts,
 }
 
@@ -52,6 +52,13 @@ impl WebIdentity {
             region: region.to_string(),
             timeouts: STS_TIMEOUTS,
         })
+    }
+
+    /// The same exchange with other bounds (tests use short ones).
+    #[cfg(test)]
+    pub(crate) fn with_timeouts(mut self, timeouts: crate::S3Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
     }
 
     pub(crate) fn describe(&self) -> String {
