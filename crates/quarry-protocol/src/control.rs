@@ -10,6 +10,7 @@ use jupyter_protocol::{
 use jupyter_zmq_client::{Connection, KernelControlConnection};
 use serde_json::json;
 
+use super::comm::OpenComms;
 use super::wire::{self, Incoming};
 use super::{Handler, Iopub};
 use crate::replay::SignatureHistory;
@@ -20,6 +21,7 @@ pub(super) async fn serve(
     mut socket: KernelControlConnection,
     handler: Arc<dyn Handler>,
     iopub: Iopub,
+    comms: OpenComms,
     shutdown: tokio::sync::mpsc::Sender<bool>,
     history: Arc<SignatureHistory>,
 ) {
@@ -46,7 +48,7 @@ pub(super) async fn serve(
                 Some(InterruptReply::new().into())
             }
             C::ShutdownRequest(r) => {
-                answer_shutdown(&mut socket, &handler, &iopub, &request, r).await;
+                answer_shutdown(&mut socket, &handler, &iopub, &comms, &request, r).await;
                 let _ = shutdown.send(r.restart).await;
                 return;
             }
@@ -82,9 +84,20 @@ pub(super) async fn answer_shutdown<S: zeromq::SocketSend>(
     socket: &mut Connection<S>,
     handler: &Arc<dyn Handler>,
     iopub: &Iopub,
+    comms: &OpenComms,
     request: &JupyterMessage,
     shutdown: &ShutdownRequest,
 ) {
+    // Every open comm is closed first, so widgets know before the kernel goes.
+    for id in comms.drain() {
+        iopub.send(
+            jupyter_protocol::CommClose {
+                comm_id: jupyter_protocol::CommId(id),
+                data: Default::default(),
+            },
+            request,
+        );
+    }
     let reply = ShutdownReply {
         restart: shutdown.restart,
         status: ReplyStatus::Ok,

@@ -6,7 +6,7 @@ use jupyter_protocol::{
     JupyterMessage, KernelInfoReply, Media, StreamContent, Transient, UpdateDisplayData,
 };
 
-use super::Iopub;
+use super::{Comm, Iopub};
 
 /// A kernel implementation: everything language-specific lives behind this
 /// trait, and everything about sockets, signatures and message order lives
@@ -36,6 +36,31 @@ pub trait Handler: Send + Sync + 'static {
     /// Releases external resources (child processes, remote sessions)
     /// before the process exits.
     async fn shutdown(&self, restart: bool);
+
+    /// The comm targets this kernel serves; a
+    /// [`comm_open`](https://jupyter-client.readthedocs.io/en/latest/messaging.html#opening-a-comm)
+    /// for any other is closed at once.
+    fn comm_targets(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// A frontend opened `comm` on one of [`Handler::comm_targets`] with
+    /// `data`. An `Err` (one sentence) closes it again, with the reason.
+    async fn comm_open(&self, comm: &Comm, data: &serde_json::Value) -> Result<(), String> {
+        let _ = data;
+        Err(format!("Quarry has no comm target '{}'.", comm.target()))
+    }
+
+    /// A [`comm_msg`](https://jupyter-client.readthedocs.io/en/latest/messaging.html#comm-messages)
+    /// from the frontend on an open comm.
+    async fn comm_msg(&self, comm: &Comm, data: &serde_json::Value) {
+        let _ = (comm, data);
+    }
+
+    /// The frontend closed `comm`.
+    async fn comm_close(&self, comm: &Comm, data: &serde_json::Value) {
+        let _ = (comm, data);
+    }
 }
 
 /// A failed cell, as the `error` message and reply describe it.

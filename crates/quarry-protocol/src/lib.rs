@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+mod comm;
 mod connection;
 mod control;
 mod handler;
@@ -38,6 +39,7 @@ use std::sync::Arc;
 
 use jupyter_zmq_client as zmq;
 
+pub use comm::Comm;
 pub use connection::{ConnectionFile, ConnectionFileError, KeyPolicy};
 pub use handler::{ExecuteError, Handler, Outputs};
 pub use iopub::Iopub;
@@ -108,6 +110,8 @@ pub async fn run_kernel(
     // One history for shell and control: a message replayed on the other
     // socket is a replay too.
     let history = Arc::new(replay::SignatureHistory::default());
+    // Open comms, closed at shutdown whichever socket asks for it.
+    let comms = comm::OpenComms::default();
     let tasks = [
         tokio::spawn(heartbeat::serve(heartbeat)),
         tokio::spawn(stdin::serve(stdin)),
@@ -115,6 +119,7 @@ pub async fn run_kernel(
             control,
             Arc::clone(&handler),
             iopub.clone(),
+            comms.clone(),
             shutdown_tx.clone(),
             Arc::clone(&history),
         )),
@@ -123,6 +128,7 @@ pub async fn run_kernel(
             shell,
             Arc::clone(&handler),
             iopub,
+            comms,
             shutdown_tx.clone(),
             history,
         )),

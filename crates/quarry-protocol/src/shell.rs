@@ -3,16 +3,18 @@
 use std::sync::Arc;
 
 use jupyter_protocol::{
-    CommClose, CommInfoReply, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteRequest,
+    CommInfoReply, CommOpen, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteRequest,
     ExecutionCount, HistoryReply, JupyterMessage, JupyterMessageContent, ReplyError, ReplyStatus,
 };
 use jupyter_zmq_client::KernelShellConnection;
 
+use super::comm::OpenComms;
 use super::control::{answer_shutdown, answer_unknown};
 use super::history::History;
 use super::wire::{self, Incoming};
-use super::{Handler, Iopub, Outputs};
+use super::{Comm, Handler, Iopub, Outputs};
 use crate::replay::SignatureHistory;
+use serde_json::Value;
 
 struct Shell {
     socket: KernelShellConnection,
@@ -20,6 +22,7 @@ struct Shell {
     iopub: Iopub,
     execution_count: usize,
     history: History,
+    comms: OpenComms,
 }
 
 /// Serves shell requests until a shutdown was answered, then tells
@@ -28,6 +31,7 @@ pub(super) async fn serve(
     socket: KernelShellConnection,
     handler: Arc<dyn Handler>,
     iopub: Iopub,
+    comms: OpenComms,
     shutdown: tokio::sync::mpsc::Sender<bool>,
     history: Arc<SignatureHistory>,
 ) {
@@ -37,6 +41,7 @@ pub(super) async fn serve(
         iopub,
         execution_count: 0,
         history: History::default(),
+        comms,
     };
     loop {
         let request = match wire::read(&mut shell.socket, &history).await {
@@ -57,7 +62,15 @@ pub(super) async fn serve(
         };
         shell.iopub.busy(&request);
         if let JupyterMessageContent::ShutdownRequest(r) = &request.content {
-            answer_shutdown(&mut shell.socket, &shell.handler, &shell.iopub, &request, r).await;
+            answer_shutdown(
+                &mut shell.socket,
+                &shell.handler,
+                &shell.iopub,
+                &shell.comms,
+                &request,
+                r,
+            )
+            .await;
             let _ = shutdown.send(r.restart).await;
             return;
         }
@@ -78,6 +91,46 @@ pub(super) async fn serve(
 }
 
 impl Shell {
+    /// Opens a comm the handler serves; any other is closed at once (with
+    /// the reason), so the frontend is never left waiting.
+    async fn comm_open(&mut self, request: &JupyterMessage, open: &CommOpen) {
+        let id = open.comm_id.0.clone();
+        let comm = Comm::new(
+            &id,
+            &open.target_name,
+            self.iopub.clone(),
+            request.clone(),
+            self.comms.clone(),
+        );
+        let refused = if self.handler.comm_targets().contains(&open.target_name) {
+            self.comms.insert(&id, &open.target_name);
+            let opened = self
+                .handler
+                .comm_open(&comm, &Value::Object(open.data.clone()))
+                .await;
+            opened.err()
+        } else {
+            Some(format!("Quarry has no comm target '{}'.", open.target_name))
+        };
+        if let Some(reason) = refused {
+            tracing::debug!(target = %open.target_name, "closing comm_open: {reason}");
+            self.comms.insert(&id, &open.target_name);
+            comm.close(serde_json::json!({"error": reason}));
+        }
+    }
+
+    /// The open comm `id`, parented to `request`.
+    fn comm(&self, request: &JupyterMessage, id: &str) -> Option<Comm> {
+        let target = self.comms.target(id)?;
+        Some(Comm::new(
+            id,
+            &target,
+            self.iopub.clone(),
+            request.clone(),
+            self.comms.clone(),
+        ))
+    }
+
     async fn dispatch(&mut self, request: &JupyterMessage) -> Option<JupyterMessageContent> {
         use JupyterMessageContent as C;
         Some(match &request.content {
@@ -91,26 +144,35 @@ impl Shell {
                 .into(),
             C::IsCompleteRequest(r) => self.handler.is_complete(&r.code).into(),
             C::HistoryRequest(r) => HistoryReply::new(self.history.answer(r)).into(),
-            C::CommInfoRequest(_) => CommInfoReply {
+            C::CommInfoRequest(r) => CommInfoReply {
                 status: ReplyStatus::Ok,
-                comms: Default::default(),
+                comms: self.comms.info(r.target_name.as_deref()),
                 error: None,
             }
             .into(),
             C::CommOpen(open) => {
-                // No comm targets exist; closing tells the frontend at once
-                // instead of leaving it waiting.
-                tracing::debug!(target = %open.target_name, "rejecting comm_open");
-                self.iopub.send(
-                    CommClose {
-                        comm_id: open.comm_id.clone(),
-                        data: Default::default(),
-                    },
-                    request,
-                );
+                self.comm_open(request, open).await;
                 return None;
             }
-            C::CommMsg(_) | C::CommClose(_) => return None,
+            C::CommMsg(message) => {
+                if let Some(comm) = self.comm(request, &message.comm_id.0) {
+                    self.handler
+                        .comm_msg(&comm, &Value::Object(message.data.clone()))
+                        .await;
+                } else {
+                    tracing::debug!(comm = %message.comm_id.0, "comm_msg for a comm that is not open");
+                }
+                return None;
+            }
+            C::CommClose(close) => {
+                if let Some(comm) = self.comm(request, &close.comm_id.0) {
+                    self.comms.remove(comm.id());
+                    self.handler
+                        .comm_close(&comm, &Value::Object(close.data.clone()))
+                        .await;
+                }
+                return None;
+            }
             C::UnknownMessage(unknown) => return answer_unknown(unknown),
             other => {
                 tracing::warn!(

@@ -42,6 +42,7 @@ pub use render::{RenderedTable, group_thousands, human_duration, render_batches}
 pub use run::{CellOutcome, CellProgress, StatementResult, StatementText};
 pub use session::{SessionOptions, SqlSession, default_target_partitions};
 pub use statements::{Completeness, completeness};
+pub use tables::TableInfo;
 
 /// The DataFusion version Quarry is built with, for banners and reports.
 pub const DATAFUSION_VERSION: &str = datafusion::DATAFUSION_VERSION;

@@ -102,3 +102,85 @@ mod tests {
         );
     }
 }
+
+/// A table (or view) the session knows, with its columns.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableInfo {
+    /// The schema it lives in (`public` by default).
+    pub schema: String,
+    /// Its name.
+    pub name: String,
+    /// `BASE TABLE`, `VIEW`, … as `information_schema` says.
+    pub kind: String,
+    /// `(name, type)` per column, in order.
+    pub columns: Vec<(String, String)>,
+}
+
+impl SqlSession {
+    /// Every table and view outside `information_schema`, with columns,
+    /// read from `information_schema` (for the data explorer).
+    pub async fn catalog(&self) -> Result<Vec<TableInfo>, SqlError> {
+        let texts = |sql: &str| {
+            let session = self.clone();
+            let sql = sql.to_string();
+            async move {
+                let outcome = session
+                    .run_cell(&sql, usize::MAX, Default::default())
+                    .await?;
+                let Some(result) = outcome.result else {
+                    return Ok(Vec::new());
+                };
+                let mut rows = Vec::new();
+                for batch in &result.batches {
+                    let columns: Vec<_> = (0..batch.num_columns())
+                        .map(|i| {
+                            datafusion::arrow::compute::cast(
+                                batch.column(i),
+                                &datafusion::arrow::datatypes::DataType::Utf8,
+                            )
+                        })
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| {
+                            SqlError::new(
+                                ErrorKind::Execution,
+                                format!("Reading the catalog failed: {e}."),
+                            )
+                        })?;
+                    for row in 0..batch.num_rows() {
+                        use datafusion::arrow::array::AsArray;
+                        rows.push(
+                            columns
+                                .iter()
+                                .map(|c| c.as_string::<i32>().value(row).to_string())
+                                .collect::<Vec<_>>(),
+                        );
+                    }
+                }
+                Ok::<_, SqlError>(rows)
+            }
+        };
+        let tables = texts(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables \
+             WHERE table_schema <> 'information_schema' ORDER BY table_schema, table_name",
+        )
+        .await?;
+        let columns = texts(
+            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns \
+             WHERE table_schema <> 'information_schema' ORDER BY table_schema, table_name, ordinal_position",
+        )
+        .await?;
+        Ok(tables
+            .into_iter()
+            .map(|t| TableInfo {
+                columns: columns
+                    .iter()
+                    .filter(|c| c[0] == t[0] && c[1] == t[1])
+                    .map(|c| (c[2].clone(), c[3].clone()))
+                    .collect(),
+                schema: t[0].clone(),
+                name: t[1].clone(),
+                kind: t[2].clone(),
+            })
+            .collect())
+    }
+}

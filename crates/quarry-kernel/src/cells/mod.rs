@@ -4,6 +4,7 @@
 //! run first, in order; then the SQL runs on the query executor.
 
 mod cell;
+mod comms;
 mod display;
 mod kernel_info;
 mod magics;
@@ -24,7 +25,7 @@ use jupyter_protocol::{
 use quarry_sql::{Completeness, QueryExecutor, SqlSession};
 use serde_json::json;
 
-use crate::protocol::{ExecuteError, Handler, Outputs};
+use crate::protocol::{Comm, ExecuteError, Handler, Outputs};
 use cell::Cell;
 
 /// Settings a user can change with `%config`.
@@ -200,5 +201,17 @@ impl Handler for QuarryHandler {
     async fn shutdown(&self, _restart: bool) {
         self.interrupt();
         self.shutdown_spark().await;
+    }
+
+    fn comm_targets(&self) -> Vec<String> {
+        comms::TARGETS.iter().map(|t| t.to_string()).collect()
+    }
+
+    async fn comm_open(&self, comm: &Comm, _data: &serde_json::Value) -> Result<(), String> {
+        self.comm_opened(comm).await
+    }
+
+    async fn comm_msg(&self, comm: &Comm, data: &serde_json::Value) {
+        self.comm_message(comm, data).await;
     }
 }
