@@ -120,45 +120,7 @@ impl SqlSession {
     /// Every table and view outside `information_schema`, with columns,
     /// read from `information_schema` (for the data explorer).
     pub async fn catalog(&self) -> Result<Vec<TableInfo>, SqlError> {
-        let texts = |sql: &str| {
-            let session = self.clone();
-            let sql = sql.to_string();
-            async move {
-                let outcome = session
-                    .run_cell(&sql, usize::MAX, Default::default())
-                    .await?;
-                let Some(result) = outcome.result else {
-                    return Ok(Vec::new());
-                };
-                let mut rows = Vec::new();
-                for batch in &result.batches {
-                    let columns: Vec<_> = (0..batch.num_columns())
-                        .map(|i| {
-                            datafusion::arrow::compute::cast(
-                                batch.column(i),
-                                &datafusion::arrow::datatypes::DataType::Utf8,
-                            )
-                        })
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| {
-                            SqlError::new(
-                                ErrorKind::Execution,
-                                format!("Reading the catalog failed: {e}."),
-                            )
-                        })?;
-                    for row in 0..batch.num_rows() {
-                        use datafusion::arrow::array::AsArray;
-                        rows.push(
-                            columns
-                                .iter()
-                                .map(|c| c.as_string::<i32>().value(row).to_string())
-                                .collect::<Vec<_>>(),
-                        );
-                    }
-                }
-                Ok::<_, SqlError>(rows)
-            }
-        };
+        let texts = |sql: &'static str| string_rows(self, sql);
         let tables = texts(
             "SELECT table_schema, table_name, table_type FROM information_schema.tables \
              WHERE table_schema <> 'information_schema' ORDER BY table_schema, table_name",
@@ -183,4 +145,42 @@ impl SqlSession {
             })
             .collect())
     }
+}
+
+/// Every row of `sql`'s answer, each value as text.
+async fn string_rows(session: &SqlSession, sql: &str) -> Result<Vec<Vec<String>>, SqlError> {
+    use datafusion::arrow::array::AsArray;
+    let outcome = session
+        .run_cell(sql, usize::MAX, Default::default())
+        .await?;
+    let Some(result) = outcome.result else {
+        return Ok(Vec::new());
+    };
+    let unreadable = |e: datafusion::arrow::error::ArrowError| {
+        SqlError::new(
+            ErrorKind::Execution,
+            format!("Reading the catalog failed: {e}."),
+        )
+    };
+    let mut rows = Vec::new();
+    for batch in &result.batches {
+        let columns: Vec<_> = (0..batch.num_columns())
+            .map(|i| {
+                datafusion::arrow::compute::cast(
+                    batch.column(i),
+                    &datafusion::arrow::datatypes::DataType::Utf8,
+                )
+            })
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                columns
+                    .iter()
+                    .map(|c| c.as_string::<i32>().value(row).to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
 }

@@ -413,14 +413,8 @@ pub(crate) fn finish(choice: Choice, stats: Stats) -> Result<Shape, ChartError> 
     let mut next = 1 + usize::from(matches!(choice.y, YPart::Column(_)));
     let color = match choice.color {
         Some((column, explicit)) => {
-            let values = column_stats(next).distinct;
             next += 1;
-            match (explicit, values) {
-                (_, v) if v <= AUTO_COLORS => Some(column),
-                (true, v) if v <= MAX_COLORS => Some(column),
-                (true, v) => return Err(too_many(&column, v, "colours", MAX_COLORS)),
-                (false, _) => None,
-            }
+            readable_color(column, explicit, column_stats(next - 1).distinct)?
         }
         None => None,
     };
@@ -441,6 +435,22 @@ pub(crate) fn finish(choice: Choice, stats: Stats) -> Result<Shape, ChartError> 
         binned_points: choice.kind == ChartKind::Point && !scatter,
         title: choice.title,
     })
+}
+
+/// A colour column with few enough values to tell apart: an explicit one
+/// may have up to [`MAX_COLORS`] (more is an error), an automatic one up to
+/// [`AUTO_COLORS`] (more, and the chart simply has no colour).
+fn readable_color(
+    column: Column,
+    explicit: bool,
+    values: u64,
+) -> Result<Option<Column>, ChartError> {
+    match (explicit, values) {
+        (_, v) if v <= AUTO_COLORS => Ok(Some(column)),
+        (true, v) if v <= MAX_COLORS => Ok(Some(column)),
+        (true, v) => Err(too_many(&column, v, "colours", MAX_COLORS)),
+        (false, _) => Ok(None),
+    }
 }
 
 fn too_many(column: &Column, values: u64, part: &str, limit: u64) -> ChartError {
