@@ -67,9 +67,19 @@ def open_s3_panel(page: Page):
     """Shows the S3 panel (clicking its tab when open would close it)."""
     tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="quarry-s3-browser"]')
     tab.wait_for()
-    if not page.locator("#quarry-s3-browser").is_visible():
+    panel = page.locator("#quarry-s3-browser")
+    # JupyterLab may still be restoring its layout (and with it this
+    # panel) when the tab appears: a click then would close it again.
+    for _ in range(3):
+        if panel.is_visible():
+            break
         tab.click()
-    expect(page.locator("#quarry-s3-browser")).to_be_visible()
+        try:
+            expect(panel).to_be_visible(timeout=3_000)
+            break
+        except AssertionError:
+            continue
+    expect(panel).to_be_visible()
 
 
 def listing_item(page: Page, name: str):
