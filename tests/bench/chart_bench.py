@@ -43,6 +43,8 @@ CHARTS = {
 }
 PYTHON_SETUP = r'''
 import altair as alt, polars as pl
+# The Vega-Lite MIME bundle JupyterLab renders (Altair's notebook default).
+alt.renderers.enable("mimetype")
 opts = {{"aws_access_key_id": "{key}", "aws_secret_access_key": "{secret}", "aws_endpoint_url": "{endpoint}",
         "aws_region": "us-east-1", "aws_allow_http": "true"}}
 def lineitem():
