@@ -4,7 +4,7 @@
 use jupyter_protocol::{Media, MediaType};
 use quarry_viz::{Chart, ChartRequest};
 
-use super::{LastQuery, draw_error};
+use super::{LastQuery, draw_error, spark_query};
 use crate::cells::QuarryHandler;
 use crate::protocol::{ExecuteError, Outputs};
 
@@ -41,15 +41,7 @@ impl QuarryHandler {
                 "%chart charts a %%spark query as it is, so %%spark takes no options here: run the cell with -i/-o first, then %chart alone.",
             ));
         }
-        let query = body.trim().trim_end_matches(';').trim();
-        if query.is_empty() {
-            return Err(ExecuteError::new(
-                "SparkUsageError",
-                "The %%spark cell has no Spark SQL below its first line.",
-            ));
-        }
-        self.chart(&request, LastQuery::Spark(query.to_string()), outputs)
-            .await
+        self.chart(&request, spark_query(body)?, outputs).await
     }
 
     /// Draws `source` as `request` asks and shows the chart as the cell's result.
@@ -60,9 +52,7 @@ impl QuarryHandler {
         outputs: &Outputs,
     ) -> Result<(), ExecuteError> {
         let engine = self.engine_for(&source)?;
-        let sql = match &source {
-            LastQuery::Sql(sql) | LastQuery::Spark(sql) => sql.clone(),
-        };
+        let sql = source.sql().to_string();
         let drawing = async {
             quarry_viz::draw(&engine, &sql, request)
                 .await

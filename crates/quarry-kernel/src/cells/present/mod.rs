@@ -35,6 +35,28 @@ pub(super) enum LastQuery {
     Spark(String),
 }
 
+impl LastQuery {
+    /// The query's text, in its engine's dialect.
+    fn sql(&self) -> &str {
+        match self {
+            LastQuery::Sql(sql) | LastQuery::Spark(sql) => sql,
+        }
+    }
+}
+
+/// The Spark query of a `%%spark` cell's body, or the sentence for an
+/// empty one (as `%%spark` itself says it).
+fn spark_query(body: &str) -> Result<LastQuery, ExecuteError> {
+    let query = body.trim().trim_end_matches(';').trim();
+    if query.is_empty() {
+        return Err(ExecuteError::new(
+            "SparkUsageError",
+            "The %%spark cell has no Spark SQL below its first line.",
+        ));
+    }
+    Ok(LastQuery::Spark(query.to_string()))
+}
+
 /// Aborts the task when dropped, so an interrupted magic stops its query.
 struct AbortOnDrop<T>(JoinHandle<T>);
 

@@ -5,7 +5,7 @@ use jupyter_protocol::{Media, MediaType};
 use quarry_sql::{ParquetFooters, human_bytes};
 use quarry_viz::Profile;
 
-use super::{AbortOnDrop, LastQuery, draw_error};
+use super::{AbortOnDrop, LastQuery, draw_error, spark_query};
 use crate::cells::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
 
@@ -109,22 +109,12 @@ impl QuarryHandler {
                 "%profile above %%spark profiles the Spark query below, so it takes no target.",
             ));
         }
-        let query = body.trim().trim_end_matches(';').trim();
-        if query.is_empty() {
-            return Err(ExecuteError::new(
-                "SparkUsageError",
-                "The %%spark cell has no Spark SQL below its first line.",
-            ));
-        }
-        self.profile(LastQuery::Spark(query.to_string()), outputs)
-            .await
+        self.profile(spark_query(body)?, outputs).await
     }
 
     async fn profile(&self, source: LastQuery, outputs: &Outputs) -> Result<(), ExecuteError> {
         let engine = self.engine_for(&source)?;
-        let sql = match &source {
-            LastQuery::Sql(sql) | LastQuery::Spark(sql) => sql.clone(),
-        };
+        let sql = source.sql().to_string();
         let work = async { quarry_viz::profile(&engine, &sql).await.map_err(draw_error) };
         let profile = self
             .with_status("Profiling every row", outputs, work)
