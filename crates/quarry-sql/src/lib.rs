@@ -21,6 +21,7 @@ mod parameters;
 mod preview;
 mod registry;
 mod render;
+mod results;
 mod run;
 mod session;
 mod statements;
@@ -39,6 +40,10 @@ pub use memory::{
 pub use parameters::{Parameter, Parameters, parse_value};
 pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
+pub use results::{
+    Filter, FilterOp, Held, Page, PageRequest, RESULT_MIME, RESULT_SHARE, ResultBundle, ResultError,
+    ResultStore, SortKey, grid_columns, grid_rows,
+};
 pub use run::{CellOutcome, CellProgress, StatementResult, StatementText};
 pub use session::{SessionOptions, SqlSession, default_target_partitions};
 pub use statements::{Completeness, completeness};

@@ -13,6 +13,7 @@ use datafusion::sql::sqlparser::parser::ParserError;
 use futures::StreamExt;
 
 use crate::error::{ErrorContext, ErrorKind, SqlError};
+use crate::results::Held;
 use crate::{SqlSession, limits};
 
 /// Live counters a cell updates while it runs, read by whoever shows
@@ -65,6 +66,9 @@ pub struct StatementResult {
     pub batches: Vec<RecordBatch>,
     /// Every row the statement produced, kept or not.
     pub total_rows: u64,
+    /// Whether the result store holds every row (the last statement of a
+    /// cell only), for the grid.
+    pub held: Option<Held>,
 }
 
 /// What a cell produced.
@@ -121,8 +125,9 @@ impl SqlSession {
             progress.rows.store(0, Ordering::Relaxed);
             let text = statement.to_string();
             query = is_query(&statement).then(|| text.clone());
-            let keep = if index + 1 == count { max_rows } else { 0 };
-            result = match self.run_statement(statement, keep, &progress).await {
+            let last = index + 1 == count;
+            let keep = if last { max_rows } else { 0 };
+            result = match self.run_statement(statement, keep, last, &progress).await {
                 Ok(result) => result,
                 Err(e) => return Err(self.explain_after_failure(&e, &text).await),
             };
@@ -176,6 +181,7 @@ impl SqlSession {
         &self,
         statement: datafusion::sql::parser::Statement,
         keep_rows: usize,
+        hold: bool,
         progress: &CellProgress,
     ) -> Result<Option<StatementResult>, DataFusionError> {
         let ctx = self.context();
@@ -195,9 +201,13 @@ impl SqlSession {
         let mut batches = Vec::new();
         let mut kept = 0usize;
         let mut total = 0u64;
+        let mut holding = (hold && !schema.fields().is_empty()).then(|| self.results().start());
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             total += batch.num_rows() as u64;
+            if let Some(holding) = holding.as_mut() {
+                holding.push(&batch);
+            }
             progress.rows.store(total, Ordering::Relaxed);
             if kept < keep_rows && batch.num_rows() > 0 {
                 let take = (keep_rows - kept).min(batch.num_rows());
@@ -211,10 +221,12 @@ impl SqlSession {
         if schema.fields().is_empty() {
             return Ok(None);
         }
+        let held = holding.map(|holding| self.results().finish(Arc::clone(&schema), holding));
         Ok(Some(StatementResult {
             schema,
             batches,
             total_rows: total,
+            held,
         }))
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use quarry_s3::S3Stores;
@@ -14,6 +14,7 @@ use crate::MemoryBudget;
 use crate::error::SqlError;
 use crate::parameters::Parameters;
 use crate::registry::S3AwareRegistry;
+use crate::results::ResultStore;
 
 /// How to build a [`SqlSession`].
 #[derive(Debug, Clone)]
@@ -54,6 +55,7 @@ pub struct SqlSession {
     s3: Arc<S3Stores>,
     memory: MemoryBudget,
     parameters: Parameters,
+    results: Arc<ResultStore>,
 }
 
 impl std::fmt::Debug for SqlSession {
@@ -71,12 +73,16 @@ impl SqlSession {
         // FairSpillPool lets spilling operators (sort, hash aggregate) share
         // the budget; TrackConsumersPool names the biggest consumers when a
         // query still runs out, which makes the error actionable.
-        let pool = TrackConsumersPool::new(
+        let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
             FairSpillPool::new(options.memory.pool_bytes),
             std::num::NonZeroUsize::new(3).expect("non-zero"),
-        );
+        ));
+        let results = Arc::new(ResultStore::new(
+            Arc::clone(&pool),
+            options.memory.pool_bytes,
+        ));
         let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(pool))
+            .with_memory_pool(pool)
             .with_object_store_registry(Arc::new(S3AwareRegistry::new(Arc::clone(&s3))))
             .with_cache_manager(
                 CacheManagerConfig::default().with_list_files_cache_ttl(Some(LISTING_FRESH_FOR)),
@@ -96,7 +102,13 @@ impl SqlSession {
             s3,
             memory: options.memory,
             parameters: Parameters::default(),
+            results,
         })
+    }
+
+    /// The results kept for the grid.
+    pub fn results(&self) -> &ResultStore {
+        &self.results
     }
 
     /// DataFusion's context, for callers that register tables themselves.

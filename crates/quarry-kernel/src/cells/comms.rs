@@ -2,29 +2,51 @@
 //!
 //! `quarry.tables` — for the data explorer: on open, and on each
 //! `{"request": "tables"}`, the kernel sends `{"tables": [{schema, name,
-//! kind, columns: [[name, type], …]}, …]}` from `information_schema`. A
-//! message it does not understand is answered with `{"error": "…"}` (one
-//! sentence); the comm and the kernel carry on.
+//! kind, columns: [[name, type], …]}, …]}` from `information_schema`.
+//!
+//! `quarry.results` — for the result grid: `{"request": "page", "result_id",
+//! "seq", "sort": [{column, descending}], "filters": [{column, op, value}],
+//! "offset", "limit"}` is answered with `{"seq", "page": {offset, rows,
+//! matching_rows, total_rows}}` (see [`quarry_sql::PageRequest`]), or
+//! `{"seq", "error", "gone"}` when the result cannot be paged (`gone`: the
+//! kernel restarted or dropped it, so the grid stops asking).
+//!
+//! A message a target does not understand is answered with `{"error": "…"}`
+//! (one sentence); the comm and the kernel carry on.
 
+use quarry_sql::{PageRequest, grid_rows};
 use serde_json::{Value, json};
 
 use super::QuarryHandler;
 use crate::protocol::Comm;
 
+const TABLES: &str = "quarry.tables";
+const RESULTS: &str = "quarry.results";
+
 /// The targets a frontend may open.
-pub(super) const TARGETS: [&str; 1] = ["quarry.tables"];
+pub(super) const TARGETS: [&str; 2] = [TABLES, RESULTS];
 
 impl QuarryHandler {
     pub(super) async fn comm_opened(&self, comm: &Comm) -> Result<(), String> {
-        self.send_tables(comm).await;
+        if comm.target() == TABLES {
+            self.send_tables(comm).await;
+        }
         Ok(())
     }
 
     pub(super) async fn comm_message(&self, comm: &Comm, data: &Value) {
-        match data.get("request").and_then(Value::as_str) {
-            Some("tables") => self.send_tables(comm).await,
-            Some(other) => comm.send(json!({"error": format!("quarry.tables does not know the request '{other}'; it answers {{\"request\": \"tables\"}}.")})),
-            None => comm.send(json!({"error": "A quarry.tables message needs a \"request\" field, e.g. {\"request\": \"tables\"}."})),
+        let request = data.get("request").and_then(Value::as_str);
+        match (comm.target(), request) {
+            (TABLES, Some("tables")) => self.send_tables(comm).await,
+            (RESULTS, Some("page")) => self.send_page(comm, data).await,
+            (target, Some(other)) => comm.send(json!({
+                "seq": data.get("seq"),
+                "error": format!("{target} does not know the request '{other}'; it answers {}.", known_request(target)),
+            })),
+            (target, None) => comm.send(json!({
+                "seq": data.get("seq"),
+                "error": format!("A {target} message needs a \"request\" field: {}.", known_request(target)),
+            })),
         }
     }
 
@@ -40,5 +62,51 @@ impl QuarryHandler {
             Err(_) => comm
                 .send(json!({"error": "Listing the tables stopped unexpectedly inside Quarry."})),
         }
+    }
+
+    /// One page of a held result, computed on the query executor.
+    async fn send_page(&self, comm: &Comm, data: &Value) {
+        let seq = data.get("seq").cloned().unwrap_or(Value::Null);
+        let fail = |error: String, gone: bool| {
+            comm.send(json!({"seq": seq, "error": error, "gone": gone}));
+        };
+        let Some(id) = data.get("result_id").and_then(Value::as_str) else {
+            return fail("A page request needs the \"result_id\" of a result.".into(), false);
+        };
+        let mut fields = data.clone();
+        if let Some(map) = fields.as_object_mut() {
+            for envelope in ["request", "result_id", "seq"] {
+                map.remove(envelope);
+            }
+        }
+        let request: PageRequest = match serde_json::from_value(fields) {
+            Ok(request) => request,
+            Err(e) => return fail(format!("The page request is not understood: {e}."), false),
+        };
+        let (session, id) = (self.session.clone(), id.to_string());
+        let page = self
+            .executor
+            .spawn(async move { session.result_page(&id, &request).await })
+            .await;
+        match page {
+            Ok(Ok(page)) => comm.send(json!({
+                "seq": seq,
+                "page": {
+                    "offset": page.offset,
+                    "rows": grid_rows(&page.batches),
+                    "matching_rows": page.matching_rows,
+                    "total_rows": page.total_rows,
+                },
+            })),
+            Ok(Err(e)) => fail(e.to_string(), e.is_gone()),
+            Err(_) => fail("Computing the page stopped unexpectedly inside Quarry.".into(), false),
+        }
+    }
+}
+
+fn known_request(target: &str) -> &'static str {
+    match target {
+        RESULTS => "{\"request\": \"page\", \"result_id\": …}",
+        _ => "{\"request\": \"tables\"}",
     }
 }

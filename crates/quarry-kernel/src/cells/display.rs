@@ -1,20 +1,42 @@
 //! Turning results and progress into MIME bundles.
 
 use jupyter_protocol::{Media, MediaType};
-use quarry_sql::RenderedTable;
+use quarry_sql::{RESULT_MIME, RenderedTable, ResultBundle};
+use serde_json::{Value, json};
+
+use super::present::LastQuery;
 
 const DATA_RESOURCE: &str = "application/vnd.dataresource+json";
 
-/// A table result: text, HTML and a data resource. JupyterLab draws the HTML;
-/// other frontends fall back to text.
-pub(super) fn table(rendered: RenderedTable) -> Media {
-    Media {
-        content: vec![
-            MediaType::Plain(rendered.plain),
-            MediaType::Html(rendered.html),
-            MediaType::Other((DATA_RESOURCE.into(), rendered.data_resource)),
-        ],
+/// A table result: text, HTML and a data resource, and for a result the
+/// grid can explore its `application/vnd.quarry.result+json`. JupyterLab
+/// with Quarry's extension draws the grid; without it, the HTML; other
+/// frontends fall back to text.
+pub(super) fn table(rendered: RenderedTable, grid: Option<Value>) -> Media {
+    let mut content = vec![
+        MediaType::Plain(rendered.plain),
+        MediaType::Html(rendered.html),
+        MediaType::Other((DATA_RESOURCE.into(), rendered.data_resource)),
+    ];
+    if let Some(grid) = grid {
+        content.push(MediaType::Other((RESULT_MIME.into(), grid)));
     }
+    Media { content }
+}
+
+/// The grid's bundle, with the cells its chart, profile and export
+/// buttons insert when the query that made the result is known.
+pub(super) fn grid(bundle: &ResultBundle<'_>, source: Option<&LastQuery>) -> Value {
+    let mut value = bundle.to_json();
+    if let Some(source) = source {
+        let below = source.cell_below();
+        value["actions"] = json!({
+            "chart": format!("%chart\n{below}"),
+            "profile": format!("%profile\n{below}"),
+            "export": format!("%export csv\n{below}"),
+        });
+    }
+    value
 }
 
 /// A short status line (progress, summaries) in text and HTML.

@@ -266,7 +266,7 @@ impl QuarryHandler {
         self.finish_spark_cell(
             outcome,
             interrupted,
-            &options,
+            (&options, charted.as_ref()),
             started.elapsed(),
             &status,
             outputs,
@@ -352,7 +352,7 @@ impl QuarryHandler {
         &self,
         outcome: Result<Option<SparkResult>, SparkError>,
         interrupted: bool,
-        options: &CellOptions,
+        (options, source): (&CellOptions, Option<&super::present::LastQuery>),
         elapsed: Duration,
         status: &StatusLine<'_>,
         outputs: &Outputs,
@@ -393,7 +393,15 @@ impl QuarryHandler {
         let shown = cap_rows(&result.batches, self.config().max_rows);
         let rendered =
             quarry_sql::render_batches(&result.schema, &shown, total as u64, Some(elapsed));
-        outputs.result(display::table(rendered));
+        // Spark's rows are in the kernel already: held, the grid pages them.
+        let held = self.session.results().hold(Arc::clone(&result.schema), &result.batches);
+        let bundle = quarry_sql::ResultBundle {
+            schema: &result.schema,
+            first_rows: &shown,
+            total_rows: total as u64,
+            held: &held,
+        };
+        outputs.result(display::table(rendered, Some(display::grid(&bundle, source))));
         Ok(())
     }
 

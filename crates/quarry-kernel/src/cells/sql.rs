@@ -4,9 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use quarry_sql::{CellOutcome, CellProgress, SqlError, human_duration, render_batches};
+use quarry_sql::{
+    CellOutcome, CellProgress, ResultBundle, SqlError, human_duration, render_batches,
+};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::present::LastQuery;
 use super::running::StatusLine;
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
@@ -55,7 +58,7 @@ impl QuarryHandler {
             ..
         })) = &ended
         {
-            self.remember_query(super::present::LastQuery::Sql(query.clone()));
+            self.remember_query(LastQuery::Sql(query.clone()));
         }
         finish_sql(ended, progress.elapsed(), &status, outputs)
     }
@@ -103,7 +106,17 @@ fn finish_sql(
                     result.total_rows,
                     Some(cell.elapsed),
                 );
-                outputs.result(display::table(rendered));
+                let source = cell.query.map(LastQuery::Sql);
+                let grid = result.held.as_ref().map(|held| {
+                    let bundle = ResultBundle {
+                        schema: &result.schema,
+                        first_rows: &result.batches,
+                        total_rows: result.total_rows,
+                        held,
+                    };
+                    display::grid(&bundle, source.as_ref())
+                });
+                outputs.result(display::table(rendered, grid));
             }
             Ok(())
         }

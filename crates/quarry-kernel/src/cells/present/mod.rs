@@ -42,6 +42,15 @@ impl LastQuery {
             LastQuery::Sql(sql) | LastQuery::Spark(sql) => sql,
         }
     }
+
+    /// The cell text below a presenting magic's line that runs this query
+    /// again: the SQL itself, or a `%%spark` cell.
+    pub(super) fn cell_below(&self) -> String {
+        match self {
+            LastQuery::Sql(sql) => sql.clone(),
+            LastQuery::Spark(sql) => format!("%%spark\n{sql}"),
+        }
+    }
 }
 
 /// The Spark query of a `%%spark` cell's body, or the sentence for an

@@ -141,7 +141,7 @@ impl S3 {
                     human_bytes(size)
                 );
                 rendered.plain = format!("{note}\n{}", rendered.plain);
-                self.outputs.display(display::table(rendered), None);
+                self.outputs.display(display::table(rendered, None), None);
             }
             Preview::Binary { size } => self.outputs.stdout(&format!(
                 "{url} is a binary file of {}.\n",
