@@ -28,26 +28,12 @@ from support.browser import (
     open_s3_panel,
     toast,
 )
-from support.jupyter import JupyterServer, server_env
+from support.jupyter import JupyterServer
+from support.lab import lab_env, run_notebook, screenshot
 from support.seaweed import Seaweed
 
-SCREENSHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
 READINGS = b"sensor,reading\ns1,10.5\ns2,20.25\ns3,30.0\n"
 BIG = 1200  # objects under data/big/: three pages of 500
-
-
-def lab_env(s3, credentials, quarry_bin, workdir, **extra):
-    env = server_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin, **extra})
-    # Keep JupyterLab's settings and workspaces out of the user's home.
-    for name in ("JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_CONFIG_DIR"):
-        path = workdir / name.lower()
-        path.mkdir(exist_ok=True)
-        env[name] = str(path)
-    # No "get notified about Jupyter news?" popup over the screenshots.
-    notification = workdir / "jupyterlab_settings_dir" / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True, exist_ok=True)
-    (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +62,6 @@ def platform(oidc, tmp_path_factory, quarry_bin):
 def browser():
     with Browser() as b:
         yield b
-
-
-def screenshot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 @pytest.fixture
@@ -289,31 +270,6 @@ CHART_NOTEBOOK = {
         ])
     ],
 }
-
-
-def run_notebook(page, lab, name, notebook):
-    """Writes `notebook` into the server's root, opens it and runs every
-    cell; returns the console errors the page logged meanwhile."""
-    (lab.root / name).write_text(json.dumps(notebook))
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.goto(lab.lab_url(f"lab/tree/{name}"))
-    panel = page.locator(".jp-NotebookPanel:visible")
-    # The kernel is connected and idle (the status bar says so), not just
-    # the notebook widget drawn.
-    expect(page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(timeout=60_000)
-    first_prompt = panel.locator(".jp-CodeCell").first.locator(".jp-InputArea-prompt")
-    for _ in range(3):
-        panel.locator(".jp-Notebook").first.click()
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            # "[*]:" while running, "[1]:" once done: either means it started.
-            expect(first_prompt).not_to_have_text("[ ]:", timeout=10_000)
-            break
-        except AssertionError:
-            page.keyboard.press("Escape")
-    return panel, errors
 
 
 def test_chart_cells_render_vega_charts(browser, platform):

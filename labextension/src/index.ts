@@ -1,6 +1,7 @@
 /**
  * Quarry's JupyterLab extension: the S3 panel (a file browser on an S3
- * drive), its commands, and the credentials status bar item.
+ * drive), its commands, the credentials status bar item, and the result
+ * grid that explores a Quarry result over its kernel.
  */
 
 import {
@@ -11,10 +12,13 @@ import {
 import { Clipboard, Notification } from '@jupyterlab/apputils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { QuarryApi } from './api';
 import { S3Drive } from './drive';
+import { gridRendererFactory } from './grid';
+import { notebookHost } from './notebook-host';
 import { createS3Browser } from './panel';
 import * as paths from './paths';
 import { queryInNotebook } from './query';
@@ -32,15 +36,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'quarry-jupyterlab:plugin',
   description: 'Browse, open, upload and query S3 from JupyterLab.',
   autoStart: true,
-  requires: [IFileBrowserFactory, INotebookTracker],
+  requires: [IFileBrowserFactory, INotebookTracker, IRenderMimeRegistry],
   optional: [ILayoutRestorer, IStatusBar],
   activate: (
     app: JupyterFrontEnd,
     factory: IFileBrowserFactory,
     notebooks: INotebookTracker,
+    rendermime: IRenderMimeRegistry,
     restorer: ILayoutRestorer | null,
     statusBar: IStatusBar | null
   ) => {
+    // Before any notebook opens: each notebook's registry is a clone of this one.
+    rendermime.addFactory(gridRendererFactory(notebookHost(notebooks)));
+
     const api = new QuarryApi(app.serviceManager.serverSettings);
     const drive = new S3Drive({ api });
     app.serviceManager.contents.addDrive(drive);

@@ -41,8 +41,8 @@ pub use parameters::{Parameter, Parameters, parse_value};
 pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use results::{
-    Filter, FilterOp, Held, Page, PageRequest, RESULT_MIME, RESULT_SHARE, ResultBundle, ResultError,
-    ResultStore, SortKey, grid_columns, grid_rows,
+    Filter, FilterOp, Held, Page, PageRequest, RESULT_MIME, RESULT_SHARE, ResultBundle,
+    ResultError, ResultStore, SortKey, grid_columns, grid_rows,
 };
 pub use run::{CellOutcome, CellProgress, StatementResult, StatementText};
 pub use session::{SessionOptions, SqlSession, default_target_partitions};

@@ -71,7 +71,10 @@ impl QuarryHandler {
             comm.send(json!({"seq": seq, "error": error, "gone": gone}));
         };
         let Some(id) = data.get("result_id").and_then(Value::as_str) else {
-            return fail("A page request needs the \"result_id\" of a result.".into(), false);
+            return fail(
+                "A page request needs the \"result_id\" of a result.".into(),
+                false,
+            );
         };
         let mut fields = data.clone();
         if let Some(map) = fields.as_object_mut() {
@@ -99,7 +102,10 @@ impl QuarryHandler {
                 },
             })),
             Ok(Err(e)) => fail(e.to_string(), e.is_gone()),
-            Err(_) => fail("Computing the page stopped unexpectedly inside Quarry.".into(), false),
+            Err(_) => fail(
+                "Computing the page stopped unexpectedly inside Quarry.".into(),
+                false,
+            ),
         }
     }
 }

@@ -119,8 +119,7 @@ impl ResultStore {
             batches: Vec::new(),
             bytes: 0,
             share: self.share,
-            reservation: MemoryConsumer::new("result being kept for the grid")
-                .register(&self.pool),
+            reservation: MemoryConsumer::new("result being kept for the grid").register(&self.pool),
             gave_up: false,
         }
     }

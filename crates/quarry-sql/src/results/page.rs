@@ -8,6 +8,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
+use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
 use crate::SqlSession;
@@ -161,14 +162,21 @@ impl SqlSession {
         }
         let held = self.results().get(id)?;
         let total_rows: u64 = held.batches.iter().map(|b| b.num_rows() as u64).sum();
-        let partitions = spread(&held.batches, self.context().state().config().target_partitions());
-        let table = MemTable::try_new(Arc::clone(&held.schema), partitions)
+        // Unsorted pages keep the result's own order, which only one lane
+        // preserves: DataFusion would otherwise split the held batches
+        // across partitions and interleave them. A sort may use every core.
+        let ctx = if request.sort.is_empty() {
+            let mut state = self.context().state();
+            state.config_mut().options_mut().execution.target_partitions = 1;
+            SessionContext::new_with_state(state)
+        } else {
+            self.context().clone()
+        };
+        let lanes = ctx.state().config().target_partitions();
+        let table = MemTable::try_new(Arc::clone(&held.schema), spread(&held.batches, lanes))
             .map_err(|e| ResultError::Query(self.explain(&e, "the held result")))?;
         let query_failed = |e| ResultError::Query(self.explain(&e, "the grid's page"));
-        let mut frame = self
-            .context()
-            .read_table(Arc::new(table))
-            .map_err(query_failed)?;
+        let mut frame = ctx.read_table(Arc::new(table)).map_err(query_failed)?;
         let mut matching_rows = total_rows;
         if !request.filters.is_empty() {
             for filter in &request.filters {

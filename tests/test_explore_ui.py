@@ -1,0 +1,166 @@
+"""Exploring results in a real browser: the result grid and the data
+explorer, in JupyterLab with the extension as pip installed it, the Quarry
+kernel, and a million rows in SeaweedFS read with STS credentials — driven
+by Playwright in headless Debian Chromium. Answers are checked against
+pyarrow computing the same thing from the same file."""
+
+import io
+import re
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from playwright.sync_api import expect
+
+from support.browser import Browser, open_lab
+from support.jupyter import JupyterServer
+from support.lab import lab_env, notebook, run_notebook, screenshot
+from support.seaweed import Seaweed
+
+ROWS = 1_000_000
+SITES = ["x", "north", "south", "east", "west", "harbour", "hill"]
+URL = "s3://data/grid/readings.parquet"
+
+
+def readings():
+    """A million readings: a permutation of values (so the maximum is not
+    near the start), seven sites."""
+    ids = pa.array(range(1, ROWS + 1), pa.int64())
+    reading = pc.divide(pc.cast(pc.remainder(pc.multiply(ids, 7919), 1_000_003), pa.float64()), 100.0)
+    site = pc.take(pa.array(SITES), pc.remainder(ids, len(SITES)))
+    return pa.table({"id": ids, "reading": reading, "site": site})
+
+
+@pytest.fixture(scope="module")
+def platform(oidc, tmp_path_factory, quarry_bin):
+    workdir = tmp_path_factory.mktemp("explore-ui")
+    table = readings()
+    with Seaweed(workdir / "s3", oidc, user_buckets=("data",)) as s3:
+        s3.create_bucket("data")
+        body = io.BytesIO()
+        pq.write_table(table, body, row_group_size=250_000)
+        s3.admin().put_object(Bucket="data", Key="grid/readings.parquet", Body=body.getvalue())
+        credentials = s3.assume_role(oidc.mint("alice"))
+        home = workdir / "home"
+        home.mkdir()
+        env = lab_env(s3, credentials, quarry_bin, workdir, JUPYTERHUB_USER="alice")
+        with JupyterServer(env, home, app="lab", base_url="/user/alice/") as lab:
+            yield lab, table
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.page()
+    yield page
+    page.context.close()
+
+
+def grid_of(panel, index):
+    return panel.locator(".jp-CodeCell").nth(index).locator(".quarry-Grid")
+
+
+def settled(grid):
+    """Waits until the grid is not waiting for the kernel."""
+    expect(grid).not_to_have_attribute("data-loading", "true", timeout=60_000)
+
+
+def cell_text(grid, row, column):
+    return grid.locator(f'tbody tr[data-row="{row}"] td').nth(column).inner_text()
+
+
+def test_the_grid_sorts_filters_and_pages_the_whole_result(page, platform):
+    lab, table = platform
+    panel, errors = run_notebook(page, lab, "grid.ipynb", notebook(f"SELECT * FROM '{URL}'"))
+    grid = grid_of(panel, 0)
+    expect(grid.locator(".quarry-Grid-range")).to_have_text("Rows 1–100 of 1,000,000", timeout=90_000)
+    expect(grid.locator("tbody tr")).to_have_count(100)
+    # Typed headers.
+    expect(grid.locator('th[data-column="reading"] .quarry-Grid-type')).to_have_text("Float64")
+
+    # Sort by reading, descending: the first row is the true maximum.
+    header = grid.locator('th[data-column="reading"]')
+    header.click()
+    expect(header).to_have_attribute("data-sort", "ascending")
+    settled(grid)
+    header.click()
+    expect(header).to_have_attribute("data-sort", "descending")
+    settled(grid)
+    assert float(cell_text(grid, 0, 1)) == pc.max(table["reading"]).as_py()
+    screenshot(page, "grid-sorted")
+
+    # Page 3 of that order is rows 201–300.
+    grid.locator('[data-action="next"]').click()
+    settled(grid)
+    grid.locator('[data-action="next"]').click()
+    settled(grid)
+    expect(grid.locator(".quarry-Grid-range")).to_have_text("Rows 201–300 of 1,000,000")
+    order = table.take(pc.sort_indices(table, sort_keys=[("reading", "descending")]))
+    assert int(cell_text(grid, 200, 0)) == order["id"][200].as_py()
+    assert int(cell_text(grid, 299, 0)) == order["id"][299].as_py()
+
+    # Filter site = 'x': the count shown is pyarrow's.
+    site_filter = grid.locator('input[data-column="site"]')
+    site_filter.fill("= x")
+    site_filter.press("Enter")
+    settled(grid)
+    matching = pc.sum(pc.equal(table["site"], "x")).as_py()
+    expect(grid.locator(".quarry-Grid-range")).to_have_text(
+        f"Rows 1–100 of {matching:,} matching (1,000,000 in all)"
+    )
+    assert {cell_text(grid, i, 2) for i in range(5)} == {"x"}
+    screenshot(page, "grid-filtered")
+    assert not [e for e in errors if "quarry" in e.lower()], errors
+
+
+def test_show_all_scrolls_a_million_rows_without_hanging(page, platform):
+    lab, table = platform
+    panel, _ = run_notebook(page, lab, "all.ipynb", notebook(f"SELECT * FROM '{URL}' ORDER BY id"))
+    grid = grid_of(panel, 0)
+    expect(grid.locator(".quarry-Grid-range")).to_have_text("Rows 1–100 of 1,000,000", timeout=90_000)
+    grid.locator('[data-action="all"]').click()
+    expect(grid).to_have_attribute("data-mode", "all")
+    settled(grid)
+    viewport = grid.locator(".quarry-Grid-viewport")
+    # To the very end, then the middle: each window's rows arrive, and the
+    # page keeps answering (a hung renderer would time this out).
+    for fraction, expected_row in ((1.0, ROWS - 1), (0.5, None)):
+        viewport.evaluate(f"v => {{ v.scrollTop = (v.scrollHeight - v.clientHeight) * {fraction}; }}")
+        if expected_row is not None:
+            last = grid.locator(f'tbody tr[data-row="{expected_row}"]')
+            expect(last).not_to_have_class(re.compile("quarry-Grid-loading"), timeout=30_000)
+            assert int(last.locator("td").first.inner_text()) == ROWS
+        started = time.monotonic()
+        page.evaluate("() => 1 + 1")
+        assert time.monotonic() - started < 5
+    rows = grid.locator("tbody tr:not(.quarry-Grid-loading)")
+    expect(rows.first).to_be_visible(timeout=30_000)
+    first_row = int(rows.first.get_attribute("data-row"))
+    assert int(rows.first.locator("td").first.inner_text()) == first_row + 1
+    assert grid.locator("tbody tr").count() < 40, "only the visible window is in the DOM"
+    screenshot(page, "grid-show-all")
+
+
+def test_after_a_restart_the_grid_says_the_result_is_gone(page, platform):
+    lab, _ = platform
+    panel, _ = run_notebook(page, lab, "restart.ipynb", notebook(f"SELECT * FROM '{URL}' LIMIT 1000"))
+    grid = grid_of(panel, 0)
+    expect(grid.locator(".quarry-Grid-range")).to_have_text("Rows 1–100 of 1,000", timeout=90_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Restart Kernel…$")).first.click()
+    page.locator(".jp-Dialog-button.jp-mod-accept").click()
+    message = grid.locator(".quarry-Grid-message")
+    expect(message).to_contain_text("this result is gone", timeout=30_000)
+    expect(grid.locator("tbody tr")).to_have_count(0)
+    # Sorting now cannot show stale rows either.
+    expect(grid.locator('[data-action="next"]')).to_be_disabled()
+    grid.locator('th[data-column="id"]').click()
+    expect(grid.locator("tbody tr")).to_have_count(0)
+    screenshot(page, "grid-gone")
