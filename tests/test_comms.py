@@ -98,3 +98,29 @@ def test_shutdown_closes_every_open_comm(kernel):
             break
     assert closed == set(ids)
     km.shutdown_kernel(now=False)
+
+
+def test_the_explorer_hears_of_new_tables_after_every_cell(kernel):
+    _, kc = kernel
+    comm_id = uuid.uuid4().hex
+    parent = send(kc, "comm_open", {"comm_id": comm_id, "target_name": "quarry.tables", "data": {}})
+    (first,) = comm_messages(kc, parent)
+    assert first["content"]["data"]["tables"] == []
+    assert first["content"]["data"]["spark_views"] is None, "no Spark session, no views"
+    # The explorer asks nothing: the kernel tells it after the cell.
+    msg_id = kc.execute("CREATE TABLE later AS SELECT 1 AS x, 'a' AS label")
+    pushed = None
+    while True:
+        msg = kc.get_iopub_msg(timeout=10)
+        if msg["msg_type"] == "comm_msg" and msg["content"]["comm_id"] == comm_id:
+            pushed = msg["content"]["data"]
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status" \
+                and msg["content"]["execution_state"] == "idle":
+            break
+    assert pushed is not None, "the listing arrives before the cell's idle"
+    (table,) = pushed["tables"]
+    assert (table["name"], table["columns"]) == ("later", [["x", "Int64"], ["label", "Utf8"]])
+    # Once closed, nothing more is sent to it.
+    send(kc, "comm_close", {"comm_id": comm_id, "data": {}})
+    run_cell(kc, "DROP TABLE later")
+    assert comm_info(kc) == {}

@@ -95,6 +95,11 @@ impl Comm {
         &self.target
     }
 
+    /// Whether the comm is still open (neither side has closed it).
+    pub fn is_open(&self) -> bool {
+        self.open.target(&self.id).is_some()
+    }
+
     /// Sends `data` to the frontend as a `comm_msg`.
     pub fn send(&self, data: Value) {
         self.iopub.send(

@@ -25,6 +25,7 @@ mod policy;
 mod server;
 mod session;
 mod start_options;
+mod views;
 
 pub use client::{QueryProgress, SparkResult};
 pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};
@@ -32,6 +33,7 @@ pub use error::SparkError;
 pub use policy::AdminPolicy;
 pub use server::{find_spark_home, spark_home_of_python};
 pub use session::{SessionConfig, SparkSession, StartStep};
+pub use views::SparkView;
 
 /// The Spark Connect protocol, generated from the `.proto` files of the
 /// Spark release Quarry targets.

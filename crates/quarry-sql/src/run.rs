@@ -114,6 +114,29 @@ impl SqlSession {
         max_rows: usize,
         progress: Arc<CellProgress>,
     ) -> Result<CellOutcome, SqlError> {
+        self.run_statements(sql, max_rows, progress, false).await
+    }
+
+    /// [`SqlSession::run_cell`] for a cell a person ran: the last
+    /// statement's rows are also kept in the [`ResultStore`](crate::ResultStore)
+    /// for the grid. Quarry's own queries (the catalog, previews, charts)
+    /// use `run_cell` so they never push a user's results out.
+    pub async fn run_notebook_cell(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        progress: Arc<CellProgress>,
+    ) -> Result<CellOutcome, SqlError> {
+        self.run_statements(sql, max_rows, progress, true).await
+    }
+
+    async fn run_statements(
+        &self,
+        sql: &str,
+        max_rows: usize,
+        progress: Arc<CellProgress>,
+        hold: bool,
+    ) -> Result<CellOutcome, SqlError> {
         let started = Instant::now();
         let statements = self.parse(sql)?;
         let count = statements.len();
@@ -127,7 +150,10 @@ impl SqlSession {
             query = is_query(&statement).then(|| text.clone());
             let last = index + 1 == count;
             let keep = if last { max_rows } else { 0 };
-            result = match self.run_statement(statement, keep, last, &progress).await {
+            result = match self
+                .run_statement(statement, keep, hold && last, &progress)
+                .await
+            {
                 Ok(result) => result,
                 Err(e) => return Err(self.explain_after_failure(&e, &text).await),
             };

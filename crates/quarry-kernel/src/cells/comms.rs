@@ -1,8 +1,10 @@
 //! Quarry's comm targets.
 //!
-//! `quarry.tables` — for the data explorer: on open, and on each
-//! `{"request": "tables"}`, the kernel sends `{"tables": [{schema, name,
-//! kind, columns: [[name, type], …]}, …]}` from `information_schema`.
+//! `quarry.tables` — for the data explorer: on open, after every cell, and
+//! on each `{"request": "tables"}`, the kernel sends `{"tables": [{schema,
+//! name, kind, columns: [[name, type], …]}, …], "spark_views": [{name,
+//! columns}, …] | null}` — the tables from `information_schema`, and while
+//! a `%spark` session runs its temporary views (`null` without one).
 //!
 //! `quarry.results` — for the result grid: `{"request": "page", "result_id",
 //! "seq", "sort": [{column, descending}], "filters": [{column, op, value}],
@@ -30,8 +32,27 @@ impl QuarryHandler {
     pub(super) async fn comm_opened(&self, comm: &Comm) -> Result<(), String> {
         if comm.target() == TABLES {
             self.send_tables(comm).await;
+            let mut explorers = self.explorers.lock().expect("explorers lock");
+            explorers.retain(Comm::is_open);
+            explorers.push(comm.clone());
         }
         Ok(())
+    }
+
+    /// Tells every open explorer what exists now (after a cell).
+    pub(super) async fn refresh_explorers(&self) {
+        let explorers: Vec<Comm> = {
+            let mut explorers = self.explorers.lock().expect("explorers lock");
+            explorers.retain(Comm::is_open);
+            explorers.clone()
+        };
+        if explorers.is_empty() {
+            return;
+        }
+        let listing = self.table_listing().await;
+        for comm in &explorers {
+            comm.send(listing.clone());
+        }
     }
 
     pub(super) async fn comm_message(&self, comm: &Comm, data: &Value) {
@@ -51,17 +72,40 @@ impl QuarryHandler {
     }
 
     async fn send_tables(&self, comm: &Comm) {
+        comm.send(self.table_listing().await);
+    }
+
+    /// The explorer's message: the kernel's tables and Spark's views.
+    async fn table_listing(&self) -> Value {
         let session = self.session.clone();
+        let spark = self.spark_session();
         let listed = self
             .executor
-            .spawn(async move { session.catalog().await })
+            .spawn(async move {
+                let tables = session.catalog().await;
+                let views = match spark {
+                    Some(spark) => Some(spark.temp_views().await),
+                    None => None,
+                };
+                (tables, views)
+            })
             .await;
-        match listed {
-            Ok(Ok(tables)) => comm.send(json!({"tables": tables})),
-            Ok(Err(e)) => comm.send(json!({"error": e.message})),
-            Err(_) => comm
-                .send(json!({"error": "Listing the tables stopped unexpectedly inside Quarry."})),
-        }
+        let Ok((tables, views)) = listed else {
+            return json!({"error": "Listing the tables stopped unexpectedly inside Quarry."});
+        };
+        let mut listing = match tables {
+            Ok(tables) => json!({"tables": tables}),
+            Err(e) => return json!({"error": e.message}),
+        };
+        listing["spark_views"] = match views {
+            None => Value::Null,
+            Some(Ok(views)) => json!(views),
+            Some(Err(e)) => {
+                listing["spark_error"] = json!(format!("Spark's views could not be listed: {e}"));
+                json!([])
+            }
+        };
+        listing
     }
 
     /// One page of a held result, computed on the query executor.

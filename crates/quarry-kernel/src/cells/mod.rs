@@ -60,6 +60,8 @@ pub struct QuarryHandler {
     spark: Mutex<Option<Arc<quarry_spark::SparkSession>>>,
     /// The query behind the last result shown, for `%chart` alone.
     last_query: Mutex<Option<present::LastQuery>>,
+    /// Open `quarry.tables` comms, told what exists after every cell.
+    explorers: Mutex<Vec<Comm>>,
 }
 
 impl QuarryHandler {
@@ -73,21 +75,16 @@ impl QuarryHandler {
             cells_started: Default::default(),
             spark: Mutex::new(None),
             last_query: Mutex::new(None),
+            explorers: Mutex::new(Vec::new()),
         }
     }
 
     fn config(&self) -> CellsConfig {
         self.config.lock().expect("config lock").clone()
     }
-}
 
-#[async_trait]
-impl Handler for QuarryHandler {
-    fn kernel_info(&self) -> KernelInfoReply {
-        kernel_info::reply()
-    }
-
-    async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+    /// Runs one cell: its magics in order, then its SQL or Spark SQL.
+    async fn execute_cell(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
         match Cell::parse(code) {
             Cell::Spark {
                 options,
@@ -112,6 +109,21 @@ impl Handler for QuarryHandler {
                 self.run_sql(sql, outputs).await
             }
         }
+    }
+}
+
+#[async_trait]
+impl Handler for QuarryHandler {
+    fn kernel_info(&self) -> KernelInfoReply {
+        kernel_info::reply()
+    }
+
+    async fn execute(&self, code: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+        let outcome = self.execute_cell(code, outputs).await;
+        // A cell may have created, dropped or replaced tables (or Spark
+        // views): the data explorer shows what exists now.
+        self.refresh_explorers().await;
+        outcome
     }
 
     async fn complete(&self, code: &str, cursor_pos: usize) -> CompleteReply {

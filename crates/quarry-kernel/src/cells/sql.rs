@@ -32,7 +32,7 @@ impl QuarryHandler {
             (self.session.clone(), sql.to_string(), Arc::clone(&progress));
         let mut task = self.executor.spawn(async move {
             session
-                .run_cell(&owned_sql, config.max_rows, task_progress)
+                .run_notebook_cell(&owned_sql, config.max_rows, task_progress)
                 .await
         });
         let mut status = StatusLine::new(outputs);

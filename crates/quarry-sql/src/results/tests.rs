@@ -8,7 +8,7 @@ use crate::session::test_session;
 
 async fn held_result(session: &crate::SqlSession, sql: &str) -> String {
     let outcome = session
-        .run_cell(sql, 10, Arc::new(CellProgress::default()))
+        .run_notebook_cell(sql, 10, Arc::new(CellProgress::default()))
         .await
         .expect("cell runs");
     match outcome.result.expect("a result").held {
@@ -170,7 +170,7 @@ async fn a_result_past_the_share_is_not_held_and_frees_its_memory() {
     let rows = session.results().share() / 8 * 2;
     let sql = format!("SELECT value FROM generate_series(1, {rows}) AS t(value)");
     let outcome = session
-        .run_cell(&sql, 10, Arc::new(CellProgress::default()))
+        .run_notebook_cell(&sql, 10, Arc::new(CellProgress::default()))
         .await
         .unwrap();
     let held = outcome.result.unwrap().held.unwrap();
@@ -225,7 +225,7 @@ async fn nested_values_are_json_and_big_integers_exact() {
 async fn earlier_statements_and_ddl_are_not_held() {
     let session = test_session();
     let outcome = session
-        .run_cell(
+        .run_notebook_cell(
             "CREATE TABLE t AS SELECT 1 AS a; SELECT * FROM t",
             10,
             Arc::new(CellProgress::default()),
@@ -271,4 +271,15 @@ async fn unsorted_pages_keep_the_results_order() {
         .await
         .unwrap();
     assert_eq!(column_text(&filtered, 0), vec![json!("50101")]);
+}
+
+#[tokio::test]
+async fn quarrys_own_queries_are_not_held() {
+    let session = test_session();
+    session
+        .run_cell("SELECT 1 AS one", 10, Arc::default())
+        .await
+        .unwrap();
+    session.catalog().await.unwrap();
+    assert!(session.results().ids().is_empty());
 }
