@@ -18,6 +18,7 @@ from support.browser import Browser, open_lab
 from support.jupyter import JupyterServer
 from support.lab import lab_env, notebook, run_notebook, screenshot
 from support.seaweed import Seaweed
+from support.spark import spark_home
 
 ROWS = 1_000_000
 SITES = ["x", "north", "south", "east", "west", "harbour", "hill"]
@@ -45,7 +46,7 @@ def platform(oidc, tmp_path_factory, quarry_bin):
         credentials = s3.assume_role(oidc.mint("alice"))
         home = workdir / "home"
         home.mkdir()
-        env = lab_env(s3, credentials, quarry_bin, workdir, JUPYTERHUB_USER="alice")
+        env = lab_env(s3, credentials, quarry_bin, workdir, JUPYTERHUB_USER="alice", SPARK_HOME=spark_home())
         with JupyterServer(env, home, app="lab", base_url="/user/alice/") as lab:
             yield lab, table
 
@@ -164,3 +165,80 @@ def test_after_a_restart_the_grid_says_the_result_is_gone(page, platform):
     grid.locator('th[data-column="id"]').click()
     expect(grid.locator("tbody tr")).to_have_count(0)
     screenshot(page, "grid-gone")
+
+
+def open_explorer(page):
+    tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="quarry-data-explorer"]')
+    explorer = page.locator("#quarry-data-explorer")
+    for _ in range(3):
+        if explorer.is_visible():
+            break
+        tab.click()
+        try:
+            expect(explorer).to_be_visible(timeout=3_000)
+        except AssertionError:
+            continue
+    expect(explorer).to_be_visible()
+    return explorer
+
+
+def wait_for_prompt(cell, number, timeout=120_000):
+    expect(cell.locator(".jp-InputArea-prompt")).to_have_text(f"[{number}]:", timeout=timeout)
+
+
+def test_the_explorer_lists_tables_and_spark_views_as_cells_make_them(page, platform):
+    lab, _ = platform
+    panel, _ = run_notebook(
+        page,
+        lab,
+        "explorer.ipynb",
+        notebook(
+            f"CREATE TABLE readings AS SELECT * FROM '{URL}' LIMIT 1000",
+            "%spark start",
+            "%%spark\nCREATE TEMPORARY VIEW trips AS SELECT 1 AS fare, 'a' AS zone",
+            "",
+        ),
+    )
+    explorer = open_explorer(page)
+    cells = panel.locator(".jp-CodeCell")
+    wait_for_prompt(cells.nth(0), 1)
+    # The kernel sends the list before the cell's reply: it is there at once.
+    table = explorer.locator('.quarry-Explorer-item[data-name="readings"]')
+    expect(table).to_be_visible(timeout=1_000)
+    expect(table.locator(".quarry-Explorer-kind")).to_have_text("table")
+    table.locator(".quarry-Explorer-caret").click()
+    expect(table.locator(".quarry-Explorer-columns li")).to_have_count(3)
+    expect(table.locator('li[data-column="reading"]')).to_contain_text("Float64")
+
+    # Spark's temporary views appear while the session runs.
+    wait_for_prompt(cells.nth(2), 3, timeout=300_000)
+    view = explorer.locator('.quarry-Explorer-item[data-name="trips"][data-kind="spark view"]')
+    expect(view).to_be_visible(timeout=5_000)
+    view.locator(".quarry-Explorer-caret").click()
+    expect(view.locator(".quarry-Explorer-columns li")).to_have_count(2)
+    screenshot(page, "explorer")
+
+    # Clicking a name inserts it at the cursor of the active cell.
+    last = cells.nth(3)
+    last.locator(".cm-content").click()
+    page.keyboard.type("SELECT count(*) FROM ")
+    table.locator(".quarry-Explorer-name").click()
+    expect(last.locator(".cm-content")).to_have_text("SELECT count(*) FROM readings")
+
+    # Its menu writes and runs a query below the active cell.
+    table.locator(".quarry-Explorer-line").click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="SELECT … LIMIT 100").first.click()
+    inserted = panel.locator(".jp-CodeCell").nth(4)
+    expect(inserted.locator(".cm-content")).to_have_text("SELECT * FROM readings LIMIT 100")
+    expect(inserted.locator(".quarry-Grid .quarry-Grid-range")).to_have_text("Rows 1–100 of 100", timeout=60_000)
+
+    # After %spark stop the views are gone.
+    inserted.locator(".cm-content").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type("%spark stop")
+    page.keyboard.press("Shift+Enter")
+    expect(view).to_have_count(0, timeout=60_000)
+    expect(explorer.locator('[data-section="Spark views"]')).to_have_count(0)
+    expect(table).to_be_visible()

@@ -17,6 +17,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { QuarryApi } from './api';
 import { S3Drive } from './drive';
+import { DataExplorer } from './explorer';
 import { gridRendererFactory } from './grid';
 import { notebookHost } from './notebook-host';
 import { createS3Browser } from './panel';
@@ -30,6 +31,9 @@ export namespace CommandIDs {
   export const query = 'quarry:query-in-notebook';
   export const refresh = 'quarry:refresh-s3';
   export const loadMore = 'quarry:load-more';
+  export const explorerSelect = 'quarry:explorer-select';
+  export const explorerProfile = 'quarry:explorer-profile';
+  export const explorerChart = 'quarry:explorer-chart';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -104,6 +108,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
           Notification.error(`Could not open a Quarry notebook: ${error instanceof Error ? error.message : error}`);
         }
       }
+    });
+
+    const explorer = new DataExplorer(notebooks);
+    app.shell.add(explorer, 'left', { rank: 111 });
+    restorer?.add(explorer, 'quarry-data-explorer');
+    const explorerEntries: [string, string, 'select' | 'profile' | 'chart'][] = [
+      [CommandIDs.explorerSelect, 'SELECT … LIMIT 100', 'select'],
+      [CommandIDs.explorerProfile, 'Profile', 'profile'],
+      [CommandIDs.explorerChart, 'Chart', 'chart']
+    ];
+    explorerEntries.forEach(([id, label, action], rank) => {
+      app.commands.addCommand(id, { label, execute: () => explorer.run(action) });
+      app.contextMenu.addItem({ command: id, selector: '.quarry-Explorer-line', rank });
     });
 
     const selector = '.quarry-S3Browser .jp-DirListing-item[data-isdir]';

@@ -10,6 +10,17 @@ import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/no
 
 import { GridHost } from './grid';
 
+/** Inserts `source` as a cell below cell `index` (or the active cell) and runs it. */
+export async function insertAndRun(panel: NotebookPanel, source: string, index = -1): Promise<void> {
+  const notebook = panel.content;
+  if (index >= 0) {
+    notebook.activeCellIndex = index;
+  }
+  NotebookActions.insertBelow(notebook);
+  notebook.activeCell?.model.sharedModel.setSource(source);
+  await NotebookActions.run(notebook, panel.sessionContext);
+}
+
 export function notebookHost(notebooks: INotebookTracker): GridHost {
   const panelOf = (node: HTMLElement): NotebookPanel | null =>
     notebooks.find(panel => panel.node.contains(node)) ?? null;
@@ -21,14 +32,8 @@ export function notebookHost(notebooks: INotebookTracker): GridHost {
         Notification.error('This result is not in an open notebook.');
         return;
       }
-      const notebook = panel.content;
-      const index = notebook.widgets.findIndex(cell => cell.node.contains(node));
-      if (index >= 0) {
-        notebook.activeCellIndex = index;
-      }
-      NotebookActions.insertBelow(notebook);
-      notebook.activeCell?.model.sharedModel.setSource(source);
-      await NotebookActions.run(notebook, panel.sessionContext);
+      const index = panel.content.widgets.findIndex(cell => cell.node.contains(node));
+      await insertAndRun(panel, source, index);
     },
     copy: text => {
       Clipboard.copyToSystem(text);
