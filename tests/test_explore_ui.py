@@ -214,6 +214,7 @@ def test_the_explorer_lists_tables_and_spark_views_as_cells_make_them(page, plat
     wait_for_prompt(cells.nth(2), 3, timeout=300_000)
     view = explorer.locator('.quarry-Explorer-item[data-name="trips"][data-kind="spark view"]')
     expect(view).to_be_visible(timeout=5_000)
+    expect(cells.nth(2).locator(".quarry-Grid")).to_have_count(0)  # a statement: nothing to explore
     view.locator(".quarry-Explorer-caret").click()
     expect(view.locator(".quarry-Explorer-columns li")).to_have_count(2)
     screenshot(page, "explorer")

@@ -394,20 +394,21 @@ impl QuarryHandler {
         let rendered =
             quarry_sql::render_batches(&result.schema, &shown, total as u64, Some(elapsed));
         // Spark's rows are in the kernel already: held, the grid pages them.
-        let held = self
-            .session
-            .results()
-            .hold(Arc::clone(&result.schema), &result.batches);
-        let bundle = quarry_sql::ResultBundle {
-            schema: &result.schema,
-            first_rows: &shown,
-            total_rows: total as u64,
-            held: &held,
-        };
-        outputs.result(display::table(
-            rendered,
-            Some(display::grid(&bundle, source)),
-        ));
+        // A statement (CREATE VIEW …) answers with no columns: nothing to explore.
+        let grid = (!result.schema.fields().is_empty()).then(|| {
+            let held = self
+                .session
+                .results()
+                .hold(Arc::clone(&result.schema), &result.batches);
+            let bundle = quarry_sql::ResultBundle {
+                schema: &result.schema,
+                first_rows: &shown,
+                total_rows: total as u64,
+                held: &held,
+            };
+            display::grid(&bundle, source)
+        });
+        outputs.result(display::table(rendered, grid));
         Ok(())
     }
 
