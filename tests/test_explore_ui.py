@@ -1,5 +1,5 @@
-"""Exploring results in a real browser: the result grid and the data
-explorer, in JupyterLab with the extension as pip installed it, the Quarry
+"""Exploring in a real browser: the result grid, the data explorer and the
+S3 panel's go-to, search, pins and preview, in JupyterLab with the extension as pip installed it, the Quarry
 kernel, and a million rows in SeaweedFS read with STS credentials — driven
 by Playwright in headless Debian Chromium. Answers are checked against
 pyarrow computing the same thing from the same file."""
@@ -7,6 +7,7 @@ pyarrow computing the same thing from the same file."""
 import io
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from playwright.sync_api import expect
 
-from support.browser import Browser, open_lab
+from support.browser import Browser, listing_item, open_folder, open_lab, open_s3_panel
 from support.jupyter import JupyterServer
 from support.lab import lab_env, notebook, run_notebook, screenshot
 from support.seaweed import Seaweed
@@ -23,6 +24,18 @@ from support.spark import spark_home
 ROWS = 1_000_000
 SITES = ["x", "north", "south", "east", "west", "harbour", "hill"]
 URL = "s3://data/grid/readings.parquet"
+MANY = 5_000  # objects under data/many/
+# A MinIO-style grant: alice may list and read shared/team/, which
+# ListBuckets therefore does not show her.
+SHARED_TEAM = [
+    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::shared/*"]},
+    {
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": ["arn:aws:s3:::shared"],
+        "Condition": {"StringLike": {"s3:prefix": ["team/*"]}},
+    },
+]
 
 
 def readings():
@@ -38,11 +51,19 @@ def readings():
 def platform(oidc, tmp_path_factory, quarry_bin):
     workdir = tmp_path_factory.mktemp("explore-ui")
     table = readings()
-    with Seaweed(workdir / "s3", oidc, user_buckets=("data",)) as s3:
-        s3.create_bucket("data")
+    with Seaweed(workdir / "s3", oidc, user_buckets=("data",), extra_statements=SHARED_TEAM) as s3:
+        for bucket in ("data", "shared"):
+            s3.create_bucket(bucket)
+        admin = s3.admin()
         body = io.BytesIO()
         pq.write_table(table, body, row_group_size=250_000)
-        s3.admin().put_object(Bucket="data", Key="grid/readings.parquet", Body=body.getvalue())
+        admin.put_object(Bucket="data", Key="grid/readings.parquet", Body=body.getvalue())
+        admin.put_object(Bucket="shared", Key="team/notes.csv", Body=b"who,what\nalice,grid\n")
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(
+                lambda i: admin.put_object(Bucket="data", Key=f"many/obj-{i:05d}.txt", Body=f"object {i}\n".encode()),
+                range(MANY),
+            ))
         credentials = s3.assume_role(oidc.mint("alice"))
         home = workdir / "home"
         home.mkdir()
@@ -243,3 +264,58 @@ def test_the_explorer_lists_tables_and_spark_views_as_cells_make_them(page, plat
     expect(view).to_have_count(0, timeout=60_000)
     expect(explorer.locator('[data-section="Spark views"]')).to_have_count(0)
     expect(table).to_be_visible()
+
+
+def test_the_s3_panel_goes_anywhere_searches_pins_and_previews(page, platform):
+    lab, table = platform
+    open_lab(page, lab.lab_url("lab?reset"))
+    open_s3_panel(page)
+    panel = page.locator("#quarry-s3-browser")
+    expect(listing_item(page, "data")).to_be_visible()
+    expect(listing_item(page, "shared")).to_have_count(0)  # ListBuckets hides it
+
+    # Go to a prefix the policy grants.
+    goto = panel.locator(".quarry-Goto")
+    goto.fill("s3://shared/team/")
+    goto.press("Enter")
+    expect(panel.locator(".jp-BreadCrumbs")).to_contain_text("team")
+    expect(listing_item(page, "notes.csv")).to_be_visible()
+    # Pin it, go elsewhere, come back through the pin.
+    panel.locator(".quarry-Pin").click()
+    chip = panel.locator('.quarry-PinChip[data-path="shared/team"]')
+    expect(chip).to_have_text("s3://shared/team/")
+    goto.fill("s3://data/")
+    goto.press("Enter")
+    expect(listing_item(page, "many")).to_be_visible()
+    chip.click()
+    expect(listing_item(page, "notes.csv")).to_be_visible()
+
+    # Search a folder of 5,000 by key prefix, as you type.
+    goto.fill("s3://data/many/")
+    goto.press("Enter")
+    expect(panel.locator(".jp-BreadCrumbs")).to_contain_text("many")
+    goto.fill("obj-0499")
+    results = panel.locator(".quarry-SearchResult")
+    expect(results).to_have_count(10, timeout=10_000)
+    expect(panel.locator(".quarry-SearchSummary")).to_have_text("10 starting with “obj-0499”")
+    panel.locator('.quarry-SearchResult[data-path="data/many/obj-04997.txt"]').click()
+    preview = panel.locator(".quarry-Preview")
+    expect(preview.locator(".quarry-Preview-text")).to_have_text("object 4997")
+    screenshot(page, "s3-search")
+
+    # Preview a Parquet file: its footer and first rows.
+    goto.fill("s3://data/grid/")
+    goto.press("Enter")
+    listing_item(page, "readings.parquet").click()
+    expect(preview.locator(".quarry-Preview-summary")).to_have_text("1,000,000 rows · 4 row groups", timeout=30_000)
+    expect(preview.locator(".quarry-Preview-schema tbody tr")).to_have_count(3)
+    reading = preview.locator('.quarry-Preview-schema tr[data-column="reading"] td')
+    expect(reading.nth(1)).to_have_text("Float64")
+    assert float(reading.nth(4).inner_text()) == pc.max(table["reading"]).as_py()
+    expect(preview.locator(".quarry-Preview-rows tbody tr")).to_have_count(20)
+    # The file's first rows, in order.
+    expect(preview.locator(".quarry-Preview-rows tbody tr").first.locator("td").first).to_have_text("1")
+    screenshot(page, "s3-preview")
+    preview.locator('[data-action="query"]').click()
+    cell = page.locator(".jp-NotebookPanel:visible .jp-CodeCell").last
+    expect(cell.locator(".quarry-Grid .quarry-Grid-range")).to_have_text("Rows 1–100 of 100", timeout=60_000)

@@ -1091,6 +1091,19 @@ export interface components {
             table?: Record<string, never>;
             text?: string;
             truncated?: boolean;
+            /** @description For a Parquet file: its footer (rows, row groups, per-column statistics); null when it has none. */
+            parquet?: {
+                rows: number;
+                row_groups: number;
+                columns: {
+                    name: string;
+                    type: string;
+                    nulls?: number | null;
+                    min?: string | null;
+                    max?: string | null;
+                    compressed_bytes: number;
+                }[];
+            } | null;
         };
         UploadProgress: {
             upload_id?: string;

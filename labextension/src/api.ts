@@ -19,6 +19,7 @@ export type ObjectMeta = components['schemas']['ObjectMeta'];
 export type UploadProgress = components['schemas']['UploadProgress'];
 export type WhoAmIReply = components['schemas']['WhoAmI'];
 export type CopyResult = components['schemas']['CopyResult'];
+export type Preview = components['schemas']['Preview'];
 
 /** A failed API call, with the backend's stable code and its sentence. */
 export class QuarryApiError extends Error {
@@ -53,6 +54,11 @@ export class QuarryApi {
 
   objects(bucket: string, prefix: string, token: string | null, limit?: number): Promise<Listing> {
     return this.request('GET', 'objects', { bucket, prefix, token, limit });
+  }
+
+  /** First rows of a table file (with a Parquet file's footer), or the head of a text. */
+  preview(bucket: string, key: string): Promise<Preview> {
+    return this.request('GET', 'preview', { bucket, key });
   }
 
   object(bucket: string, key: string): Promise<ObjectMeta> {

@@ -22,7 +22,7 @@ import { gridRendererFactory } from './grid';
 import { notebookHost } from './notebook-host';
 import { createS3Browser } from './panel';
 import * as paths from './paths';
-import { queryInNotebook } from './query';
+import { cellInNotebook, queryInNotebook } from './query';
 import { CredentialStatusItem } from './status';
 
 /** Command ids, for the context menu and for tests. */
@@ -58,7 +58,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.serviceManager.contents.addDrive(drive);
 
     const status = statusBar ? new CredentialStatusItem(api) : null;
-    const { browser } = createS3Browser({ app, factory, drive, api, onFailure: () => void status?.refresh() });
+    const notebookFailed = (error: unknown) =>
+      Notification.error(`Could not open a Quarry notebook: ${error instanceof Error ? error.message : error}`);
+    const previewActions = {
+      query: (url: string) => void queryInNotebook(app, notebooks, url).catch(notebookFailed),
+      profile: (url: string) =>
+        void cellInNotebook(app, notebooks, `%profile '${url.replace(/'/g, "''")}'`).catch(notebookFailed)
+    };
+    const { browser } = createS3Browser({
+      app,
+      factory,
+      drive,
+      api,
+      onFailure: () => void status?.refresh(),
+      previewActions
+    });
     app.shell.add(browser, 'left', { rank: 110 });
     restorer?.add(browser, 'quarry-s3-browser');
 

@@ -15,10 +15,12 @@ import {
   ToolbarButton,
   fileUploadIcon
 } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
+import { PanelLayout, Widget } from '@lumino/widgets';
 
 import { QuarryApi, QuarryApiError } from './api';
 import { S3Drive } from './drive';
+import { S3Navigator } from './navigator';
+import { PreviewActions, PreviewPane } from './preview-pane';
 import * as paths from './paths';
 import { UploadList, Uploader } from './uploader';
 
@@ -40,6 +42,8 @@ export interface S3BrowserOptions {
   api: QuarryApi;
   /** Called after an S3 failure (the status item re-checks credentials). */
   onFailure?: (error: QuarryApiError) => void;
+  /** What the preview pane's buttons do. */
+  previewActions: PreviewActions;
 }
 
 export function createS3Browser(options: S3BrowserOptions): { browser: FileBrowser; uploader: Uploader } {
@@ -61,10 +65,39 @@ export function createS3Browser(options: S3BrowserOptions): { browser: FileBrows
   routeUploads(browser, drive, uploader);
   confirmDeletes(browser);
   addToolbar(browser, drive, uploader);
+  const preview = new PreviewPane(api, options.previewActions);
+  const navigator = new S3Navigator(browser, api, path => {
+    void browser.model.cd(`/${paths.dirname(path)}`).then(() => {
+      void browser.selectItemByName(paths.basename(path));
+      void preview.showObject(path);
+    });
+  });
+  // Below the toolbar, above the breadcrumbs and the listing.
+  (browser.layout as PanelLayout).insertWidget(1, navigator);
   browser.addWidget(new LoadMoreBar(browser, drive));
+  browser.addWidget(preview);
   browser.addWidget(new UploadList(uploader));
+  followSelection(browser, preview);
   reportFailures(drive, options.onFailure);
   return { browser, uploader };
+}
+
+/** Previews the one selected object; a folder, or several, hide the pane. */
+function followSelection(browser: FileBrowser, preview: PreviewPane): void {
+  const update = () => {
+    const selected = Array.from(browser.selectedItems());
+    const only = selected.length === 1 && selected[0].type !== 'directory' ? selected[0] : null;
+    void preview.showObject(only ? paths.normalize(only.path) : null);
+  };
+  // The listing has no selection signal: read it after each click or key.
+  for (const event of ['click', 'keyup'] as const) {
+    browser.node.addEventListener(event, target => {
+      if ((target.target as HTMLElement).closest('.jp-DirListing')) {
+        window.setTimeout(update, 0);
+      }
+    });
+  }
+  browser.model.pathChanged.connect(() => void preview.showObject(null));
 }
 
 /**

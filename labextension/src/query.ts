@@ -15,10 +15,15 @@ import { queryFor } from './paths';
 /** The kernelspec name Quarry installs (a contract: see the top-level README). */
 export const KERNEL_NAME = 'quarry';
 
-export async function queryInNotebook(
+export function queryInNotebook(app: JupyterFrontEnd, tracker: INotebookTracker, url: string): Promise<NotebookPanel> {
+  return cellInNotebook(app, tracker, queryFor(url));
+}
+
+/** Runs `source` as a new cell of a Quarry notebook (the active one when it is Quarry's). */
+export async function cellInNotebook(
   app: JupyterFrontEnd,
   tracker: INotebookTracker,
-  url: string
+  source: string
 ): Promise<NotebookPanel> {
   const isQuarry = (p: NotebookPanel | null): p is NotebookPanel =>
     !!p &&
@@ -46,7 +51,7 @@ export async function queryInNotebook(
     }
     NotebookActions.insertBelow(notebook);
   }
-  notebook.activeCell?.model.sharedModel.setSource(queryFor(url));
+  notebook.activeCell?.model.sharedModel.setSource(source);
   await NotebookActions.run(notebook, panel.sessionContext);
   return panel;
 }

@@ -31,7 +31,7 @@ def weed_binary():
     return found
 
 
-def user_policy(buckets):
+def user_policy(buckets, extra_statements=()):
     resources = []
     for bucket in buckets:
         resources += [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
@@ -40,6 +40,7 @@ def user_policy(buckets):
         "Statement": [
             {"Effect": "Allow", "Action": ["s3:*"], "Resource": resources},
             {"Effect": "Allow", "Action": ["sts:ValidateSession"], "Resource": ["*"]},
+            *extra_statements,
         ],
     }
 
@@ -47,11 +48,14 @@ def user_policy(buckets):
 class Seaweed:
     """A running SeaweedFS. `user_buckets` are the ones the STS role may use."""
 
-    def __init__(self, workdir, issuer, user_buckets=("data", "demo"), max_session="12h", claim_policies=None):
+    def __init__(self, workdir, issuer, user_buckets=("data", "demo"), max_session="12h", claim_policies=None,
+                 extra_statements=()):
         """`max_session` caps every STS session: "20s" makes credentials
         that really expire during a test. `claim_policies` ({name: buckets})
         turns on MinIO-style claim mode: the token's `policy` claim names
-        the policy, and AssumeRoleWithWebIdentity needs no RoleArn."""
+        the policy, and AssumeRoleWithWebIdentity needs no RoleArn.
+        `extra_statements` are added to the role's policy."""
+        self.extra_statements = list(extra_statements)
         self.dir = Path(workdir)
         self.claim_policies = dict(claim_policies or {})
         self.max_session = max_session
@@ -112,7 +116,7 @@ class Seaweed:
                     "attachedPolicies": ["QuarryUserPolicy"],
                 }
             ],
-            "policies": [{"name": "QuarryUserPolicy", "document": user_policy(self.user_buckets)}]
+            "policies": [{"name": "QuarryUserPolicy", "document": user_policy(self.user_buckets, self.extra_statements)}]
             + [{"name": name, "document": user_policy(buckets)} for name, buckets in self.claim_policies.items()],
         }
         (self.dir / "identities.json").write_text(json.dumps(identities))

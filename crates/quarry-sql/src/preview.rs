@@ -47,7 +47,11 @@ impl SqlSession {
                 .map_err(SqlError::from_failure)?;
             let url = location.to_string();
             let sql = format!("SELECT * FROM '{}' LIMIT {rows}", url.replace('\'', "''"));
-            let outcome = self.run_cell(&sql, rows, Default::default()).await?;
+            // One lane: the file's first rows, not whichever partition answers first.
+            let outcome = self
+                .in_one_lane()
+                .run_cell(&sql, rows, Default::default())
+                .await?;
             let result = outcome
                 .result
                 .ok_or_else(|| SqlError::config("The preview query returned no table."))?;

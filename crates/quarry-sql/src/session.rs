@@ -106,6 +106,19 @@ impl SqlSession {
         })
     }
 
+    /// The same session (tables, memory, parameters) planning every query
+    /// as one partition, so rows come out in the order they are read: a
+    /// file's first rows, a held result's own order. Slower on big scans;
+    /// for answers whose order matters and whose size is small.
+    pub fn in_one_lane(&self) -> SqlSession {
+        let mut state = self.ctx.state();
+        state.config_mut().options_mut().execution.target_partitions = 1;
+        SqlSession {
+            ctx: SessionContext::new_with_state(state),
+            ..self.clone()
+        }
+    }
+
     /// The results kept for the grid.
     pub fn results(&self) -> &ResultStore {
         &self.results

@@ -8,7 +8,6 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{Column, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{Expr, SortExpr, cast, lit};
-use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 
 use crate::SqlSession;
@@ -165,13 +164,12 @@ impl SqlSession {
         // Unsorted pages keep the result's own order, which only one lane
         // preserves: DataFusion would otherwise split the held batches
         // across partitions and interleave them. A sort may use every core.
-        let ctx = if request.sort.is_empty() {
-            let mut state = self.context().state();
-            state.config_mut().options_mut().execution.target_partitions = 1;
-            SessionContext::new_with_state(state)
+        let session = if request.sort.is_empty() {
+            self.in_one_lane()
         } else {
-            self.context().clone()
+            self.clone()
         };
+        let ctx = session.context();
         let lanes = ctx.state().config().target_partitions();
         let table = MemTable::try_new(Arc::clone(&held.schema), spread(&held.batches, lanes))
             .map_err(|e| ResultError::Query(self.explain(&e, "the held result")))?;
