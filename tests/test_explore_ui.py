@@ -139,6 +139,12 @@ def test_the_grid_sorts_filters_and_pages_the_whole_result(page, platform):
     )
     assert {cell_text(grid, i, 2) for i in range(5)} == {"x"}
     screenshot(page, "grid-filtered")
+
+    # "Chart" adds a %chart cell over this result's query, below it, and runs it.
+    grid.locator('[data-action="chart"]').click()
+    chart_cell = panel.locator(".jp-CodeCell").nth(1)
+    expect(chart_cell.locator(".cm-content")).to_contain_text("%chart")
+    expect(chart_cell.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=90_000)
     assert not [e for e in errors if "quarry" in e.lower()], errors
 
 

@@ -95,6 +95,7 @@ fn main() -> anyhow::Result<()> {
                 "panel_bench",
                 "tpch_bench",
                 "chart_bench",
+                "grid_bench",
                 "spark_bench",
             ] {
                 let script = format!("tests/bench/{bench}.py");

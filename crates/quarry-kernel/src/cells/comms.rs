@@ -9,7 +9,7 @@
 //! `quarry.results` — for the result grid: `{"request": "page", "result_id",
 //! "seq", "sort": [{column, descending}], "filters": [{column, op, value}],
 //! "offset", "limit"}` is answered with `{"seq", "page": {offset, rows,
-//! matching_rows, total_rows}}` (see [`quarry_sql::PageRequest`]), or
+//! matching_rows, total_rows, elapsed_ms}}` (see [`quarry_sql::PageRequest`]), or
 //! `{"seq", "error", "gone"}` when the result cannot be paged (`gone`: the
 //! kernel restarted or dropped it, so the grid stops asking).
 //!
@@ -131,6 +131,7 @@ impl QuarryHandler {
             Err(e) => return fail(format!("The page request is not understood: {e}."), false),
         };
         let (session, id) = (self.session.clone(), id.to_string());
+        let started = std::time::Instant::now();
         let page = self
             .executor
             .spawn(async move { session.result_page(&id, &request).await })
@@ -143,6 +144,9 @@ impl QuarryHandler {
                     "rows": grid_rows(&page.batches),
                     "matching_rows": page.matching_rows,
                     "total_rows": page.total_rows,
+                    // Kernel-side time to compute the page, for the grid's
+                    // status line and for benchmarks.
+                    "elapsed_ms": started.elapsed().as_secs_f64() * 1000.0,
                 },
             })),
             Ok(Err(e)) => fail(e.to_string(), e.is_gone()),

@@ -148,8 +148,14 @@ impl QuarryHandler {
         let url = object_url(args.destination.as_deref(), args.format, |name| {
             std::env::var(name).ok()
         });
-        let location = S3Location::parse(&url)
-            .map_err(|e| usage(format!("{url} is not an S3 object URL: {e}.")))?;
+        let location = S3Location::parse(&url).map_err(|e| {
+            // The reason is a sentence of its own: one full stop, not two.
+            let reason = e.to_string();
+            usage(format!(
+                "{url} is not an S3 object URL: {}.",
+                reason.trim_end_matches('.')
+            ))
+        })?;
         let work = async {
             let rows = self.write_export(&source, &url, args.format).await?;
             let s3 = self.session.s3();
