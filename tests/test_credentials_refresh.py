@@ -6,6 +6,7 @@ InvalidAccessKeyId), exactly like a platform's 1-hour credentials at the
 end of a long working session.
 """
 
+import re
 import time
 
 import boto3
@@ -85,3 +86,48 @@ def test_kernel_renews_from_the_token_file_and_explains_when_it_cannot(short_sts
     finally:
         for km, kc in kernels:
             stop(km, kc)
+
+
+def test_a_token_the_refresher_stopped_replacing_is_named_by_whoami(short_sts, oidc, tmp_path, quarry_bin):
+    """The refresher failed (a full disk, say) and the file still holds an
+    expired ID token: the current keys work, and both `%s3 whoami` and the
+    panel's `api/whoami` say the keys will not renew, and why."""
+    import json
+    import subprocess
+    import urllib.request
+
+    from support.kernels import minimal_env
+    from support.ports import free_ports, wait_for_port
+    from support.processes import stop_process
+
+    token_file = tmp_path / "token"
+    stale = oidc.mint("alice", lifetime=-120)
+    token_file.write_text(stale)
+    credentials = short_sts.assume_role(oidc.mint("alice"), duration=900)
+    env = {**short_sts.env_for(credentials), "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file), "AWS_ROLE_ARN": ROLE_ARN}
+    km, kc = start_quarry(env=env)
+    try:
+        reply, outputs = run_cell(kc, "%s3 whoami")
+        assert reply["status"] == "ok", reply
+        text = outputs[0]["content"]["data"]["text/plain"]
+        assert re.search(rf"ID token +{re.escape(str(token_file))}, expired .*: not replaced", text), text
+        assert f"The ID token in {token_file} expired at " in text
+        assert "the token refresher may be failing (a full disk, or the hub unreachable)" in text
+        assert stale not in text
+    finally:
+        stop(km, kc)
+
+    (port,) = free_ports(1)
+    log = open(tmp_path / "serve.log", "wb")
+    server = subprocess.Popen([quarry_bin, "serve", "--port", str(port)], env=minimal_env(env), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout=30, process=server, what="quarry serve")
+        answer = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/whoami", timeout=30))
+        assert answer["credentials"]["temporary"] is True, "the current keys still work"
+        assert answer["id_token"]["path"] == str(token_file)
+        assert answer["id_token"]["seconds_left"] < 0
+        assert answer["problem"].startswith(f"The ID token in {token_file} expired at ")
+        assert stale not in json.dumps(answer)
+    finally:
+        stop_process(server)
+        log.close()

@@ -267,3 +267,43 @@ def test_the_pod_keeps_the_token_file_fresh_from_the_hub(tmp_path):
         assert [p.name for p in path.parent.iterdir()] == ["web-identity-token"]
     finally:
         hub.close()
+
+
+def test_a_full_disk_keeps_the_old_token_and_says_so_once(tmp_path, monkeypatch, caplog):
+    """The refresher cannot write (ENOSPC): the old token stays whole, the
+    failure is logged once (not every minute), and it recovers."""
+    import errno
+    import logging
+    import tempfile as tempfile_module
+
+    hub = FakeHub()
+    try:
+        path = tmp_path / "web-identity-token"
+        path.write_text("old")
+        env = {
+            "QUARRY_ID_TOKEN_FROM_HUB": "1",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(path),
+            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.port}/hub/api",
+            "JUPYTERHUB_API_TOKEN": "server-token",
+            "JUPYTERHUB_USER": "alice",
+        }
+        log = logging.getLogger("quarry-refresher-test")
+        refresher = token_refresh.TokenRefresher(log, env)
+        real_mkstemp = tempfile_module.mkstemp
+
+        def full_disk(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(token_refresh.tempfile, "mkstemp", full_disk)
+        with caplog.at_level(logging.WARNING, logger="quarry-refresher-test"):
+            for _ in range(3):
+                asyncio.run(refresher.refresh())
+        assert path.read_text() == "old"
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == 1 and "No space left on device" in warnings[0], warnings
+        assert [p.name for p in tmp_path.iterdir()] == ["web-identity-token"], "no half-written file"
+        monkeypatch.setattr(token_refresh.tempfile, "mkstemp", real_mkstemp)
+        asyncio.run(refresher.refresh())
+        assert path.read_text() == "first"
+    finally:
+        hub.close()

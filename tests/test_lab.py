@@ -1,5 +1,6 @@
 """`quarry lab`, the main job: S3 with demo data plus JupyterLab with the
-kernel, and everything stopped again on Ctrl-C."""
+kernel, and everything stopped again on Ctrl-C or when its terminal closes;
+one lab per data folder, and a second one told who holds it."""
 
 import json
 import os
@@ -14,27 +15,49 @@ import pytest
 from support.ports import free_ports
 
 
-def test_lab_starts_the_platform_and_ctrl_c_stops_it(quarry_bin, tmp_path):
-    (port,) = free_ports(1)
+def lab_env():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["RUST_BACKTRACE"] = "0"
+    # A backtrace would show only if a user-facing error leaked one.
+    env["RUST_BACKTRACE"] = "1"
+    return env
+
+
+def start_lab(quarry_bin, data_dir, port):
+    """Starts `quarry lab` and reads its output up to the login URL;
+    returns (process, lines so far, token)."""
     lab = subprocess.Popen(
-        [quarry_bin, "lab", "--data-dir", str(tmp_path / "lab"), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [quarry_bin, "lab", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lab_env(),
     )
     lines = []
+    deadline = time.monotonic() + 180
+    token = None
+    while time.monotonic() < deadline and token is None:
+        line = lab.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]{{16,}})", line)
+        if match:
+            token = match.group(1)
+    assert token, "no JupyterLab URL printed:\n" + "".join(lines)
+    return lab, lines, token
+
+
+def s3_port_of(lines):
+    return int(next(l for l in lines if l.startswith("S3 is up at ")).rsplit(":", 1)[1])
+
+
+def assert_closed(*ports):
+    for p in ports:
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=2)
+
+
+def test_lab_starts_the_platform_and_ctrl_c_stops_it(quarry_bin, tmp_path):
+    (port,) = free_ports(1)
+    lab, lines, token = start_lab(quarry_bin, tmp_path / "lab", port)
     try:
-        deadline = time.monotonic() + 180
-        token = None
-        while time.monotonic() < deadline and token is None:
-            line = lab.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            match = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]{{16,}})", line)
-            if match:
-                token = match.group(1)
-        assert token, "no JupyterLab URL printed:\n" + "".join(lines)
         s3_line = next(l for l in lines if l.startswith("S3 is up at "))
         # Spark's local mode is found through the Python that runs JupyterLab.
         assert any(l.startswith("Spark (local mode, %spark start) from ") and "pyspark" in l for l in lines), lines
@@ -76,3 +99,78 @@ def test_lab_starts_the_platform_and_ctrl_c_stops_it(quarry_bin, tmp_path):
         if lab.poll() is None:
             lab.kill()
             lab.wait()
+
+
+def test_closing_the_terminal_stops_everything(quarry_bin, tmp_path):
+    (port,) = free_ports(1)
+    lab, lines, _ = start_lab(quarry_bin, tmp_path / "lab", port)
+    try:
+        lab.send_signal(signal.SIGHUP)
+        rest, _ = lab.communicate(timeout=30)
+        assert lab.returncode == 0, rest
+        assert "SIGHUP (the terminal closed): stopping" in rest
+        assert "Stopped JupyterLab and SeaweedFS." in rest
+        assert_closed(port, s3_port_of(lines))
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+            lab.wait()
+
+
+def second_lab(quarry_bin, data_dir):
+    (port,) = free_ports(1)
+    second = subprocess.run(
+        [quarry_bin, "lab", "--data-dir", str(data_dir), "--port", str(port)],
+        capture_output=True, text=True, env=lab_env(), timeout=60,
+    )
+    assert second.returncode == 1, second
+    assert second.stdout == ""
+    (line,) = second.stderr.splitlines()
+    assert "Backtrace" not in second.stderr and "panicked" not in second.stderr
+    return line
+
+
+def test_a_second_lab_on_the_same_folder_says_who_holds_it(quarry_bin, tmp_path):
+    data = tmp_path / "lab"
+    (port,) = free_ports(1)
+    lab, lines, _ = start_lab(quarry_bin, data, port)
+    left_behind = []
+    try:
+        line = second_lab(quarry_bin, data)
+        assert line.startswith(f"quarry: an earlier `quarry lab` still holds {data} (quarry lab, pid {lab.pid}; SeaweedFS, pid ")
+        assert f"JupyterLab on port {port}, pid " in line
+        assert line.endswith(f"stop it with Ctrl-C in its terminal or `kill {lab.pid}`, or pass --data-dir DIR to run another lab beside it.")
+        # Killed without a chance to stop its children: they still hold the
+        # folder, and the next lab names them.
+        lab.kill()
+        lab.wait()
+        line = second_lab(quarry_bin, data)
+        left_behind = [int(pid) for pid in re.findall(r"pid (\d+)", line)]
+        assert len(left_behind) == 2 and lab.pid not in left_behind, line
+        assert f"the lab itself is gone, so stop what it left with `kill {left_behind[0]} {left_behind[1]}`" in line
+        # A port someone else holds is one sentence too, before anything starts.
+        for pid in left_behind:
+            os.kill(pid, signal.SIGKILL)
+        for pid in left_behind:
+            while os.path.exists(f"/proc/{pid}") and "zombie" not in open(f"/proc/{pid}/status").read():
+                time.sleep(0.1)
+        import socket
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            result = subprocess.run(
+                [quarry_bin, "lab", "--data-dir", str(data), "--port", str(busy)],
+                capture_output=True, text=True, env=lab_env(), timeout=60,
+            )
+        assert result.returncode == 1
+        assert result.stderr.strip() == f"quarry: port {busy} is already in use (another JupyterLab?): pass --port N."
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+            lab.wait()
+        for pid in left_behind:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -1126,8 +1126,14 @@ export interface components {
                 expiration?: string | null;
                 seconds_left?: number | null;
             } | null;
-            /** @description Why there are no usable credentials (e.g. they expired and could not be renewed), in one sentence */
+            /** @description Why there are no usable credentials (e.g. they expired and could not be renewed), or why they will not renew (the web identity token was not replaced), in one sentence */
             problem?: string | null;
+            /** @description The web identity token file renewals exchange, when one is configured: when its token expires (a token past it was not replaced by the refresher) */
+            id_token?: {
+                path: string;
+                expiration: string | null;
+                seconds_left: number | null;
+            } | null;
         };
         CopyResult: {
             bucket: string;

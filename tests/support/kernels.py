@@ -30,6 +30,10 @@ def minimal_env(extra=None):
     env["QUARRY_LOG"] = os.environ.get("QUARRY_LOG", "info")
     if "RUST_BACKTRACE" in os.environ:
         env["RUST_BACKTRACE"] = os.environ["RUST_BACKTRACE"]
+    # Kernels of one pod share one memory budget through a registry; tests
+    # start many kernels with budgets of their own, so each gets a registry
+    # of its own unless a test shares one on purpose.
+    env["QUARRY_POD_DIR"] = tempfile.mkdtemp(prefix="quarry-pod-")
     env.update(extra or {})
     return env
 

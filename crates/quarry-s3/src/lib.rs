@@ -30,7 +30,7 @@ mod table_formats;
 pub use cache::{CacheStats, CachingStore, RangeCache};
 pub use config::{Env, S3Settings, S3Timeouts};
 pub use copy::{copy_object, copy_prefix};
-pub use credentials::{Credentials, CredentialsProvider, Identity};
+pub use credentials::{Credentials, CredentialsProvider, Identity, TokenFileState};
 pub use delete_prefix::{DeletePrefixError, delete_prefix};
 pub use error::S3Error;
 pub use failure::{

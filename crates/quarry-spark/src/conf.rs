@@ -216,6 +216,16 @@ pub fn spark_conf(
             );
         }
     }
+    // The driver shares the pod's memory with the kernels: its heap is
+    // counted against this kernel's share (`driver_memory_bytes`), results
+    // it collects are bounded, and an OutOfMemoryError ends the JVM (the
+    // kernel then reports the crash) instead of leaving it thrashing.
+    set("spark.driver.memory", DEFAULT_DRIVER_MEMORY.into());
+    set("spark.driver.maxResultSize", DEFAULT_MAX_RESULT_SIZE.into());
+    set(
+        "spark.driver.extraJavaOptions",
+        "-XX:+ExitOnOutOfMemoryError".into(),
+    );
     let hadoop = |key: &str| format!("spark.hadoop.{key}");
     if let Some(endpoint) = &s3.endpoint {
         set(&hadoop("fs.s3a.endpoint"), endpoint.clone());
@@ -242,6 +252,44 @@ pub fn spark_conf(
         cluster.policy.check(&options.extra, &conf)?;
     }
     Ok(conf)
+}
+
+/// The driver heap unless `--conf spark.driver.memory=…` says otherwise.
+pub const DEFAULT_DRIVER_MEMORY: &str = "1g";
+/// The most a `%%spark` result may bring back to the driver.
+pub const DEFAULT_MAX_RESULT_SIZE: &str = "256m";
+
+/// What the driver JVM may take of the pod, from the final settings: its
+/// heap (`spark.driver.memory`) and Spark's overhead rule (10 %, at least
+/// 384 MiB), as the kernel's memory share counts it.
+pub fn driver_memory_bytes(conf: &[(String, String)]) -> u64 {
+    let heap = conf
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "spark.driver.memory")
+        .and_then(|(_, v)| jvm_bytes(v))
+        .or_else(|| jvm_bytes(DEFAULT_DRIVER_MEMORY))
+        .unwrap_or(1 << 30);
+    heap + (heap / 10).max(384 << 20)
+}
+
+/// A JVM size (`512m`, `2g`, `1024k`, bytes) in bytes.
+fn jvm_bytes(text: &str) -> Option<u64> {
+    let text = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text.as_str(), ""),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let shift = match unit.trim_end_matches('b') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
 }
 
 /// The S3A key settings for the current credentials. These are secrets: they
@@ -279,6 +327,22 @@ pub fn s3a_credentials(credentials: &quarry_s3::Credentials) -> Vec<(String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_driver_counts_its_heap_and_overhead() {
+        let conf = |v: &str| vec![("spark.driver.memory".to_string(), v.to_string())];
+        assert_eq!(driver_memory_bytes(&[]), (1 << 30) + (384 << 20));
+        assert_eq!(
+            driver_memory_bytes(&conf("8g")),
+            (8u64 << 30) + (8u64 << 30) / 10
+        );
+        assert_eq!(
+            driver_memory_bytes(&conf("512m")),
+            (512 << 20) + (384 << 20)
+        );
+        assert_eq!(jvm_bytes("2048K"), Some(2 << 20));
+        assert_eq!(jvm_bytes("lots"), None);
+    }
 
     fn owner() -> Owner {
         Owner {

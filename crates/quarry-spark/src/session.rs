@@ -115,6 +115,8 @@ pub struct SparkSession {
     sent_keys: Mutex<Option<Vec<(String, String)>>>,
     /// Where the JVM's class archive lives (built after the first session).
     class_archive: Option<ClassArchive>,
+    /// What the driver JVM may take of the pod (heap and overhead).
+    driver_memory: u64,
 }
 
 impl SparkSession {
@@ -231,6 +233,7 @@ impl SparkSession {
             version: String::new(),
             sent_keys: Mutex::new(keys),
             class_archive,
+            driver_memory: crate::conf::driver_memory_bytes(&conf),
         };
         // From here on a failure must stop what was started.
         match session.bring_up(&mut server, &mut on_step).await {
@@ -341,6 +344,12 @@ impl SparkSession {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// What the driver JVM may take of the pod's memory (heap and
+    /// overhead), to be counted against the kernel's share.
+    pub fn driver_memory_bytes(&self) -> u64 {
+        self.driver_memory
     }
 
     pub fn version(&self) -> &str {

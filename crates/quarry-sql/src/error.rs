@@ -11,9 +11,6 @@ use std::error::Error as StdError;
 use datafusion::error::DataFusionError;
 use quarry_s3::{FailureKind, S3Error, S3Failure, StoreReply};
 
-use crate::MemoryBudget;
-use crate::memory::human_bytes;
-
 /// What kind of failure, which becomes the Jupyter error's `ename` (and,
 /// for S3 failures, the panel's HTTP status through the same
 /// [`FailureKind`]).
@@ -90,7 +87,8 @@ pub(crate) struct ErrorContext<'a> {
     /// The statement that failed, to recover the bucket of a missing key.
     pub statement: &'a str,
     pub endpoint: String,
-    pub memory: MemoryBudget,
+    /// The budget in words (with the pod's sharing, when there is any).
+    pub memory_words: String,
 }
 
 impl SqlError {
@@ -146,7 +144,7 @@ impl SqlError {
                     "The query needed more memory than the kernel's SQL budget of {} allows \
                      ({}): add filters or a LIMIT, aggregate before joining, or raise \
                      QUARRY_MEMORY_LIMIT and restart the kernel.",
-                    human_bytes(ctx.memory.pool_bytes as u64),
+                    ctx.memory_words,
                     first_line(detail)
                         .split(" for ")
                         .next()
@@ -339,7 +337,7 @@ mod tests {
         ErrorContext {
             statement,
             endpoint: "http://127.0.0.1:9000".into(),
-            memory: MemoryBudget::detect(Some("1g")).unwrap(),
+            memory_words: crate::MemoryBudget::detect(Some("1g")).unwrap().describe(),
         }
     }
 

@@ -18,6 +18,7 @@ mod inspect;
 mod limits;
 mod memory;
 mod parameters;
+mod pod_share;
 mod preview;
 mod registry;
 mod render;
@@ -38,6 +39,7 @@ pub use memory::{
     BudgetSource, MemoryBudget, SizeSettingError, human_bytes, parse_byte_size, s3_cache_bytes,
 };
 pub use parameters::{Parameter, Parameters, parse_value};
+pub use pod_share::PodShare;
 pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use results::{

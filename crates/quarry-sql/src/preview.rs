@@ -90,6 +90,7 @@ mod tests {
         let options = SessionOptions {
             memory: MemoryBudget::detect(Some("1g")).unwrap(),
             target_partitions: Some(1),
+            pod: None,
         };
         SqlSession::new(s3, &options).unwrap()
     }

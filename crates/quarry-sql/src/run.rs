@@ -260,7 +260,7 @@ impl SqlSession {
         ErrorContext {
             statement,
             endpoint: self.s3().settings().endpoint_display(),
-            memory: self.memory(),
+            memory_words: self.memory_in_words(),
         }
     }
 
@@ -305,6 +305,7 @@ mod tests {
             &SessionOptions {
                 memory: MemoryBudget::detect(Some(limit)).unwrap(),
                 target_partitions: Some(2),
+                pod: None,
             },
         )
         .unwrap()

@@ -13,6 +13,7 @@ use quarry_s3::S3Stores;
 use crate::MemoryBudget;
 use crate::error::SqlError;
 use crate::parameters::Parameters;
+use crate::pod_share::{PodPool, PodShare};
 use crate::registry::S3AwareRegistry;
 use crate::results::ResultStore;
 
@@ -23,6 +24,9 @@ pub struct SessionOptions {
     pub memory: MemoryBudget,
     /// Parallelism of scans and joins; `None` picks [`default_target_partitions`].
     pub target_partitions: Option<usize>,
+    /// The pod's kernel registry this kernel's pool is held to; `None`
+    /// for a process that is alone with its budget (the panel backend).
+    pub pod: Option<Arc<PodShare>>,
 }
 
 /// How long a folder's file list is reused before S3 is listed again.
@@ -56,6 +60,7 @@ pub struct SqlSession {
     memory: MemoryBudget,
     parameters: Parameters,
     results: Arc<ResultStore>,
+    pod: Option<Arc<PodShare>>,
 }
 
 impl std::fmt::Debug for SqlSession {
@@ -73,10 +78,13 @@ impl SqlSession {
         // FairSpillPool lets spilling operators (sort, hash aggregate) share
         // the budget; TrackConsumersPool names the biggest consumers when a
         // query still runs out, which makes the error actionable.
-        let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
+        let mut pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
             FairSpillPool::new(options.memory.pool_bytes),
             std::num::NonZeroUsize::new(3).expect("non-zero"),
         ));
+        if let Some(pod) = &options.pod {
+            pool = Arc::new(PodPool::new(pool, Arc::clone(pod)));
+        }
         let results = Arc::new(ResultStore::new(
             Arc::clone(&pool),
             options.memory.pool_bytes,
@@ -103,6 +111,7 @@ impl SqlSession {
             memory: options.memory,
             parameters: Parameters::default(),
             results,
+            pod: options.pod.clone(),
         })
     }
 
@@ -147,9 +156,30 @@ impl SqlSession {
         &self.parameters
     }
 
-    /// The memory budget queries run within.
+    /// The memory budget queries run within: the whole budget, or this
+    /// kernel's share of the pod's now.
     pub fn memory(&self) -> MemoryBudget {
-        self.memory
+        match &self.pod {
+            Some(pod) => MemoryBudget {
+                pool_bytes: pod.share(),
+                ..self.memory
+            },
+            None => self.memory,
+        }
+    }
+
+    /// The memory budget in words, with the pod's sharing when there is
+    /// any ("600 MiB now: 1.2 GiB shared by 2 kernels in this pod").
+    pub fn memory_in_words(&self) -> String {
+        match &self.pod {
+            Some(pod) if pod.live_kernels() > 1 || pod.share() < pod.budget() => pod.describe(),
+            _ => self.memory.describe(),
+        }
+    }
+
+    /// The pod registry this kernel's memory is shared through.
+    pub fn pod(&self) -> Option<&Arc<PodShare>> {
+        self.pod.as_ref()
     }
 
     /// Every table a user registered, qualified when outside the default
@@ -194,6 +224,7 @@ pub(crate) fn test_session() -> SqlSession {
         &SessionOptions {
             memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
             target_partitions: Some(1),
+            pod: None,
         },
     )
     .expect("session")
@@ -211,6 +242,7 @@ mod tests {
         let options = SessionOptions {
             memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
             target_partitions: None,
+            pod: None,
         };
         let session = SqlSession::new(s3, &options).expect("session");
         let configured = session.context().state().config().target_partitions();

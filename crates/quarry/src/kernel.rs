@@ -5,7 +5,25 @@ use std::time::Duration;
 use anyhow::Context as _;
 use quarry_kernel::{CellsConfig, ConnectionFile, KeyPolicy, Owner, QuarryHandler};
 use quarry_s3::{Env, RangeCache, S3Stores};
-use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes};
+use quarry_sql::{
+    MemoryBudget, PodShare, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes,
+};
+
+/// Joins the pod's kernel registry (`QUARRY_POD_DIR`, else a per-user
+/// directory in the temporary directory), so the kernels of one pod share
+/// one memory budget; alone with the whole budget if that fails.
+fn join_pod(memory: &MemoryBudget) -> Option<Arc<PodShare>> {
+    let dir = std::env::var_os("QUARRY_POD_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(PodShare::default_dir);
+    match PodShare::join(&dir, memory.pool_bytes) {
+        Ok(pod) => Some(Arc::new(pod)),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), "could not join the pod's kernel registry, so this kernel counts on the whole memory budget: {e}");
+            None
+        }
+    }
+}
 
 /// Wires the S3 stores, the SQL session and the protocol together, and
 /// exits the process when the kernel is done.
@@ -20,11 +38,16 @@ pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Resul
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let executor =
         Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
-    let cache = s3_cache_bytes(std::env::var("QUARRY_S3_CACHE").ok().as_deref(), &memory)?;
+    let pod = join_pod(&memory);
+    let kernels = pod.as_ref().map_or(1, |p| p.live_kernels());
+    // The byte cache is sized once, as this kernel's part of the pod's.
+    let cache =
+        s3_cache_bytes(std::env::var("QUARRY_S3_CACHE").ok().as_deref(), &memory)? / kernels;
     let s3 = Arc::new(S3Stores::from_env(&Env::Process).with_cache(cache));
     tracing::info!(
         endpoint = %s3.settings().endpoint_display(),
         memory = %memory.describe(),
+        kernels_in_pod = kernels,
         s3_cache = %quarry_sql::human_bytes(cache as u64),
         "starting the Quarry kernel"
     );
@@ -33,6 +56,7 @@ pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Resul
         &SessionOptions {
             memory,
             target_partitions: None,
+            pod,
         },
     )?;
     if let Some(cache) = s3.cache() {

@@ -29,6 +29,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         &SessionOptions {
             memory,
             target_partitions: Some(2),
+            pod: None,
         },
     )?;
     let state = quarry_server::AppState::new(s3, sql);

@@ -212,7 +212,7 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
     match args {
         [] => {
             let config = handler.config();
-            let memory = handler.session.memory().describe();
+            let memory = handler.session.memory_in_words();
             outputs.display(
                 display::markdown(&format!(
                     "| setting | value |\n|---|---|\n| max_rows | {} |\n| memory_limit | {memory} |\n| s3_cache | {} |\n| s3_endpoint | {} |\n",

@@ -173,6 +173,9 @@ impl QuarryHandler {
     /// Stops `session`; a stop that failed (or whose task died) is an
     /// error, never reported as stopped.
     async fn stop_session(&self, session: Arc<SparkSession>) -> Result<usize, SparkError> {
+        if let Some(pod) = self.session.pod() {
+            pod.set_outside(0);
+        }
         self.executor
             .spawn(async move { session.stop().await })
             .await
@@ -226,6 +229,10 @@ impl QuarryHandler {
                     line.push_str(&format!(" · {executors}"));
                 }
                 status.finish(&line);
+                // The driver's heap comes off this kernel's share of the pod.
+                if let Some(pod) = self.session.pod() {
+                    pod.set_outside(session.driver_memory_bytes() as usize);
+                }
                 *self.spark.lock().expect("spark lock") = Some(Arc::new(session));
                 Ok(())
             }

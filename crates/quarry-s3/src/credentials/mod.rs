@@ -17,6 +17,7 @@ use object_store::aws::AwsCredential;
 
 use crate::{Env, S3Error};
 use profile_file::ProfileFile;
+pub use web_identity::TokenFileState;
 use web_identity::WebIdentity;
 
 /// A set of S3 credentials. `Debug` never prints the secret or the token.
@@ -413,6 +414,13 @@ impl CredentialsProvider {
             }
             _ => Err(failure(&state, state.renewal.last_failure.clone())),
         }
+    }
+
+    /// The web identity token file renewals exchange, if one is configured.
+    pub fn token_file(&self) -> Option<TokenFileState> {
+        self.web_identity
+            .as_ref()
+            .map(WebIdentity::token_file_state)
     }
 
     /// What may be shown about the current credentials.

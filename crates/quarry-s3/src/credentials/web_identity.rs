@@ -26,6 +26,38 @@ pub(crate) struct WebIdentity {
     timeouts: crate::S3Timeouts,
 }
 
+/// The web identity token file and what its token says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFileState {
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE`.
+    pub path: PathBuf,
+    /// The token's `exp`; `None` when the file is unreadable or not a JWT.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl TokenFileState {
+    /// The sentence to show when the token has expired, else `None`.
+    pub fn stale_warning(&self, now: DateTime<Utc>) -> Option<String> {
+        let expired = self.expires_at.filter(|at| *at <= now)?;
+        Some(format!(
+            "The ID token in {} expired at {} and has not been replaced, so S3 keys cannot be renewed after the current ones end; the token refresher may be failing (a full disk, or the hub unreachable): see the Jupyter server log.",
+            self.path.display(),
+            expired.format("%Y-%m-%d %H:%M:%S UTC")
+        ))
+    }
+}
+
+/// A JWT's `exp` claim (seconds since the epoch), unverified.
+fn jwt_expiry(token: &str) -> Option<DateTime<Utc>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    DateTime::from_timestamp(claims.get("exp")?.as_i64()?, 0)
+}
+
 /// An STS exchange is small: 10 s per attempt, 30 s with retries.
 const STS_TIMEOUTS: crate::S3Timeouts = crate::S3Timeouts {
     connect: std::time::Duration::from_secs(5),
@@ -59,6 +91,21 @@ impl WebIdentity {
     pub(crate) fn with_timeouts(mut self, timeouts: crate::S3Timeouts) -> Self {
         self.timeouts = timeouts;
         self
+    }
+
+    /// The token file as `%s3 whoami` and `api/whoami` show it: when the
+    /// token in it expires (its `exp` claim, read without verifying — STS
+    /// verifies). A token past its expiry means whatever keeps the file
+    /// fresh (the hub's token refresher) has stopped replacing it, and S3
+    /// keys cannot be renewed once the current ones end.
+    pub(crate) fn token_file_state(&self) -> TokenFileState {
+        let expires_at = std::fs::read_to_string(&self.token_file)
+            .ok()
+            .and_then(|token| jwt_expiry(token.trim()));
+        TokenFileState {
+            path: self.token_file.clone(),
+            expires_at,
+        }
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -153,6 +200,46 @@ fn short(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn jwt(claims: serde_json::Value) -> String {
+        use base64::Engine as _;
+        let encode = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        format!(
+            "{}.{}.signature",
+            encode(&serde_json::json!({"alg": "RS256"})),
+            encode(&claims)
+        )
+    }
+
+    #[test]
+    fn a_token_the_refresher_stopped_replacing_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        let env = Env::from_pairs([("AWS_WEB_IDENTITY_TOKEN_FILE", file.to_str().unwrap())]);
+        let source = WebIdentity::from_env(&env, None, "us-east-1").unwrap();
+        let now = Utc::now();
+        std::fs::write(
+            &file,
+            jwt(serde_json::json!({"exp": now.timestamp() + 600})),
+        )
+        .unwrap();
+        let fresh = source.token_file_state();
+        assert_eq!(fresh.expires_at.unwrap().timestamp(), now.timestamp() + 600);
+        assert_eq!(fresh.stale_warning(now), None);
+        std::fs::write(&file, jwt(serde_json::json!({"exp": 1_700_000_000}))).unwrap();
+        let warning = source.token_file_state().stale_warning(now).unwrap();
+        assert_eq!(
+            warning,
+            format!(
+                "The ID token in {} expired at 2023-11-14 22:13:20 UTC and has not been replaced, so S3 keys cannot be renewed after the current ones end; the token refresher may be failing (a full disk, or the hub unreachable): see the Jupyter server log.",
+                file.display()
+            )
+        );
+        std::fs::write(&file, "not a jwt").unwrap();
+        assert_eq!(source.token_file_state().expires_at, None);
+    }
 
     #[test]
     fn reads_the_contract_and_falls_back_to_the_s3_endpoint() {

@@ -18,7 +18,21 @@ pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Va
         .map(|e| e.to_string());
     let identity = state.s3.credentials().identity().await;
     let user = std::env::var("JUPYTERHUB_USER").ok();
-    Ok(Json(match identity {
+    let token_file = state.s3.credentials().token_file();
+    // A token the refresher stopped replacing is the cause to name, even
+    // while the current keys still work.
+    let stale = token_file
+        .as_ref()
+        .and_then(|t| t.stale_warning(Utc::now()));
+    let problem = problem.or(stale);
+    let id_token = token_file.map(|t| {
+        serde_json::json!({
+            "path": t.path.display().to_string(),
+            "expiration": t.expires_at.map(|e| e.to_rfc3339()),
+            "seconds_left": t.expires_at.map(|e| (e - Utc::now()).num_seconds()),
+        })
+    });
+    let mut answer = match identity {
         None => serde_json::json!({
             "user": user, "endpoint": settings.endpoint_display(), "region": settings.region,
             "credentials": null, "problem": problem,
@@ -37,5 +51,7 @@ pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Va
             },
             "problem": problem,
         }),
-    }))
+    };
+    answer["id_token"] = id_token.unwrap_or(serde_json::Value::Null);
+    Ok(Json(answer))
 }

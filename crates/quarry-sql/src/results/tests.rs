@@ -249,6 +249,7 @@ async fn unsorted_pages_keep_the_results_order() {
         &crate::SessionOptions {
             memory: crate::MemoryBudget::detect(Some("256m")).unwrap(),
             target_partitions: Some(4),
+            pod: None,
         },
     )
     .unwrap();

@@ -22,6 +22,11 @@ impl Child {
         Ok(Child { name, process })
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.id()
+    }
+
     pub async fn wait(&mut self) -> String {
         match self.process.wait().await {
             Ok(status) => status.to_string(),

@@ -39,6 +39,7 @@ pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
         &SessionOptions {
             memory: MemoryBudget::detect(Some("1g"))?,
             target_partitions: None,
+            pod: None,
         },
     )?;
     session

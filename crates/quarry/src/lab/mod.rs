@@ -3,10 +3,13 @@
 //! Starts SeaweedFS (S3) on loopback with a `demo` bucket of generated
 //! sensor data, installs the kernelspec into a private Jupyter path, and
 //! runs JupyterLab with the S3 credentials in its environment, the way the
-//! hub's pre-spawn hook would. Ctrl-C stops everything it started.
+//! hub's pre-spawn hook would. Ctrl-C, SIGTERM and closing its terminal
+//! (SIGHUP) stop everything it started; one lab at a time may use a data
+//! folder (`lock`).
 
 mod children;
 mod demo_data;
+mod lock;
 mod seaweed;
 
 use std::path::PathBuf;
@@ -16,6 +19,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 
 use children::Child;
+use lock::LabLock;
 use seaweed::Seaweed;
 
 #[derive(Args, Debug, Clone)]
@@ -48,7 +52,7 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
     tokio::pin!(stop);
     // Dropping `start` half-way drops the children started so far, which
     // kills them: a Ctrl-C during start-up leaves nothing behind either.
-    let (s3, mut lab, token) = tokio::select! {
+    let (s3, mut lab, token, _lock) = tokio::select! {
         started = start(args) => started?,
         signal = &mut stop => {
             println!("\n{signal}: stopped during start-up.");
@@ -72,33 +76,42 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ctrl-C in the terminal or SIGTERM from a supervisor; children run in
-/// their own process groups, so stopping them is up to us.
+/// Ctrl-C in the terminal, SIGTERM from a supervisor, or SIGHUP when the
+/// terminal is closed; children run in their own process groups (so none
+/// of these reach them), and stopping them is up to us.
 async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+    let (Ok(mut terminate), Ok(mut hangup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return "Ctrl-C";
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => "Ctrl-C",
         _ = terminate.recv() => "SIGTERM",
+        _ = hangup.recv() => "SIGHUP (the terminal closed)",
     }
 }
 
-/// Starts S3 (with demo data) and JupyterLab; returns once both serve.
-async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String)> {
+/// Starts S3 (with demo data) and JupyterLab; returns once both serve,
+/// with the data folder's lock (held until the lab and its children end).
+async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, LabLock)> {
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => home()?.join(".local/share/quarry/lab"),
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("could not create {}", data_dir.display()))?;
+    let mut lock = LabLock::acquire(&data_dir)?;
+    ensure_port_free(args.port)?;
     let weed = find_tool(args.weed, "weed").context("SeaweedFS (`weed`) was not found: run `cargo xtask lab`, which installs it, or pass --weed")?;
     let jupyter = find_tool(args.jupyter, "jupyter").context("`jupyter` was not found: run `cargo xtask lab`, which installs JupyterLab, or pass --jupyter")?;
 
     println!("Starting SeaweedFS (S3) from {} …", weed.display());
     let s3 = Seaweed::start(&weed, &data_dir.join("s3")).await?;
+    lock.record("SeaweedFS", s3.pid());
     println!("S3 is up at {}", s3.endpoint());
     s3.create_bucket("demo").await?;
     demo_data::ensure(&s3).await?;
@@ -147,10 +160,23 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String)> {
         command.arg("--allow-root");
     }
     let lab = Child::spawn("JupyterLab", command)?;
+    lock.record(&format!("JupyterLab on port {}", args.port), lab.pid());
     wait_for_port(args.port, Duration::from_secs(60))
         .await
         .context("JupyterLab did not start")?;
-    Ok((s3, lab, token))
+    Ok((s3, lab, token, lock))
+}
+
+/// Fails in one sentence when the port is taken, rather than waiting for a
+/// JupyterLab that cannot bind it (or mistaking another server for ours).
+fn ensure_port_free(port: u16) -> anyhow::Result<()> {
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            bail!("port {port} is already in use (another JupyterLab?): pass --port N")
+        }
+        Err(e) => Err(e).with_context(|| format!("could not check port {port}")),
+    }
 }
 
 fn home() -> anyhow::Result<PathBuf> {

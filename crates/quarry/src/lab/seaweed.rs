@@ -23,6 +23,11 @@ pub struct Seaweed {
 }
 
 impl Seaweed {
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
     /// Starts `weed mini` with data under `dir`, every port on 127.0.0.1,
     /// telemetry and extra services off, and one admin identity whose keys
     /// are kept in `dir` so data stays readable across runs.

@@ -210,11 +210,18 @@ impl S3 {
                 ));
             }
         }
+        let token_file = s3.credentials().token_file();
+        if let Some(token) = &token_file {
+            rows.push(("ID token", id_token_row(token)));
+        }
         let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let text: String = rows
+        let mut text: String = rows
             .iter()
             .map(|(k, v)| format!("{k:width$}  {v}\n"))
             .collect();
+        if let Some(warning) = token_file.and_then(|t| t.stale_warning(Utc::now())) {
+            text.push_str(&format!("\n{warning}\n"));
+        }
         let markdown: String = std::iter::once("| | |\n|---|---|\n".to_string())
             .chain(rows.iter().map(|(k, v)| format!("| {k} | {v} |\n")))
             .collect();
@@ -226,6 +233,23 @@ impl S3 {
 
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
+}
+
+/// When the web identity token in the file expires, as a whoami row.
+fn id_token_row(token: &quarry_s3::TokenFileState) -> String {
+    let path = token.path.display();
+    match token.expires_at {
+        None => format!("{path} (unreadable, or not a JWT)"),
+        Some(at) => {
+            let left = (at - Utc::now()).num_seconds();
+            let when = at.format("%Y-%m-%d %H:%M:%S UTC");
+            if left <= 0 {
+                format!("{path}, expired {when}: not replaced")
+            } else {
+                format!("{path}, expires {when} (in {})", human_minutes(left))
+            }
+        }
+    }
 }
 
 fn human_minutes(seconds: i64) -> String {
