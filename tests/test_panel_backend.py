@@ -11,6 +11,10 @@ import requests
 from support.jupyter import JupyterServer, server_env
 from support.seaweed import Seaweed
 
+# What the backend may buffer for all uploads together (503 past it).
+UPLOAD_BUFFER = "64m"
+
+
 @pytest.fixture(scope="module")
 def panel(oidc, tmp_path_factory, quarry_bin):
     workdir = tmp_path_factory.mktemp("panel")
@@ -18,7 +22,7 @@ def panel(oidc, tmp_path_factory, quarry_bin):
         for bucket in ("data", "forbidden"):
             s3.create_bucket(bucket)
         credentials = s3.assume_role(oidc.mint("carol"))
-        env = server_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin})
+        env = server_env({**s3.env_for(credentials), "QUARRY_BIN": quarry_bin, "QUARRY_UPLOAD_BUFFER": UPLOAD_BUFFER})
         server = JupyterServer(env, workdir)
         try:
             yield server, s3, credentials, workdir
@@ -218,6 +222,35 @@ def test_cancelled_upload_leaves_no_parts(panel):
     # The id is gone: a late chunk is told so.
     late = s.put(server.url("api/upload"), params={**params, "part": 2, "upload_id": upload_id}, data=b"x", timeout=60)
     assert late.status_code == 404 and "unknown" in late.json()["message"]
+
+
+def test_uploads_together_cannot_buffer_past_the_limit(panel):
+    """Twelve uploads each holding a chunk just under a part fill the
+    64 MiB buffer; a thirteenth chunk gets 503 `busy` (and is not lost:
+    the same chunk is taken once room is made), and cancelling gives the
+    room back."""
+    server, s3, _, _ = panel
+    s = server.session()
+    chunk = os.urandom((5 << 20) - 64 * 1024)
+    ids = []
+    for i in range(12):
+        r = s.put(server.url("api/upload"), params={"bucket": "data", "key": f"up/many/{i}.bin", "part": 1}, data=chunk, timeout=60)
+        assert r.status_code == 200, r.text
+        ids.append(r.json()["upload_id"])
+    params = {"bucket": "data", "key": "up/many/11.bin", "part": 2, "upload_id": ids[-1]}
+    r = s.put(server.url("api/upload"), params=params, data=chunk, timeout=60)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"] == "busy"
+    assert r.json()["message"].startswith("The panel is already buffering ")
+    assert r.json()["message"].endswith(" of uploads, its limit; this chunk was not taken, retry it in a moment.")
+    for upload_id in ids[:2]:
+        assert s.delete(server.url("api/upload"), params={"upload_id": upload_id}, timeout=60).status_code == 200
+    r = s.put(server.url("api/upload"), params=params, data=chunk, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["part"] == 2, "the refused chunk was not counted"
+    for upload_id in ids[2:]:
+        s.delete(server.url("api/upload"), params={"upload_id": upload_id}, timeout=60)
+    assert s3.admin().list_multipart_uploads(Bucket="data", Prefix="up/many/").get("Uploads", []) == []
 
 
 def test_security_login_xsrf_cross_site_and_injection(panel):

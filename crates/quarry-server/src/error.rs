@@ -55,6 +55,15 @@ impl ApiError {
         }
     }
 
+    /// 503 `busy`: the backend is at a limit of its own; retrying shortly works.
+    pub fn busy(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "busy",
+            message: message.into(),
+        }
+    }
+
     /// 500: the backend itself failed.
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {

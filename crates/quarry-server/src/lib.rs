@@ -43,6 +43,12 @@ impl AppState {
             uploads: Arc::new(uploads::Uploads::default()),
         }
     }
+
+    /// The same, with uploads buffering at most `bytes` in all (503 past it).
+    pub fn with_upload_buffer(mut self, bytes: usize) -> Self {
+        self.uploads = Arc::new(uploads::Uploads::with_limit(bytes));
+        self
+    }
 }
 
 /// The full router. Routes are mounted both at `/` and under the proxy

@@ -4,9 +4,17 @@
 //! files in small chunks; S3 wants parts of at least 5 MiB except the last.
 //! Chunks are appended to a per-upload buffer and flushed as parts when it
 //! passes the minimum. Any failure aborts the S3 upload so no orphaned
-//! parts are billed; uploads abandoned for an hour are aborted too.
+//! parts are billed; uploads abandoned for 15 minutes are aborted too.
+//!
+//! What all uploads buffer together (chunks not yet a part, parts still
+//! being sent) is bounded by [`BUFFER_LIMIT`]: a chunk that would pass it
+//! is refused with 503 `busy` (the browser retries), so many uploads at
+//! once cannot take the pod's memory. Each buffered byte is a [`Charge`]
+//! that gives itself back when the bytes are dropped, whatever path (sent,
+//! aborted, failed) they leave by.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,12 +25,49 @@ use serde_json::{Value, json};
 use crate::{ApiError, AppState};
 /// Part uploads running at once per upload (each holds ≥ 5 MiB).
 const PARTS_IN_FLIGHT: usize = 4;
-/// Abandoned uploads are aborted after this long without a chunk.
-const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
+/// Abandoned uploads are aborted after this long without a chunk (a
+/// browser sends one every few seconds while an upload runs).
+const ABANDONED_AFTER: Duration = Duration::from_secs(15 * 60);
+/// The most all uploads may buffer at once: eight uploads at full speed.
+pub(crate) const BUFFER_LIMIT: usize = 8 * (PARTS_IN_FLIGHT + 1) * MIN_PART_BYTES;
 
-#[derive(Default)]
 pub(crate) struct Uploads {
     active: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Pending>>>>,
+    buffered: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Default for Uploads {
+    fn default() -> Self {
+        Uploads::with_limit(BUFFER_LIMIT)
+    }
+}
+
+/// Bytes counted against the uploads' buffer limit until dropped.
+struct Charge {
+    bytes: usize,
+    counter: Arc<AtomicUsize>,
+}
+
+impl Charge {
+    /// Adds `other`'s bytes to this charge.
+    fn absorb(&mut self, mut other: Charge) {
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+
+    /// Moves every byte of this charge into a new one (the part they go to).
+    fn take(&mut self) -> Charge {
+        Charge {
+            bytes: std::mem::take(&mut self.bytes),
+            counter: Arc::clone(&self.counter),
+        }
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 enum Part {
@@ -58,6 +103,8 @@ impl Part {
 struct Pending {
     s3: MultipartUpload,
     buffer: Vec<u8>,
+    /// What `buffer` holds, counted against the limit.
+    charge: Charge,
     next_chunk: u32,
     /// Parts sent so far, in order; each finishes in the background so the
     /// browser's next chunk is accepted while S3 stores the previous part.
@@ -67,6 +114,31 @@ struct Pending {
 }
 
 impl Uploads {
+    /// Uploads that may buffer `limit` bytes in all.
+    pub(crate) fn with_limit(limit: usize) -> Self {
+        Uploads {
+            active: Mutex::new(HashMap::new()),
+            buffered: Arc::new(AtomicUsize::new(0)),
+            limit,
+        }
+    }
+
+    /// Counts `bytes` against the limit, or refuses them with 503.
+    fn charge(&self, bytes: usize) -> Result<Charge, ApiError> {
+        let before = self.buffered.fetch_add(bytes, Ordering::Relaxed);
+        let charge = Charge {
+            bytes,
+            counter: Arc::clone(&self.buffered),
+        };
+        if before + bytes > self.limit {
+            return Err(ApiError::busy(format!(
+                "The panel is already buffering {} of uploads, its limit; this chunk was not taken, retry it in a moment.",
+                quarry_sql::human_bytes(before as u64)
+            )));
+        }
+        Ok(charge)
+    }
+
     pub(crate) async fn chunk(
         &self,
         state: &AppState,
@@ -99,6 +171,7 @@ impl Uploads {
             let pending = Pending {
                 s3: started,
                 buffer: Vec::new(),
+                charge: self.charge(0)?,
                 next_chunk: 1,
                 parts: Vec::new(),
                 received: 0,
@@ -136,10 +209,13 @@ impl Uploads {
                 upload.next_chunk
             )));
         }
+        // Refused chunks are not consumed: the browser sends the same again.
+        let charge = self.charge(body.len())?;
         upload.next_chunk += 1;
         upload.received += body.len() as u64;
         upload.touched = Instant::now();
         upload.buffer.extend_from_slice(&body);
+        upload.charge.absorb(charge);
         let result = async {
             if upload.buffer.len() >= MIN_PART_BYTES
                 || (last && (!upload.buffer.is_empty() || upload.parts.is_empty()))
@@ -194,12 +270,16 @@ impl Pending {
         self.wait_for_parts(PARTS_IN_FLIGHT - 1).await?;
         let number = self.parts.len() as i32 + 1;
         let data = Bytes::from(std::mem::take(&mut self.buffer));
+        // The part's bytes stay counted until it is sent (or fails).
+        let charge = self.charge.take();
         let upload = self.s3.clone();
         self.parts.push(Part::Sending(tokio::spawn(async move {
-            upload
+            let stored = upload
                 .upload_part(number, data)
                 .await
-                .map_err(ApiError::from_failure)
+                .map_err(ApiError::from_failure);
+            drop(charge);
+            stored
         })));
         Ok(())
     }
@@ -242,7 +322,7 @@ impl Pending {
     }
 }
 
-/// Aborts uploads nobody has touched for an hour (a closed browser tab).
+/// Aborts uploads nobody has touched for 15 minutes (a closed browser tab).
 pub(crate) async fn reap_stale(uploads: Arc<Uploads>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -266,5 +346,37 @@ pub(crate) async fn reap_stale(uploads: Arc<Uploads>) {
             uploads.active.lock().expect("uploads lock").remove(&id);
             tracing::info!(%id, "aborted an abandoned upload");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffered_bytes_are_bounded_and_given_back_however_they_leave() {
+        let uploads = Uploads::with_limit(10);
+        let mut first = uploads.charge(6).expect("within the limit");
+        let refused = uploads.charge(6).err().expect("past the limit");
+        assert_eq!(refused.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            refused.message,
+            "The panel is already buffering 6 B of uploads, its limit; this chunk was not taken, retry it in a moment."
+        );
+        assert_eq!(
+            uploads.buffered.load(Ordering::Relaxed),
+            6,
+            "a refused charge gives its bytes back"
+        );
+        // Bytes moved into a part stay counted until the part is dropped.
+        let part = first.take();
+        drop(first);
+        assert_eq!(uploads.buffered.load(Ordering::Relaxed), 6);
+        let mut buffer = uploads.charge(0).unwrap();
+        buffer.absorb(uploads.charge(4).unwrap());
+        assert_eq!(uploads.buffered.load(Ordering::Relaxed), 10);
+        drop(part);
+        drop(buffer);
+        assert_eq!(uploads.buffered.load(Ordering::Relaxed), 0);
     }
 }

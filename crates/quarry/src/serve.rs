@@ -32,7 +32,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             pod: None,
         },
     )?;
-    let state = quarry_server::AppState::new(s3, sql);
+    let mut state = quarry_server::AppState::new(s3, sql);
+    if let Ok(raw) = std::env::var("QUARRY_UPLOAD_BUFFER") {
+        let bytes = quarry_sql::parse_byte_size(&raw).with_context(|| {
+            format!("QUARRY_UPLOAD_BUFFER='{raw}' is not a size: write e.g. 256m")
+        })?;
+        state = state.with_upload_buffer(bytes);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
