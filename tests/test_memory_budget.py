@@ -78,3 +78,34 @@ def test_kernels_in_one_pod_share_its_budget(pod):
 
 def assert_equal(actual, expected):
     assert actual == expected, actual
+
+
+def test_spill_goes_to_its_own_directory_within_its_limit(tmp_path):
+    """A sort bigger than memory spills into QUARRY_SPILL_DIR; past
+    QUARRY_SPILL_LIMIT it fails in a sentence that says how to allow more,
+    and the kernel carries on."""
+    spill = tmp_path / "spill"
+    base = {"QUARRY_MEMORY_LIMIT": "64m", "QUARRY_SPILL_DIR": str(spill)}
+    sort = "SELECT v FROM generate_series(1, 20000000) AS t(v) ORDER BY v DESC"
+    km, kc = start_quarry(env={**base, "QUARRY_SPILL_LIMIT": "1m"})
+    try:
+        reply, _ = run_cell(kc, sort, timeout=300)
+        assert reply["status"] == "error", reply
+        # DataFusion's own sentence, which names the setting that allows more.
+        assert reply["evalue"] == (
+            "The used disk space during the spilling process has exceeded the allowable limit of 1024.0 KB. "
+            "Please try increasing the config: `datafusion.runtime.max_temp_directory_size`."
+        )
+        assert spill.is_dir(), "the spill directory is the one configured"
+        assert run_cell(kc, "SELECT 1 AS still_here")[0]["status"] == "ok"
+    finally:
+        stop(km, kc)
+    km, kc = start_quarry(env={**base, "QUARRY_SPILL_LIMIT": "4g"})
+    try:
+        reply, outputs = run_cell(kc, sort, timeout=600)
+        assert reply["status"] == "ok", reply
+        (result,) = [o for o in outputs if o["msg_type"] == "execute_result"]
+        assert "20,000,000 rows" in result["content"]["data"]["text/plain"]
+    finally:
+        stop(km, kc)
+    assert list(spill.rglob("*.arrow")) == [], "spill files are removed after the query"

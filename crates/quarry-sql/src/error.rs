@@ -286,8 +286,9 @@ fn first_line(text: &str) -> &str {
 /// Drops DataFusion's layer labels ("Error during planning: ", …) and any
 /// backtrace, keeping the part that names the problem.
 fn strip_prefixes(message: &str) -> String {
-    const PREFIXES: [&str; 12] = [
+    const PREFIXES: [&str; 13] = [
         "Error during planning: ",
+        "Io error: ",
         "Schema error: ",
         "Arrow error: ",
         "External error: ",

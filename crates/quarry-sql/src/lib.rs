@@ -47,7 +47,7 @@ pub use results::{
     ResultError, ResultStore, SortKey, grid_columns, grid_rows,
 };
 pub use run::{CellOutcome, CellProgress, StatementResult, StatementText};
-pub use session::{SessionOptions, SqlSession, default_target_partitions};
+pub use session::{SessionOptions, SpillSettings, SqlSession, default_target_partitions};
 pub use statements::{Completeness, completeness};
 pub use tables::TableInfo;
 

@@ -91,6 +91,7 @@ mod tests {
             memory: MemoryBudget::detect(Some("1g")).unwrap(),
             target_partitions: Some(1),
             pod: None,
+            spill: None,
         };
         SqlSession::new(s3, &options).unwrap()
     }

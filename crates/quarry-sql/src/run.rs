@@ -306,6 +306,7 @@ mod tests {
                 memory: MemoryBudget::detect(Some(limit)).unwrap(),
                 target_partitions: Some(2),
                 pod: None,
+                spill: None,
             },
         )
         .unwrap()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -27,6 +28,21 @@ pub struct SessionOptions {
     /// The pod's kernel registry this kernel's pool is held to; `None`
     /// for a process that is alone with its budget (the panel backend).
     pub pod: Option<Arc<PodShare>>,
+    /// Where sorts, joins and aggregations spill and how much they may
+    /// write; `None` leaves DataFusion's default (the OS temporary
+    /// directory, up to 100 GB — on a node, that is everyone's disk).
+    pub spill: Option<SpillSettings>,
+}
+
+/// A sized place for spill files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillSettings {
+    /// The directory (created if needed): the home volume or a sized
+    /// scratch volume, not the node's disk.
+    pub dir: std::path::PathBuf,
+    /// The most all spill files together may take; a query that needs
+    /// more fails in one sentence.
+    pub max_bytes: u64,
 }
 
 /// How long a folder's file list is reused before S3 is listed again.
@@ -89,7 +105,21 @@ impl SqlSession {
             Arc::clone(&pool),
             options.memory.pool_bytes,
         ));
-        let runtime = RuntimeEnvBuilder::new()
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(spill) = &options.spill {
+            std::fs::create_dir_all(&spill.dir).map_err(|e| {
+                SqlError::config(format!(
+                    "Could not create the spill directory {}: {e}",
+                    spill.dir.display()
+                ))
+            })?;
+            runtime = runtime.with_disk_manager_builder(
+                DiskManagerBuilder::default()
+                    .with_mode(DiskManagerMode::Directories(vec![spill.dir.clone()]))
+                    .with_max_temp_directory_size(spill.max_bytes),
+            );
+        }
+        let runtime = runtime
             .with_memory_pool(pool)
             .with_object_store_registry(Arc::new(S3AwareRegistry::new(Arc::clone(&s3))))
             .with_cache_manager(
@@ -225,6 +255,7 @@ pub(crate) fn test_session() -> SqlSession {
             memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
             target_partitions: Some(1),
             pod: None,
+            spill: None,
         },
     )
     .expect("session")
@@ -243,6 +274,7 @@ mod tests {
             memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
             target_partitions: None,
             pod: None,
+            spill: None,
         };
         let session = SqlSession::new(s3, &options).expect("session");
         let configured = session.context().state().config().target_partitions();

@@ -6,7 +6,8 @@ use anyhow::Context as _;
 use quarry_kernel::{CellsConfig, ConnectionFile, KeyPolicy, Owner, QuarryHandler};
 use quarry_s3::{Env, RangeCache, S3Stores};
 use quarry_sql::{
-    MemoryBudget, PodShare, QueryExecutor, SessionOptions, SqlSession, s3_cache_bytes,
+    MemoryBudget, PodShare, QueryExecutor, SessionOptions, SpillSettings, SqlSession,
+    s3_cache_bytes,
 };
 
 /// Joins the pod's kernel registry (`QUARRY_POD_DIR`, else a per-user
@@ -23,6 +24,26 @@ fn join_pod(memory: &MemoryBudget) -> Option<Arc<PodShare>> {
             None
         }
     }
+}
+
+/// Spill files go to `QUARRY_SPILL_DIR` (default: the user's cache on the
+/// home volume, not the node's disk) and take at most `QUARRY_SPILL_LIMIT`
+/// (default 10g).
+fn spill_settings() -> anyhow::Result<SpillSettings> {
+    let dir = match std::env::var_os("QUARRY_SPILL_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".cache/quarry/spill"),
+    };
+    let max_bytes = match std::env::var("QUARRY_SPILL_LIMIT") {
+        Ok(raw) => quarry_sql::parse_byte_size(&raw).with_context(|| {
+            format!("QUARRY_SPILL_LIMIT='{raw}' is not a size: write e.g. 10g or 512m")
+        })? as u64,
+        Err(_) => 10 << 30,
+    };
+    Ok(SpillSettings { dir, max_bytes })
 }
 
 /// Wires the S3 stores, the SQL session and the protocol together, and
@@ -57,6 +78,7 @@ pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Resul
             memory,
             target_partitions: None,
             pod,
+            spill: Some(spill_settings()?),
         },
     )?;
     if let Some(cache) = s3.cache() {

@@ -30,6 +30,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             memory,
             target_partitions: Some(2),
             pod: None,
+            spill: None,
         },
     )?;
     let mut state = quarry_server::AppState::new(s3, sql);

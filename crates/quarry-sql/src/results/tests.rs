@@ -250,6 +250,7 @@ async fn unsorted_pages_keep_the_results_order() {
             memory: crate::MemoryBudget::detect(Some("256m")).unwrap(),
             target_partitions: Some(4),
             pod: None,
+            spill: None,
         },
     )
     .unwrap();

@@ -40,6 +40,7 @@ pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
             memory: MemoryBudget::detect(Some("1g"))?,
             target_partitions: None,
             pod: None,
+            spill: None,
         },
     )?;
     session
