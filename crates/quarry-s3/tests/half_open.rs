@@ -88,3 +88,62 @@ async fn object_store_reads_end_within_their_timeouts() {
     );
     server.abort();
 }
+
+/// Reads each request, waits `delay`, then answers a bucket list — a
+/// slow S3 rather than a silent one.
+async fn slow_server(delay: Duration) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListAllMyBucketsResult><Owner><ID>o</ID></Owner><Buckets><Bucket><Name>slow</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket></Buckets></ListAllMyBucketsResult>";
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_slow_answer_within_the_attempt_timeout_is_waited_for() {
+    // The attempt bound is 1 s here: 300 ms is slow but in time.
+    let (url, server) = slow_server(Duration::from_millis(300)).await;
+    let buckets = quarry_s3::list_buckets(&stores(&url))
+        .await
+        .expect("a slow answer is still an answer");
+    assert_eq!(buckets[0].name, "slow");
+    server.abort();
+}
+
+#[tokio::test]
+async fn an_answer_slower_than_every_attempt_ends_as_unavailable() {
+    // Each attempt (1 s) times out before the 5 s answer; the operation
+    // bound (3 s) ends the retries.
+    let (url, server) = slow_server(Duration::from_secs(5)).await;
+    let (failure, took) = failure_and_time(quarry_s3::list_buckets(&stores(&url))).await;
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(
+        failure.kind,
+        FailureKind::Unavailable,
+        "{}",
+        failure.message
+    );
+    server.abort();
+}
