@@ -177,3 +177,48 @@ def test_an_interrupted_upload_leaves_nothing_behind(seaweed, oidc, tmp_path):
         ok(kc, "SELECT 1")
     finally:
         stop(km, kc)
+
+
+def test_a_kernel_killed_mid_upload_leaves_no_parts_after_the_next_start(seaweed, oidc, tmp_path):
+    """SIGKILL during `%s3 cp`: nothing can abort the upload then, so S3
+    keeps its parts; the next kernel on the same home volume aborts it from
+    the journal the killed one kept, and strikes it off."""
+    import signal
+    import time
+
+    credentials = seaweed.assume_role(oidc.mint("bob"))
+    journal = tmp_path / "journal"
+    env = {**seaweed.env_for(credentials), "QUARRY_UPLOAD_JOURNAL": str(journal)}
+    admin = seaweed.admin()
+
+    def pending():
+        return admin.list_multipart_uploads(Bucket="data", Prefix="killed/").get("Uploads", [])
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(40):
+            f.write(os.urandom(8 << 20))
+    km, kc = start_quarry(env=env)
+    try:
+        kc.execute(f"%s3 cp {big} s3://data/killed/")
+        deadline = time.monotonic() + 60
+        while not pending() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pending(), "the upload started"
+        assert len(list(journal.glob("*.upload"))) == 1, "and was written down"
+        os.kill(km.provisioner.pid, signal.SIGKILL)
+        km.provisioner.process.wait(timeout=10)
+    finally:
+        stop(km, kc)
+    assert len(pending()) == 1, "a killed kernel leaves its parts on S3"
+    km, kc = start_quarry(env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while pending() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pending() == []
+        assert list(journal.glob("*.upload")) == []
+        assert not admin.list_objects_v2(Bucket="data", Prefix="killed/").get("Contents")
+        ok(kc, "SELECT 1")
+    finally:
+        stop(km, kc)

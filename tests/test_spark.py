@@ -253,6 +253,35 @@ def test_a_crashed_server_is_reported_with_its_log_then_stop_cleans_up(kernel):
     assert "No Spark session" in text_of(ok(kc, "%spark status"))
 
 
+def test_a_driver_out_of_memory_ends_the_jvm_and_the_kernel_says_so(seaweed, oidc, tmp_path):
+    """The driver runs with -XX:+ExitOnOutOfMemoryError: a query that fills
+    its heap ends the JVM at once (instead of leaving it thrashing in the
+    pod), the cell says why in one error, the memory the kernel set aside
+    for the driver is given back, and the kernel carries on."""
+    credentials = seaweed.assume_role(oidc.mint("bob"))
+    pod = tmp_path / "pod"
+    km, kc = start_quarry(env={**spark_env(seaweed, credentials), "QUARRY_POD_DIR": str(pod), "QUARRY_MEMORY_LIMIT": "2g"})
+    try:
+        ok(kc, "%spark start --conf spark.driver.memory=512m")
+        pid = server_pid(kc)
+        memory = lambda: [l for l in text_of(ok(kc, "%config")).splitlines() if "memory_limit" in l][0]  # noqa: E731
+        assert "less 896.0 MiB for this kernel's Spark driver" in memory(), memory()
+        reply, _ = run_cell(
+            kc,
+            "%%spark\nSELECT size(collect_list(repeat('x', 100000))) AS n FROM range(100000)",
+            timeout=300,
+        )
+        assert reply["status"] == "error", reply
+        assert "The Spark server exited" in reply["evalue"], reply["evalue"]
+        assert "OutOfMemoryError" in reply["evalue"], reply["evalue"]
+        assert gone(pid)
+        assert "Spark session stopped" in text_of(ok(kc, "%spark stop"))
+        assert memory() == "| memory_limit | 2.0 GiB (set by QUARRY_MEMORY_LIMIT) |", memory()
+        ok(kc, "SELECT 1")
+    finally:
+        stop(km, kc)
+
+
 def test_stop_and_kernel_shutdown_leave_no_jvm(seaweed, oidc):
     credentials = seaweed.assume_role(oidc.mint("bob"))
     km, kc = start_quarry(env=spark_env(seaweed, credentials))

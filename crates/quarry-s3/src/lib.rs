@@ -20,6 +20,7 @@ mod delete_prefix;
 mod error;
 mod failure;
 mod files;
+mod journal;
 mod location;
 mod multipart;
 mod objects;
@@ -39,6 +40,7 @@ pub use failure::{
     not_found as not_found_failure, xml_tag,
 };
 pub use files::{FileCopyError, download_to_file, upload_file};
+pub use journal::UploadJournal;
 pub use location::{S3Location, validate_bucket_name};
 pub use multipart::{MIN_PART_BYTES, MultipartUpload, UploadedPart};
 pub use objects::{

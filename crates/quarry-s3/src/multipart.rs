@@ -21,6 +21,8 @@ pub struct MultipartUpload {
     endpoint: String,
     location: S3Location,
     upload_id: String,
+    /// Its entry in the stores' upload journal, struck off at the end.
+    journaled: Option<std::path::PathBuf>,
 }
 
 /// A stored part, to be listed when completing.
@@ -43,11 +45,16 @@ impl MultipartUpload {
             .send()
             .await
             .map_err(|e| sdk_failure(stores, &e, &location.to_string()))?;
+        let upload_id = started.upload_id().unwrap_or_default().to_string();
+        let journaled = stores
+            .upload_journal()
+            .and_then(|journal| journal.record(location, &upload_id));
         Ok(MultipartUpload {
             client: stores.client().clone(),
             endpoint: stores.settings().endpoint_display(),
             location: location.clone(),
-            upload_id: started.upload_id().unwrap_or_default().to_string(),
+            upload_id,
+            journaled,
         })
     }
 
@@ -129,6 +136,7 @@ impl MultipartUpload {
             .send()
             .await
             .map_err(|e| self.failure(&e))?;
+        self.strike();
         Ok(())
     }
 
@@ -136,6 +144,13 @@ impl MultipartUpload {
     /// effort: the caller is already reporting what led here.
     pub async fn abort(&self) {
         abort_upload(&self.client, &self.location, &self.upload_id).await;
+        self.strike();
+    }
+
+    fn strike(&self) {
+        if let Some(path) = &self.journaled {
+            crate::journal::strike(path);
+        }
     }
 
     fn failure<E>(

@@ -22,6 +22,7 @@ pub struct S3Stores {
     sdk: std::sync::OnceLock<aws_sdk_s3::Client>,
     public_sdk: std::sync::OnceLock<aws_sdk_s3::Client>,
     cache: Option<Arc<RangeCache>>,
+    journal: Option<crate::UploadJournal>,
 }
 
 impl S3Stores {
@@ -42,6 +43,7 @@ impl S3Stores {
             sdk: std::sync::OnceLock::new(),
             public_sdk: std::sync::OnceLock::new(),
             cache: None,
+            journal: None,
         }
     }
 
@@ -50,6 +52,18 @@ impl S3Stores {
     pub fn with_cache(mut self, capacity: usize) -> Self {
         self.cache = (capacity > 0).then(|| Arc::new(RangeCache::new(capacity)));
         self
+    }
+
+    /// Writes multipart uploads down in `journal` while they run, so a
+    /// later process can abort those this one leaves behind.
+    pub fn with_upload_journal(mut self, journal: crate::UploadJournal) -> Self {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The upload journal, when one is configured.
+    pub fn upload_journal(&self) -> Option<&crate::UploadJournal> {
+        self.journal.as_ref()
     }
 
     /// The read cache, when one is configured.

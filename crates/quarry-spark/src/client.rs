@@ -415,8 +415,10 @@ fn status_error(status: tonic::Status) -> SparkError {
         tonic::Code::Unauthenticated => {
             SparkError::Server("The Spark server refused this kernel's session token.".into())
         }
-        // A connection dropped mid-call (the JVM died) surfaces as Unknown.
-        tonic::Code::Unknown if status.message().contains("transport error") => SparkError::Server(
+        // A connection dropped mid-call (the JVM died) surfaces as a status
+        // that carries the transport's own error (hyper, h2) as its source;
+        // a status Spark sent never has one.
+        _ if std::error::Error::source(&status).is_some() => SparkError::Server(
             "The connection to the Spark server broke (it may have stopped): %spark status tells more.".into(),
         ),
         _ => {
@@ -509,6 +511,19 @@ mod tests {
         assert!(matches!(
             status_error(tonic::Status::unavailable("x")),
             SparkError::Server(_)
+        ));
+    }
+
+    #[test]
+    fn a_broken_connection_is_the_server_not_the_query() {
+        let broken = tonic::Status::from_error(Box::new(std::io::Error::other(
+            "error reading a body from connection",
+        )));
+        assert!(matches!(status_error(broken), SparkError::Server(_)));
+        // What Spark itself sends has no transport error underneath.
+        assert!(matches!(
+            status_error(tonic::Status::unknown("h2 protocol error")),
+            SparkError::Query(_)
         ));
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use quarry_kernel::{CellsConfig, ConnectionFile, KeyPolicy, Owner, QuarryHandler};
-use quarry_s3::{Env, RangeCache, S3Stores};
+use quarry_s3::{Env, RangeCache, S3Stores, UploadJournal};
 use quarry_sql::{
     MemoryBudget, PodShare, QueryExecutor, SessionOptions, SpillSettings, SqlSession,
     s3_cache_bytes,
@@ -22,6 +22,29 @@ fn join_pod(memory: &MemoryBudget) -> Option<Arc<PodShare>> {
         Err(e) => {
             tracing::warn!(dir = %dir.display(), "could not join the pod's kernel registry, so this kernel counts on the whole memory budget: {e}");
             None
+        }
+    }
+}
+
+/// Where multipart uploads in flight are written down: `QUARRY_UPLOAD_JOURNAL`,
+/// else `~/.cache/quarry/uploads` (the home volume outlives a killed pod).
+pub(crate) fn upload_journal() -> UploadJournal {
+    let dir = match std::env::var_os("QUARRY_UPLOAD_JOURNAL") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".cache/quarry/uploads"),
+    };
+    UploadJournal::at(dir)
+}
+
+/// Aborts the uploads a killed kernel or panel left behind, in the background.
+pub(crate) async fn reap_uploads(s3: Arc<S3Stores>) {
+    if let Some(journal) = s3.upload_journal() {
+        let reaped = journal.reap(&s3).await;
+        if reaped > 0 {
+            tracing::info!(reaped, "aborted uploads that ended processes left behind");
         }
     }
 }
@@ -61,10 +84,15 @@ pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Resul
         Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
     let pod = join_pod(&memory);
     let kernels = pod.as_ref().map_or(1, |p| p.live_kernels());
-    // The byte cache is sized once, as this kernel's part of the pod's.
-    let cache =
-        s3_cache_bytes(std::env::var("QUARRY_S3_CACHE").ok().as_deref(), &memory)? / kernels;
-    let s3 = Arc::new(S3Stores::from_env(&Env::Process).with_cache(cache));
+    // The byte cache is this kernel's part of the pod's, kept so as
+    // kernels come and go (`follow_pod`).
+    let pod_cache = s3_cache_bytes(std::env::var("QUARRY_S3_CACHE").ok().as_deref(), &memory)?;
+    let cache = pod_cache / kernels;
+    let s3 = Arc::new(
+        S3Stores::from_env(&Env::Process)
+            .with_cache(cache)
+            .with_upload_journal(upload_journal()),
+    );
     tracing::info!(
         endpoint = %s3.settings().endpoint_display(),
         memory = %memory.describe(),
@@ -77,13 +105,17 @@ pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Resul
         &SessionOptions {
             memory,
             target_partitions: None,
-            pod,
+            pod: pod.clone(),
             spill: Some(spill_settings()?),
         },
     )?;
     if let Some(cache) = s3.cache() {
         executor.spawn(release_when_idle(Arc::clone(cache)));
+        if let Some(pod) = &pod {
+            executor.spawn(follow_pod(Arc::clone(cache), Arc::clone(pod), pod_cache));
+        }
     }
+    executor.spawn(reap_uploads(Arc::clone(&s3)));
     let handler = Arc::new(QuarryHandler::new(
         session,
         executor,
@@ -112,6 +144,16 @@ const CACHE_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// Lets an idle kernel give its cached S3 bytes back: on a shared hub,
 /// notebooks stay open long after anyone looks at them.
+/// Keeps the byte cache at this kernel's part of the pod's cache as the
+/// number of live kernels changes.
+async fn follow_pod(cache: Arc<RangeCache>, pod: Arc<PodShare>, pod_cache: usize) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        cache.set_capacity(pod_cache / pod.live_kernels());
+    }
+}
+
 async fn release_when_idle(cache: Arc<RangeCache>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {

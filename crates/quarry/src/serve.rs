@@ -20,7 +20,9 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let s3 = Arc::new(S3Stores::from_env(&Env::Process));
+    let s3 = Arc::new(
+        S3Stores::from_env(&Env::Process).with_upload_journal(crate::kernel::upload_journal()),
+    );
     // Previews read a few rows; a small budget keeps the panel's memory
     // out of the kernel's way.
     let memory = MemoryBudget::detect(Some("256m"))?;
@@ -33,6 +35,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             spill: None,
         },
     )?;
+    let state_s3 = Arc::clone(&s3);
     let mut state = quarry_server::AppState::new(s3, sql);
     if let Ok(raw) = std::env::var("QUARRY_UPLOAD_BUFFER") {
         let bytes = quarry_sql::parse_byte_size(&raw).with_context(|| {
@@ -46,6 +49,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("could not start the server runtime")?;
     runtime.block_on(async {
+        tokio::spawn(crate::kernel::reap_uploads(Arc::clone(&state_s3)));
         match (&args.unix_socket, args.port) {
             (Some(path), _) => quarry_server::serve_unix(path, state).await,
             (None, Some(port)) => quarry_server::serve_tcp(port, state).await,

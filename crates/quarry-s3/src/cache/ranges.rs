@@ -88,7 +88,8 @@ struct State {
 /// HEAD — the same observation DataFusion plans a query with — so an object
 /// rewritten by anyone is read afresh as soon as it is listed again.
 pub struct RangeCache {
-    capacity: usize,
+    /// May change while the cache is in use (the pod's kernels come and go).
+    capacity: std::sync::atomic::AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -104,7 +105,7 @@ impl RangeCache {
     /// A cache holding at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
         RangeCache {
-            capacity,
+            capacity: std::sync::atomic::AtomicUsize::new(capacity),
             state: Mutex::new(State {
                 objects: HashMap::new(),
                 by_use: BTreeMap::new(),
@@ -116,6 +117,22 @@ impl RangeCache {
                 last_used: Instant::now(),
             }),
         }
+    }
+
+    /// Holds at most `capacity` bytes from now on, dropping the least
+    /// recently used ranges at once if it holds more.
+    pub fn set_capacity(&self, capacity: usize) {
+        self.capacity
+            .store(capacity, std::sync::atomic::Ordering::Relaxed);
+        let mut state = self.lock();
+        state.stats.capacity = capacity;
+        while state.stats.used > capacity {
+            state.evict_oldest();
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Hits, misses and bytes held so far.
@@ -238,7 +255,7 @@ impl RangeCache {
             return;
         }
         // One chunk may not crowd out the rest of a working set.
-        if bytes.is_empty() || bytes.len() > self.capacity / 4 {
+        if bytes.is_empty() || bytes.len() > self.capacity() / 4 {
             return;
         }
         let end = start + bytes.len() as u64;
@@ -272,7 +289,7 @@ impl RangeCache {
             },
         );
         state.by_use.insert(state.tick, (key.clone(), start));
-        while state.stats.used > self.capacity {
+        while state.stats.used > self.capacity() {
             state.evict_oldest();
         }
     }
@@ -324,6 +341,24 @@ mod tests {
 
     fn bytes(n: usize, fill: u8) -> Bytes {
         Bytes::from(vec![fill; n])
+    }
+
+    #[test]
+    fn a_smaller_capacity_drops_the_least_recently_used_at_once() {
+        let cache = RangeCache::new(1000);
+        let k = key("t.parquet");
+        let v1 = meta("t.parquet", "v1", 1000);
+        cache.observe(&k, &v1);
+        cache.insert(&k, &v1, 0, bytes(200, 1));
+        cache.insert(&k, &v1, 500, bytes(200, 2));
+        assert_eq!(cache.stats().used, 400);
+        // Another kernel joined the pod: this one's part halves, and more.
+        cache.set_capacity(250);
+        assert_eq!(cache.stats().used, 200);
+        assert_eq!(cache.stats().capacity, 250);
+        let (_, found) = cache.lookup(&k, &[0..10, 500..510]).unwrap();
+        assert!(found[0].is_none(), "the older range went first");
+        assert!(found[1].is_some());
     }
 
     #[test]
