@@ -69,19 +69,10 @@ fn spill_settings() -> anyhow::Result<SpillSettings> {
     Ok(SpillSettings { dir, max_bytes })
 }
 
-/// Wires the S3 stores, the SQL session and the protocol together, and
-/// exits the process when the kernel is done.
-pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Result<()> {
-    let keys = if allow_unauthenticated {
-        KeyPolicy::AllowEmpty
-    } else {
-        KeyPolicy::Required
-    };
-    let connection = ConnectionFile::read(connection_file, keys)?;
+/// The S3 stores and the SQL session, sized as this kernel's part of the
+/// pod's memory, with the background tasks that keep them so.
+fn sql_session(executor: &QueryExecutor) -> anyhow::Result<SqlSession> {
     let memory = MemoryBudget::detect(std::env::var("QUARRY_MEMORY_LIMIT").ok().as_deref())?;
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let executor =
-        Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
     let pod = join_pod(&memory);
     let kernels = pod.as_ref().map_or(1, |p| p.live_kernels());
     // The byte cache is this kernel's part of the pod's, kept so as
@@ -115,7 +106,23 @@ pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Resul
             executor.spawn(follow_pod(Arc::clone(cache), Arc::clone(pod), pod_cache));
         }
     }
-    executor.spawn(reap_uploads(Arc::clone(&s3)));
+    executor.spawn(reap_uploads(s3));
+    Ok(session)
+}
+
+/// Wires the S3 stores, the SQL session and the protocol together, and
+/// exits the process when the kernel is done.
+pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Result<()> {
+    let keys = if allow_unauthenticated {
+        KeyPolicy::AllowEmpty
+    } else {
+        KeyPolicy::Required
+    };
+    let connection = ConnectionFile::read(connection_file, keys)?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let executor =
+        Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);
+    let session = sql_session(&executor)?;
     let handler = Arc::new(QuarryHandler::new(
         session,
         executor,

@@ -400,23 +400,35 @@ impl QuarryHandler {
         let shown = cap_rows(&result.batches, self.config().max_rows);
         let rendered =
             quarry_sql::render_batches(&result.schema, &shown, total as u64, Some(elapsed));
-        // Spark's rows are in the kernel already: held, the grid pages them.
-        // A statement (CREATE VIEW …) answers with no columns: nothing to explore.
-        let grid = (!result.schema.fields().is_empty()).then(|| {
-            let held = self
-                .session
-                .results()
-                .hold(Arc::clone(&result.schema), &result.batches);
-            let bundle = quarry_sql::ResultBundle {
-                schema: &result.schema,
-                first_rows: &shown,
-                total_rows: total as u64,
-                held: &held,
-            };
-            display::grid(&bundle, source)
-        });
+        let grid = self.spark_grid(&result, &shown, total as u64, source);
         outputs.result(display::table(rendered, grid));
         Ok(())
+    }
+
+    /// The grid's bundle for a Spark result: its rows are in the kernel
+    /// already, so they are held and the grid pages them. A statement
+    /// (CREATE VIEW …) answers with no columns: nothing to explore.
+    fn spark_grid(
+        &self,
+        result: &SparkResult,
+        shown: &[RecordBatch],
+        total_rows: u64,
+        source: Option<&super::present::LastQuery>,
+    ) -> Option<serde_json::Value> {
+        if result.schema.fields().is_empty() {
+            return None;
+        }
+        let held = self
+            .session
+            .results()
+            .hold(Arc::clone(&result.schema), &result.batches);
+        let bundle = quarry_sql::ResultBundle {
+            schema: &result.schema,
+            first_rows: shown,
+            total_rows,
+            held: &held,
+        };
+        Some(display::grid(&bundle, source))
     }
 
     /// Stops Spark when the kernel shuts down or restarts.

@@ -124,7 +124,40 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, LabLock
     demo_data::write_notebooks(&notebooks)?;
 
     let token = uuid_like();
-    let mut command = tokio::process::Command::new(&jupyter);
+    let command = jupyter_command(&jupyter, args.port, &token, &notebooks, &jupyter_path, &s3)?;
+    let lab = Child::spawn("JupyterLab", command)?;
+    lock.record(&format!("JupyterLab on port {}", args.port), lab.pid());
+    wait_for_port(args.port, Duration::from_secs(60))
+        .await
+        .context("JupyterLab did not start")?;
+    Ok((s3, lab, token, lock))
+}
+
+/// Fails in one sentence when the port is taken, rather than waiting for a
+/// JupyterLab that cannot bind it (or mistaking another server for ours).
+fn ensure_port_free(port: u16) -> anyhow::Result<()> {
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            bail!("port {port} is already in use (another JupyterLab?): pass --port N")
+        }
+        Err(e) => Err(e).with_context(|| format!("could not check port {port}")),
+    }
+}
+
+/// JupyterLab with the lab's kernelspec, the S3 credentials in its
+/// environment (as the hub's pre-spawn hook would give them) and Spark in
+/// local mode when pyspark is beside it.
+fn jupyter_command(
+    jupyter: &std::path::Path,
+    port: u16,
+    token: &str,
+    notebooks: &std::path::Path,
+    jupyter_path: &std::path::Path,
+    s3: &Seaweed,
+) -> anyhow::Result<tokio::process::Command> {
+    let quarry = std::env::current_exe()?;
+    let mut command = tokio::process::Command::new(jupyter);
     command
         .args([
             "lab",
@@ -132,11 +165,11 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, LabLock
             "--ServerApp.ip=127.0.0.1",
             "--LabApp.news_url=None",
         ])
-        .arg(format!("--ServerApp.port={}", args.port))
+        .arg(format!("--ServerApp.port={port}"))
         .arg("--ServerApp.port_retries=0")
         .arg(format!("--IdentityProvider.token={token}"))
         .arg(format!("--ServerApp.root_dir={}", notebooks.display()))
-        .env("JUPYTER_PATH", &jupyter_path)
+        .env("JUPYTER_PATH", jupyter_path)
         // The S3 panel's backend is this binary too (jupyter-server-proxy
         // starts `$QUARRY_BIN serve`).
         .env("QUARRY_BIN", &quarry)
@@ -159,24 +192,7 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, LabLock
     if is_root() {
         command.arg("--allow-root");
     }
-    let lab = Child::spawn("JupyterLab", command)?;
-    lock.record(&format!("JupyterLab on port {}", args.port), lab.pid());
-    wait_for_port(args.port, Duration::from_secs(60))
-        .await
-        .context("JupyterLab did not start")?;
-    Ok((s3, lab, token, lock))
-}
-
-/// Fails in one sentence when the port is taken, rather than waiting for a
-/// JupyterLab that cannot bind it (or mistaking another server for ours).
-fn ensure_port_free(port: u16) -> anyhow::Result<()> {
-    match std::net::TcpListener::bind(("127.0.0.1", port)) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            bail!("port {port} is already in use (another JupyterLab?): pass --port N")
-        }
-        Err(e) => Err(e).with_context(|| format!("could not check port {port}")),
-    }
+    Ok(command)
 }
 
 fn home() -> anyhow::Result<PathBuf> {

@@ -176,39 +176,7 @@ impl S3 {
         ];
         match identity {
             None => rows.push(("credentials", "none configured".into())),
-            Some(id) => {
-                rows.push(("access key", id.access_key_hint.clone()));
-                rows.push((
-                    "kind",
-                    if id.temporary {
-                        "temporary (STS)".into()
-                    } else {
-                        "long-term".into()
-                    },
-                ));
-                rows.push(("source", id.source.to_string()));
-                let expiry = match id.expiration {
-                    None => "not stated".to_string(),
-                    Some(at) => {
-                        let left = at - Utc::now();
-                        let when = at.format("%Y-%m-%d %H:%M:%S UTC");
-                        if left.num_seconds() <= 0 {
-                            format!("{when} (expired)")
-                        } else {
-                            format!("{when} (in {})", human_minutes(left.num_seconds()))
-                        }
-                    }
-                };
-                rows.push(("expires", expiry));
-                rows.push((
-                    "renews itself",
-                    if id.renewable {
-                        "yes".into()
-                    } else {
-                        "no".into()
-                    },
-                ));
-            }
+            Some(id) => rows.extend(credential_rows(&id)),
         }
         let token_file = s3.credentials().token_file();
         if let Some(token) = &token_file {
@@ -233,6 +201,37 @@ impl S3 {
 
 fn plural(count: usize) -> &'static str {
     if count == 1 { "" } else { "s" }
+}
+
+/// What `%s3 whoami` says about the keys in use (never a secret).
+fn credential_rows(id: &quarry_s3::Identity) -> Vec<(&'static str, String)> {
+    let expiry = match id.expiration {
+        None => "not stated".to_string(),
+        Some(at) => {
+            let left = (at - Utc::now()).num_seconds();
+            let when = at.format("%Y-%m-%d %H:%M:%S UTC");
+            if left <= 0 {
+                format!("{when} (expired)")
+            } else {
+                format!("{when} (in {})", human_minutes(left))
+            }
+        }
+    };
+    let kind = if id.temporary {
+        "temporary (STS)"
+    } else {
+        "long-term"
+    };
+    vec![
+        ("access key", id.access_key_hint.clone()),
+        ("kind", kind.into()),
+        ("source", id.source.to_string()),
+        ("expires", expiry),
+        (
+            "renews itself",
+            if id.renewable { "yes" } else { "no" }.into(),
+        ),
+    ]
 }
 
 /// When the web identity token in the file expires, as a whoami row.
