@@ -92,9 +92,20 @@ fn held_by(data_dir: &Path, holders: &str) -> String {
     )
 }
 
+/// Whether `pid` is a running process: a zombie (dead, not yet reaped —
+/// containers often have no init to reap orphans) holds nothing.
 fn is_alive(pid: u32) -> bool {
     // SAFETY: kill(2) with signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    if unsafe { libc::kill(pid as libc::pid_t, 0) } != 0 {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // "pid (name) S …": the state follows the last ')'.
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next());
+    state != Some("Z")
 }
 
 #[cfg(test)]
