@@ -8,6 +8,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { Preview, QuarryApi } from './api';
+import { humanBytes } from './chunks';
 import * as paths from './paths';
 
 /** Rows of the first-rows table the pane shows (the backend sends up to 50). */
@@ -179,15 +180,4 @@ export class PreviewPane extends Widget {
 interface DataResource {
   schema?: { fields?: { name: string }[] };
   data?: Record<string, unknown>[];
-}
-
-function humanBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
