@@ -207,15 +207,10 @@ fn plural(count: usize) -> &'static str {
 fn credential_rows(id: &quarry_s3::Identity) -> Vec<(&'static str, String)> {
     let expiry = match id.expiration {
         None => "not stated".to_string(),
-        Some(at) => {
-            let left = (at - Utc::now()).num_seconds();
-            let when = at.format("%Y-%m-%d %H:%M:%S UTC");
-            if left <= 0 {
-                format!("{when} (expired)")
-            } else {
-                format!("{when} (in {})", human_minutes(left))
-            }
-        }
+        Some(at) => match time_left(at) {
+            (when, None) => format!("{when} (expired)"),
+            (when, Some(left)) => format!("{when} (in {left})"),
+        },
     };
     let kind = if id.temporary {
         "temporary (STS)"
@@ -239,16 +234,18 @@ fn id_token_row(token: &quarry_s3::TokenFileState) -> String {
     let path = token.path.display();
     match token.expires_at {
         None => format!("{path} (unreadable, or not a JWT)"),
-        Some(at) => {
-            let left = (at - Utc::now()).num_seconds();
-            let when = at.format("%Y-%m-%d %H:%M:%S UTC");
-            if left <= 0 {
-                format!("{path}, expired {when}: not replaced")
-            } else {
-                format!("{path}, expires {when} (in {})", human_minutes(left))
-            }
-        }
+        Some(at) => match time_left(at) {
+            (when, None) => format!("{path}, expired {when}: not replaced"),
+            (when, Some(left)) => format!("{path}, expires {when} (in {left})"),
+        },
     }
+}
+
+/// When `at` is, in UTC, and how long until then (`None` once it passed).
+fn time_left(at: chrono::DateTime<Utc>) -> (String, Option<String>) {
+    let left = (at - Utc::now()).num_seconds();
+    let when = at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    (when, (left > 0).then(|| human_minutes(left)))
 }
 
 fn human_minutes(seconds: i64) -> String {
