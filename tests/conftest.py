@@ -20,6 +20,11 @@ def pytest_configure(config):
     if not quarry or not Path(quarry).is_file():
         raise pytest.UsageError("pass --quarry=PATH (cargo xtask test does) or set QUARRY_BIN")
     os.environ["QUARRY_BIN"] = quarry
+    # A kernel started from this environment (not through minimal_env)
+    # keeps tables in the run's own catalog, never in the user's home.
+    import tempfile
+
+    os.environ["QUARRY_CATALOG"] = os.path.join(tempfile.mkdtemp(prefix="quarry-catalog-"), "catalog.json")
     # jupyter_kernel_test's classes find the kernelspec by name at import.
     install_kernelspec(quarry)
 

@@ -131,3 +131,54 @@ def test_a_token_the_refresher_stopped_replacing_is_named_by_whoami(short_sts, o
     finally:
         stop_process(server)
         log.close()
+
+
+def test_sts_down_during_renewal_keeps_serving_then_says_why_and_recovers(short_sts, oidc, tmp_path):
+    """STS goes away (connections reset) just as the keys are due: queries
+    keep running on the current keys, `%s3 whoami` says renewal is failing
+    and until when the keys work, and once STS is back the next renewal
+    gets new keys before the old ones expire."""
+    from urllib.parse import urlparse
+
+    from support.outage import Outage
+
+    token_file = tmp_path / "token"
+    token_file.write_text(oidc.mint("alice", lifetime=3600))
+    with Outage(urlparse(short_sts.endpoint).port) as sts:
+        sts.cut()
+        credentials = short_sts.assume_role(oidc.mint("alice"), duration=900)
+        env = {
+            **short_sts.env_for(credentials),
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file),
+            "AWS_ROLE_ARN": ROLE_ARN,
+            "AWS_ENDPOINT_URL_STS": sts.url,
+        }
+        km, kc = start_quarry(env=env)
+        try:
+            query = "SELECT sum(n) AS total FROM 's3://data/hello.csv'"
+            expires = credentials["Expiration"].timestamp()
+            # Into the last fifth of the keys' life: renewal is due.
+            time.sleep(max(0.0, expires - time.time() - 2.5))
+            reply, outputs = run_cell(kc, query)
+            assert reply["status"] == "ok", reply
+            assert rows_of(outputs) == [{"total": 3}]
+            time.sleep(0.5)
+            reply, outputs = run_cell(kc, "%s3 whoami")
+            text = outputs[0]["content"]["data"]["text/plain"]
+            assert sts.refused >= 1, "the kernel never tried STS"
+            assert "Renewing the S3 credentials is failing (could not reach STS" in text, text
+            assert "the current keys work until" in text and "Quarry keeps retrying" in text, text
+            for secret in (credentials["SecretAccessKey"], credentials["SessionToken"], token_file.read_text()):
+                assert secret not in text
+
+            sts.restore()
+            time.sleep(max(0.0, expires - time.time() + 3))
+            assert not old_credentials_work(short_sts, credentials), "the server should have expired them"
+            reply, outputs = run_cell(kc, query)
+            assert reply["status"] == "ok", reply
+            assert rows_of(outputs) == [{"total": 3}]
+            reply, outputs = run_cell(kc, "%s3 whoami")
+            text = outputs[0]["content"]["data"]["text/plain"]
+            assert "web identity" in text and "is failing" not in text, text
+        finally:
+            stop(km, kc)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from support.kernels import rows_of, run_cell, start_quarry, stop
+from support.kernels import result_of, rows_of, run_cell, start_quarry, stop
 from support.kernels import text_of as support_text_of
 from support.spark import spark_env, spark_home, wait_for_class_archive
 
@@ -100,6 +100,27 @@ def test_output_table_is_queried_by_datafusion(kernel):
     assert rows == [{"total": sum(i * i for i in range(1000)), "n": 1000}]
 
 
+def test_results_come_capped_unless_kept_whole(kernel):
+    """A result is Spark's first 10,000 rows (a Limit Spark plans) unless -o
+    keeps it whole; the cell and the grid say that there was more."""
+    _, kc, _, _ = kernel
+    outputs = ok(kc, "%%spark\nSELECT id FROM range(25000)")
+    text = text_of(outputs)
+    assert "Showing Spark's first 10,000 rows: the query has more" in text, text
+    bundle = result_of(outputs)["application/vnd.quarry.result+json"]
+    assert bundle["total_rows"] == 10_000, bundle["total_rows"]
+    assert "first 10,000 rows" in bundle["note"], bundle["note"]
+    # Exactly the cap: no note (Spark was asked for one row more).
+    assert "the query has more" not in text_of(ok(kc, "%%spark\nSELECT id FROM range(10000)"))
+    limited = ok(kc, "%%spark --limit 7 -o seven\nSELECT id FROM range(25000) ORDER BY id")
+    assert "Kept as kernel table seven (7 rows)" in text_of(limited)
+    assert "raise --limit" in text_of(limited)
+    kept = ok(kc, "%%spark -o everything\nSELECT id FROM range(25000)")
+    assert "Kept as kernel table everything (25,000 rows)" in text_of(kept)
+    assert "the query has more" not in text_of(kept)
+    assert rows_of(ok(kc, "SELECT count(*) AS n, max(id) AS top FROM everything")) == [{"n": 25000, "top": 24999}]
+
+
 def test_input_table_from_s3_is_queried_by_spark(kernel, readings):
     _, kc, _, _ = kernel
     ok(kc, "CREATE TABLE readings AS SELECT * FROM 's3://data/spark/readings.parquet'")
@@ -112,6 +133,23 @@ def test_input_table_from_s3_is_queried_by_spark(kernel, readings):
         expected[site] = (n + 1, total + reading)
     assert [(r["site"], r["n"], r["total"]) for r in rows] == [(s, *expected[s]) for s in sorted(expected)]
     assert all(r["last"].startswith("2023-11-14") for r in rows), rows
+
+
+def test_kept_tables_are_queried_from_spark_by_name(kernel, readings):
+    """A table kept in the catalog is a Spark view over s3a (no -i, no data
+    through the kernel), and Spark's answer equals DataFusion's."""
+    _, kc, _, _ = kernel
+    ok(kc, "CREATE EXTERNAL TABLE kept_readings STORED AS PARQUET LOCATION 's3://data/spark/readings.parquet'")
+    ok(kc, "CREATE VIEW kept_north AS SELECT reading FROM kept_readings WHERE site = 'north'")
+    query = "SELECT site, sum(reading) AS total, count(*) AS n FROM kept_readings GROUP BY site ORDER BY site"
+    datafusion = rows_of(ok(kc, query))
+    spark = rows_of(ok(kc, f"%%spark\n{query}"))
+    assert spark == datafusion and len(spark) == 3, (spark, datafusion)
+    assert rows_of(ok(kc, "%%spark\nSELECT count(*) AS n FROM kept_north")) == [{"n": 3}]
+    # Dropped from the catalog: gone from Spark at the next cell.
+    ok(kc, "DROP VIEW kept_north")
+    reply, _ = run_cell(kc, "%%spark\nSELECT count(*) AS n FROM kept_north", timeout=240)
+    assert reply["status"] == "error", reply
 
 
 def test_large_input_travels_in_parts(kernel):

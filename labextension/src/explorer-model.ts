@@ -10,6 +10,8 @@ export interface KernelTable {
   /** `BASE TABLE`, `VIEW`, … from `information_schema`. */
   kind: string;
   columns: [string, string][];
+  /** Kept in the user's catalog (every kernel, after restarts), not this kernel's own. */
+  kept?: boolean;
 }
 
 /** A Spark temporary view. */
@@ -33,6 +35,8 @@ export interface ExplorerItem {
   kind: 'table' | 'view' | 'spark view';
   engine: 'sql' | 'spark';
   columns: [string, string][];
+  /** Where it lives, in words: kept in the catalog or this kernel's only. */
+  lives: string;
 }
 
 /** The schema unqualified names resolve in. */
@@ -54,7 +58,10 @@ export function explorerItems(listing: TableListing): ExplorerItem[] {
       label: t.schema === DEFAULT_SCHEMA ? t.name : `${t.schema}.${t.name}`,
       kind: t.kind === 'VIEW' ? 'view' : 'table',
       engine: 'sql',
-      columns: t.columns
+      columns: t.columns,
+      lives: t.kept
+        ? 'kept in your catalog: every notebook of yours sees it, after restarts too'
+        : 'this kernel only: gone when it restarts'
     })
   );
   const views = (listing.spark_views ?? []).map(
@@ -63,7 +70,8 @@ export function explorerItems(listing: TableListing): ExplorerItem[] {
       label: v.name,
       kind: 'spark view',
       engine: 'spark',
-      columns: v.columns
+      columns: v.columns,
+      lives: 'a view in this Spark session'
     })
   );
   return [...tables, ...views];

@@ -177,6 +177,8 @@ export class DataExplorer extends Widget {
     const kind = document.createElement('span');
     kind.className = 'quarry-Explorer-kind';
     kind.textContent = item.kind;
+    kind.title = item.lives;
+    row.dataset.lives = item.lives.startsWith('kept') ? 'kept' : 'kernel';
     const line = document.createElement('div');
     line.className = 'quarry-Explorer-line';
     line.append(caret, name, kind);

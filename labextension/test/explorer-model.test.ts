@@ -38,3 +38,16 @@ test('menu entries write cells for the engine that holds the table', () => {
   assert.equal(actionCell(view, 'select'), '%%spark\nSELECT * FROM trips LIMIT 100');
   assert.equal(actionCell(view, 'chart'), '%chart\n%%spark\nSELECT * FROM trips');
 });
+
+test('each item says where it lives: the catalog or this kernel only', () => {
+  const [kept, own, spark] = explorerItems({
+    tables: [
+      { schema: 'public', name: 'readings', kind: 'BASE TABLE', columns: [], kept: true },
+      { schema: 'public', name: 'scratch', kind: 'BASE TABLE', columns: [], kept: false }
+    ],
+    spark_views: [{ name: 'trips', columns: [] }]
+  });
+  assert.match(kept.lives, /^kept in your catalog/);
+  assert.match(own.lives, /^this kernel only/);
+  assert.match(spark.lives, /Spark session/);
+});

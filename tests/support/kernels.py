@@ -34,6 +34,9 @@ def minimal_env(extra=None):
     # start many kernels with budgets of their own, so each gets a registry
     # of its own unless a test shares one on purpose.
     env["QUARRY_POD_DIR"] = tempfile.mkdtemp(prefix="quarry-pod-")
+    # Likewise a table catalog of its own: tables kept by one test's kernel
+    # must not appear in another's (tests that share one say so).
+    env["QUARRY_CATALOG"] = os.path.join(tempfile.mkdtemp(prefix="quarry-catalog-"), "catalog.json")
     env.update(extra or {})
     return env
 

@@ -18,4 +18,6 @@ pub use cells::{CellsConfig, QuarryHandler};
 /// The protocol layer, re-exported: the kernel is this crate's handler
 /// driven by `quarry-protocol`.
 pub use quarry_protocol as protocol;
-pub use quarry_protocol::{ConnectionFile, KernelExit, KeyPolicy, Owner, run_kernel};
+pub use quarry_protocol::{
+    ConnectionFile, DEFAULT_MAX_MESSAGE_BYTES, KernelExit, KeyPolicy, Owner, run_kernel,
+};

@@ -4,11 +4,19 @@ use std::path::{Path, PathBuf};
 
 use jupyter_protocol::ConnectionInfo;
 
+/// The default largest message a client may send: 128 MiB. Jupyter's own
+/// messages are small; the largest a notebook sends is a cell or a comm
+/// message, and a cell of 128 MiB is not SQL anyone writes.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 128 << 20;
+
 /// A parsed, validated Jupyter connection file.
 #[derive(Debug, Clone)]
 pub struct ConnectionFile {
     /// The ports, transport, key and signature scheme Jupyter gave.
     pub info: ConnectionInfo,
+    /// A client whose frame or message would pass this many bytes is
+    /// disconnected before the kernel reserves memory for it.
+    pub max_message_bytes: u64,
 }
 
 /// Why a connection file cannot be used.
@@ -60,6 +68,21 @@ pub enum KeyPolicy {
 }
 
 impl ConnectionFile {
+    /// A connection file for `info`, with the default message limit.
+    pub fn new(info: ConnectionInfo) -> Self {
+        ConnectionFile {
+            info,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+
+    /// The same, with another maximum message size.
+    #[must_use]
+    pub fn with_max_message_bytes(mut self, bytes: u64) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
     /// Reads a connection file as Jupyter writes it.
     pub fn read(path: &Path, keys: KeyPolicy) -> Result<Self, ConnectionFileError> {
         let text =
@@ -87,7 +110,7 @@ impl ConnectionFile {
             }
             tracing::warn!("connection file has an empty key: messages will not be authenticated");
         }
-        Ok(ConnectionFile { info })
+        Ok(ConnectionFile::new(info))
     }
 }
 

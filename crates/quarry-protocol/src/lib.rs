@@ -1,6 +1,7 @@
 //! The Jupyter wire protocol, one module per socket, for Quarry's kernel.
 //!
 //! ```text
+//!  client ─tcp─▶ guard (frame sizes) ─unix─▶ zeromq sockets:
 //!  client ──shell────▶ shell::serve ──▶ Handler::execute/complete/inspect/…
 //!         ──control──▶ control::serve ─▶ Handler::interrupt / shutdown
 //!         ◀─iopub───── Iopub (status, execute_input, outputs), one task
@@ -13,6 +14,9 @@
 //! and `shutdown_request` are answered while a cell is still running.
 //! Every request is read by [`wire`] (signature first, then content), so a
 //! well-signed request this crate cannot parse still gets an error reply.
+//! Before that, [`guard`] stands on the connection file's TCP ports and
+//! disconnects a client whose frame or message passes the maximum message
+//! size, because zeromq would reserve memory for whatever a frame announces.
 //!
 //! This crate knows nothing about SQL: a kernel implements [`Handler`] and
 //! calls [`run_kernel`], which returns when the kernel should exit; the
@@ -25,6 +29,7 @@
 mod comm;
 mod connection;
 mod control;
+mod guard;
 mod handler;
 mod heartbeat;
 mod history;
@@ -40,7 +45,8 @@ use std::sync::Arc;
 use jupyter_zmq_client as zmq;
 
 pub use comm::Comm;
-pub use connection::{ConnectionFile, ConnectionFileError, KeyPolicy};
+pub use connection::{ConnectionFile, ConnectionFileError, DEFAULT_MAX_MESSAGE_BYTES, KeyPolicy};
+pub use guard::GuardError;
 pub use handler::{ExecuteError, Handler, Outputs};
 pub use iopub::Iopub;
 pub use owner::Owner;
@@ -61,15 +67,21 @@ pub enum KernelExit {
 
 /// Why the kernel could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("could not bind the {socket} socket on {ip}")]
-pub struct BindError {
-    /// Which socket.
-    pub socket: &'static str,
-    /// The address in the connection file.
-    pub ip: String,
-    /// What the transport said.
-    #[source]
-    pub source: zmq::RuntimeError,
+pub enum BindError {
+    /// zeromq could not bind one of its sockets.
+    #[error("could not bind the {socket} socket on {ip}")]
+    Socket {
+        /// Which socket.
+        socket: &'static str,
+        /// Where it was bound.
+        ip: String,
+        /// What the transport said.
+        #[source]
+        source: zmq::RuntimeError,
+    },
+    /// The guard could not listen on the connection file's ports.
+    #[error(transparent)]
+    Guard(#[from] GuardError),
 }
 
 /// Binds every socket described by `connection`, then serves requests until
@@ -81,11 +93,11 @@ pub async fn run_kernel(
     handler: Arc<dyn Handler>,
     owner: Option<Owner>,
 ) -> Result<KernelExit, BindError> {
-    let info = connection.info;
+    let (info, sockets) = guard::inner_endpoints(&connection.info)?;
     let session_id = uuid::Uuid::new_v4().to_string();
     let bind = |socket: &'static str| {
         let ip = info.ip.clone();
-        move |source| BindError { socket, ip, source }
+        move |source| BindError::Socket { socket, ip, source }
     };
 
     let iopub = zmq::create_kernel_iopub_xpub_connection(&info, &session_id)
@@ -103,7 +115,20 @@ pub async fn run_kernel(
     let heartbeat = zmq::create_kernel_heartbeat_connection(&info)
         .await
         .map_err(bind("heartbeat"))?;
-    tracing::info!(ip = %info.ip, shell = info.shell_port, "kernel sockets bound");
+    // zeromq is bound: only now may clients reach it.
+    let _guard = guard::start(
+        &connection.info,
+        &info,
+        sockets,
+        connection.max_message_bytes,
+    )
+    .await?;
+    tracing::info!(
+        ip = %connection.info.ip,
+        shell = connection.info.shell_port,
+        max_message_bytes = connection.max_message_bytes,
+        "kernel sockets bound"
+    );
 
     let iopub = Iopub::spawn(iopub);
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::mpsc::channel(1);

@@ -76,7 +76,10 @@ impl UploadJournal {
                 bucket: entry.bucket,
                 key: entry.key,
             };
-            abort_upload(stores.client(), &location, &entry.upload_id).await;
+            // S3 away: the entry stays for the next reap.
+            if !abort_upload(stores.client(), &location, &entry.upload_id).await {
+                continue;
+            }
             tracing::info!(%location, "aborted an upload its process left behind");
             strike(&path);
             reaped += 1;

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod abort_retry;
 mod cache;
 mod config;
 mod copy;
@@ -25,6 +26,7 @@ mod location;
 mod multipart;
 mod objects;
 mod sdk;
+mod staged;
 mod stores;
 mod table_formats;
 
@@ -48,5 +50,6 @@ pub use objects::{
     delete_object, exists, get_object, head_object, list_buckets, list_level, presigned_download,
     put_object, read_head,
 };
+pub use staged::{Discarded, StagedWrites};
 pub use stores::S3Stores;
 pub use table_formats::{TABLE_EXTENSIONS, TableFormat, table_format};

@@ -142,9 +142,38 @@ impl MultipartUpload {
 
     /// Aborts the upload so its parts are not kept (and billed). Best
     /// effort: the caller is already reporting what led here.
-    pub async fn abort(&self) {
-        abort_upload(&self.client, &self.location, &self.upload_id).await;
-        self.strike();
+    ///
+    /// When S3 does not answer (the upload failed because it went away),
+    /// the abort is retried in the background and the journal entry stays
+    /// until S3 lets go, so a process killed meanwhile leaves it to the
+    /// next one's reaper. Returns whether S3 let go now.
+    pub async fn abort(&self) -> bool {
+        let attempt = || {
+            tokio::time::timeout(
+                crate::abort_retry::ATTEMPT,
+                abort_upload(&self.client, &self.location, &self.upload_id),
+            )
+        };
+        if matches!(attempt().await, Ok(true)) {
+            self.strike();
+            return true;
+        }
+        let upload = self.clone();
+        tokio::spawn(async move {
+            let mut backoff = crate::abort_retry::AbortBackoff::new();
+            while backoff.wait().await {
+                let retried = tokio::time::timeout(
+                    crate::abort_retry::ATTEMPT,
+                    abort_upload(&upload.client, &upload.location, &upload.upload_id),
+                );
+                if matches!(retried.await, Ok(true)) {
+                    tracing::info!(location = %upload.location, "aborted an unfinished upload once S3 answered again");
+                    upload.strike();
+                    return;
+                }
+            }
+        });
+        false
     }
 
     fn strike(&self) {
@@ -164,13 +193,13 @@ impl MultipartUpload {
     }
 }
 
-/// Aborts the multipart upload `upload_id` to `location`, logging (not
-/// returning) a failure.
+/// Aborts the multipart upload `upload_id` to `location`, logging a
+/// failure; true when S3 let go of it (or had already).
 pub(crate) async fn abort_upload(
     client: &aws_sdk_s3::Client,
     location: &S3Location,
     upload_id: &str,
-) {
+) -> bool {
     let result = client
         .abort_multipart_upload()
         .bucket(&location.bucket)
@@ -178,7 +207,13 @@ pub(crate) async fn abort_upload(
         .upload_id(upload_id)
         .send()
         .await;
-    if let Err(e) = result {
-        tracing::warn!(bucket = %location.bucket, key = %location.key, "could not abort a multipart upload: {e}");
+    match result {
+        Ok(_) => true,
+        // Already gone (aborted, or completed meanwhile): nothing is left.
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => true,
+        Err(e) => {
+            tracing::warn!(bucket = %location.bucket, key = %location.key, "could not abort a multipart upload: {e}");
+            false
+        }
     }
 }

@@ -10,6 +10,7 @@ use object_store::{ClientOptions, ObjectStore, RetryConfig};
 use crate::cache::{CachingStore, RangeCache};
 use crate::credentials::ObjectStoreCredentials;
 use crate::location::validate_bucket_name;
+use crate::staged::{StagedWrites, Staging, StagingStore};
 use crate::{CredentialsProvider, Env, S3Error, S3Settings};
 
 /// Builds and caches an [`ObjectStore`] per bucket, all signing with the same
@@ -23,6 +24,8 @@ pub struct S3Stores {
     public_sdk: std::sync::OnceLock<aws_sdk_s3::Client>,
     cache: Option<Arc<RangeCache>>,
     journal: Option<crate::UploadJournal>,
+    /// The running write statement's scope, shared by every bucket's store.
+    staging: Arc<Staging>,
 }
 
 impl S3Stores {
@@ -44,6 +47,7 @@ impl S3Stores {
             public_sdk: std::sync::OnceLock::new(),
             cache: None,
             journal: None,
+            staging: Arc::default(),
         }
     }
 
@@ -107,6 +111,14 @@ impl S3Stores {
         }
     }
 
+    /// Holds back what every bucket's store writes from now until the
+    /// returned scope is published (the statement succeeded) or discarded
+    /// (it failed or was interrupted), as the `staged` module explains. One write
+    /// statement runs at a time per session.
+    pub fn stage_writes(&self) -> StagedWrites {
+        StagedWrites::begin(&self.staging)
+    }
+
     /// The store for `bucket`, created on first use.
     pub fn store(&self, bucket: &str) -> Result<Arc<dyn ObjectStore>, S3Error> {
         validate_bucket_name(bucket)?;
@@ -118,6 +130,7 @@ impl S3Stores {
         if let Some(cache) = &self.cache {
             store = Arc::new(CachingStore::new(store, bucket, Arc::clone(cache)));
         }
+        store = Arc::new(StagingStore::new(store, Arc::clone(&self.staging)));
         cache.insert(bucket.to_string(), Arc::clone(&store));
         Ok(store)
     }

@@ -54,11 +54,14 @@ pub struct QueryProgress {
     pub bytes_read: i64,
 }
 
-/// A query's full result.
+/// A query's result: all of it, or its first rows when the query ran with
+/// a row limit.
 #[derive(Debug, Clone)]
 pub struct SparkResult {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
+    /// The query has rows past `batches` (only with a row limit).
+    pub more_rows: bool,
 }
 
 impl SparkResult {
@@ -191,21 +194,53 @@ impl SparkClient {
     }
 
     /// Runs Spark SQL tagged `tag` (for [`SparkClient::interrupt`]),
-    /// reporting progress as it arrives.
+    /// reporting progress as it arrives, and brings back every row.
     pub async fn sql(
         &self,
         query: &str,
         tag: &str,
+        on_progress: impl FnMut(&QueryProgress),
+    ) -> Result<SparkResult, SparkError> {
+        self.run_relation(sql_relation(query), tag, on_progress)
+            .await
+    }
+
+    /// Runs Spark SQL like [`SparkClient::sql`] but brings back only its
+    /// first `rows` rows. Spark plans the limit (a `Limit` over the query),
+    /// so a large result is neither computed in full nor sent to the
+    /// driver: the driver JVM and the kernel hold what is shown. One row
+    /// past `rows` is asked for, to tell whether there were more.
+    pub async fn sql_first_rows(
+        &self,
+        query: &str,
+        rows: usize,
+        tag: &str,
+        on_progress: impl FnMut(&QueryProgress),
+    ) -> Result<SparkResult, SparkError> {
+        let asked = i32::try_from(rows.saturating_add(1)).unwrap_or(i32::MAX);
+        let limited = proto::Relation {
+            common: None,
+            rel_type: Some(proto::relation::RelType::Limit(Box::new(proto::Limit {
+                input: Some(Box::new(sql_relation(query))),
+                limit: asked,
+            }))),
+        };
+        let mut result = self.run_relation(limited, tag, on_progress).await?;
+        if result.rows() > rows {
+            result.batches = first_rows(&result.batches, rows);
+            result.more_rows = true;
+        }
+        Ok(result)
+    }
+
+    async fn run_relation(
+        &self,
+        relation: proto::Relation,
+        tag: &str,
         mut on_progress: impl FnMut(&QueryProgress),
     ) -> Result<SparkResult, SparkError> {
         let plan = proto::Plan {
-            op_type: Some(proto::plan::OpType::Root(proto::Relation {
-                common: None,
-                rel_type: Some(proto::relation::RelType::Sql(proto::Sql {
-                    query: query.to_string(),
-                    ..Default::default()
-                })),
-            })),
+            op_type: Some(proto::plan::OpType::Root(relation)),
         };
         let mut stream = self.execute(plan, tag).await?;
         let mut batches = Vec::new();
@@ -248,7 +283,11 @@ impl SparkClient {
         }
         let schema = schema
             .unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
-        Ok(SparkResult { schema, batches })
+        Ok(SparkResult {
+            schema,
+            batches,
+            more_rows: false,
+        })
     }
 
     /// Makes `batches` a temporary view `name` in the Spark session. Large
@@ -361,6 +400,32 @@ impl SparkClient {
         };
         let _ = self.service.clone().release_session(request).await;
     }
+}
+
+/// A relation that runs `query` as Spark SQL.
+fn sql_relation(query: &str) -> proto::Relation {
+    proto::Relation {
+        common: None,
+        rel_type: Some(proto::relation::RelType::Sql(proto::Sql {
+            query: query.to_string(),
+            ..Default::default()
+        })),
+    }
+}
+
+/// The first `rows` rows of `batches` (slices: no data is copied).
+pub fn first_rows(batches: &[RecordBatch], rows: usize) -> Vec<RecordBatch> {
+    let mut left = rows;
+    let mut kept = Vec::new();
+    for batch in batches {
+        if left == 0 {
+            break;
+        }
+        let take = batch.num_rows().min(left);
+        kept.push(batch.slice(0, take));
+        left -= take;
+    }
+    kept
 }
 
 /// Groups batches into parts of about `part_bytes` of Arrow data. Slices

@@ -27,7 +27,7 @@ mod session;
 mod start_options;
 mod views;
 
-pub use client::{QueryProgress, SparkResult};
+pub use client::{QueryProgress, SparkResult, first_rows};
 pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};
 pub use error::SparkError;
 pub use policy::AdminPolicy;

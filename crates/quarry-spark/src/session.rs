@@ -388,6 +388,23 @@ impl SparkSession {
         self.explain_failure(result).await
     }
 
+    /// Runs Spark SQL and brings back its first `rows` rows only
+    /// ([`SparkResult::more_rows`] says whether there were more).
+    pub async fn sql_first_rows(
+        &self,
+        query: &str,
+        rows: usize,
+        tag: &str,
+        on_progress: impl FnMut(&QueryProgress),
+    ) -> Result<SparkResult, SparkError> {
+        self.refresh_keys().await;
+        let result = self
+            .client
+            .sql_first_rows(query, rows, tag, on_progress)
+            .await;
+        self.explain_failure(result).await
+    }
+
     /// Sends a kernel table to Spark as temporary view `name`.
     pub async fn send_table(
         &self,

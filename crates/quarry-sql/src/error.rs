@@ -165,6 +165,23 @@ impl SqlError {
 }
 
 /// The error and everything it wraps, outermost first.
+/// Whether `err` is the query's own failure while computing (Arrow's
+/// kernels: division by zero, overflow, a cast that does not fit) rather
+/// than a failure to read or write.
+pub(crate) fn failed_computing(err: &DataFusionError) -> bool {
+    causes(err).any(|cause| {
+        cause
+            .downcast_ref::<datafusion::arrow::error::ArrowError>()
+            .is_some_and(|arrow| {
+                !matches!(
+                    arrow,
+                    datafusion::arrow::error::ArrowError::IoError(..)
+                        | datafusion::arrow::error::ArrowError::ExternalError(_)
+                )
+            })
+    })
+}
+
 fn causes<'a>(err: &'a DataFusionError) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     let first: &(dyn StdError + 'static) = err;
     std::iter::successors(Some(first), source_of)
@@ -279,7 +296,7 @@ fn resource_url(reply: &StoreReply, statement: &str) -> Option<String> {
     }
 }
 
-fn first_line(text: &str) -> &str {
+pub(crate) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text).trim()
 }
 

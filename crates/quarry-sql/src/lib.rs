@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+mod catalog;
 mod complete;
 mod diagnose;
 mod error;
@@ -27,7 +28,9 @@ mod run;
 mod session;
 mod statements;
 mod tables;
+mod writes;
 
+pub use catalog::{CatalogError, KeptTable, default_catalog_path};
 pub use complete::{Completion, complete};
 pub use error::{ErrorKind, SqlError};
 pub use executor::QueryExecutor;

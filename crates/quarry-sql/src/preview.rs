@@ -92,6 +92,7 @@ mod tests {
             target_partitions: Some(1),
             pod: None,
             spill: None,
+            catalog: None,
         };
         SqlSession::new(s3, &options).unwrap()
     }

@@ -216,11 +216,36 @@ impl SqlSession {
             .parameters()
             .bind(plan)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let writes = matches!(
-            plan,
-            datafusion::logical_expr::LogicalPlan::Copy(_)
-                | datafusion::logical_expr::LogicalPlan::Dml(_)
-        );
+        if let Some(change) = crate::catalog::ddl::change_for(&plan) {
+            if crate::catalog::ddl::already_done(self, &change)? {
+                return Ok(None);
+            }
+            let result = self.drain(ctx, plan, keep_rows, hold, progress).await?;
+            crate::catalog::ddl::apply(self, change).await;
+            return Ok(result);
+        }
+        // A write's output is staged until it succeeds (see `writes`).
+        let Some(destination) = crate::writes::destination(&plan) else {
+            return self.drain(ctx, plan, keep_rows, hold, progress).await;
+        };
+        let staged = self.s3().stage_writes();
+        let outcome = self.drain(ctx, plan, keep_rows, hold, progress).await;
+        let settled = crate::writes::settle(staged, outcome, destination).await;
+        // Whatever happened, listings of what was written are out of date.
+        self.forget_listings();
+        settled
+    }
+
+    /// Runs `plan` to its end, keeping the first `keep_rows` rows (and,
+    /// with `hold`, all of them for the grid).
+    async fn drain(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        plan: datafusion::logical_expr::LogicalPlan,
+        keep_rows: usize,
+        hold: bool,
+        progress: &CellProgress,
+    ) -> Result<Option<StatementResult>, DataFusionError> {
         let frame = ctx.execute_logical_plan(plan).await?;
         let mut stream = frame.execute_stream().await?;
         let schema = stream.schema();
@@ -240,9 +265,6 @@ impl SqlSession {
                 batches.push(batch.slice(0, take));
                 kept += take;
             }
-        }
-        if writes {
-            self.forget_listings();
         }
         if schema.fields().is_empty() {
             return Ok(None);
@@ -270,7 +292,9 @@ impl SqlSession {
 
     /// Like [`Self::explain`], but when DataFusion reports a missing table
     /// for a statement that names S3 files, asks S3 what is really wrong.
+    /// A write that failed also says that nothing was written.
     async fn explain_after_failure(&self, err: &DataFusionError, statement: &str) -> SqlError {
+        let (err, note) = crate::writes::unpublished(err).unwrap_or((err, None));
         let explained = self.explain(err, statement);
         let ctx = self.error_context(statement);
         let copies = statement
@@ -279,12 +303,18 @@ impl SqlSession {
             .is_some_and(|w| w.eq_ignore_ascii_case("COPY"));
         let reason = match explained.kind {
             ErrorKind::MissingTable { .. } => crate::diagnose::unreadable_url(self, &ctx).await,
-            ErrorKind::Execution if copies => {
+            // The query's own failure (a division by zero, a bad cast) is
+            // the reason; only a failed write is worth asking S3 about.
+            ErrorKind::Execution if copies && !crate::error::failed_computing(err) => {
                 crate::diagnose::unwritable_destination(self, &ctx).await
             }
             _ => None,
         };
-        reason.unwrap_or(explained)
+        let mut explained = reason.unwrap_or(explained);
+        if let Some(note) = note {
+            explained.message = format!("{} {note}", explained.message.trim_end());
+        }
+        explained
     }
 }
 
@@ -307,6 +337,7 @@ mod tests {
                 target_partitions: Some(2),
                 pod: None,
                 spill: None,
+                catalog: None,
             },
         )
         .unwrap()

@@ -32,6 +32,9 @@ pub struct SessionOptions {
     /// write; `None` leaves DataFusion's default (the OS temporary
     /// directory, up to 100 GB — on a node, that is everyone's disk).
     pub spill: Option<SpillSettings>,
+    /// The user's table catalog file (see `catalog`); `None` keeps
+    /// nothing beyond the session (the panel backend, tests).
+    pub catalog: Option<std::path::PathBuf>,
 }
 
 /// A sized place for spill files.
@@ -77,6 +80,7 @@ pub struct SqlSession {
     parameters: Parameters,
     results: Arc<ResultStore>,
     pod: Option<Arc<PodShare>>,
+    kept: Option<Arc<crate::catalog::KeptSchema>>,
 }
 
 impl std::fmt::Debug for SqlSession {
@@ -135,6 +139,15 @@ impl SqlSession {
             .unwrap_or_else(default_target_partitions);
         config = config.with_target_partitions(partitions.max(1));
         let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
+        let kept = options.catalog.as_deref().map(|path| {
+            let kept = crate::catalog::kept_schema(path);
+            kept.plan_views_in(ctx.state_weak_ref());
+            let schema: Arc<dyn datafusion::catalog::SchemaProvider> = kept.clone();
+            if let Some(catalog) = ctx.catalog("datafusion") {
+                let _ = catalog.register_schema("public", schema);
+            }
+            kept
+        });
         Ok(SqlSession {
             ctx,
             s3,
@@ -142,6 +155,7 @@ impl SqlSession {
             parameters: Parameters::default(),
             results,
             pod: options.pod.clone(),
+            kept,
         })
     }
 
@@ -207,6 +221,11 @@ impl SqlSession {
         }
     }
 
+    /// The default schema backed by the user's catalog, if there is one.
+    pub(crate) fn kept_schema(&self) -> Option<&Arc<crate::catalog::KeptSchema>> {
+        self.kept.as_ref()
+    }
+
     /// The pod registry this kernel's memory is shared through.
     pub fn pod(&self) -> Option<&Arc<PodShare>> {
         self.pod.as_ref()
@@ -256,6 +275,7 @@ pub(crate) fn test_session() -> SqlSession {
             target_partitions: Some(1),
             pod: None,
             spill: None,
+            catalog: None,
         },
     )
     .expect("session")
@@ -275,6 +295,7 @@ mod tests {
             target_partitions: None,
             pod: None,
             spill: None,
+            catalog: None,
         };
         let session = SqlSession::new(s3, &options).expect("session");
         let configured = session.context().state().config().target_partitions();

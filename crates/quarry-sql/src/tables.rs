@@ -114,6 +114,9 @@ pub struct TableInfo {
     pub kind: String,
     /// `(name, type)` per column, in order.
     pub columns: Vec<(String, String)>,
+    /// Kept in the user's catalog (every kernel sees it, after restarts
+    /// too), rather than this kernel's own.
+    pub kept: bool,
 }
 
 impl SqlSession {
@@ -139,6 +142,7 @@ impl SqlSession {
                     .filter(|c| c[0] == t[0] && c[1] == t[1])
                     .map(|c| (c[2].clone(), c[3].clone()))
                     .collect(),
+                kept: t[0] == "public" && !self.is_kernel_table(&t[1]),
                 schema: t[0].clone(),
                 name: t[1].clone(),
                 kind: t[2].clone(),

@@ -69,6 +69,29 @@ fn spill_settings() -> anyhow::Result<SpillSettings> {
     Ok(SpillSettings { dir, max_bytes })
 }
 
+/// The user's table catalog: `QUARRY_CATALOG`, else on the home volume.
+fn catalog_path() -> std::path::PathBuf {
+    match std::env::var_os("QUARRY_CATALOG") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => quarry_sql::default_catalog_path(
+            &std::env::var_os("HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir),
+        ),
+    }
+}
+
+/// The largest message a client may send, `QUARRY_MAX_MESSAGE` (default
+/// 128 MiB); a client that passes it is disconnected.
+fn max_message_bytes() -> anyhow::Result<u64> {
+    match std::env::var("QUARRY_MAX_MESSAGE") {
+        Ok(raw) => Ok(quarry_sql::parse_byte_size(&raw).with_context(|| {
+            format!("QUARRY_MAX_MESSAGE='{raw}' is not a size: write e.g. 128m or 1g")
+        })? as u64),
+        Err(_) => Ok(quarry_kernel::DEFAULT_MAX_MESSAGE_BYTES),
+    }
+}
+
 /// The S3 stores and the SQL session, sized as this kernel's part of the
 /// pod's memory, with the background tasks that keep them so.
 fn sql_session(executor: &QueryExecutor) -> anyhow::Result<SqlSession> {
@@ -98,6 +121,7 @@ fn sql_session(executor: &QueryExecutor) -> anyhow::Result<SqlSession> {
             target_partitions: None,
             pod: pod.clone(),
             spill: Some(spill_settings()?),
+            catalog: Some(catalog_path()),
         },
     )?;
     if let Some(cache) = s3.cache() {
@@ -118,7 +142,8 @@ pub fn run(connection_file: &Path, allow_unauthenticated: bool) -> anyhow::Resul
     } else {
         KeyPolicy::Required
     };
-    let connection = ConnectionFile::read(connection_file, keys)?;
+    let connection =
+        ConnectionFile::read(connection_file, keys)?.with_max_message_bytes(max_message_bytes()?);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let executor =
         Arc::new(QueryExecutor::new(cores).context("could not start the query runtime")?);

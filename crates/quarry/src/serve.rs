@@ -33,6 +33,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             target_partitions: Some(2),
             pod: None,
             spill: None,
+            catalog: None,
         },
     )?;
     let state_s3 = Arc::clone(&s3);

@@ -31,6 +31,11 @@ const MAGICS: &[Magic] = &[
         about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). s3_cache clear drops the S3 bytes kept in memory between queries (QUARRY_S3_CACHE sets its size; a rewritten object is never answered from it). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
     },
     Magic {
+        name: "%catalog",
+        usage: "%catalog",
+        about: "List the tables and views kept in your catalog (CREATE EXTERNAL TABLE and CREATE VIEW keep them for every kernel of yours, after restarts too; DROP removes them everywhere), with where they live, and the tables in this kernel only.",
+    },
+    Magic {
         name: "%echo",
         usage: "%echo TEXT",
         about: "Print TEXT to the cell's output.",
@@ -72,8 +77,8 @@ const MAGICS: &[Magic] = &[
     },
     Magic {
         name: "%%spark",
-        usage: "%%spark [-o NAME] [-i TABLE]…",
-        about: "Run the cell as Spark SQL; -i sends kernel table TABLE to Spark first, -o keeps the result as kernel table NAME.",
+        usage: "%%spark [-o NAME] [-i TABLE]… [--limit N]",
+        about: "Run the cell as Spark SQL; -i sends kernel table TABLE to Spark first, -o keeps the whole result as kernel table NAME. Without -o, Spark's first 10,000 rows come back (--limit N for another number) and the cell says when there were more.",
     },
 ];
 
@@ -111,6 +116,7 @@ pub(super) async fn run(
             Ok(())
         }
         "%config" => config(handler, &args, outputs),
+        "%catalog" => super::catalog::show(handler, outputs),
         "%set" => set(handler, rest_of(line, "%set"), outputs),
         "%unset" => unset(handler, &args, outputs),
         "%s3" => {

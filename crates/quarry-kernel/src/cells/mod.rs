@@ -3,6 +3,7 @@
 //! A cell is any number of leading `%magic` lines followed by SQL. Magics
 //! run first, in order; then the SQL runs on the query executor.
 
+mod catalog;
 mod cell;
 mod comms;
 mod display;
@@ -12,6 +13,7 @@ mod present;
 mod running;
 mod s3;
 mod spark;
+mod spark_catalog;
 mod sql;
 
 use std::sync::{Arc, Mutex};
@@ -58,6 +60,9 @@ pub struct QuarryHandler {
     cells_started: std::sync::atomic::AtomicU64,
     /// The `%spark` session, if one is running.
     spark: Mutex<Option<Arc<quarry_spark::SparkSession>>>,
+    /// The kept tables this Spark session was given as views, by name
+    /// (see `spark_catalog`); emptied when a session starts.
+    spark_views: Arc<tokio::sync::Mutex<std::collections::HashMap<String, String>>>,
     /// The query behind the last result shown, for `%chart` alone.
     last_query: Mutex<Option<present::LastQuery>>,
     /// Open `quarry.tables` comms, told what exists after every cell.
@@ -74,6 +79,7 @@ impl QuarryHandler {
             running: Mutex::new(None),
             cells_started: Default::default(),
             spark: Mutex::new(None),
+            spark_views: Arc::default(),
             last_query: Mutex::new(None),
             explorers: Mutex::new(Vec::new()),
         }

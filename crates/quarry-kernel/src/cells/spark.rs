@@ -1,4 +1,4 @@
-//! `%spark start|status|logs|stop` and `%%spark [-o NAME] [-i TABLE]…`.
+//! `%spark start|status|logs|stop` and `%%spark [-o NAME] [-i TABLE]… [--limit N]`.
 //!
 //! Spark work runs on the query runtime (the protocol runtime is a single
 //! thread that must stay free for interrupts); progress comes back over a
@@ -23,6 +23,11 @@ use crate::protocol::{ExecuteError, Outputs};
 const LOG_LINES: usize = 100;
 /// After an interrupt, how long Spark gets to cancel before the wait ends.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// How many rows of a `%%spark` result come to the kernel unless `-o` or
+/// `--limit` says otherwise: Databricks' `display()` cap. A result is for
+/// looking at; bringing all of a billion-row answer through the driver JVM
+/// into the kernel would take both down (and the pod's other kernels).
+pub(crate) const DEFAULT_SPARK_ROWS: usize = 10_000;
 
 fn spark_error(error: SparkError) -> ExecuteError {
     ExecuteError::new(error.ename(), error.to_string())
@@ -33,6 +38,20 @@ fn spark_error(error: SparkError) -> ExecuteError {
 struct CellOptions {
     output: Option<String>,
     inputs: Vec<String>,
+    /// `--limit N`: bring at most N rows.
+    limit: Option<usize>,
+}
+
+impl CellOptions {
+    /// The most rows to bring back: all for `-o` (the table is the point),
+    /// unless `--limit` says; otherwise the display cap.
+    fn rows_wanted(&self) -> Option<usize> {
+        match (self.limit, &self.output) {
+            (Some(limit), _) => Some(limit),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_SPARK_ROWS),
+        }
+    }
 }
 
 fn parse_cell_options(args: &[&str]) -> Result<CellOptions, ExecuteError> {
@@ -54,9 +73,15 @@ fn parse_cell_options(args: &[&str]) -> Result<CellOptions, ExecuteError> {
         match *flag {
             "-o" | "--output" => options.output = Some(name()?),
             "-i" | "--input" => options.inputs.push(name()?),
+            "--limit" => {
+                let rows = words.next().and_then(|w| w.replace('_', "").parse().ok());
+                options.limit = Some(rows.filter(|&n: &usize| n > 0).ok_or_else(|| {
+                    usage("--limit needs a number of rows above 0, e.g. %%spark --limit 100".into())
+                })?);
+            }
             other => {
                 return Err(usage(format!(
-                    "Unknown %%spark option '{other}': use -o NAME to keep the result as a kernel table and -i TABLE to send a kernel table to Spark."
+                    "Unknown %%spark option '{other}': use -o NAME to keep the result as a kernel table, -i TABLE to send a kernel table to Spark, --limit N to bring at most N rows."
                 )));
             }
         }
@@ -234,6 +259,11 @@ impl QuarryHandler {
                     pod.set_outside(session.driver_memory_bytes() as usize);
                 }
                 *self.spark.lock().expect("spark lock") = Some(Arc::new(session));
+                // A new Spark session has none of the catalog's views yet.
+                self.spark_views
+                    .try_lock()
+                    .map(|mut sent| sent.clear())
+                    .ok();
                 Ok(())
             }
             Ok(Err(error)) => {
@@ -244,7 +274,7 @@ impl QuarryHandler {
         }
     }
 
-    /// `%%spark [-o NAME] [-i TABLE]…` followed by Spark SQL.
+    /// `%%spark [-o NAME] [-i TABLE]… [--limit N]` followed by Spark SQL.
     pub(super) async fn spark_cell(
         &self,
         options_line: &str,
@@ -299,8 +329,15 @@ impl QuarryHandler {
         let (progress_tx, mut progress) = watch::channel(QueryProgress::default());
         let (task_session, task_tag) = (Arc::clone(session), tag.clone());
         let (sql, inputs) = (self.session.clone(), options.inputs.clone());
+        let rows_wanted = options.rows_wanted();
+        let spark_views = Arc::clone(&self.spark_views);
         let started = Instant::now();
         let mut task = self.executor.spawn(async move {
+            // The user's kept tables, as Spark views (only what changed).
+            let kept = sql.kept_tables();
+            let mut sent = spark_views.lock().await;
+            super::spark_catalog::share(&task_session, &kept, &mut sent, &task_tag).await;
+            drop(sent);
             // Kernel tables for -i: read and sent inside the task, so an
             // interrupt stops this part as promptly as the query.
             for name in &inputs {
@@ -318,7 +355,15 @@ impl QuarryHandler {
             let on_progress = |p: &QueryProgress| {
                 let _ = progress_tx.send(p.clone());
             };
-            Ok(Some(task_session.sql(&query, &task_tag, on_progress).await?))
+            let result = match rows_wanted {
+                Some(rows) => {
+                    task_session
+                        .sql_first_rows(&query, rows, &task_tag, on_progress)
+                        .await?
+                }
+                None => task_session.sql(&query, &task_tag, on_progress).await?,
+            };
+            Ok(Some(result))
         });
         let mut ticker = tokio::time::interval_at(
             tokio::time::Instant::now() + config.progress_after,
@@ -397,10 +442,14 @@ impl QuarryHandler {
                 if total == 1 { "" } else { "s" }
             ));
         }
-        let shown = cap_rows(&result.batches, self.config().max_rows);
+        let note = result.more_rows.then(|| first_rows_note(total, options));
+        if let Some(note) = &note {
+            outputs.stdout(&format!("{note}\n"));
+        }
+        let shown = quarry_spark::first_rows(&result.batches, self.config().max_rows);
         let rendered =
             quarry_sql::render_batches(&result.schema, &shown, total as u64, Some(elapsed));
-        let grid = self.spark_grid(&result, &shown, total as u64, source);
+        let grid = self.spark_grid(&result, &shown, total as u64, (source, note));
         outputs.result(display::table(rendered, grid));
         Ok(())
     }
@@ -413,7 +462,7 @@ impl QuarryHandler {
         result: &SparkResult,
         shown: &[RecordBatch],
         total_rows: u64,
-        source: Option<&super::present::LastQuery>,
+        (source, note): (Option<&super::present::LastQuery>, Option<String>),
     ) -> Option<serde_json::Value> {
         if result.schema.fields().is_empty() {
             return None;
@@ -427,6 +476,7 @@ impl QuarryHandler {
             first_rows: shown,
             total_rows,
             held: &held,
+            note,
         };
         Some(display::grid(&bundle, source))
     }
@@ -442,18 +492,15 @@ impl QuarryHandler {
     }
 }
 
-fn cap_rows(batches: &[RecordBatch], max_rows: usize) -> Vec<RecordBatch> {
-    let mut left = max_rows;
-    let mut shown = Vec::new();
-    for batch in batches {
-        if left == 0 {
-            break;
-        }
-        let take = batch.num_rows().min(left);
-        shown.push(batch.slice(0, take));
-        left -= take;
-    }
-    shown
+/// Says that a result is Spark's first rows only, and how to get more.
+fn first_rows_note(rows: usize, options: &CellOptions) -> String {
+    let rows = quarry_sql::group_thousands(rows as u64);
+    let how = if options.limit.is_some() {
+        "raise --limit to bring more"
+    } else {
+        "add -o NAME to keep the whole result as a kernel table, or --limit N"
+    };
+    format!("Showing Spark's first {rows} rows: the query has more ({how}).")
 }
 
 fn no_session() -> ExecuteError {
@@ -483,10 +530,26 @@ mod tests {
             parse_cell_options(&["-o", "out", "-i", "a", "--input", "b"]).unwrap(),
             CellOptions {
                 output: Some("out".into()),
-                inputs: vec!["a".into(), "b".into()]
+                inputs: vec!["a".into(), "b".into()],
+                limit: None,
             }
         );
+        let limited = parse_cell_options(&["--limit", "1_000"]).unwrap();
+        assert_eq!(limited.limit, Some(1000));
+        assert_eq!(limited.rows_wanted(), Some(1000));
+        assert!(parse_cell_options(&["--limit", "0"]).is_err());
+        assert!(parse_cell_options(&["--limit", "lots"]).is_err());
+        assert!(parse_cell_options(&["--limit"]).is_err());
         assert_eq!(parse_cell_options(&[]).unwrap(), CellOptions::default());
+        // A plain result is capped; -o keeps all of it unless --limit says.
+        assert_eq!(
+            CellOptions::default().rows_wanted(),
+            Some(DEFAULT_SPARK_ROWS)
+        );
+        let kept = parse_cell_options(&["-o", "out"]).unwrap();
+        assert_eq!(kept.rows_wanted(), None);
+        let kept_some = parse_cell_options(&["-o", "out", "--limit", "5"]).unwrap();
+        assert_eq!(kept_some.rows_wanted(), Some(5));
         assert!(
             parse_cell_options(&["-o"])
                 .unwrap_err()
@@ -500,6 +563,17 @@ mod tests {
                 .evalue
                 .contains("Unknown %%spark option '-x'")
         );
+    }
+
+    #[test]
+    fn the_note_says_how_to_get_more() {
+        let plain = first_rows_note(10_000, &CellOptions::default());
+        assert_eq!(
+            plain,
+            "Showing Spark's first 10,000 rows: the query has more (add -o NAME to keep the whole result as a kernel table, or --limit N)."
+        );
+        let limited = parse_cell_options(&["--limit", "5"]).unwrap();
+        assert!(first_rows_note(5, &limited).contains("raise --limit"));
     }
 
     #[test]

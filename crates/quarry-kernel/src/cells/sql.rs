@@ -113,6 +113,7 @@ fn finish_sql(
                         first_rows: &result.batches,
                         total_rows: result.total_rows,
                         held,
+                        note: None,
                     };
                     display::grid(&bundle, source.as_ref())
                 });

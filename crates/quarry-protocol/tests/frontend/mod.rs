@@ -118,7 +118,7 @@ impl Frontend {
         drop(listeners);
         let handler = Arc::new(Stub::default());
         let kernel = tokio::spawn(run_kernel(
-            ConnectionFile { info: info.clone() },
+            ConnectionFile::new(info.clone()),
             Arc::clone(&handler) as Arc<dyn Handler>,
             None,
         ));

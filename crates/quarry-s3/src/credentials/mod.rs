@@ -108,6 +108,26 @@ pub struct Identity {
     pub source: &'static str,
     /// Whether Quarry can renew them itself (token file or credentials file).
     pub renewable: bool,
+    /// Why the last STS renewal failed, while renewals keep failing (the
+    /// current keys are still served until they expire).
+    pub renewal_failing: Option<String>,
+}
+
+impl Identity {
+    /// One sentence for a user while renewals fail, before the keys run
+    /// out: what failed, until when the current keys work, that Quarry
+    /// retries.
+    pub fn renewal_warning(&self) -> Option<String> {
+        let reason = self.renewal_failing.as_deref()?;
+        let until = match self.expiration {
+            Some(at) => format!("until {}", at.format("%H:%M:%S UTC")),
+            None => "for now".into(),
+        };
+        Some(format!(
+            "Renewing the S3 credentials is failing ({}); the current keys work {until}, and Quarry keeps retrying.",
+            reason.trim_end_matches('.')
+        ))
+    }
 }
 
 /// Keeps enough of an access key id to recognise it, never all of it.
@@ -437,6 +457,7 @@ impl CredentialsProvider {
                     .profile_file
                     .as_ref()
                     .is_some_and(|f| f.modified().is_some()),
+            renewal_failing: state.renewal.last_failure.clone(),
         })
     }
 }

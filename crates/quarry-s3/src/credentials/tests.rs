@@ -198,17 +198,30 @@ async fn a_silent_sts_never_holds_up_keys_that_are_still_valid() {
     );
     // One background exchange, given up within its bounds, then a pause.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let state = provider.state();
-    assert!(!state.renewal.in_flight);
+    {
+        let state = provider.state();
+        assert!(!state.renewal.in_flight);
+        assert!(
+            state
+                .renewal
+                .last_failure
+                .as_deref()
+                .is_some_and(|r| r.starts_with("could not reach STS"))
+        );
+        assert!(state.renewal.retry_at.is_some());
+    }
+    // Whoever asks who they are hears it before the keys run out.
+    let warning = provider
+        .identity()
+        .await
+        .unwrap()
+        .renewal_warning()
+        .unwrap();
     assert!(
-        state
-            .renewal
-            .last_failure
-            .as_deref()
-            .is_some_and(|r| r.starts_with("could not reach STS"))
+        warning.starts_with("Renewing the S3 credentials is failing (could not reach STS"),
+        "{warning}"
     );
-    assert!(state.renewal.retry_at.is_some());
-    drop(state);
+    assert!(warning.contains("the current keys work until"), "{warning}");
     let connections = accepted.load(std::sync::atomic::Ordering::SeqCst);
     assert!(
         (1..=2).contains(&connections),
@@ -248,5 +261,61 @@ async fn callers_without_keys_share_one_exchange_and_hear_why_it_failed() {
     let message = provider.current().await.unwrap_err().to_string();
     assert!(again.elapsed() < std::time::Duration::from_millis(100));
     assert!(message.contains("could not reach STS"), "{message}");
+    server.abort();
+}
+
+/// An STS that answers every exchange correctly, after `delay`.
+async fn slow_sts(delay: std::time::Duration) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 64 * 1024];
+                let _ = socket.read(&mut request).await;
+                tokio::time::sleep(delay).await;
+                let body = "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>NEWKEY</AccessKeyId><SecretAccessKey>new-secret</SecretAccessKey><SessionToken>new-token</SessionToken><Expiration>2999-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (endpoint, server)
+}
+
+#[tokio::test]
+async fn a_slow_sts_renews_in_the_background_while_the_old_keys_serve() {
+    // 700 ms per answer: slow, within the 1 s attempt bound.
+    let (endpoint, server) = slow_sts(std::time::Duration::from_millis(700)).await;
+    let token = tempfile::NamedTempFile::new().unwrap();
+    let held = Held {
+        credentials: Credentials::new(
+            "OLDKEY",
+            "secret",
+            Some("t".into()),
+            Some(Utc::now() + chrono::Duration::seconds(60)),
+        ),
+        obtained_at: Utc::now() - chrono::Duration::hours(1),
+        source: "environment",
+    };
+    let provider = Arc::new(CredentialsProvider::with(
+        Some(held),
+        None,
+        Some(web_identity(&endpoint, &token)),
+    ));
+    let started = std::time::Instant::now();
+    assert_eq!(provider.current().await.unwrap().access_key_id, "OLDKEY");
+    assert!(started.elapsed() < std::time::Duration::from_millis(300));
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(provider.current().await.unwrap().access_key_id, "NEWKEY");
+    let identity = provider.identity().await.unwrap();
+    assert_eq!(identity.source, "web identity");
+    assert_eq!(identity.renewal_warning(), None);
     server.abort();
 }

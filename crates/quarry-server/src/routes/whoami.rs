@@ -24,7 +24,11 @@ pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Va
     let stale = token_file
         .as_ref()
         .and_then(|t| t.stale_warning(Utc::now()));
-    let problem = problem.or(stale);
+    // Renewals failing while the keys still work: say so before they run out.
+    let renewal = identity
+        .as_ref()
+        .and_then(quarry_s3::Identity::renewal_warning);
+    let problem = problem.or(stale).or(renewal);
     let id_token = token_file.map(|t| {
         serde_json::json!({
             "path": t.path.display().to_string(),

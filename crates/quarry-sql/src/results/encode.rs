@@ -112,22 +112,30 @@ pub struct ResultBundle<'a> {
     pub total_rows: u64,
     /// Whether the kernel holds it for paging.
     pub held: &'a Held,
+    /// What the grid should say about where these rows came from (a
+    /// Spark result cut at its first rows), if anything.
+    pub note: Option<String>,
 }
 
 impl ResultBundle<'_> {
     /// The bundle as JSON.
     pub fn to_json(&self) -> Value {
-        let (result_id, note) = match self.held {
-            Held::Yes(id) => (Value::String(id.clone()), Value::Null),
+        let (result_id, held_note) = match self.held {
+            Held::Yes(id) => (Value::String(id.clone()), None),
             Held::TooLarge { bytes, share } => (
                 Value::Null,
-                json!(format!(
+                Some(format!(
                     "This result (at least {}) is larger than the {} the kernel keeps for exploring results, so only these rows can be shown; sort or filter in SQL, or give the kernel more memory (QUARRY_MEMORY_LIMIT).",
                     human_bytes(*bytes as u64),
                     human_bytes(*share as u64)
                 )),
             ),
         };
+        let notes: Vec<&str> = [self.note.as_deref(), held_note.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let note = (!notes.is_empty()).then(|| notes.join(" "));
         json!({
             "version": 1,
             "result_id": result_id,

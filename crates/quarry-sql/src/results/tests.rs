@@ -181,6 +181,7 @@ async fn a_result_past_the_share_is_not_held_and_frees_its_memory() {
         first_rows: &[],
         total_rows: rows as u64,
         held: &held,
+        note: None,
     }
     .to_json();
     assert_eq!(bundle["result_id"], serde_json::Value::Null);
@@ -251,6 +252,7 @@ async fn unsorted_pages_keep_the_results_order() {
             target_partitions: Some(4),
             pod: None,
             spill: None,
+            catalog: None,
         },
     )
     .unwrap();

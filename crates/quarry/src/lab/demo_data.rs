@@ -41,6 +41,7 @@ pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
             target_partitions: None,
             pod: None,
             spill: None,
+            catalog: None,
         },
     )?;
     session

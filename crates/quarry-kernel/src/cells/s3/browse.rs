@@ -174,9 +174,12 @@ impl S3 {
             ("endpoint", settings.endpoint_display()),
             ("region", settings.region.clone()),
         ];
-        match identity {
+        let renewal_warning = identity
+            .as_ref()
+            .and_then(quarry_s3::Identity::renewal_warning);
+        match &identity {
             None => rows.push(("credentials", "none configured".into())),
-            Some(id) => rows.extend(credential_rows(&id)),
+            Some(id) => rows.extend(credential_rows(id)),
         }
         let token_file = s3.credentials().token_file();
         if let Some(token) = &token_file {
@@ -187,11 +190,18 @@ impl S3 {
             .iter()
             .map(|(k, v)| format!("{k:width$}  {v}\n"))
             .collect();
-        if let Some(warning) = token_file.and_then(|t| t.stale_warning(Utc::now())) {
+        let warnings = token_file
+            .and_then(|t| t.stale_warning(Utc::now()))
+            .into_iter()
+            .chain(renewal_warning);
+        let mut markdown_warnings = String::new();
+        for warning in warnings {
             text.push_str(&format!("\n{warning}\n"));
+            markdown_warnings.push_str(&format!("\n{warning}\n"));
         }
         let markdown: String = std::iter::once("| | |\n|---|---|\n".to_string())
             .chain(rows.iter().map(|(k, v)| format!("| {k} | {v} |\n")))
+            .chain(std::iter::once(markdown_warnings))
             .collect();
         self.outputs
             .display(display::text_and_markdown(&text, &markdown), None);
