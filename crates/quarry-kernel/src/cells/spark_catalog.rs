@@ -19,18 +19,25 @@ pub(super) fn spark_view(table: &KeptTable) -> Option<String> {
         ));
     }
     let location = table.location.as_deref()?;
-    // One S3 folder or object: several locations have no Spark path list.
-    let path = location
-        .strip_prefix("s3://")
-        .filter(|_| !location.contains(", "))?;
-    let path = path.replace('\'', "\\'");
+    // One folder or object: several locations have no Spark path list.
+    if location.contains(", ") {
+        return None;
+    }
+    // S3 through s3a; a local path as a file URL (local mode shares the
+    // kernel's files; a cluster's executors do not have them).
+    let url = match location.strip_prefix("s3://") {
+        Some(path) => format!("s3a://{path}"),
+        None if location.starts_with('/') => format!("file://{location}"),
+        None => return None,
+    };
+    let url = url.replace('\'', "\\'");
     let options = match table.format.as_deref()? {
-        "PARQUET" => "parquet OPTIONS (path 's3a://{path}')",
-        "CSV" => "csv OPTIONS (path 's3a://{path}', header 'true', inferSchema 'true')",
-        "JSON" | "NDJSON" => "json OPTIONS (path 's3a://{path}')",
+        "PARQUET" => "parquet OPTIONS (path '{url}')",
+        "CSV" => "csv OPTIONS (path '{url}', header 'true', inferSchema 'true')",
+        "JSON" | "NDJSON" => "json OPTIONS (path '{url}')",
         _ => return None,
     }
-    .replace("{path}", &path);
+    .replace("{url}", &url);
     Some(format!(
         "CREATE OR REPLACE TEMPORARY VIEW `{name}` USING {options}"
     ))
@@ -51,12 +58,16 @@ pub(super) fn changes(
         .filter(|(name, sql)| sent.get(**name) != Some(sql))
         .map(|(name, sql)| (name.to_string(), Some(sql.clone())))
         .collect();
+    // Tables before the views over them, each group by name.
+    changes.sort_by_key(|(name, sql)| {
+        let is_view = sql.as_deref().is_some_and(|s| !s.contains(" USING "));
+        (is_view, name.clone())
+    });
     changes.extend(
         sent.keys()
             .filter(|name| !wanted.contains_key(name.as_str()))
             .map(|name| (name.clone(), None)),
     );
-    changes.sort();
     changes
 }
 
@@ -114,9 +125,10 @@ mod tests {
                 .contains("csv OPTIONS (path 's3a://data/raw.csv', header 'true'")
         );
         assert_eq!(
-            spark_view(&table("local", "PARQUET", "/home/a/x.parquet")),
-            None
+            spark_view(&table("local", "PARQUET", "/home/a/x.parquet")).unwrap(),
+            "CREATE OR REPLACE TEMPORARY VIEW `local` USING parquet OPTIONS (path 'file:///home/a/x.parquet')"
         );
+        assert_eq!(spark_view(&table("rel", "PARQUET", "data/x.parquet")), None);
         assert_eq!(
             spark_view(&table("two", "PARQUET", "s3://a/x, s3://a/y")),
             None
@@ -136,6 +148,22 @@ mod tests {
 
     #[test]
     fn only_what_changed_is_sent() {
+        let view = KeptTable {
+            kind: "view",
+            query: Some("SELECT 1".into()),
+            ..table("a_view", "", "")
+        };
+        let kept = [
+            view,
+            table("b", "PARQUET", "s3://d/b/"),
+            table("a", "PARQUET", "s3://d/a/"),
+        ];
+        // Tables first (a view may read them), then views.
+        let order: Vec<String> = changes(&kept, &HashMap::new())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(order, ["a", "b", "a_view"]);
         let kept = [
             table("a", "PARQUET", "s3://d/a/"),
             table("b", "PARQUET", "s3://d/b/"),

@@ -129,6 +129,15 @@ impl WebIdentity {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
             .timeout_config(timeouts)
+            // The provider retries failed renewals itself (1, 2, 4 … 30 s)
+            // while the current keys are served; one quick retry here is
+            // enough for a blip, and a failure is known (and shown by
+            // whoami) in well under a second instead of after three.
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(std::time::Duration::from_millis(200)),
+            )
             .no_credentials();
         if let Some(endpoint) = &self.sts_endpoint {
             loader = loader.endpoint_url(endpoint);
