@@ -10,6 +10,7 @@
 
 mod catalog;
 mod complete;
+mod delta_guard;
 mod diagnose;
 mod error;
 mod executor;

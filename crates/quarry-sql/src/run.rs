@@ -216,6 +216,7 @@ impl SqlSession {
             .parameters()
             .bind(plan)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        crate::delta_guard::refuse_delta_folders(self, &plan).await?;
         if let Some(change) = crate::catalog::ddl::change_for(&plan) {
             if crate::catalog::ddl::already_done(self, &change)? {
                 return Ok(None);
