@@ -93,43 +93,16 @@ pub async fn run_kernel(
     handler: Arc<dyn Handler>,
     owner: Option<Owner>,
 ) -> Result<KernelExit, BindError> {
-    let (info, sockets) = guard::inner_endpoints(&connection.info)?;
-    let session_id = uuid::Uuid::new_v4().to_string();
-    let bind = |socket: &'static str| {
-        let ip = info.ip.clone();
-        move |source| BindError::Socket { socket, ip, source }
-    };
-
-    let iopub = zmq::create_kernel_iopub_xpub_connection(&info, &session_id)
-        .await
-        .map_err(bind("iopub"))?;
-    let shell = zmq::create_kernel_shell_connection(&info, &session_id)
-        .await
-        .map_err(bind("shell"))?;
-    let control = zmq::create_kernel_control_connection(&info, &session_id)
-        .await
-        .map_err(bind("control"))?;
-    let stdin = zmq::create_kernel_stdin_connection(&info, &session_id)
-        .await
-        .map_err(bind("stdin"))?;
-    let heartbeat = zmq::create_kernel_heartbeat_connection(&info)
-        .await
-        .map_err(bind("heartbeat"))?;
-    // zeromq is bound: only now may clients reach it.
-    let _guard = guard::start(
-        &connection.info,
-        &info,
-        sockets,
-        connection.max_message_bytes,
-    )
-    .await?;
-    tracing::info!(
-        ip = %connection.info.ip,
-        shell = connection.info.shell_port,
-        max_message_bytes = connection.max_message_bytes,
-        "kernel sockets bound"
-    );
-
+    let (
+        Sockets {
+            iopub,
+            shell,
+            control,
+            stdin,
+            heartbeat,
+        },
+        _guard,
+    ) = bind_sockets(&connection).await?;
     let iopub = Iopub::spawn(iopub);
     let (shutdown_tx, mut shutdown_rx) = tokio::sync::mpsc::channel(1);
     // One history for shell and control: a message replayed on the other
@@ -181,6 +154,60 @@ pub async fn run_kernel(
         task.abort();
     }
     Ok(exit)
+}
+
+/// The kernel's zeromq sockets.
+struct Sockets {
+    iopub: zmq::KernelIoPubXPubConnection,
+    shell: zmq::KernelShellConnection,
+    control: zmq::KernelControlConnection,
+    stdin: zmq::KernelStdinConnection,
+    heartbeat: zmq::KernelHeartbeatConnection,
+}
+
+/// Binds zeromq behind the guard, then lets the guard listen on the
+/// connection file's ports; the guard lives as long as the returned value.
+async fn bind_sockets(
+    connection: &ConnectionFile,
+) -> Result<(Sockets, guard::WireGuard), BindError> {
+    let (info, private_dir) = guard::inner_endpoints(&connection.info)?;
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let bind = |socket: &'static str| {
+        let ip = info.ip.clone();
+        move |source| BindError::Socket { socket, ip, source }
+    };
+    let sockets = Sockets {
+        iopub: zmq::create_kernel_iopub_xpub_connection(&info, &session_id)
+            .await
+            .map_err(bind("iopub"))?,
+        shell: zmq::create_kernel_shell_connection(&info, &session_id)
+            .await
+            .map_err(bind("shell"))?,
+        control: zmq::create_kernel_control_connection(&info, &session_id)
+            .await
+            .map_err(bind("control"))?,
+        stdin: zmq::create_kernel_stdin_connection(&info, &session_id)
+            .await
+            .map_err(bind("stdin"))?,
+        heartbeat: zmq::create_kernel_heartbeat_connection(&info)
+            .await
+            .map_err(bind("heartbeat"))?,
+    };
+    // zeromq is bound: only now may clients reach it.
+    let guard = guard::start(
+        &connection.info,
+        &info,
+        private_dir,
+        connection.max_message_bytes,
+    )
+    .await?;
+    tracing::info!(
+        ip = %connection.info.ip,
+        shell = connection.info.shell_port,
+        max_message_bytes = connection.max_message_bytes,
+        "kernel sockets bound"
+    );
+    Ok((sockets, guard))
 }
 
 /// With `interrupt_mode: message` clients interrupt over the control channel,

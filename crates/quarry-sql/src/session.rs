@@ -139,15 +139,10 @@ impl SqlSession {
             .unwrap_or_else(default_target_partitions);
         config = config.with_target_partitions(partitions.max(1));
         let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
-        let kept = options.catalog.as_deref().map(|path| {
-            let kept = crate::catalog::kept_schema(path);
-            kept.plan_views_in(ctx.state_weak_ref());
-            let schema: Arc<dyn datafusion::catalog::SchemaProvider> = kept.clone();
-            if let Some(catalog) = ctx.catalog("datafusion") {
-                let _ = catalog.register_schema("public", schema);
-            }
-            kept
-        });
+        let kept = options
+            .catalog
+            .as_deref()
+            .map(|path| crate::catalog::install(&ctx, path));
         Ok(SqlSession {
             ctx,
             s3,

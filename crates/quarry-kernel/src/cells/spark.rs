@@ -258,12 +258,7 @@ impl QuarryHandler {
                 if let Some(pod) = self.session.pod() {
                     pod.set_outside(session.driver_memory_bytes() as usize);
                 }
-                *self.spark.lock().expect("spark lock") = Some(Arc::new(session));
-                // A new Spark session has none of the catalog's views yet.
-                self.spark_views
-                    .try_lock()
-                    .map(|mut sent| sent.clear())
-                    .ok();
+                self.keep_spark_session(session);
                 Ok(())
             }
             Ok(Err(error)) => {
@@ -271,6 +266,15 @@ impl QuarryHandler {
                 Err(spark_error(error))
             }
             Err(_) => Err(internal()),
+        }
+    }
+
+    /// The session `%spark start` made: the one cells use from now on.
+    fn keep_spark_session(&self, session: SparkSession) {
+        *self.spark.lock().expect("spark lock") = Some(Arc::new(session));
+        // A new Spark session has none of the catalog's views yet.
+        if let Ok(mut sent) = self.spark_views.try_lock() {
+            sent.clear();
         }
     }
 
@@ -327,44 +331,17 @@ impl QuarryHandler {
         let config = self.config();
         let tag = format!("quarry-{}", uuid::Uuid::new_v4().simple());
         let (progress_tx, mut progress) = watch::channel(QueryProgress::default());
-        let (task_session, task_tag) = (Arc::clone(session), tag.clone());
-        let (sql, inputs) = (self.session.clone(), options.inputs.clone());
-        let rows_wanted = options.rows_wanted();
-        let spark_views = Arc::clone(&self.spark_views);
+        let work = SparkWork {
+            spark: Arc::clone(session),
+            sql: self.session.clone(),
+            inputs: options.inputs.clone(),
+            query,
+            rows_wanted: options.rows_wanted(),
+            shared_views: Arc::clone(&self.spark_views),
+            tag: tag.clone(),
+        };
         let started = Instant::now();
-        let mut task = self.executor.spawn(async move {
-            // The user's kept tables, as Spark views (only what changed).
-            let kept = sql.kept_tables();
-            let mut sent = spark_views.lock().await;
-            super::spark_catalog::share(&task_session, &kept, &mut sent, &task_tag).await;
-            drop(sent);
-            // Kernel tables for -i: read and sent inside the task, so an
-            // interrupt stops this part as promptly as the query.
-            for name in &inputs {
-                let (schema, batches) = sql.collect_table(name).await.map_err(|e| match e.kind {
-                    ErrorKind::MissingTable { .. } => SparkError::Usage(format!(
-                        "-i {name}: there is no kernel table '{name}' (CREATE it, or keep a result with %%spark -o {name})."
-                    )),
-                    _ => SparkError::Usage(format!("-i {name}: {}", e.message)),
-                })?;
-                task_session.send_table(name, &schema, &batches, &task_tag).await?;
-            }
-            if query.is_empty() {
-                return Ok(None);
-            }
-            let on_progress = |p: &QueryProgress| {
-                let _ = progress_tx.send(p.clone());
-            };
-            let result = match rows_wanted {
-                Some(rows) => {
-                    task_session
-                        .sql_first_rows(&query, rows, &task_tag, on_progress)
-                        .await?
-                }
-                None => task_session.sql(&query, &task_tag, on_progress).await?,
-            };
-            Ok(Some(result))
-        });
+        let mut task = self.executor.spawn(work.run(progress_tx));
         let mut ticker = tokio::time::interval_at(
             tokio::time::Instant::now() + config.progress_after,
             Duration::from_millis(500),
@@ -489,6 +466,59 @@ impl QuarryHandler {
         {
             tracing::warn!("stopping Spark at shutdown: {e}");
         }
+    }
+}
+
+/// What one `%%spark` cell asks of Spark, run as a task on the query
+/// runtime (so an interrupt stops every part of it as promptly as the
+/// query).
+struct SparkWork {
+    spark: Arc<SparkSession>,
+    sql: quarry_sql::SqlSession,
+    inputs: Vec<String>,
+    query: String,
+    rows_wanted: Option<usize>,
+    /// The kept tables this Spark session was given as views.
+    shared_views: Arc<tokio::sync::Mutex<std::collections::HashMap<String, String>>>,
+    tag: String,
+}
+
+impl SparkWork {
+    /// Shares the catalog's changes, sends the `-i` tables, runs the query.
+    async fn run(
+        self,
+        progress: watch::Sender<QueryProgress>,
+    ) -> Result<Option<SparkResult>, SparkError> {
+        let kept = self.sql.kept_tables();
+        let mut sent = self.shared_views.lock().await;
+        super::spark_catalog::share(&self.spark, &kept, &mut sent, &self.tag).await;
+        drop(sent);
+        for name in &self.inputs {
+            let (schema, batches) = self.sql.collect_table(name).await.map_err(|e| match e.kind {
+                ErrorKind::MissingTable { .. } => SparkError::Usage(format!(
+                    "-i {name}: there is no kernel table '{name}' (CREATE it, or keep a result with %%spark -o {name})."
+                )),
+                _ => SparkError::Usage(format!("-i {name}: {}", e.message)),
+            })?;
+            self.spark
+                .send_table(name, &schema, &batches, &self.tag)
+                .await?;
+        }
+        if self.query.is_empty() {
+            return Ok(None);
+        }
+        let on_progress = |p: &QueryProgress| {
+            let _ = progress.send(p.clone());
+        };
+        let result = match self.rows_wanted {
+            Some(rows) => {
+                self.spark
+                    .sql_first_rows(&self.query, rows, &self.tag, on_progress)
+                    .await?
+            }
+            None => self.spark.sql(&self.query, &self.tag, on_progress).await?,
+        };
+        Ok(Some(result))
     }
 }
 

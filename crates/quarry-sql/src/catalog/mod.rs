@@ -33,11 +33,18 @@ pub fn default_catalog_path(home: &Path) -> PathBuf {
     home.join(".local/share/quarry/catalog.json")
 }
 
-/// The default schema for a session whose catalog is the file at `path`.
-pub(crate) fn kept_schema(path: &Path) -> Arc<KeptSchema> {
-    Arc::new(KeptSchema::new(Arc::new(file::CatalogFile::new(
+/// Makes the catalog file at `path` the default schema of `ctx` (its
+/// own tables stay in memory inside it).
+pub(crate) fn install(ctx: &datafusion::prelude::SessionContext, path: &Path) -> Arc<KeptSchema> {
+    let kept = Arc::new(KeptSchema::new(Arc::new(file::CatalogFile::new(
         path.to_path_buf(),
-    ))))
+    ))));
+    kept.plan_views_in(ctx.state_weak_ref());
+    let schema: Arc<dyn datafusion::catalog::SchemaProvider> = kept.clone();
+    if let Some(catalog) = ctx.catalog("datafusion") {
+        let _ = catalog.register_schema("public", schema);
+    }
+    kept
 }
 
 /// A kept table or view, as `%catalog` lists it.
