@@ -222,7 +222,7 @@ impl SqlSession {
                 return Ok(None);
             }
             let result = self.drain(ctx, plan, keep_rows, hold, progress).await?;
-            crate::catalog::ddl::apply(self, change).await;
+            crate::catalog::ddl::apply(self, change).await?;
             return Ok(result);
         }
         // A write's output is staged until it succeeds (see `writes`).

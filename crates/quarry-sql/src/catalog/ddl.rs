@@ -112,11 +112,22 @@ pub(crate) fn already_done(
 
 /// After the statement succeeded: writes the change to the catalog file.
 /// A table just created moves from this kernel's own tables to the kept
-/// ones, so a DROP in another kernel reaches it here too.
-pub(crate) async fn apply(session: &SqlSession, change: CatalogChange) {
+/// ones, so a DROP in another kernel reaches it here too. When the file
+/// cannot be written the user is told, in one sentence, that the table
+/// lasts only as long as this kernel.
+pub(crate) async fn apply(
+    session: &SqlSession,
+    change: CatalogChange,
+) -> Result<(), DataFusionError> {
     let Some(kept) = session.kept_schema() else {
-        return;
+        return Ok(());
     };
+    let name = match &change {
+        CatalogChange::KeepTable { name, .. }
+        | CatalogChange::KeepView { name, .. }
+        | CatalogChange::Forget { name } => name.clone(),
+    };
+    let forgetting = matches!(change, CatalogChange::Forget { .. });
     let result = match change {
         CatalogChange::KeepTable {
             name,
@@ -141,9 +152,14 @@ pub(crate) async fn apply(session: &SqlSession, change: CatalogChange) {
         } => kept.keep(&name, KeptEntry::View { statement }),
         CatalogChange::Forget { name } => kept.forget(&name),
     };
-    if let Err(e) = result {
-        tracing::warn!("the table catalog was not updated: {e}");
-    }
+    result.map_err(|e| {
+        let outcome = if forgetting {
+            format!("'{name}' was dropped in this kernel but is still kept in your catalog")
+        } else {
+            format!("'{name}' was created in this kernel but could not be kept in your catalog, so it lasts until the kernel restarts")
+        };
+        DataFusionError::Execution(format!("{outcome} ({e})"))
+    })
 }
 
 async fn kept_columns(session: &SqlSession, name: &str) -> Result<String, String> {

@@ -199,3 +199,18 @@ fn writers_at_the_same_moment_lose_nothing() {
     }
     assert_eq!(CatalogFile::new(path).entries().unwrap().len(), 200);
 }
+
+#[tokio::test]
+async fn a_catalog_that_cannot_be_written_says_the_table_lasts_only_here() {
+    let f = Fixture::new();
+    // The catalog's folder would be inside a file: it cannot be created.
+    let blocked = f.dir.path().join("sales.csv").join("catalog.json");
+    let session = session(&blocked);
+    let message = run(&session, &f.create_sales()).await.unwrap_err();
+    assert!(
+        message.starts_with("'sales' was created in this kernel but could not be kept in your catalog, so it lasts until the kernel restarts (could not use your table catalog"),
+        "{message}"
+    );
+    // It is there for this kernel all the same.
+    assert!(run(&session, "SELECT count(*) FROM sales").await.is_ok());
+}
