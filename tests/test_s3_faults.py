@@ -30,6 +30,20 @@ def uploads(admin, prefix):
     return admin.list_multipart_uploads(Bucket="data", Prefix=prefix).get("Uploads", [])
 
 
+def reply_to(kc, msg_id, timeout=300):
+    """The shell reply to `msg_id`, for a cell started with kc.execute."""
+    reply = kc.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=timeout)
+    return reply["content"]
+
+
+def wait_until_no_uploads(admin, prefix, within=90):
+    deadline = time.monotonic() + within
+    while uploads(admin, prefix) and time.monotonic() < deadline:
+        time.sleep(1)
+
+
 @pytest.fixture(scope="module")
 def kernel(seaweed, oidc):
     credentials = seaweed.assume_role(oidc.mint("alice"))
@@ -95,10 +109,7 @@ def test_s3_going_away_mid_copy_leaves_no_object_and_no_parts(seaweed, oidc):
                 assert time.monotonic() < deadline, f"only {s3.sent} bytes went to S3"
                 time.sleep(0.05)
             s3.cut()
-            reply = kc.get_shell_msg(timeout=300)
-            while reply["parent_header"].get("msg_id") != msg_id:
-                reply = kc.get_shell_msg(timeout=300)
-            reply = reply["content"]
+            reply = reply_to(kc, msg_id)
             assert reply["status"] == "error", reply
             message = reply["evalue"]
             assert reply["ename"] == "S3Unavailable", (reply["ename"], message)
@@ -109,9 +120,7 @@ def test_s3_going_away_mid_copy_leaves_no_object_and_no_parts(seaweed, oidc):
             assert keys(admin, "faults/cut") == []
             assert len(uploads(admin, "faults/cut")) == 1
             s3.restore()
-            deadline = time.monotonic() + 90
-            while uploads(admin, "faults/cut") and time.monotonic() < deadline:
-                time.sleep(1)
+            wait_until_no_uploads(admin, "faults/cut")
             assert uploads(admin, "faults/cut") == [], "the abort was not retried once S3 answered"
             assert keys(admin, "faults/cut") == []
             # The kernel is fine and writes again through the same endpoint.
@@ -142,10 +151,7 @@ def test_s3_going_away_mid_upload_leaves_no_object_and_no_parts(seaweed, oidc, t
                 assert time.monotonic() < deadline, f"only {s3.sent} bytes went to S3"
                 time.sleep(0.05)
             s3.cut()
-            reply = kc.get_shell_msg(timeout=300)
-            while reply["parent_header"].get("msg_id") != msg_id:
-                reply = kc.get_shell_msg(timeout=300)
-            reply = reply["content"]
+            reply = reply_to(kc, msg_id)
             assert reply["status"] == "error", reply
             assert reply["ename"] == "S3Unavailable", (reply["ename"], reply["evalue"])
             assert "\n" not in reply["evalue"]
@@ -153,9 +159,7 @@ def test_s3_going_away_mid_upload_leaves_no_object_and_no_parts(seaweed, oidc, t
             assert len(uploads(admin, "faults/up")) == 1
             assert len(list(journal.glob("*.upload"))) == 1, "the journal let go before S3 did"
             s3.restore()
-            deadline = time.monotonic() + 90
-            while uploads(admin, "faults/up") and time.monotonic() < deadline:
-                time.sleep(1)
+            wait_until_no_uploads(admin, "faults/up")
             assert uploads(admin, "faults/up") == [], "the abort was not retried once S3 answered"
             assert list(journal.glob("*.upload")) == []
         finally:

@@ -25,6 +25,7 @@ mod policy;
 mod server;
 mod session;
 mod start_options;
+mod start_step;
 mod views;
 
 pub use client::{QueryProgress, SparkResult, first_rows};
@@ -32,7 +33,8 @@ pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};
 pub use error::SparkError;
 pub use policy::AdminPolicy;
 pub use server::{find_spark_home, spark_home_of_python};
-pub use session::{SessionConfig, SparkSession, StartStep};
+pub use session::{SessionConfig, SparkSession};
+pub use start_step::StartStep;
 pub use views::SparkView;
 
 /// The Spark Connect protocol, generated from the `.proto` files of the

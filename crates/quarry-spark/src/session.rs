@@ -16,6 +16,7 @@ use crate::client::{QueryProgress, SparkClient, SparkResult};
 use crate::conf::{Owner, Placement, S3a, StartOptions, s3a_credentials, spark_conf};
 use crate::k8s::{self, Executors, SessionAuth};
 use crate::server::{ConnectServer, free_port};
+use crate::start_step::StartStep;
 
 /// How long the JVM gets to open its port.
 const PORT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -37,57 +38,6 @@ pub struct SessionConfig {
     pub placement: Placement,
     pub s3: S3a,
     pub credentials: Arc<CredentialsProvider>,
-}
-
-/// Steps of `%spark start`, for the progress line.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StartStep {
-    Checking,
-    Launching {
-        master: String,
-    },
-    JvmUp {
-        after: Duration,
-    },
-    Ready {
-        version: String,
-        after: Duration,
-    },
-    Executors {
-        running: usize,
-        wanted: u32,
-        note: String,
-    },
-}
-
-impl StartStep {
-    pub fn describe(&self) -> String {
-        match self {
-            StartStep::Checking => "Checking Kubernetes permissions…".into(),
-            StartStep::Launching { master } => format!("Starting the Spark server ({master})…"),
-            StartStep::JvmUp { after } => format!(
-                "Spark server up after {:.1} s; opening a session…",
-                after.as_secs_f64()
-            ),
-            StartStep::Ready { version, after } => {
-                format!(
-                    "Spark {version} session ready after {:.1} s",
-                    after.as_secs_f64()
-                )
-            }
-            StartStep::Executors {
-                running,
-                wanted,
-                note,
-            } => {
-                let mut line = format!("Executors: {running} of {wanted} running");
-                if !note.is_empty() {
-                    line.push_str(&format!(" — {note}"));
-                }
-                line
-            }
-        }
-    }
 }
 
 struct Kubernetes {
@@ -383,25 +333,28 @@ impl SparkSession {
         tag: &str,
         on_progress: impl FnMut(&QueryProgress),
     ) -> Result<SparkResult, SparkError> {
-        self.refresh_keys().await;
-        let result = self.client.sql(query, tag, on_progress).await;
-        self.explain_failure(result).await
+        self.sql_rows(query, None, tag, on_progress).await
     }
 
-    /// Runs Spark SQL and brings back its first `rows` rows only
-    /// ([`SparkResult::more_rows`] says whether there were more).
-    pub async fn sql_first_rows(
+    /// Runs Spark SQL and brings back all its rows, or with `Some(n)` its
+    /// first `n` only ([`SparkResult::more_rows`] says whether there were
+    /// more).
+    pub async fn sql_rows(
         &self,
         query: &str,
-        rows: usize,
+        rows: Option<usize>,
         tag: &str,
         on_progress: impl FnMut(&QueryProgress),
     ) -> Result<SparkResult, SparkError> {
         self.refresh_keys().await;
-        let result = self
-            .client
-            .sql_first_rows(query, rows, tag, on_progress)
-            .await;
+        let result = match rows {
+            Some(rows) => {
+                self.client
+                    .sql_first_rows(query, rows, tag, on_progress)
+                    .await
+            }
+            None => self.client.sql(query, tag, on_progress).await,
+        };
         self.explain_failure(result).await
     }
 

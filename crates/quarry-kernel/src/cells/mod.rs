@@ -14,6 +14,7 @@ mod running;
 mod s3;
 mod spark;
 mod spark_catalog;
+mod spark_options;
 mod sql;
 
 use std::sync::{Arc, Mutex};

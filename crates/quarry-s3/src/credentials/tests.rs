@@ -167,11 +167,9 @@ fn web_identity(endpoint: &str, token: &tempfile::NamedTempFile) -> WebIdentity 
         })
 }
 
-#[tokio::test]
-async fn a_silent_sts_never_holds_up_keys_that_are_still_valid() {
-    let (endpoint, accepted, server) = silent_sts().await;
-    let token = tempfile::NamedTempFile::new().unwrap();
-    // Due for renewal (an hour old, a minute left) but still valid.
+/// A provider holding keys that are due for renewal (an hour old, a
+/// minute left) but still valid, renewing at the STS `endpoint`.
+fn renewing_old_keys(endpoint: &str, token: &tempfile::NamedTempFile) -> Arc<CredentialsProvider> {
     let held = Held {
         credentials: Credentials::new(
             "OLDKEY",
@@ -182,11 +180,18 @@ async fn a_silent_sts_never_holds_up_keys_that_are_still_valid() {
         obtained_at: Utc::now() - chrono::Duration::hours(1),
         source: "environment",
     };
-    let provider = Arc::new(CredentialsProvider::with(
+    Arc::new(CredentialsProvider::with(
         Some(held),
         None,
-        Some(web_identity(&endpoint, &token)),
-    ));
+        Some(web_identity(endpoint, token)),
+    ))
+}
+
+#[tokio::test]
+async fn a_silent_sts_never_holds_up_keys_that_are_still_valid() {
+    let (endpoint, accepted, server) = silent_sts().await;
+    let token = tempfile::NamedTempFile::new().unwrap();
+    let provider = renewing_old_keys(&endpoint, &token);
     let started = std::time::Instant::now();
     for _ in 0..50 {
         assert_eq!(provider.current().await.unwrap().access_key_id, "OLDKEY");
@@ -294,21 +299,7 @@ async fn a_slow_sts_renews_in_the_background_while_the_old_keys_serve() {
     // 700 ms per answer: slow, within the 1 s attempt bound.
     let (endpoint, server) = slow_sts(std::time::Duration::from_millis(700)).await;
     let token = tempfile::NamedTempFile::new().unwrap();
-    let held = Held {
-        credentials: Credentials::new(
-            "OLDKEY",
-            "secret",
-            Some("t".into()),
-            Some(Utc::now() + chrono::Duration::seconds(60)),
-        ),
-        obtained_at: Utc::now() - chrono::Duration::hours(1),
-        source: "environment",
-    };
-    let provider = Arc::new(CredentialsProvider::with(
-        Some(held),
-        None,
-        Some(web_identity(&endpoint, &token)),
-    ));
+    let provider = renewing_old_keys(&endpoint, &token);
     let started = std::time::Instant::now();
     assert_eq!(provider.current().await.unwrap().access_key_id, "OLDKEY");
     assert!(started.elapsed() < std::time::Duration::from_millis(300));
