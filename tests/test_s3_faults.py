@@ -164,30 +164,3 @@ def test_s3_going_away_mid_upload_leaves_no_object_and_no_parts(seaweed, oidc, t
             assert list(journal.glob("*.upload")) == []
         finally:
             stop(km, kc)
-
-
-def test_a_delta_table_read_as_parquet_is_refused_not_miscounted(kernel, seaweed):
-    """A Delta table's folder keeps the files its log removed: read as
-    Parquet it would count them. Quarry refuses, in one sentence, both the
-    folder URL and a table defined over it; a plain folder still reads."""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    admin = seaweed.admin()
-    sink = io.BytesIO()
-    pq.write_table(pa.table({"x": [1, 2, 3]}), sink)
-    for key in ("delta/events/part-0.parquet", "delta/events/part-1-removed.parquet", "plain/events/part-0.parquet"):
-        admin.put_object(Bucket="data", Key=key, Body=sink.getvalue())
-    admin.put_object(Bucket="data", Key="delta/events/_delta_log/00000000000000000000.json", Body=b"{}\n")
-    for sql in (
-        "SELECT count(*) FROM 's3://data/delta/events/'",
-        "CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION 's3://data/delta/events/'",
-    ):
-        reply, _ = run_cell(kernel, sql)
-        assert reply["status"] == "error", (sql, reply)
-        assert reply["evalue"].startswith("The folder s3://data/delta/events/ is a Delta Lake table (it has a _delta_log folder)"), reply["evalue"]
-        assert "\n" not in reply["evalue"]
-    rows = rows_of(run_cell(kernel, "SELECT count(*) AS n FROM 's3://data/plain/events/'")[1])
-    assert rows == [{"n": 3}]

@@ -26,7 +26,8 @@ use async_trait::async_trait;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result, UploadPart,
+    PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    UploadPart,
 };
 
 use crate::abort_retry::{ATTEMPT, AbortBackoff};
@@ -261,7 +262,10 @@ impl ObjectStore for StagingStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        let Some(scope) = self.staging.current() else {
+        // A conditional put (a Delta commit, put only if absent) is a
+        // decision made now: its answer cannot wait for the statement's end.
+        let conditional = !matches!(opts.mode, PutMode::Overwrite);
+        let Some(scope) = self.staging.current().filter(|_| !conditional) else {
             return self.inner.put_opts(location, payload, opts).await;
         };
         scope.puts.lock().expect("puts lock").push(StagedPut {

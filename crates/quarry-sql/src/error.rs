@@ -127,8 +127,14 @@ impl SqlError {
                 _ => SqlError::new(ErrorKind::Plan, failure.message),
             };
         }
+        if let Some(conflict) = causes(err).find_map(crate::delta::commit_conflict) {
+            return SqlError::new(ErrorKind::Execution, conflict);
+        }
         if let Some(store) = causes(err).find_map(|c| c.downcast_ref::<object_store::Error>()) {
             return from_object_store(store, ctx);
+        }
+        if let Some(delta) = causes(err).find_map(|c| c.downcast_ref::<crate::DeltaError>()) {
+            return SqlError::new(ErrorKind::Plan, sentence(&delta.to_string()));
         }
         match err.find_root() {
             DataFusionError::SQL(parser, _) => SqlError::new(

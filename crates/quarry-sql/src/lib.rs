@@ -10,7 +10,7 @@
 
 mod catalog;
 mod complete;
-mod delta_guard;
+mod delta;
 mod diagnose;
 mod error;
 mod executor;
@@ -20,6 +20,7 @@ mod inspect;
 mod limits;
 mod memory;
 mod parameters;
+mod parse;
 mod pod_share;
 mod preview;
 mod registry;
@@ -33,6 +34,7 @@ mod writes;
 
 pub use catalog::{CatalogError, KeptTable, default_catalog_path};
 pub use complete::{Completion, complete};
+pub use delta::DeltaError;
 pub use error::{ErrorKind, SqlError};
 pub use executor::QueryExecutor;
 pub use export::ExportFormat;

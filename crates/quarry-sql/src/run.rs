@@ -7,14 +7,11 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
-use datafusion::sql::parser::DFParserBuilder;
-use datafusion::sql::sqlparser::dialect::dialect_from_str;
-use datafusion::sql::sqlparser::parser::ParserError;
 use futures::StreamExt;
 
+use crate::SqlSession;
 use crate::error::{ErrorContext, ErrorKind, SqlError};
 use crate::results::Held;
-use crate::{SqlSession, limits};
 
 /// Live counters a cell updates while it runs, read by whoever shows
 /// progress (the kernel polls it; nothing here knows about displays).
@@ -179,44 +176,23 @@ impl SqlSession {
             .collect())
     }
 
-    fn parse(&self, sql: &str) -> Result<Vec<datafusion::sql::parser::Statement>, SqlError> {
-        let state = self.context().state();
-        let options = state.config().options();
-        let dialect = dialect_from_str(options.sql_parser.dialect.as_ref())
-            .unwrap_or_else(|| Box::new(datafusion::sql::sqlparser::dialect::GenericDialect {}));
-        let recursion_limit = options.sql_parser.recursion_limit.get();
-        let statements = DFParserBuilder::new(sql)
-            .with_dialect(dialect.as_ref())
-            .with_recursion_limit(recursion_limit)
-            .build()
-            .and_then(|mut parser| parser.parse_statements())
-            .map(Vec::from)
-            .map_err(|e| match &e {
-                DataFusionError::SQL(parser, _)
-                    if matches!(**parser, ParserError::RecursionLimitExceeded) =>
-                {
-                    limits::parser_recursion_limit(recursion_limit)
-                }
-                _ => self.explain(&e, sql),
-            })?;
-        limits::check_depth(&statements)?;
-        Ok(statements)
-    }
-
     async fn run_statement(
         &self,
-        statement: datafusion::sql::parser::Statement,
+        mut statement: datafusion::sql::parser::Statement,
         keep_rows: usize,
         hold: bool,
         progress: &CellProgress,
     ) -> Result<Option<StatementResult>, DataFusionError> {
         let ctx = self.context();
+        // Old versions of Delta tables the statement reads, registered
+        // until it ends.
+        let _pinned = crate::delta::TimeTravel::prepare(ctx, &mut statement).await?;
         let plan = ctx.state().statement_to_plan(statement).await?;
         let plan = self
             .parameters()
             .bind(plan)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        crate::delta_guard::refuse_delta_folders(self, &plan).await?;
+        crate::delta::refuse_delta_folders(self, &plan).await?;
         if let Some(change) = crate::catalog::ddl::change_for(&plan) {
             if crate::catalog::ddl::already_done(self, &change)? {
                 return Ok(None);
@@ -229,6 +205,12 @@ impl SqlSession {
         let Some(destination) = crate::writes::destination(&plan) else {
             return self.drain(ctx, plan, keep_rows, hold, progress).await;
         };
+        if crate::delta::is_delta_target(&plan) {
+            // A Delta commit is its own all-or-nothing (see `delta`).
+            let outcome = self.drain(ctx, plan, keep_rows, hold, progress).await;
+            self.forget_listings();
+            return outcome;
+        }
         let staged = self.s3().stage_writes();
         let outcome = self.drain(ctx, plan, keep_rows, hold, progress).await;
         let settled = crate::writes::settle(staged, outcome, destination).await;

@@ -138,7 +138,7 @@ impl SqlSession {
             .target_partitions
             .unwrap_or_else(default_target_partitions);
         config = config.with_target_partitions(partitions.max(1));
-        let ctx = SessionContext::new_with_config_rt(config, runtime).enable_url_table();
+        let ctx = crate::delta::install(SessionContext::new_with_config_rt(config, runtime));
         let kept = options
             .catalog
             .as_deref()

@@ -1,0 +1,158 @@
+//! Delta tables in a local folder (`file://`), through whole cells: the
+//! same path S3 tables take, without a server. The S3 behaviour (STS,
+//! conditional puts on SeaweedFS, `deltalake` as the other writer) is in
+//! the top-level `tests/test_delta.py`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, Int64Array, StringArray, UInt64Array};
+
+use crate::session::test_session;
+use crate::{CellProgress, SqlError, SqlSession};
+
+async fn run(session: &SqlSession, sql: &str) -> Result<Option<crate::StatementResult>, SqlError> {
+    session
+        .run_cell(sql, 1000, Arc::new(CellProgress::default()))
+        .await
+        .map(|outcome| outcome.result)
+}
+
+async fn count(session: &SqlSession, sql: &str) -> i64 {
+    let result = run(session, sql).await.unwrap().expect("rows");
+    let column = result.batches[0].column(0);
+    column
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0)
+}
+
+/// A session with table `t` (id, name) created in a fresh folder, and
+/// the folder's URL.
+async fn table_with_rows() -> (SqlSession, tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/t/", dir.path().display());
+    let session = test_session();
+    for sql in [
+        format!(
+            "CREATE EXTERNAL TABLE t (id BIGINT, name VARCHAR) STORED AS DELTATABLE LOCATION '{url}'"
+        ),
+        "INSERT INTO t VALUES (1, 'one'), (2, 'two')".to_string(),
+        "INSERT INTO t VALUES (3, 'three')".to_string(),
+    ] {
+        run(&session, &sql).await.unwrap();
+    }
+    (session, dir, url)
+}
+
+#[tokio::test]
+async fn a_created_table_takes_inserts_as_versions() {
+    let (session, _dir, url) = table_with_rows().await;
+    assert_eq!(count(&session, "SELECT count(*) FROM t").await, 3);
+    assert_eq!(
+        count(&session, "SELECT count(*) FROM t VERSION AS OF 1").await,
+        2
+    );
+    assert_eq!(
+        count(&session, "SELECT count(*) FROM t VERSION AS OF 0").await,
+        0
+    );
+    let by_url = format!("SELECT count(*) FROM '{url}' VERSION AS OF 1");
+    assert_eq!(count(&session, &by_url).await, 2);
+    assert_eq!(
+        count(&session, &format!("SELECT count(*) FROM '{url}'")).await,
+        3
+    );
+    // The pinned table lasted only for its statement.
+    let tables = run(&session, "SHOW TABLES").await.unwrap().unwrap();
+    let names = format!("{:?}", tables.batches);
+    assert!(!names.contains("quarry_delta_at"), "{names}");
+}
+
+#[tokio::test]
+async fn describe_history_lists_every_commit_newest_first() {
+    let (session, _dir, _url) = table_with_rows().await;
+    let history = run(&session, "DESCRIBE HISTORY t").await.unwrap().unwrap();
+    let batch = &history.batches[0];
+    let versions = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .unwrap();
+    assert_eq!(versions.values(), &[2, 1, 0]);
+    let operations = batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(operations.value(2), "CREATE TABLE");
+    assert_eq!(operations.value(0), "WRITE");
+}
+
+#[tokio::test]
+async fn a_missing_version_and_a_missing_table_are_one_sentence() {
+    let (session, _dir, url) = table_with_rows().await;
+    let err = run(&session, "SELECT * FROM t VERSION AS OF 7")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        format!("The Delta table at {url} has no version 7: its versions run from 0 to 2.")
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let sql = format!(
+        "CREATE EXTERNAL TABLE u STORED AS DELTATABLE LOCATION 'file://{}/'",
+        empty.path().display()
+    );
+    let err = run(&session, &sql).await.unwrap_err();
+    assert!(
+        err.message
+            .starts_with("There is no Delta table at file://"),
+        "{}",
+        err.message
+    );
+    let err = run(&session, "SELECT * FROM generate_series(3) VERSION AS OF 1")
+        .await
+        .unwrap_err();
+    assert!(!err.message.contains('\n'), "{}", err.message);
+    run(&session, "CREATE TABLE plain AS SELECT 1 AS x")
+        .await
+        .unwrap();
+    let err = run(&session, "SELECT * FROM plain VERSION AS OF 1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "Table plain is not a Delta table, so it has no versions to travel to."
+    );
+}
+
+#[tokio::test]
+async fn two_sessions_appending_at_once_both_commit() {
+    let (first, _dir, url) = table_with_rows().await;
+    let second = test_session();
+    run(
+        &second,
+        &format!("CREATE EXTERNAL TABLE t STORED AS DELTATABLE LOCATION '{url}'"),
+    )
+    .await
+    .unwrap();
+    let (a, b) = tokio::join!(
+        run(
+            &first,
+            "INSERT INTO t SELECT i, 'a' FROM generate_series(100, 199) AS s(i)"
+        ),
+        run(
+            &second,
+            "INSERT INTO t SELECT i, 'b' FROM generate_series(200, 299) AS s(i)"
+        ),
+    );
+    a.unwrap();
+    b.unwrap();
+    // Each sees the other's commit at its next query.
+    assert_eq!(count(&first, "SELECT count(*) FROM t").await, 203);
+    assert_eq!(count(&second, "SELECT count(*) FROM t").await, 203);
+    let history = run(&first, "DESCRIBE HISTORY t").await.unwrap().unwrap();
+    let versions = history.batches[0].column(0);
+    assert_eq!(versions.len(), 5, "two new versions, none lost or doubled");
+}
