@@ -185,6 +185,19 @@ def test_a_new_table_is_created_with_its_columns(kernel, seaweed):
     table = DeltaTable(url, storage_options=storage(seaweed))
     assert table.version() == 1
     assert sorted(table.to_pyarrow_table().column("name").to_pylist()) == ["one", "two"]
+    # CREATE … AS SELECT: version 0 with the query's columns, version 1 its rows.
+    made = "s3://data/delta/made/"
+    reply, _ = run_cell(
+        kernel,
+        f"CREATE EXTERNAL TABLE made STORED AS DELTATABLE LOCATION '{made}' AS "
+        "SELECT i AS id, concat('n', CAST(i AS VARCHAR)) AS name FROM generate_series(1, 1000) AS t(i)",
+        timeout=120,
+    )
+    assert reply["status"] == "ok", reply
+    table = DeltaTable(made, storage_options=storage(seaweed))
+    assert table.version() == 1
+    data = table.to_pyarrow_table()
+    assert data.num_rows == 1000 and pc.sum(data["id"]).as_py() == 500500
     message = error_text(kernel, "CREATE EXTERNAL TABLE nothing STORED AS DELTATABLE LOCATION 's3://data/delta/none/'")
     assert message.startswith("There is no Delta table at s3://data/delta/none/"), message
 
@@ -267,3 +280,26 @@ def test_a_broken_log_is_one_sentence_not_a_wrong_count(kernel, seaweed):
     message = error_text(kernel, "SELECT count(*) FROM 's3://data/delta/broken/'")
     assert message.startswith("Could not read the Delta table at s3://data/delta/broken/"), message
     assert one_row(kernel, "SELECT count(*) AS n FROM 's3://data/plain/events/'") == {"n": 3}
+
+
+def test_a_kept_delta_table_lasts_across_a_restart(seaweed, oidc, lake, tmp_path):
+    """Kept in the user's catalog like any external table: a new kernel
+    reads it (through its log, at its newest version) without re-creating
+    it, and the table's later commits show."""
+    credentials = seaweed.assume_role(oidc.mint("alice"))
+    env = seaweed.env_for(credentials) | {"QUARRY_CATALOG": str(tmp_path / "catalog.json")}
+    km, kc = start_quarry(env=env)
+    try:
+        reply, _ = run_cell(kc, f"CREATE EXTERNAL TABLE kept_lake STORED AS DELTATABLE LOCATION '{URL}'", timeout=120)
+        assert reply["status"] == "ok", reply
+    finally:
+        stop(km, kc)
+    km, kc = start_quarry(env=env)
+    try:
+        live = DeltaTable(URL, storage_options=storage(seaweed)).to_pyarrow_table()
+        assert one_row(kc, "SELECT count(*) AS rows FROM kept_lake") == {"rows": live.num_rows}
+        reply, outputs = run_cell(kc, "DESCRIBE HISTORY kept_lake")
+        assert reply["status"] == "ok", reply
+        assert len(rows_of(outputs)) == len(lake.history())
+    finally:
+        stop(km, kc)

@@ -81,9 +81,14 @@ fn statements(parser: &mut DFParser) -> Result<Vec<Statement>, DataFusionError> 
                 None,
             ));
         }
-        let statement = match describe_history(parser)? {
+        let create_as = crate::delta::parse_create_as(&mut parser.parser)
+            .map_err(|e| DataFusionError::SQL(Box::new(e), None))?;
+        let statement = match create_as {
             Some(statement) => statement,
-            None => parser.parse_statement()?,
+            None => match describe_history(parser)? {
+                Some(statement) => statement,
+                None => parser.parse_statement()?,
+            },
         };
         statements.push(statement);
         expecting_delimiter = true;

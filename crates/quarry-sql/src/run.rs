@@ -176,7 +176,7 @@ impl SqlSession {
             .collect())
     }
 
-    async fn run_statement(
+    pub(crate) async fn run_statement(
         &self,
         mut statement: datafusion::sql::parser::Statement,
         keep_rows: usize,
@@ -184,6 +184,9 @@ impl SqlSession {
         progress: &CellProgress,
     ) -> Result<Option<StatementResult>, DataFusionError> {
         let ctx = self.context();
+        if let Some(create) = crate::delta::CreateAs::of(&statement) {
+            return self.create_delta_as(create?, progress).await;
+        }
         // Old versions of Delta tables the statement reads, registered
         // until it ends.
         let _pinned = crate::delta::TimeTravel::prepare(ctx, &mut statement).await?;

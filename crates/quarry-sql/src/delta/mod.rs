@@ -33,6 +33,7 @@ use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::prelude::SessionContext;
 use datafusion_session::SessionStore;
 
+mod create_as;
 mod guard;
 mod history;
 mod open;
@@ -43,10 +44,13 @@ mod url_tables;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use create_as::{CreateAs, parse_create_as};
 pub(crate) use guard::refuse_delta_folders;
 pub(crate) use history::{DeltaHistory, HISTORY_FUNCTION, describe_history};
 pub(crate) use open::{DeltaLocation, TableVersion, has_delta_log};
-pub(crate) use provider::{DeltaTableFactory, LiveDeltaTable, is_delta_target};
+pub(crate) use provider::{
+    DeltaTableFactory, LiveDeltaTable, create_version_zero, is_delta_target,
+};
 pub(crate) use time_travel::{TimeTravel, rewrite_versions};
 pub(crate) use url_tables::DeltaAwareUrlTables;
 
@@ -120,6 +124,14 @@ pub enum DeltaError {
         clause: String,
         /// What it needs instead.
         expected: &'static str,
+    },
+    /// `CREATE … AS SELECT` into a folder that already holds a table.
+    #[error(
+        "There is already a Delta table at {url}: add rows to it with INSERT INTO, or give a new folder"
+    )]
+    AlreadyATable {
+        /// The folder named.
+        url: String,
     },
     /// Reading or writing the log failed.
     #[error("Could not read the Delta table at {url}: {source}")]

@@ -183,7 +183,14 @@ impl TableProviderFactory for DeltaTableFactory {
             LiveDeltaTable::open(state.runtime_env(), location.clone(), TableVersion::Latest).await;
         let table = match opened {
             Err(DeltaError::NotATable { .. }) if !command.schema.fields().is_empty() => {
-                create_empty(state, &location, command).await?;
+                create_version_zero(
+                    state.runtime_env(),
+                    &location,
+                    command.name.table(),
+                    command.schema.as_arrow(),
+                    &command.table_partition_cols,
+                )
+                .await?;
                 LiveDeltaTable::open(state.runtime_env(), location, TableVersion::Latest).await
             }
             other => other,
@@ -193,24 +200,25 @@ impl TableProviderFactory for DeltaTableFactory {
     }
 }
 
-/// Writes version 0 of a new table with the statement's columns.
-async fn create_empty(
-    state: &dyn Session,
+/// Writes version 0 of a new, empty table with `columns`.
+pub(crate) async fn create_version_zero(
+    runtime: &RuntimeEnv,
     location: &DeltaLocation,
-    command: &CreateExternalTable,
+    name: &str,
+    columns: &datafusion::arrow::datatypes::Schema,
+    partitions: &[String],
 ) -> Result<()> {
-    let arrow_schema = command.schema.as_arrow();
-    let columns: StructType = arrow_schema.try_into_kernel().map_err(|e| {
+    let columns: StructType = columns.try_into_kernel().map_err(|e| {
         DataFusionError::Plan(format!("A Delta table cannot have these columns: {e}"))
     })?;
     let table = location
-        .table(state.runtime_env())
+        .table(runtime)
         .map_err(DeltaError::into_datafusion)?;
     table
         .create()
-        .with_table_name(command.name.table())
+        .with_table_name(name)
         .with_columns(columns.fields().cloned())
-        .with_partition_columns(command.table_partition_cols.clone())
+        .with_partition_columns(partitions.to_vec())
         .await
         .map_err(|source| {
             DeltaError::Log {

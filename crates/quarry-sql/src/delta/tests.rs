@@ -156,3 +156,35 @@ async fn two_sessions_appending_at_once_both_commit() {
     let versions = history.batches[0].column(0);
     assert_eq!(versions.len(), 5, "two new versions, none lost or doubled");
 }
+
+#[tokio::test]
+async fn create_as_select_makes_a_new_table_in_two_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/made/", dir.path().display());
+    let session = test_session();
+    let sql = format!(
+        "CREATE EXTERNAL TABLE made STORED AS DELTATABLE LOCATION '{url}' AS SELECT i AS id, i * 2 AS twice FROM generate_series(1, 50) AS s(i)"
+    );
+    run(&session, &sql).await.unwrap();
+    assert_eq!(count(&session, "SELECT count(*) FROM made").await, 50);
+    assert_eq!(count(&session, "SELECT sum(twice) FROM made").await, 2550);
+    assert_eq!(
+        count(&session, "SELECT count(*) FROM made VERSION AS OF 0").await,
+        0
+    );
+    // A second time, the folder holds a table: refused, nothing changed.
+    let err = run(&session, &sql.replace("TABLE made", "TABLE again"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        format!(
+            "There is already a Delta table at {url}: add rows to it with INSERT INTO, or give a new folder."
+        )
+    );
+    assert_eq!(count(&session, "SELECT count(*) FROM made").await, 50);
+    // An error in the query is the query's own.
+    let bad = format!("CREATE EXTERNAL TABLE b STORED AS DELTATABLE LOCATION '{url}x/' AS SELEC 1");
+    let err = run(&session, &bad).await.unwrap_err();
+    assert!(err.message.starts_with("Syntax error"), "{}", err.message);
+}
