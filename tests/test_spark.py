@@ -156,6 +156,27 @@ def test_kept_tables_are_queried_from_spark_by_name(kernel, readings, tmp_path):
     assert reply["status"] == "error", reply
 
 
+def test_a_table_spark_creates_over_files_is_kept_in_the_catalog(kernel, tmp_path):
+    """`%%spark CREATE TABLE … LOCATION` keeps the table in the catalog
+    too: SQL cells read the same files by name, with the same answer."""
+    _, kc, _, _ = kernel
+    folder = tmp_path / "spark_made"
+    outputs = ok(
+        kc,
+        f"%%spark\nCREATE TABLE spark_made USING parquet LOCATION '{folder}' "
+        "AS SELECT id, id % 3 AS bucket FROM range(1000)",
+    )
+    assert "Kept in your catalog as well: SQL cells and other notebooks see spark_made." in text_of(outputs)
+    query = "SELECT bucket, count(*) AS n, sum(id) AS total FROM spark_made GROUP BY bucket ORDER BY bucket"
+    datafusion = rows_of(ok(kc, query))
+    spark = rows_of(ok(kc, f"%%spark\n{query}"))
+    assert datafusion == spark and sum(r["n"] for r in datafusion) == 1000, (datafusion, spark)
+    assert "spark_made" in text_of(ok(kc, "%catalog"))
+    # A managed table (no LOCATION) lives in Spark's warehouse only.
+    outputs = ok(kc, "%%spark\nCREATE TABLE spark_only AS SELECT 1 AS one")
+    assert "catalog" not in text_of(outputs)
+
+
 def test_large_input_travels_in_parts(kernel):
     _, kc, _, _ = kernel
     # ~40 MB of Arrow data: more than one 16 MiB part.

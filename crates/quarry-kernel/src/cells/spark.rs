@@ -260,7 +260,7 @@ impl QuarryHandler {
         query: String,
         running: &RunningCell<'_>,
         status: &mut StatusLine<'_>,
-    ) -> Result<Option<SparkResult>, SparkError> {
+    ) -> Result<SparkOutcome, SparkError> {
         let config = self.config();
         let tag = format!("quarry-{}", uuid::Uuid::new_v4().simple());
         let (progress_tx, mut progress) = watch::channel(QueryProgress::default());
@@ -312,7 +312,7 @@ impl QuarryHandler {
     /// result.
     fn finish_spark_cell(
         &self,
-        outcome: Result<Option<SparkResult>, SparkError>,
+        outcome: Result<SparkOutcome, SparkError>,
         interrupted: bool,
         (options, source): (&CellOptions, Option<&super::present::LastQuery>),
         elapsed: Duration,
@@ -329,9 +329,13 @@ impl QuarryHandler {
                 status.finish(&format!("Failed after {after}"));
                 return Err(spark_error(error));
             }
-            Ok(result) => result,
+            Ok(outcome) => outcome,
         };
         status.finish(&format!("Done in {after}"));
+        if let Some(note) = &result.catalog_note {
+            outputs.stdout(&format!("{note}\n"));
+        }
+        let result = result.result;
         let Some(result) = result else {
             outputs.stdout(&format!(
                 "Sent to Spark as temporary views: {}\n",
@@ -416,12 +420,18 @@ struct SparkWork {
     tag: String,
 }
 
+/// What a `%%spark` cell brought back: its rows (none when it only sent
+/// `-i` tables) and, when it created a table over files, what became of
+/// that table in the catalog.
+struct SparkOutcome {
+    result: Option<SparkResult>,
+    catalog_note: Option<String>,
+}
+
 impl SparkWork {
-    /// Shares the catalog's changes, sends the `-i` tables, runs the query.
-    async fn run(
-        self,
-        progress: watch::Sender<QueryProgress>,
-    ) -> Result<Option<SparkResult>, SparkError> {
+    /// Shares the catalog's changes, sends the `-i` tables, runs the query;
+    /// a table the query created over files is kept in the catalog.
+    async fn run(self, progress: watch::Sender<QueryProgress>) -> Result<SparkOutcome, SparkError> {
         let kept = self.sql.kept_tables();
         let mut sent = self.shared_views.lock().await;
         super::spark_catalog::share(&self.spark, &kept, &mut sent, &self.tag).await;
@@ -438,7 +448,10 @@ impl SparkWork {
                 .await?;
         }
         if self.query.is_empty() {
-            return Ok(None);
+            return Ok(SparkOutcome {
+                result: None,
+                catalog_note: None,
+            });
         }
         let on_progress = |p: &QueryProgress| {
             let _ = progress.send(p.clone());
@@ -447,7 +460,17 @@ impl SparkWork {
             .spark
             .sql_rows(&self.query, self.rows_wanted, &self.tag, on_progress)
             .await?;
-        Ok(Some(result))
+        let catalog_note = match super::spark_catalog::created_table(&self.query) {
+            Some(name) => {
+                super::spark_catalog::kept_from_spark(&self.spark, &self.sql, &name, &self.tag)
+                    .await
+            }
+            None => None,
+        };
+        Ok(SparkOutcome {
+            result: Some(result),
+            catalog_note,
+        })
     }
 }
 

@@ -3,6 +3,10 @@
 //! by Spark itself, with the kernel's renewed keys), and every kept view a
 //! temporary view of its query, so `%%spark SELECT … FROM readings` needs
 //! no `-i`. Only what changed since the last cell is sent.
+//!
+//! And back: a `%%spark CREATE TABLE … LOCATION '…'` cell's table is kept
+//! in the catalog too ([`kept_from_spark`]), as the external table over the
+//! same files, so SQL cells and other notebooks see it by name.
 
 use std::collections::HashMap;
 
@@ -98,6 +102,134 @@ pub(super) async fn share(
     }
 }
 
+/// The table a Spark statement creates over files of its own choosing
+/// (`CREATE [OR REPLACE] [EXTERNAL] TABLE [IF NOT EXISTS] name … LOCATION`).
+pub(super) fn created_table(statement: &str) -> Option<String> {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let mut i = 0;
+    let expect = |word: &str, i: &mut usize| {
+        let found = upper.get(*i).is_some_and(|w| w == word);
+        if found {
+            *i += 1;
+        }
+        found
+    };
+    if !expect("CREATE", &mut i) {
+        return None;
+    }
+    if expect("OR", &mut i) && !expect("REPLACE", &mut i) {
+        return None;
+    }
+    expect("EXTERNAL", &mut i);
+    if !expect("TABLE", &mut i) {
+        return None;
+    }
+    if expect("IF", &mut i) && !(expect("NOT", &mut i) && expect("EXISTS", &mut i)) {
+        return None;
+    }
+    if !upper.iter().any(|w| w == "LOCATION") {
+        return None;
+    }
+    let name = words.get(i)?.split('(').next()?.trim_matches('`');
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain.then(|| name.to_ascii_lowercase())
+}
+
+/// Spark's account of a table (`DESCRIBE TABLE EXTENDED` rows: name,
+/// value) as Quarry's `CREATE EXTERNAL TABLE`, if Quarry reads its format.
+pub(super) fn external_table_statement(
+    name: &str,
+    described: &[(String, String)],
+) -> Option<String> {
+    let value = |key: &str| {
+        described
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim())
+    };
+    let format = match value("Provider")?.to_ascii_lowercase().as_str() {
+        "parquet" => "PARQUET",
+        "json" => "JSON",
+        "delta" => "DELTATABLE",
+        _ => return None,
+    };
+    let location = value("Location")?;
+    let location = if let Some(path) = location.strip_prefix("s3a://") {
+        format!("s3://{path}")
+    } else if let Some(path) = location.strip_prefix("file:") {
+        format!("/{}", path.trim_start_matches('/'))
+    } else if location.starts_with("s3://") {
+        location.to_string()
+    } else {
+        return None;
+    };
+    let folder = if location.ends_with('/') {
+        location
+    } else {
+        format!("{location}/")
+    };
+    Some(format!(
+        "CREATE EXTERNAL TABLE {name} STORED AS {format} LOCATION '{}'",
+        folder.replace('\'', "''")
+    ))
+}
+
+/// After a Spark cell that created `name` over files: keeps it in the
+/// catalog, returning the line the cell shows (kept, or why not).
+pub(super) async fn kept_from_spark(
+    spark: &SparkSession,
+    sql: &quarry_sql::SqlSession,
+    name: &str,
+    tag: &str,
+) -> Option<String> {
+    let described = spark
+        .sql_rows(
+            &format!("DESCRIBE TABLE EXTENDED `{name}`"),
+            None,
+            tag,
+            |_| {},
+        )
+        .await
+        .ok()?;
+    let rows = described_rows(&described.batches);
+    let Some(statement) = external_table_statement(name, &rows) else {
+        return Some(format!(
+            "Spark's table {name} is not kept in your catalog: Quarry reads Parquet, JSON and Delta tables on S3 (or local files)."
+        ));
+    };
+    let progress = std::sync::Arc::new(quarry_sql::CellProgress::default());
+    Some(match sql.run_cell(&statement, 0, progress).await {
+        Ok(_) => format!("Kept in your catalog as well: SQL cells and other notebooks see {name}."),
+        Err(e) => format!(
+            "Spark's table {name} is not kept in your catalog: {}",
+            e.message
+        ),
+    })
+}
+
+/// The (name, value) rows of a `DESCRIBE` answer.
+fn described_rows(
+    batches: &[quarry_sql::arrow::record_batch::RecordBatch],
+) -> Vec<(String, String)> {
+    use quarry_sql::arrow::array::{Array, StringArray};
+    let mut rows = Vec::new();
+    for batch in batches {
+        let (Some(keys), Some(values)) = (
+            batch.column(0).as_any().downcast_ref::<StringArray>(),
+            batch.column(1).as_any().downcast_ref::<StringArray>(),
+        ) else {
+            continue;
+        };
+        for i in 0..batch.num_rows() {
+            if !keys.is_null(i) && !values.is_null(i) {
+                rows.push((keys.value(i).to_string(), values.value(i).to_string()));
+            }
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +313,54 @@ mod tests {
                 ("a".to_string(), spark_view(&moved[0])),
                 ("b".to_string(), None)
             ]
+        );
+    }
+
+    #[test]
+    fn statements_that_create_a_table_over_files_are_recognised() {
+        let created = |s: &str| created_table(s);
+        assert_eq!(
+            created("CREATE TABLE Daily USING parquet LOCATION 's3a://data/daily/' AS SELECT 1")
+                .as_deref(),
+            Some("daily")
+        );
+        assert_eq!(
+            created("create or replace table `t`(id INT) using json location '/tmp/t'").as_deref(),
+            Some("t")
+        );
+        assert_eq!(
+            created("CREATE TABLE t AS SELECT 1"),
+            None,
+            "a managed table"
+        );
+        assert_eq!(created("SELECT 'CREATE TABLE x LOCATION'"), None);
+        assert_eq!(created("CREATE TEMPORARY VIEW v AS SELECT 1"), None);
+    }
+
+    #[test]
+    fn spark_descriptions_become_external_tables() {
+        let described = |provider: &str, location: &str| {
+            vec![
+                ("id".to_string(), "bigint".to_string()),
+                ("Provider".to_string(), provider.to_string()),
+                ("Location".to_string(), location.to_string()),
+            ]
+        };
+        assert_eq!(
+            external_table_statement("daily", &described("parquet", "s3a://data/daily")).as_deref(),
+            Some("CREATE EXTERNAL TABLE daily STORED AS PARQUET LOCATION 's3://data/daily/'")
+        );
+        assert_eq!(
+            external_table_statement("t", &described("delta", "file:/tmp/t")).as_deref(),
+            Some("CREATE EXTERNAL TABLE t STORED AS DELTATABLE LOCATION '/tmp/t/'")
+        );
+        assert_eq!(
+            external_table_statement("t", &described("orc", "s3a://d/t")),
+            None
+        );
+        assert_eq!(
+            external_table_statement("t", &described("parquet", "hdfs://nn/t")),
+            None
         );
     }
 }
