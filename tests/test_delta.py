@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from support.kernels import rows_of, run_cell, start_quarry, stop
+from support.kernels import rows_of, run_cell, start_user_kernel, stop
 from support.seaweed import ADMIN_KEY, ADMIN_SECRET
 
 FOLDER = "delta/readings/"
@@ -43,21 +43,20 @@ def readings(start, count):
 
 @pytest.fixture(scope="module")
 def lake(seaweed):
-    """A table in three commits, a second apart: 100 rows, 50 more, then
+    """A table in three commits, 2.5 s apart: 100 rows, 50 more, then
     the rows with id < 30 deleted. Returns the history deltalake reports."""
     options = storage(seaweed)
     write_deltalake(URL, readings(0, 100), storage_options=options)
-    time.sleep(1.2)
+    time.sleep(2.5)
     write_deltalake(URL, readings(100, 50), mode="append", storage_options=options)
-    time.sleep(1.2)
+    time.sleep(2.5)
     DeltaTable(URL, storage_options=options).delete("id < 30")
     return DeltaTable(URL, storage_options=options)
 
 
 @pytest.fixture(scope="module")
 def kernel(seaweed, oidc):
-    credentials = seaweed.assume_role(oidc.mint("alice"))
-    km, kc = start_quarry(env=seaweed.env_for(credentials))
+    km, kc = start_user_kernel(seaweed, oidc, "alice")
     yield kc
     stop(km, kc)
 
@@ -130,11 +129,16 @@ def test_old_versions_read_as_deltalake_reads_them(kernel, seaweed, lake):
     )
     assert removed == {"removed": 30}
 
-    # TIMESTAMP AS OF: the version committed at or before that moment.
+    # TIMESTAMP AS OF: the version committed at or before that moment, as
+    # deltalake finds it (S3 keeps commit times to the second, so the
+    # moment is midway between commits 2.5 s apart).
     history = {h["version"]: h["timestamp"] for h in lake.history()}
-    between = dt.datetime.fromtimestamp((history[1] + 500) / 1000, dt.UTC)
+    between = dt.datetime.fromtimestamp((history[1] + history[2]) / 2000, dt.UTC)
+    theirs = DeltaTable(URL, storage_options=options)
+    theirs.load_as_version(between)
+    assert theirs.version() == 1
     sql = f"SELECT count(*) AS rows FROM readings_delta TIMESTAMP AS OF '{between.isoformat()}'"
-    assert one_row(kernel, sql) == {"rows": at_one.num_rows}
+    assert one_row(kernel, sql) == {"rows": theirs.to_pyarrow_table().num_rows}
 
     message = error_text(kernel, "SELECT * FROM readings_delta VERSION AS OF 9")
     assert message == f"The Delta table at {URL} has no version 9: its versions run from 0 to 2.", message
@@ -210,8 +214,7 @@ def test_concurrent_writers_both_commit_or_one_fails_in_one_sentence(kernel, sea
     url = "s3://data/delta/contended/"
     options = storage(seaweed)
     write_deltalake(url, readings(0, 1), storage_options=options)
-    credentials = seaweed.assume_role(oidc.mint("alice"))
-    km2, kc2 = start_quarry(env=seaweed.env_for(credentials))
+    km2, kc2 = start_user_kernel(seaweed, oidc, "alice")
     try:
         for kc in (kernel, kc2):
             reply, _ = run_cell(
@@ -286,15 +289,14 @@ def test_a_kept_delta_table_lasts_across_a_restart(seaweed, oidc, lake, tmp_path
     """Kept in the user's catalog like any external table: a new kernel
     reads it (through its log, at its newest version) without re-creating
     it, and the table's later commits show."""
-    credentials = seaweed.assume_role(oidc.mint("alice"))
-    env = seaweed.env_for(credentials) | {"QUARRY_CATALOG": str(tmp_path / "catalog.json")}
-    km, kc = start_quarry(env=env)
+    env = {"QUARRY_CATALOG": str(tmp_path / "catalog.json")}
+    km, kc = start_user_kernel(seaweed, oidc, "alice", env)
     try:
         reply, _ = run_cell(kc, f"CREATE EXTERNAL TABLE kept_lake STORED AS DELTATABLE LOCATION '{URL}'", timeout=120)
         assert reply["status"] == "ok", reply
     finally:
         stop(km, kc)
-    km, kc = start_quarry(env=env)
+    km, kc = start_user_kernel(seaweed, oidc, "alice", env)
     try:
         live = DeltaTable(URL, storage_options=storage(seaweed)).to_pyarrow_table()
         assert one_row(kc, "SELECT count(*) AS rows FROM kept_lake") == {"rows": live.num_rows}

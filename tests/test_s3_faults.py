@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from support.kernels import rows_of, run_cell, start_quarry, stop
+from support.kernels import rows_of, run_cell, start_quarry, start_user_kernel, stop
 from support.outage import Outage
 
 # Rows enough for several row groups and multipart parts before the
@@ -46,8 +46,7 @@ def wait_until_no_uploads(admin, prefix, within=90):
 
 @pytest.fixture(scope="module")
 def kernel(seaweed, oidc):
-    credentials = seaweed.assume_role(oidc.mint("alice"))
-    km, kc = start_quarry(env=seaweed.env_for(credentials))
+    km, kc = start_user_kernel(seaweed, oidc, "alice")
     yield kc
     stop(km, kc)
 

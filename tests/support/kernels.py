@@ -50,6 +50,13 @@ def start_quarry(env=None, startup_timeout=30):
     return km, kc
 
 
+def start_user_kernel(seaweed, oidc, user, env=None):
+    """A Quarry kernel on `user`'s temporary S3 credentials (their OIDC
+    token exchanged at SeaweedFS's STS), as the hub's spawn hook gives them."""
+    credentials = seaweed.assume_role(oidc.mint(user))
+    return start_quarry(env=seaweed.env_for(credentials) | (env or {}))
+
+
 def stop(km, kc):
     kc.stop_channels()
     if km.is_alive():
