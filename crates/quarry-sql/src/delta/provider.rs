@@ -75,7 +75,17 @@ impl LiveDeltaTable {
                 .into_datafusion()
             })?;
         }
-        provider_of(&table).await
+        let provider = provider_of(&table).await?;
+        // DataFusion planned against the columns this table was registered
+        // with; a writer that changed them since (a new column) makes the
+        // plan's column numbers wrong, so say so rather than misread.
+        if provider.schema().fields() != self.schema.fields() {
+            return Err(DataFusionError::Plan(format!(
+                "The Delta table at {} changed its columns since this kernel registered it: run its CREATE EXTERNAL TABLE again (CREATE OR REPLACE for a kept table)",
+                self.location.url()
+            )));
+        }
+        Ok(provider)
     }
 
     /// The loaded table, for history and version listings.

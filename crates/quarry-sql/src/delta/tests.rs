@@ -188,3 +188,41 @@ async fn create_as_select_makes_a_new_table_in_two_versions() {
     let err = run(&session, &bad).await.unwrap_err();
     assert!(err.message.starts_with("Syntax error"), "{}", err.message);
 }
+
+#[tokio::test]
+async fn a_table_whose_columns_changed_since_it_was_registered_says_so() {
+    let (first, _dir, url) = table_with_rows().await;
+    // Another writer replaces the table with other columns.
+    let other = test_session();
+    let replaced = format!("CREATE EXTERNAL TABLE again STORED AS DELTATABLE LOCATION '{url}'");
+    run(&other, &replaced).await.unwrap();
+    let table = super::DeltaLocation::parse(&url)
+        .unwrap()
+        .load(&other.context().runtime_env(), super::TableVersion::Latest)
+        .await
+        .unwrap();
+    deltalake_core::DeltaTable::add_columns(table)
+        .with_fields([deltalake_core::kernel::StructField::new(
+            "extra",
+            deltalake_core::kernel::DataType::LONG,
+            true,
+        )])
+        .await
+        .unwrap();
+    let err = run(&first, "SELECT * FROM t").await.unwrap_err();
+    assert!(
+        err.message
+            .contains("changed its columns since this kernel registered it"),
+        "{}",
+        err.message
+    );
+    // Registered again, it reads the new columns.
+    let fresh = test_session();
+    run(
+        &fresh,
+        &format!("CREATE EXTERNAL TABLE t STORED AS DELTATABLE LOCATION '{url}'"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&fresh, "SELECT count(extra) FROM t").await, 0);
+}
