@@ -95,9 +95,15 @@ impl LiveDeltaTable {
     }
 }
 
+/// deltalake's scan over the table as loaded. It is handed the loaded
+/// file list (the eager snapshot): given only the log's position, the scan
+/// would replay the log's commits again at every query.
 async fn provider_of(table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
-    table
-        .table_provider()
+    let mut builder = table.table_provider();
+    if let Ok(state) = table.snapshot() {
+        builder = builder.with_eager_snapshot(state.snapshot().clone());
+    }
+    builder
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))
 }
