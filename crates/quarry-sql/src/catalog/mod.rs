@@ -78,21 +78,18 @@ fn view_query_text(statement: &str) -> Option<String> {
     }
 }
 
-/// Whether a kept statement defines a Delta table (`STORED AS DELTATABLE`).
-pub(crate) fn defines_delta_table(statement: &str) -> bool {
-    use datafusion::sql::parser::{DFParser, Statement};
-    matches!(
-        DFParser::parse_sql(statement).ok().as_ref().and_then(|s| s.front()),
-        Some(Statement::CreateExternalTable(create))
-            if create.file_type.eq_ignore_ascii_case(crate::delta::DELTA_FILE_TYPE)
-    )
-}
-
-/// The location of a kept `CREATE EXTERNAL TABLE` statement.
-pub(crate) fn kept_location(statement: &str) -> Option<String> {
+/// The folder of a kept `CREATE EXTERNAL TABLE … STORED AS DELTATABLE`;
+/// `None` for any other statement.
+pub(crate) fn kept_delta_location(statement: &str) -> Option<String> {
     use datafusion::sql::parser::{DFParser, Statement};
     match DFParser::parse_sql(statement).ok()?.pop_front()? {
-        Statement::CreateExternalTable(create) => create.locations.into_iter().next(),
+        Statement::CreateExternalTable(create)
+            if create
+                .file_type
+                .eq_ignore_ascii_case(crate::delta::DELTA_FILE_TYPE) =>
+        {
+            create.locations.into_iter().next()
+        }
         _ => None,
     }
 }

@@ -16,9 +16,7 @@ use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::Token;
 
-use super::{
-    DELTA_FILE_TYPE, DeltaError, DeltaLocation, TableVersion, TimeTravel, create_version_zero,
-};
+use super::{DELTA_FILE_TYPE, DeltaError, DeltaLocation, TimeTravel, create_version_zero};
 
 /// The head of the statement, up to and including `AS`.
 struct Head {
@@ -142,12 +140,7 @@ impl crate::SqlSession {
     ) -> Result<Option<crate::StatementResult>> {
         let ctx = self.context();
         let runtime = ctx.runtime_env();
-        if create
-            .location()
-            .load(&runtime, TableVersion::Latest)
-            .await
-            .is_ok()
-        {
+        if create.location().has_log(&runtime).await {
             return Err(DeltaError::AlreadyATable {
                 url: create.location().url().to_string(),
             }

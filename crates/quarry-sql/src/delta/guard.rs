@@ -11,7 +11,7 @@
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 
-use super::{DELTA_FILE_TYPE, has_delta_log};
+use super::{DELTA_FILE_TYPE, DeltaLocation};
 use crate::SqlSession;
 
 /// The S3 folder a non-Delta `CREATE EXTERNAL TABLE` defines a table over.
@@ -39,13 +39,10 @@ pub(crate) async fn refuse_delta_folders(
     let Some(url) = defined_folder(plan) else {
         return Ok(());
     };
-    let Ok(location) = quarry_s3::S3Location::parse(url) else {
+    let Ok(location) = DeltaLocation::parse(url) else {
         return Ok(());
     };
-    let Ok(store) = session.s3().store(&location.bucket) else {
-        return Ok(());
-    };
-    if has_delta_log(store.as_ref(), &location.key).await {
+    if location.has_log(&session.context().runtime_env()).await {
         return Err(DataFusionError::Plan(delta_refusal(url)));
     }
     Ok(())

@@ -18,7 +18,7 @@ use deltalake_core::kernel::CommitInfo;
 use futures::TryStreamExt;
 
 use super::time_travel::resolve;
-use super::{DeltaError, LiveDeltaTable, TableVersion};
+use super::{DeltaError, TableVersion};
 
 /// The name `DESCRIBE HISTORY` is planned through.
 pub(crate) const HISTORY_FUNCTION: &str = "delta_history";
@@ -93,23 +93,19 @@ impl TableProvider for HistoryTable {
         let location = resolve(state, &self.table)
             .await
             .map_err(DeltaError::into_datafusion)?;
-        let table =
-            LiveDeltaTable::open(state.runtime_env(), location.clone(), TableVersion::Latest)
-                .await
-                .map_err(DeltaError::into_datafusion)?;
-        let (latest, commits) = table
-            .with_table(async |table| {
-                let commits: Result<Vec<CommitInfo>, _> = table.history(None).try_collect().await;
-                (table.version().unwrap_or_default(), commits)
-            })
-            .await;
-        let commits = commits.map_err(|source| {
-            DeltaError::Log {
-                url: location.url().to_string(),
-                source,
-            }
-            .into_datafusion()
-        })?;
+        let table = location
+            .load(state.runtime_env(), TableVersion::Latest)
+            .await
+            .map_err(DeltaError::into_datafusion)?;
+        let latest = table.version().unwrap_or_default();
+        let commits: Vec<CommitInfo> =
+            table.history(None).try_collect().await.map_err(|source| {
+                DeltaError::Log {
+                    url: location.url().to_string(),
+                    source,
+                }
+                .into_datafusion()
+            })?;
         let batch = history_batch(latest, &commits)?;
         let exec = MemorySourceConfig::try_new_exec(
             &[vec![batch]],

@@ -47,7 +47,7 @@ mod tests;
 pub(crate) use create_as::{CreateAs, parse_create_as};
 pub(crate) use guard::refuse_delta_folders;
 pub(crate) use history::{DeltaHistory, HISTORY_FUNCTION, describe_history};
-pub(crate) use open::{DeltaLocation, TableVersion, has_delta_log};
+pub(crate) use open::{DeltaLocation, TableVersion};
 pub(crate) use provider::{
     DeltaTableFactory, LiveDeltaTable, create_version_zero, is_delta_target,
 };

@@ -67,6 +67,17 @@ impl DeltaLocation {
             })
     }
 
+    /// Whether the folder holds a Delta log: one listing of at most one
+    /// key. A folder that cannot be listed counts as not a Delta table; the
+    /// statement that reads it reports why.
+    pub(crate) async fn has_log(&self, runtime: &RuntimeEnv) -> bool {
+        let Ok(store) = self.root_store(runtime) else {
+            return false;
+        };
+        let log = self.folder().join("_delta_log");
+        matches!(store.list(Some(&log)).try_next().await, Ok(Some(_)))
+    }
+
     /// The folder's path inside its store.
     fn folder(&self) -> StorePath {
         StorePath::from_url_path(self.url.path()).unwrap_or_default()
@@ -145,11 +156,4 @@ async fn commit_versions(store: &dyn ObjectStore, folder: &StorePath) -> Vec<u64
         .await;
     versions.sort_unstable();
     versions
-}
-
-/// Whether the folder `key` (ending in `/`) of `store` holds a Delta log:
-/// one listing of at most one key.
-pub(crate) async fn has_delta_log(store: &dyn ObjectStore, key: &str) -> bool {
-    let log = StorePath::from(format!("{key}_delta_log/"));
-    matches!(store.list(Some(&log)).try_next().await, Ok(Some(_)))
 }

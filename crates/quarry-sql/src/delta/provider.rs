@@ -87,12 +87,6 @@ impl LiveDeltaTable {
         }
         Ok(provider)
     }
-
-    /// The loaded table, for history and version listings.
-    pub(crate) async fn with_table<T>(&self, f: impl AsyncFnOnce(&DeltaTable) -> T) -> T {
-        let table = self.table.lock().await;
-        f(&table).await
-    }
 }
 
 /// deltalake's scan over the table as loaded. It is handed the loaded
@@ -173,7 +167,8 @@ pub(crate) fn is_delta_target(plan: &LogicalPlan) -> bool {
     }
     provider
         .get_table_definition()
-        .is_some_and(crate::catalog::defines_delta_table)
+        .and_then(crate::catalog::kept_delta_location)
+        .is_some()
 }
 
 /// `CREATE EXTERNAL TABLE … STORED AS DELTATABLE LOCATION '…'`: the table

@@ -45,6 +45,18 @@ async fn table_with_rows() -> (SqlSession, tempfile::TempDir, String) {
     (session, dir, url)
 }
 
+/// Another session (another kernel) with `t` registered over `url`.
+async fn session_over(url: &str) -> SqlSession {
+    let session = test_session();
+    run(
+        &session,
+        &format!("CREATE EXTERNAL TABLE t STORED AS DELTATABLE LOCATION '{url}'"),
+    )
+    .await
+    .unwrap();
+    session
+}
+
 #[tokio::test]
 async fn a_created_table_takes_inserts_as_versions() {
     let (session, _dir, url) = table_with_rows().await;
@@ -130,13 +142,7 @@ async fn a_missing_version_and_a_missing_table_are_one_sentence() {
 #[tokio::test]
 async fn two_sessions_appending_at_once_both_commit() {
     let (first, _dir, url) = table_with_rows().await;
-    let second = test_session();
-    run(
-        &second,
-        &format!("CREATE EXTERNAL TABLE t STORED AS DELTATABLE LOCATION '{url}'"),
-    )
-    .await
-    .unwrap();
+    let second = session_over(&url).await;
     let (a, b) = tokio::join!(
         run(
             &first,
@@ -217,12 +223,6 @@ async fn a_table_whose_columns_changed_since_it_was_registered_says_so() {
         err.message
     );
     // Registered again, it reads the new columns.
-    let fresh = test_session();
-    run(
-        &fresh,
-        &format!("CREATE EXTERNAL TABLE t STORED AS DELTATABLE LOCATION '{url}'"),
-    )
-    .await
-    .unwrap();
+    let fresh = session_over(&url).await;
     assert_eq!(count(&fresh, "SELECT count(extra) FROM t").await, 0);
 }

@@ -362,8 +362,7 @@ pub(crate) async fn resolve(
     }
     provider
         .get_table_definition()
-        .filter(|statement| crate::catalog::defines_delta_table(statement))
-        .and_then(crate::catalog::kept_location)
+        .and_then(crate::catalog::kept_delta_location)
         .map(|location| DeltaLocation::parse(&location))
         .ok_or_else(not_versioned)?
 }

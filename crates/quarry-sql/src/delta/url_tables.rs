@@ -7,10 +7,9 @@ use async_trait::async_trait;
 use datafusion::catalog::{TableProvider, UrlTableFactory};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::Result;
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
 
-use super::{DeltaError, DeltaLocation, LiveDeltaTable, TableVersion, has_delta_log};
+use super::{DeltaError, DeltaLocation, LiveDeltaTable, TableVersion};
 
 /// DataFusion's URL tables, with Delta folders recognised first.
 #[derive(Debug)]
@@ -31,24 +30,12 @@ impl DeltaAwareUrlTables {
         if !url.ends_with('/') || !(url.starts_with("s3://") || url.starts_with("file://")) {
             return Ok(None);
         }
-        let Ok(parsed) = url::Url::parse(url) else {
+        let Ok(location) = DeltaLocation::parse(url) else {
             return Ok(None);
         };
-        let root = format!(
-            "{}://{}",
-            parsed.scheme(),
-            parsed.host_str().unwrap_or_default()
-        );
-        let Ok(store) =
-            ObjectStoreUrl::parse(&root).and_then(|root| self.runtime.object_store(root))
-        else {
-            return Ok(None);
-        };
-        let key = parsed.path().trim_start_matches('/');
-        if !has_delta_log(store.as_ref(), key).await {
+        if !location.has_log(&self.runtime).await {
             return Ok(None);
         }
-        let location = DeltaLocation::parse(url).map_err(DeltaError::into_datafusion)?;
         let table = LiveDeltaTable::open(&self.runtime, location, TableVersion::Latest)
             .await
             .map_err(DeltaError::into_datafusion)?;
