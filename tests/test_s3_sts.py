@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from support.kernels import error_of, rows_of, run_cell, start_quarry, stop
+from support.outage import Outage
 
 
 def readings_table():
@@ -278,3 +279,52 @@ def test_repeated_reads_come_from_memory_until_the_object_changes(sts_kernel, se
     assert re.match(r"Dropped [\d.]+ (B|KiB|MiB) of cached S3 reads", outputs[0]["content"]["text"]), outputs
     assert re.search(r"\| 0 B of [\d.]+ (MiB|GiB) held", cache_line())
     assert total() == second
+
+
+def test_a_repeated_csv_query_reads_no_text_until_the_file_changes(seaweed, credentials):
+    """CSV is read whole and parsed every time by other engines; Quarry keeps
+    the decoded columns, so the next query over the same file version reads
+    no text at all (what crosses the wire is counted by a forwarder in front
+    of S3), and a rewritten file is answered afresh once listed again."""
+    admin = seaweed.admin()
+
+    def upload(offset):
+        table = pa.table({
+            "id": pa.array(range(offset, offset + 100_000), pa.int64()),
+            "site": [f"site{i % 40}" for i in range(100_000)],
+        })
+        buf = io.BytesIO()
+        pacsv.write_csv(table, buf)
+        admin.put_object(Bucket="data", Key="decoded/t.csv", Body=buf.getvalue())
+        return pc.sum(table["id"]).as_py(), len(buf.getvalue())
+
+    first, size = upload(0)
+    with Outage(int(seaweed.endpoint.rsplit(":", 1)[1])) as wire:
+        km, kc = start_quarry(env={**seaweed.env_for(credentials), "AWS_ENDPOINT_URL_S3": wire.url})
+        try:
+            def total(sql="SELECT sum(id) AS s FROM 's3://data/decoded/t.csv'"):
+                before = wire.received
+                reply, outputs = run_cell(kc, sql)
+                assert reply["status"] == "ok", outputs
+                return rows_of(outputs)[0]["s"], wire.received - before
+
+            answer, read = total()
+            assert answer == first and read > size, (read, size)
+            for _ in range(3):
+                answer, read = total()
+                assert answer == first
+                assert read < size / 20, f"a repeated query read {read} bytes of a {size}-byte CSV"
+            # Another column set of the same file: from the same decoding.
+            count, read = total("SELECT count(DISTINCT site) AS s FROM 's3://data/decoded/t.csv'")
+            assert count == 40 and read < size / 20, read
+            reply, outputs = run_cell(kc, "%config")
+            assert "CSV/JSON kept decoded" in outputs[0]["content"]["data"]["text/markdown"], outputs
+
+            second, _ = upload(1_000_000)
+            deadline = time.monotonic() + 20
+            while (seen := total()[0]) != second:
+                assert seen == first, f"neither the old nor the new answer: {seen}"
+                assert time.monotonic() < deadline, "a rewritten CSV was still answered from memory"
+                time.sleep(1)
+        finally:
+            stop(km, kc)

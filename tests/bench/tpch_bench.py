@@ -28,6 +28,7 @@ import argparse
 import concurrent.futures
 import json
 import math
+import os
 import re
 import statistics
 import subprocess
@@ -144,15 +145,22 @@ def error_text(reply, outputs):
     return reply.get("evalue", "error")
 
 
+def tpch_tables_sql(extra_setup=""):
+    """Quarry's setup cell for the TPC-H tables in the bench bucket."""
+    return ";\n".join(
+        [f"CREATE EXTERNAL TABLE {t} STORED AS PARQUET LOCATION 's3://{BUCKET}/{t}.parquet'" for t in TABLES]
+        + ([extra_setup] if extra_setup else [])
+    )
+
+
 class QuarryEngine:
-    def __init__(self, name, env, extra_setup=""):
+    """A Quarry kernel (`name` picks the cache setting from QUARRY) whose
+    tables `setup` (SQL) registers."""
+
+    def __init__(self, name, env, setup):
         self.name = name
         self.cached = QUARRY[name].get("QUARRY_S3_CACHE") != "0"
         self.kernel = Kernel("quarry", {**env, **QUARRY[name]})
-        setup = ";\n".join(
-            [f"CREATE EXTERNAL TABLE {t} STORED AS PARQUET LOCATION 's3://{BUCKET}/{t}.parquet'" for t in TABLES]
-            + ([extra_setup] if extra_setup else [])
-        )
         _, reply, outputs = self.kernel.run(setup)
         assert reply["status"] == "ok", error_text(reply, outputs)
 
@@ -182,10 +190,12 @@ class QuarryEngine:
 
 
 class PythonEngine:
-    def __init__(self, name, env, fmt):
+    """An ipykernel whose `setup` code defines `run(sql)` (see SETUP)."""
+
+    def __init__(self, name, env, setup):
         self.name = name
         self.kernel = Kernel("python3", env)
-        _, reply, outputs = self.kernel.run(SUMMARY + SETUP[name].format(**fmt))
+        _, reply, outputs = self.kernel.run(SUMMARY + setup)
         assert reply["status"] == "ok", error_text(reply, outputs)
 
     def forget(self):
@@ -252,6 +262,23 @@ def needed_ranges(ctx, sql, local):
     return ranges
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads) so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def where_time_goes(engine, server_pid, sql):
+    """One run of `sql`: wall time, and the CPU the kernel and the S3
+    server spent in it (on a 2-core machine they share the cores)."""
+    kernel_pid = engine.kernel.km.provisioner.process.pid
+    k0, s0 = cpu_seconds(kernel_pid), cpu_seconds(server_pid)
+    seconds, _, error = engine.query(sql)
+    return {"wall": seconds, "kernel_cpu": cpu_seconds(kernel_pid) - k0,
+            "server_cpu": cpu_seconds(server_pid) - s0, "error": error}
+
+
 def fetch_time(s3fs, ranges, parallel=16):
     """Parallel ranged GETs of `ranges` through Arrow's C++ S3 client (a
     fast, GIL-free fetcher, so the figure is the server's and not Python's)."""
@@ -306,8 +333,8 @@ def main():
 
         def start(name):
             if name in QUARRY:
-                return QuarryEngine(name, env, args.quarry_setup)
-            return PythonEngine(name, env, fmt)
+                return QuarryEngine(name, env, tpch_tables_sql(args.quarry_setup))
+            return PythonEngine(name, env, SETUP[name].format(**fmt))
 
         results = {n: {"cold": {}, "warm": {}, "answers": {}, "errors": {}} for n in selected}
         running = {}
@@ -330,6 +357,8 @@ def main():
                         seconds, _, _ = running[name].query(sql[n])
                         times[name].append(seconds)
                 results[n]["warm"] = {k: statistics.median(v) for k, v in times.items() if v}
+                if "quarry-s3" in running and "quarry-s3" not in results[n]["errors"]:
+                    results[n]["cpu"] = where_time_goes(running["quarry-s3"], s3.process.pid, sql[n])
                 ranges = needed_ranges(plans, sql[n], local)
                 fetches = [fetch_time(s3fs, ranges) for _ in range(3)]
                 results[n]["physical"] = statistics.median(f[0] for f in fetches)
@@ -404,6 +433,7 @@ def report(results, engines, args, out):
             cells.append(f"{value:.2f}" + ("" if count == len(results) else f" ({count} q)"))
         cells.append(f"{ratio(quarry_time, lambda r: r['physical'])[0]:.2f}")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += cpu_table(results)
     errors = [(n, name, e) for n, r in results.items() for name, e in r["errors"].items()]
     if errors:
         lines += ["", "Errors (first line):", ""]
@@ -412,6 +442,25 @@ def report(results, engines, args, out):
     (out / "tpch.json").write_text(json.dumps(results, indent=1, default=str))
     (out / "tpch.svg").write_text(chart(results, engines))
     print("\n".join(lines))
+
+
+def cpu_table(results):
+    """Where a cache-off query's time goes on this machine's cores."""
+    cores = os.cpu_count() or 1
+    rows = [(n, r["cpu"]) for n, r in results.items() if r.get("cpu") and not r["cpu"]["error"]]
+    if not rows:
+        return []
+    lines = ["", f"Where the time goes, `quarry-s3` (cache off), one more run per query on {cores} cores:",
+             "Quarry's CPU and the S3 server's CPU during the query, and the core time left idle",
+             "(waiting: neither process on a core).", "",
+             "| query | wall ms | Quarry CPU ms | server CPU ms | cores busy | idle core time |",
+             "|---|---|---|---|---|---|"]
+    for n, c in rows:
+        busy = (c["kernel_cpu"] + c["server_cpu"]) / c["wall"]
+        idle = max(0.0, 1 - busy / cores)
+        lines.append(f"| Q{n} | {c['wall'] * 1000:.0f} | {c['kernel_cpu'] * 1000:.0f} | {c['server_cpu'] * 1000:.0f} "
+                     f"| {busy:.2f} of {cores} | {idle * 100:.0f} % |")
+    return lines
 
 
 def fmt_ms(seconds):

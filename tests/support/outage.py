@@ -25,8 +25,10 @@ class Outage:
         self._down = False
         self._stopping = False
         self.refused = 0
-        # Bytes clients sent through to the server (uploads, mostly).
+        # Bytes clients sent through to the server (uploads, mostly), and
+        # bytes the server answered with (what clients read).
         self.sent = 0
+        self.received = 0
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -84,15 +86,16 @@ class Outage:
                 continue
             with self._lock:
                 self._open += [client, upstream]
-            for source, sink, count in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pipe, args=(source, sink, count), daemon=True).start()
+            for source, sink, count in ((client, upstream, self._count_sent), (upstream, client, self._count_received)):
+                threading.Thread(target=_pipe, args=(source, sink, count), daemon=True).start()
 
-    def _pipe(self, source, sink, count):
-        _pipe(source, sink, self._count if count else None)
-
-    def _count(self, n):
+    def _count_sent(self, n):
         with self._lock:
             self.sent += n
+
+    def _count_received(self, n):
+        with self._lock:
+            self.received += n
 
 
 def _pipe(source, sink, count=None):

@@ -30,7 +30,7 @@ mod staged;
 mod stores;
 mod table_formats;
 
-pub use cache::{CacheStats, CachingStore, RangeCache};
+pub use cache::{CacheStats, CachingStore, Derived, RangeCache};
 pub use config::{Env, S3Settings, S3Timeouts};
 pub use copy::{copy_object, copy_prefix};
 pub use credentials::{Credentials, CredentialsProvider, Identity, TokenFileState};

@@ -10,6 +10,7 @@
 
 mod catalog;
 mod complete;
+mod decoded;
 mod delta;
 mod diagnose;
 mod error;

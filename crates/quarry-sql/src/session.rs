@@ -139,6 +139,9 @@ impl SqlSession {
             .unwrap_or_else(default_target_partitions);
         config = config.with_target_partitions(partitions.max(1));
         let ctx = crate::delta::install(SessionContext::new_with_config_rt(config, runtime));
+        if let Some(cache) = s3.cache() {
+            crate::decoded::install(&mut ctx.state_ref().write(), cache);
+        }
         let kept = options
             .catalog
             .as_deref()

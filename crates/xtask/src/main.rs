@@ -8,6 +8,7 @@
 mod env;
 mod frontend;
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
@@ -90,17 +91,35 @@ fn main() -> anyhow::Result<()> {
                 "-r",
                 "tests/bench/requirements.txt",
             ])?;
-            for bench in [
-                "kernel_bench",
-                "panel_bench",
-                "tpch_bench",
-                "chart_bench",
-                "grid_bench",
-                "spark_bench",
-            ] {
+            let benches = [
+                ("kernel_bench", "kernel"),
+                ("panel_bench", "panel"),
+                ("tpch_bench", "tpch"),
+                ("sensor_bench", "sensor"),
+                ("scaling_bench", "scaling"),
+                ("chart_bench", "chart_bench"),
+                ("grid_bench", "grid_bench"),
+                ("spark_bench", "spark"),
+            ];
+            for (bench, _) in benches {
                 let script = format!("tests/bench/{bench}.py");
                 project.python(&[&script, "--quarry", quarry, "--out", out])?;
             }
+            // One report of the whole run, in the order above.
+            let out = Path::new(out);
+            let mut report = String::new();
+            for (_, name) in benches {
+                let part = out.join(format!("{name}.md"));
+                if let Ok(text) = std::fs::read_to_string(&part) {
+                    report.push_str(&text);
+                    report.push('\n');
+                }
+            }
+            std::fs::write(out.join("report.md"), report).context("could not write the report")?;
+            eprintln!(
+                "xtask: the whole run's report is {}",
+                out.join("report.md").display()
+            );
             Ok(())
         }
     }

@@ -28,7 +28,7 @@ const MAGICS: &[Magic] = &[
     Magic {
         name: "%config",
         usage: "%config [max_rows N | s3_cache clear]",
-        about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). s3_cache clear drops the S3 bytes kept in memory between queries (QUARRY_S3_CACHE sets its size; a rewritten object is never answered from it). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
+        about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). s3_cache clear drops the S3 bytes and decoded CSV/JSON kept in memory between queries (QUARRY_S3_CACHE sets its size; a rewritten object is never answered from it). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
     },
     Magic {
         name: "%catalog",
@@ -253,7 +253,7 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
                     let held = cache.stats().used;
                     cache.clear();
                     outputs.stdout(&format!(
-                        "Dropped {} of cached S3 reads; the next queries read from S3 again.\n",
+                        "Dropped {} of cached S3 reads and decoded files; the next queries read from S3 again.\n",
                         human_bytes(held as u64)
                     ));
                 }
@@ -280,11 +280,17 @@ fn describe_cache(stats: Option<CacheStats>) -> String {
     let Some(stats) = stats else {
         return "off (QUARRY_S3_CACHE=0)".to_string();
     };
-    let held = format!(
+    let mut held = format!(
         "{} of {} held",
         human_bytes(stats.used as u64),
         human_bytes(stats.capacity as u64)
     );
+    if stats.derived_bytes > 0 {
+        held.push_str(&format!(
+            " ({} of it CSV/JSON kept decoded)",
+            human_bytes(stats.derived_bytes as u64)
+        ));
+    }
     let read = stats.hit_bytes + stats.fetched_bytes;
     if read == 0 {
         return held;
@@ -347,7 +353,7 @@ COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' 
 * Tab completes keywords, functions, tables, columns and `s3://` paths; Shift+Tab shows a table's or file's schema.
 * The stop button interrupts a running query; tables from earlier cells are kept.
 * `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
-* Bytes read from S3 stay in memory for the next queries (`%config` shows how much; `%config s3_cache clear` drops them); an object rewritten by anyone is read afresh once listed again.
+* Bytes read from S3 stay in memory for the next queries, and CSV/JSON files stay decoded (`%config` shows how much; `%config s3_cache clear` drops them); an object rewritten by anyone is read afresh once listed again.
 * `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
 * `%set city = "Lyon"` sets a parameter used in SQL as `$city` (numbers, text, dates, timestamps, `[lists]` keep their types; values are bound, never pasted into the SQL); `%set` lists them, `%unset city` removes one.
 * `%chart` above a query draws it (`%chart` alone: the last result): `%chart line x=ts y=avg(temperature) color=sensor`, `%chart hist x=temperature`, `%chart bar x=sensor` (top 20 and "other"). The engine bins and aggregates every row; the chart says how many rows it summarises.

@@ -11,9 +11,13 @@
 //! observation DataFusion plans the query with — and a fetch that finds a
 //! different version stops all answers for that object until it is listed
 //! again. Writes through the store forget the object at once.
+//!
+//! Values derived from whole objects (a CSV file decoded into Arrow by
+//! `quarry-sql`) live in the same budget and use order, keyed by the object
+//! versions they were computed from.
 
 mod ranges;
 mod store;
 
-pub use ranges::{CacheStats, RangeCache};
+pub use ranges::{CacheStats, Derived, RangeCache};
 pub use store::CachingStore;

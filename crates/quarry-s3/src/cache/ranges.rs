@@ -1,12 +1,14 @@
-//! What the cache holds: byte ranges of known object versions, within a
-//! byte budget, least recently used first out.
+//! What the cache holds: byte ranges of known object versions, and values
+//! derived from whole objects (decoded tables), within one byte budget,
+//! least recently used first out.
 //!
 //! Pure bookkeeping with no IO, so every rule about staleness and eviction
 //! is unit-tested here; [`super::CachingStore`] does the fetching.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -56,6 +58,27 @@ pub struct CacheStats {
     pub hit_bytes: u64,
     /// Bytes fetched from S3 through the cache.
     pub fetched_bytes: u64,
+    /// Of `used`, the bytes of derived values (decoded CSV/JSON tables).
+    pub derived_bytes: usize,
+    /// Derived values answered from memory.
+    pub derived_hits: u64,
+}
+
+/// A value computed from whole objects — a CSV file decoded into Arrow, a
+/// schema inferred from it — kept beside the bytes under the same budget.
+/// The cache does not know what it is; its owner downcasts it.
+pub type Derived = Arc<dyn Any + Send + Sync>;
+
+struct DerivedEntry {
+    value: Derived,
+    bytes: usize,
+    last_used: u64,
+}
+
+/// What a use tick points at.
+enum Slot {
+    Chunk(ObjectKey, u64),
+    Derived(String),
 }
 
 struct Chunk {
@@ -74,8 +97,9 @@ struct Held {
 
 struct State {
     objects: HashMap<ObjectKey, Held>,
-    /// Use order: tick → which chunk.
-    by_use: BTreeMap<u64, (ObjectKey, u64)>,
+    derived: HashMap<String, DerivedEntry>,
+    /// Use order: tick → which chunk or derived value.
+    by_use: BTreeMap<u64, Slot>,
     tick: u64,
     stats: CacheStats,
     /// When a range was last looked up or kept.
@@ -108,6 +132,7 @@ impl RangeCache {
             capacity: std::sync::atomic::AtomicUsize::new(capacity),
             state: Mutex::new(State {
                 objects: HashMap::new(),
+                derived: HashMap::new(),
                 by_use: BTreeMap::new(),
                 tick: 0,
                 stats: CacheStats {
@@ -144,8 +169,10 @@ impl RangeCache {
     pub fn clear(&self) {
         let mut state = self.lock();
         state.objects.clear();
+        state.derived.clear();
         state.by_use.clear();
         state.stats.used = 0;
+        state.stats.derived_bytes = 0;
     }
 
     /// Drops everything when nothing was read for `idle`: a notebook left
@@ -221,7 +248,9 @@ impl RangeCache {
                     state.by_use.remove(&chunk.last_used);
                     state.tick += 1;
                     chunk.last_used = state.tick;
-                    state.by_use.insert(state.tick, (key.clone(), *start));
+                    state
+                        .by_use
+                        .insert(state.tick, Slot::Chunk(key.clone(), *start));
                     let from = (range.start - start) as usize;
                     let to = (range.end - start) as usize;
                     state.stats.hits += 1;
@@ -288,10 +317,62 @@ impl RangeCache {
                 last_used: state.tick,
             },
         );
-        state.by_use.insert(state.tick, (key.clone(), start));
+        state
+            .by_use
+            .insert(state.tick, Slot::Chunk(key.clone(), start));
         while state.stats.used > self.capacity() {
             state.evict_oldest();
         }
+    }
+
+    /// The value kept under `key`, if any.
+    ///
+    /// `key` must name the versions of the objects the value was computed
+    /// from (as listed for the query asking): then a rewritten object can
+    /// never be answered with an old value, exactly as for bytes.
+    pub fn derived(&self, key: &str) -> Option<Derived> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.last_used = Instant::now();
+        let entry = state.derived.get_mut(key)?;
+        state.by_use.remove(&entry.last_used);
+        state.tick += 1;
+        entry.last_used = state.tick;
+        state
+            .by_use
+            .insert(state.tick, Slot::Derived(key.to_string()));
+        state.stats.derived_hits += 1;
+        Some(Arc::clone(&entry.value))
+    }
+
+    /// Keeps `value` (taking `bytes` of the budget) under `key`; see
+    /// [`RangeCache::derived`] for what the key must name. A value over half
+    /// the budget is not kept, so one table cannot evict everything else.
+    /// Returns whether it was kept.
+    pub fn keep_derived(&self, key: String, value: Derived, bytes: usize) -> bool {
+        if bytes == 0 || bytes > self.capacity() / 2 {
+            return false;
+        }
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.last_used = Instant::now();
+        state.remove_derived(&key);
+        state.tick += 1;
+        state.stats.used += bytes;
+        state.stats.derived_bytes += bytes;
+        state.by_use.insert(state.tick, Slot::Derived(key.clone()));
+        state.derived.insert(
+            key,
+            DerivedEntry {
+                value,
+                bytes,
+                last_used: state.tick,
+            },
+        );
+        while state.stats.used > self.capacity() {
+            state.evict_oldest();
+        }
+        true
     }
 }
 
@@ -305,16 +386,32 @@ impl State {
         }
     }
 
+    fn remove_derived(&mut self, key: &str) {
+        if let Some(entry) = self.derived.remove(key) {
+            self.by_use.remove(&entry.last_used);
+            self.stats.used -= entry.bytes;
+            self.stats.derived_bytes -= entry.bytes;
+        }
+    }
+
     fn evict_oldest(&mut self) {
-        let Some((_, (key, start))) = self.by_use.pop_first() else {
-            return;
-        };
-        if let Some(chunk) = self
-            .objects
-            .get_mut(&key)
-            .and_then(|held| held.chunks.remove(&start))
-        {
-            self.stats.used -= chunk.bytes.len();
+        match self.by_use.pop_first() {
+            Some((_, Slot::Chunk(key, start))) => {
+                if let Some(chunk) = self
+                    .objects
+                    .get_mut(&key)
+                    .and_then(|held| held.chunks.remove(&start))
+                {
+                    self.stats.used -= chunk.bytes.len();
+                }
+            }
+            Some((_, Slot::Derived(key))) => {
+                if let Some(entry) = self.derived.remove(&key) {
+                    self.stats.used -= entry.bytes;
+                    self.stats.derived_bytes -= entry.bytes;
+                }
+            }
+            None => {}
         }
     }
 }
@@ -510,5 +607,44 @@ mod tests {
         cache.clear();
         assert_eq!(cache.stats().used, 0);
         assert!(cache.lookup(&b, &[0..1]).is_none());
+    }
+
+    #[test]
+    fn derived_values_share_the_budget_and_the_use_order_with_bytes() {
+        let cache = RangeCache::new(100);
+        let a = key("a");
+        cache.observe(&a, &meta("a", "v1", 1000));
+        cache.insert(&a, &meta("a", "v1", 1000), 0, bytes(20, 1));
+        assert!(cache.keep_derived("t@v1".into(), Arc::new(7_u32), 40));
+        assert_eq!(cache.stats().used, 60);
+        assert_eq!(cache.stats().derived_bytes, 40);
+        let value = cache.derived("t@v1").expect("kept");
+        assert_eq!(value.downcast_ref::<u32>(), Some(&7));
+        assert!(
+            cache.derived("t@v2").is_none(),
+            "another version is another key"
+        );
+        // The bytes are now the least recently used: they go first.
+        assert!(cache.keep_derived("u@v1".into(), Arc::new(8_u32), 45));
+        assert_eq!(cache.stats().used, 85);
+        assert!(cache.lookup(&a, &[0..20]).expect("known").1[0].is_none());
+        assert!(cache.derived("t@v1").is_some());
+        cache.clear();
+        assert_eq!((cache.stats().used, cache.stats().derived_bytes), (0, 0));
+        assert!(cache.derived("u@v1").is_none());
+    }
+
+    #[test]
+    fn a_derived_value_over_half_the_budget_is_not_kept() {
+        let cache = RangeCache::new(100);
+        assert!(!cache.keep_derived("big".into(), Arc::new(()), 51));
+        assert!(cache.derived("big").is_none());
+        assert_eq!(cache.stats().used, 0);
+        assert!(cache.keep_derived("k".into(), Arc::new(()), 50));
+        assert!(
+            cache.keep_derived("k".into(), Arc::new(()), 30),
+            "kept again replaces"
+        );
+        assert_eq!(cache.stats().used, 30);
     }
 }

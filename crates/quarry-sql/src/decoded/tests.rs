@@ -1,0 +1,149 @@
+//! Kept decodings over local files: answered from memory on the second
+//! scan, never for another version of a file, never half a table.
+
+use std::sync::Arc;
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+use quarry_s3::RangeCache;
+
+use super::install;
+
+fn context(cache: &Arc<RangeCache>) -> SessionContext {
+    let ctx = SessionContext::new().enable_url_table();
+    install(&mut ctx.state_ref().write(), cache);
+    ctx
+}
+
+async fn answer(ctx: &SessionContext, sql: &str) -> String {
+    let batches = ctx
+        .sql(sql)
+        .await
+        .expect("plans")
+        .collect()
+        .await
+        .expect("runs");
+    pretty_format_batches(&batches).expect("prints").to_string()
+}
+
+fn write_csv(dir: &std::path::Path, name: &str, rows: usize, offset: i64) -> String {
+    let mut text = String::from("id,name,value\n");
+    for i in 0..rows {
+        text.push_str(&format!("{},n{},{}\n", i as i64 + offset, i % 7, i * 3));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("written");
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn a_second_scan_of_the_same_csv_is_answered_from_memory() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = write_csv(dir.path(), "t.csv", 1000, 0);
+    let cache = Arc::new(RangeCache::new(64 << 20));
+    let ctx = context(&cache);
+    ctx.sql(&format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{path}' OPTIONS ('format.has_header' 'true')"))
+        .await
+        .expect("created");
+    let sum = "SELECT count(*), sum(value), min(name) FROM t";
+    let first = answer(&ctx, sum).await;
+    assert!(
+        cache.stats().derived_bytes > 0,
+        "the first full scan keeps its decoding"
+    );
+    let hits = cache.stats().derived_hits;
+    assert_eq!(answer(&ctx, sum).await, first);
+    assert!(
+        cache.stats().derived_hits > hits,
+        "the second scan is answered from memory"
+    );
+    // Other columns, from the same decoding.
+    let hits = cache.stats().derived_hits;
+    assert!(answer(&ctx, "SELECT max(id) FROM t").await.contains("999"));
+    assert!(cache.stats().derived_hits > hits);
+}
+
+#[tokio::test]
+async fn a_rewritten_file_is_read_again_never_answered_from_memory() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = write_csv(dir.path(), "t.csv", 100, 0);
+    let cache = Arc::new(RangeCache::new(64 << 20));
+    let ctx = context(&cache);
+    let query = format!("SELECT count(*) AS n, max(id) AS top FROM '{path}'");
+    assert!(answer(&ctx, &query).await.contains("| 100 | 99  |"));
+    assert!(answer(&ctx, &query).await.contains("| 100 | 99  |"));
+    write_csv(dir.path(), "t.csv", 150, 1000);
+    let after = answer(&ctx, &query).await;
+    assert!(after.contains("| 150 | 1149 |"), "{after}");
+}
+
+#[tokio::test]
+async fn a_limited_or_failed_scan_keeps_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = write_csv(dir.path(), "t.csv", 5000, 0);
+    let cache = Arc::new(RangeCache::new(64 << 20));
+    let ctx = context(&cache);
+    answer(&ctx, &format!("SELECT * FROM '{path}' LIMIT 3")).await;
+    assert_eq!(
+        cache.stats().derived_bytes,
+        cache_schema_bytes(&cache),
+        "only the schema is kept"
+    );
+    let bad = dir.path().join("bad.csv");
+    // Its columns are inferred from the first rows; a later row fails the scan.
+    let mut text = String::from("a,b\n");
+    for i in 0..3000 {
+        text.push_str(&format!("{i},{i}\n"));
+    }
+    text.push_str("not a number,1\n");
+    std::fs::write(&bad, text).expect("written");
+    let failed = ctx
+        .sql(&format!("SELECT * FROM '{}'", bad.display()))
+        .await
+        .expect("plans")
+        .collect()
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(cache.stats().derived_bytes, cache_schema_bytes(&cache));
+}
+
+/// What the kept schemas take (they are kept from the first query on).
+fn cache_schema_bytes(cache: &RangeCache) -> usize {
+    let stats = cache.stats();
+    assert!(
+        stats.derived_bytes < 4096,
+        "more than schemas kept: {stats:?}"
+    );
+    stats.derived_bytes
+}
+
+#[tokio::test]
+async fn a_table_over_half_the_budget_is_read_each_time() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = write_csv(dir.path(), "t.csv", 20_000, 0);
+    let cache = Arc::new(RangeCache::new(64 << 10));
+    let ctx = context(&cache);
+    let query = format!("SELECT sum(value) FROM '{path}'");
+    let first = answer(&ctx, &query).await;
+    assert_eq!(answer(&ctx, &query).await, first);
+    assert!(cache.stats().used <= 64 << 10);
+    assert!(cache.stats().derived_bytes < 4096, "{:?}", cache.stats());
+}
+
+#[tokio::test]
+async fn json_lines_are_kept_too() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("t.json");
+    std::fs::write(
+        &path,
+        "{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2, \"b\": \"y\"}\n",
+    )
+    .expect("written");
+    let cache = Arc::new(RangeCache::new(64 << 20));
+    let ctx = context(&cache);
+    let query = format!("SELECT sum(a) AS s FROM '{}'", path.display());
+    assert!(answer(&ctx, &query).await.contains("| 3 |"));
+    let hits = cache.stats().derived_hits;
+    assert!(answer(&ctx, &query).await.contains("| 3 |"));
+    assert!(cache.stats().derived_hits > hits);
+}
