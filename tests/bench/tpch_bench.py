@@ -57,7 +57,8 @@ SUMMARY = r'''
 import json, datetime, decimal
 def _plain(v):
     if isinstance(v, decimal.Decimal): return float(v)
-    if isinstance(v, (datetime.date, datetime.datetime)): return v.isoformat()[:10]
+    if isinstance(v, datetime.datetime): return v.isoformat()[:19]
+    if isinstance(v, datetime.date): return v.isoformat()[:10]
     return v
 def summary(table):
     rows = [[_plain(v) for v in r.values()] for r in table.slice(0, 100).to_pylist()]
