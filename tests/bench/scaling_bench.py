@@ -15,7 +15,6 @@ killed. Peak RSS is the kernel process's resident memory, sampled every
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from tpch_bench import QUARRY, SETUP, TABLES, PythonEngine, QuarryEngine, fmt_ms, queries, same_answer  # noqa: E402
+from tpch_bench import (  # noqa: E402
+    QUARRY, SETUP, TABLES, PythonEngine, QuarryEngine, fmt_ms, generate, queries, same_answer,
+)
 from support.kernels import install_kernelspec  # noqa: E402
 from support.oidc import OidcIssuer  # noqa: E402
 from support.processes import rss_mib  # noqa: E402
@@ -34,18 +35,6 @@ from support.seaweed import ADMIN_KEY, ADMIN_SECRET, Seaweed  # noqa: E402
 QUERIES = [1, 3, 6, 18]
 POD_LIMIT = "2g"
 QUARRY["quarry-limited"] = {"QUARRY_S3_CACHE": "0", "QUARRY_MEMORY_LIMIT": POD_LIMIT}
-
-
-def generate(scale):
-    data = Path.home() / ".cache" / "quarry" / "tpch" / f"sf{scale:g}"
-    if not all((data / f"{t}.parquet").exists() for t in TABLES):
-        print(f"generating TPC-H sf{scale:g} into {data}", file=sys.stderr)
-        data.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [str(Path(sys.executable).parent / "tpchgen-cli"), "parquet", "-s", f"{scale:g}", f"--output-dir={data}"],
-            check=True,
-        )
-    return data
 
 
 def bucket_for(scale):

@@ -104,12 +104,13 @@ def queries(selected):
 
 
 def generate(scale):
-    data = Path.home() / ".cache" / "quarry" / "tpch" / f"sf{scale}"
+    """TPC-H Parquet at `scale` (whole or fractional), generated once."""
+    data = Path.home() / ".cache" / "quarry" / "tpch" / f"sf{scale:g}"
     if not all((data / f"{t}.parquet").exists() for t in TABLES):
-        print(f"generating TPC-H sf{scale} into {data}", file=sys.stderr)
+        print(f"generating TPC-H sf{scale:g} into {data}", file=sys.stderr)
         data.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [str(Path(sys.executable).parent / "tpchgen-cli"), "parquet", "-s", str(scale), f"--output-dir={data}"],
+            [str(Path(sys.executable).parent / "tpchgen-cli"), "parquet", "-s", f"{scale:g}", f"--output-dir={data}"],
             check=True,
         )
     return data

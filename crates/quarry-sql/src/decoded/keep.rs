@@ -138,6 +138,8 @@ impl ExecutionPlan for KeepDecodedExec {
             partition,
             partitions: self.input.output_partitioning().partition_count(),
             held: Vec::new(),
+            // Read once: the budget is a lock away, a batch is not.
+            limit: self.cache.stats().capacity / 2,
             keep: Arc::new(Keep {
                 key: self.key.clone(),
                 cache: Arc::clone(&self.cache),
@@ -171,12 +173,6 @@ struct Keep {
 }
 
 impl Keep {
-    /// The most a decoding may take: what `RangeCache::keep_derived` would
-    /// accept.
-    fn limit(&self) -> usize {
-        self.cache.stats().capacity / 2
-    }
-
     fn abandon(&self) {
         let mut parts = self.filling.parts.lock().unwrap_or_else(|e| e.into_inner());
         parts.abandoned = true;
@@ -222,6 +218,9 @@ struct KeepingStream {
     partition: usize,
     partitions: usize,
     held: Vec<RecordBatch>,
+    /// The most a decoding may take: what `RangeCache::keep_derived` would
+    /// accept.
+    limit: usize,
     keep: Arc<Keep>,
 }
 
@@ -235,7 +234,7 @@ impl Stream for KeepingStream {
             Poll::Ready(Some(Ok(batch))) => {
                 let size = batch.get_array_memory_size();
                 let total = this.keep.filling.bytes.fetch_add(size, Ordering::Relaxed) + size;
-                if total > this.keep.limit() {
+                if total > this.limit {
                     this.held.clear();
                     this.keep.abandon();
                 } else {
