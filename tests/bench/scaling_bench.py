@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from tpch_bench import (  # noqa: E402
-    QUARRY, SETUP, TABLES, PythonEngine, QuarryEngine, fmt_ms, generate, queries, same_answer,
+    QUARRY, SETUP, TABLES, KernelDied, PythonEngine, QuarryEngine, fmt_ms, generate, queries, same_answer,
 )
 from support.kernels import install_kernelspec  # noqa: E402
 from support.oidc import OidcIssuer  # noqa: E402
@@ -81,15 +81,22 @@ def run_scale(scale, s3, env, fmt, engines_wanted, runs, sql):
                 times, peak, answer, error = [], 0.0, None, None
                 for _ in range(runs):
                     with PeakRss(kernel_pid(engine)) as rss:
-                        seconds, got, error = engine.query(sql[n])
+                        try:
+                            seconds, got, error = engine.query(sql[n])
+                        except KernelDied as died:
+                            seconds, got, error = None, None, str(died)
                     peak = max(peak, rss.peak)
                     if error:
                         break
                     times.append(seconds)
                     answer = answer or got
+                # A query that fails must leave the kernel answering.
+                alive = (engine.kernel.km.is_alive() and engine.query("SELECT 1")[2] is None) if error else True
+                if not alive:
+                    break
                 results.setdefault(n, {})[name] = {
                     "seconds": statistics.median(times) if times else None,
-                    "peak_rss_mib": peak, "answer": answer, "error": error,
+                    "peak_rss_mib": peak, "answer": answer, "error": error, "alive": alive,
                 }
                 print(f"sf{scale:g} Q{n} {name}: {fmt_ms(results[n][name]['seconds'])} ms, {peak:.0f} MiB"
                       + (f" ({error[:120]})" if error else ""), file=sys.stderr)
@@ -116,7 +123,11 @@ def report(results, runs, largest):
             ratio = q["seconds"] / p["seconds"] if q.get("seconds") and p.get("seconds") else None
 
             def shown(e):
-                return "–" if e is None else (e["error"].splitlines()[0][:80] if e["error"] else fmt_ms(e["seconds"]))
+                if e is None:
+                    return "–"
+                if not e["error"]:
+                    return fmt_ms(e["seconds"])
+                return e["error"].splitlines()[0][:120] + (" (kernel alive)" if e["alive"] else " (KERNEL GONE)")
             answers = [e for e in ("quarry-s3", "quarry-limited") if r.get(e) and r[e]["answer"]]
             agree = all(same_answer(r[e]["answer"], p.get("answer")) for e in answers) if p.get("answer") else None
             lines.append("| " + " | ".join([

@@ -29,6 +29,7 @@ import concurrent.futures
 import json
 import math
 import os
+import queue
 import re
 import statistics
 import subprocess
@@ -43,14 +44,27 @@ from jupyter_client import KernelManager
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from support.kernels import install_kernelspec, minimal_env, run_cell  # noqa: E402
+from support.kernels import install_kernelspec, minimal_env  # noqa: E402
 from support.oidc import OidcIssuer  # noqa: E402
 from support.seaweed import ADMIN_KEY, ADMIN_SECRET, Seaweed  # noqa: E402
 
 TABLES = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
 BUCKET = "tpch"
-ENGINES = ["quarry", "quarry-s3", "datafusion", "polars", "duckdb"]
+ENGINES = ["quarry", "quarry-s3", "datafusion", "polars", "duckdb",
+           "quarry-s3-no-read-ahead", "quarry-s3-2-lanes", "quarry-s3-4-lanes"]
 QUARRY = {"quarry": {}, "quarry-s3": {"QUARRY_S3_CACHE": "0"}}
+# Variants measured beside the shipped settings (cache off, like quarry-s3):
+# what Parquet read-ahead is worth, and whether it lets fewer partitions
+# (less repartitioning and hashing on 2 cores) keep up.
+VARIANTS = {
+    "quarry-s3-no-read-ahead": "SET quarry.parquet_read_ahead = false",
+    "quarry-s3-2-lanes": "SET datafusion.execution.target_partitions = 2",
+    "quarry-s3-4-lanes": "SET datafusion.execution.target_partitions = 4",
+}
+for _name in VARIANTS:
+    QUARRY[_name] = {"QUARRY_S3_CACHE": "0"}
+# The peers reading the same S3 objects (DuckDB reads local copies).
+PYTHON_PEERS = ["datafusion", "polars"]
 
 # What each ipykernel engine runs once; `run(sql)` returns a JSON summary.
 SUMMARY = r'''
@@ -116,6 +130,10 @@ def generate(scale):
     return data
 
 
+class KernelDied(RuntimeError):
+    """The kernel process ended while a cell ran."""
+
+
 class Kernel:
     """A kernel answering execute requests; times each round trip."""
 
@@ -127,9 +145,30 @@ class Kernel:
         self.kc.wait_for_ready(timeout=60)
 
     def run(self, code, timeout=1800):
+        """Runs `code`; raises KernelDied at once if the kernel process ends
+        (killed for memory, say) instead of waiting out `timeout`."""
         started = time.perf_counter()
-        reply, outputs = run_cell(self.kc, code, timeout=timeout)
-        return time.perf_counter() - started, reply, outputs
+        msg_id = self.kc.execute(code)
+        outputs = []
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=2)
+            except queue.Empty:
+                if not self.km.is_alive():
+                    raise KernelDied(f"the kernel process ended during: {code[:60]}") from None
+                if time.perf_counter() - started > timeout:
+                    raise TimeoutError(f"no answer in {timeout} s: {code[:60]}") from None
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            if msg["msg_type"] not in ("status", "execute_input"):
+                outputs.append(msg)
+        reply = self.kc.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=60)
+        return time.perf_counter() - started, reply["content"], outputs
 
     def stop(self):
         self.kc.stop_channels()
@@ -163,6 +202,8 @@ class QuarryEngine:
         self.name = name
         self.cached = QUARRY[name].get("QUARRY_S3_CACHE") != "0"
         self.kernel = Kernel("quarry", {**env, **QUARRY[name]})
+        if name in VARIANTS:
+            setup = f"{setup};\n{VARIANTS[name]}"
         _, reply, outputs = self.kernel.run(setup)
         assert reply["status"] == "ok", error_text(reply, outputs)
 
@@ -400,8 +441,13 @@ def report(results, engines, args, out):
     header = ["query"]
     for e in engines:
         header += ["quarry cold", "quarry warm"] if e == "quarry" else [e]
-    header += ["physical", "answers"]
+    versus = [(label, key) for label, key in (("cold", ("cold", "quarry")), ("warm", ("warm", "quarry")),
+                                              ("off", ("warm", "quarry-s3"))) if key[1] in quarries]
+    header += ["physical"] + [f"{label} ÷ best peer" for label, _ in versus]
+    header += ["cold ÷ physical"] if "quarry" in quarries else []
+    header += ["answers"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    behind = {label: [] for label, _ in versus}
     for n, r in results.items():
         cells = [f"Q{n}"]
         for e in engines:
@@ -411,9 +457,26 @@ def report(results, engines, args, out):
                 cells.append("unsupported" if e == "polars" else "error")
             else:
                 cells.append(fmt_ms(r["warm"].get(e)))
+        cells.append(fmt_ms(r["physical"]))
+        best = best_python_peer(r)
+        for label, (run, engine) in versus:
+            mine = r[run].get(engine) if engine not in r["errors"] else None
+            if mine and best:
+                cells.append(f"{mine / best:.2f}")
+                if mine > best:
+                    behind[label].append(f"Q{n}")
+            else:
+                cells.append("–")
+        if "quarry" in quarries:
+            cold = r["cold"].get("quarry") if "quarry" not in r["errors"] else None
+            cells.append(f"{cold / r['physical']:.2f}" if cold and r["physical"] else "–")
         differ = [name for name, ok in r["agree"].items() if not ok and name not in r["errors"]]
-        cells += [fmt_ms(r["physical"]), "agree" if not differ else "differ: " + ",".join(differ)]
+        cells.append("agree" if not differ else "differ: " + ",".join(differ))
         lines.append("| " + " | ".join(cells) + " |")
+    if versus and any(best_python_peer(r) for r in results.values()):
+        lines += ["", "Best peer = the faster of datafusion-python and polars (warm) per query. Quarry behind it:"]
+        lines += [f"- {label}: {len(qs)} of {len(results)} queries" + (f" ({', '.join(qs)})" if qs else "")
+                  for label, qs in behind.items()]
 
     def ratio(quarry_time, peer):
         both = [n for n, r in results.items() if quarry_time(r) and peer(r)]
@@ -424,6 +487,8 @@ def report(results, engines, args, out):
         "quarry cold (cache emptied)": lambda r: r["cold"].get("quarry"),
         "quarry-s3 warm (cache off)": lambda r: r["warm"].get("quarry-s3"),
     }
+    for variant in VARIANTS:
+        figures[f"{variant} warm (`{VARIANTS[variant]}`)"] = lambda r, v=variant: r["warm"].get(v)
     figures = {k: f for k, f in figures.items() if k.split()[0] in quarries}
     lines += ["", "Geometric means of Quarry's time ÷ the peer's warm time, over the queries both ran"
               " (< 1: Quarry faster):", "",
@@ -442,8 +507,14 @@ def report(results, engines, args, out):
         lines += [f"- Q{n} {name}: {e.splitlines()[0][:200]}" for n, name, e in errors]
     (out / "tpch.md").write_text("\n".join(lines) + "\n")
     (out / "tpch.json").write_text(json.dumps(results, indent=1, default=str))
-    (out / "tpch.svg").write_text(chart(results, engines))
+    (out / "tpch.svg").write_text(chart(results, [e for e in engines if e not in VARIANTS]))
     print("\n".join(lines))
+
+
+def best_python_peer(r):
+    """The faster warm time of the S3-reading Python peers for one query."""
+    times = [r["warm"].get(p) for p in PYTHON_PEERS if p not in r["errors"] and r["warm"].get(p)]
+    return min(times) if times else None
 
 
 def cpu_table(results):

@@ -16,6 +16,8 @@ mod abort_retry;
 mod cache;
 mod config;
 mod copy;
+#[cfg(any(test, feature = "test-support"))]
+pub mod counting;
 mod credentials;
 mod delete_prefix;
 mod error;

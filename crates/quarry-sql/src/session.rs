@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
@@ -13,8 +14,10 @@ use quarry_s3::S3Stores;
 
 use crate::MemoryBudget;
 use crate::error::SqlError;
+use crate::options::QuarryOptions;
 use crate::parameters::Parameters;
 use crate::pod_share::{PodPool, PodShare};
+use crate::read_ahead::ReadAheadRule;
 use crate::registry::S3AwareRegistry;
 use crate::results::ResultStore;
 
@@ -133,15 +136,21 @@ impl SqlSession {
             .map_err(|e| SqlError::config(format!("Could not start the SQL engine: {e}")))?;
         let mut config = SessionConfig::new()
             .with_information_schema(true)
-            .with_create_default_catalog_and_schema(true);
+            .with_create_default_catalog_and_schema(true)
+            .with_option_extension(QuarryOptions::default());
         let partitions = options
             .target_partitions
             .unwrap_or_else(default_target_partitions);
         config = config.with_target_partitions(partitions.max(1));
-        let ctx = crate::delta::install(SessionContext::new_with_config_rt(config, runtime));
-        if let Some(cache) = s3.cache() {
-            crate::decoded::install(&mut ctx.state_ref().write(), cache);
-        }
+        let read_ahead = ReadAheadRule::new(Arc::clone(&runtime.object_store_registry));
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(read_ahead))
+            .build();
+        let ctx = crate::delta::install(SessionContext::new_with_state(state));
+        crate::decoded::install(&mut ctx.state_ref().write(), s3.cache());
         let kept = options
             .catalog
             .as_deref()

@@ -95,6 +95,7 @@ fn main() -> anyhow::Result<()> {
                 ("kernel_bench", "kernel"),
                 ("panel_bench", "panel"),
                 ("tpch_bench", "tpch"),
+                ("cpu_profile", "cpu_profile"),
                 ("sensor_bench", "sensor"),
                 ("scaling_bench", "scaling"),
                 ("chart_bench", "chart_bench"),

@@ -283,66 +283,11 @@ fn observed(
 #[allow(clippy::single_range_in_vec_init)]
 mod tests {
     use super::*;
+    use crate::counting::CountingStore;
     use object_store::ObjectStoreExt;
-    use object_store::memory::InMemory;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// Counts the GETs that reach the store underneath.
-    #[derive(Debug)]
-    struct Counting {
-        inner: InMemory,
-        gets: AtomicUsize,
-    }
-
-    impl std::fmt::Display for Counting {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("Counting")
-        }
-    }
-
-    #[async_trait]
-    impl ObjectStore for Counting {
-        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> Result<PutResult> {
-            self.inner.put_opts(l, p, o).await
-        }
-        async fn put_multipart_opts(
-            &self,
-            l: &Path,
-            o: PutMultipartOptions,
-        ) -> Result<Box<dyn MultipartUpload>> {
-            self.inner.put_multipart_opts(l, o).await
-        }
-        async fn get_opts(&self, l: &Path, o: GetOptions) -> Result<GetResult> {
-            if !o.head {
-                self.gets.fetch_add(1, Ordering::SeqCst);
-            }
-            self.inner.get_opts(l, o).await
-        }
-        fn delete_stream(
-            &self,
-            l: futures::stream::BoxStream<'static, Result<Path>>,
-        ) -> futures::stream::BoxStream<'static, Result<Path>> {
-            self.inner.delete_stream(l)
-        }
-        fn list(
-            &self,
-            p: Option<&Path>,
-        ) -> futures::stream::BoxStream<'static, Result<ObjectMeta>> {
-            self.inner.list(p)
-        }
-        async fn list_with_delimiter(&self, p: Option<&Path>) -> Result<ListResult> {
-            self.inner.list_with_delimiter(p).await
-        }
-        async fn copy_opts(&self, f: &Path, t: &Path, o: CopyOptions) -> Result<()> {
-            self.inner.copy_opts(f, t, o).await
-        }
-    }
-
-    fn setup() -> (Arc<Counting>, CachingStore, Arc<RangeCache>) {
-        let counting = Arc::new(Counting {
-            inner: InMemory::new(),
-            gets: AtomicUsize::new(0),
-        });
+    fn setup() -> (Arc<CountingStore>, CachingStore, Arc<RangeCache>) {
+        let counting = Arc::new(CountingStore::default());
         let cache = Arc::new(RangeCache::new(1 << 20));
         let store = CachingStore::new(counting.clone(), "b", Arc::clone(&cache));
         (counting, store, cache)
@@ -367,21 +312,17 @@ mod tests {
             .get_ranges(&path, &[0..100, 200..300, 5000..6000])
             .await
             .unwrap();
-        assert_eq!(
-            counting.gets.load(Ordering::SeqCst),
-            1,
-            "close ranges share one GET"
-        );
+        assert_eq!(counting.gets(), 1, "close ranges share one GET");
         let again = store
             .get_ranges(&path, &[0..100, 250..300, 5000..6000])
             .await
             .unwrap();
-        assert_eq!(counting.gets.load(Ordering::SeqCst), 1);
+        assert_eq!(counting.gets(), 1);
         assert_eq!(first[0], again[0]);
         assert_eq!(&again[1][..], &[7u8; 50][..]);
         let single = store.get_range(&path, 10..20).await.unwrap();
         assert_eq!(&single[..], &[7u8; 10][..]);
-        assert_eq!(counting.gets.load(Ordering::SeqCst), 1);
+        assert_eq!(counting.gets(), 1);
         assert!(cache.stats().hits >= 4);
     }
 
@@ -393,10 +334,10 @@ mod tests {
         list_all(&store).await;
         assert_eq!(&store.get_range(&path, 0..4).await.unwrap()[..], &[1u8; 4]);
         // Someone else rewrites the object (not through this store).
-        counting.inner.put(&path, data(2)).await.unwrap();
+        counting.put(&path, data(2)).await.unwrap();
         list_all(&store).await;
         assert_eq!(&store.get_range(&path, 0..4).await.unwrap()[..], &[2u8; 4]);
-        assert_eq!(counting.gets.load(Ordering::SeqCst), 2);
+        assert_eq!(counting.gets(), 2);
     }
 
     #[tokio::test]
@@ -407,7 +348,7 @@ mod tests {
         list_all(&store).await;
         store.get_ranges(&path, &[0..10]).await.unwrap();
         // Rewritten behind the listing's back, then read before any relisting.
-        counting.inner.put(&path, data(2)).await.unwrap();
+        counting.put(&path, data(2)).await.unwrap();
         let error = store
             .get_ranges(&path, &[0..10, 8000..8010])
             .await
@@ -445,10 +386,10 @@ mod tests {
     async fn unlisted_and_conditional_reads_pass_through() {
         let (counting, store, cache) = setup();
         let path = Path::from("t");
-        counting.inner.put(&path, data(5)).await.unwrap();
+        counting.put(&path, data(5)).await.unwrap();
         store.get_ranges(&path, &[0..10]).await.unwrap();
         store.get_ranges(&path, &[0..10]).await.unwrap();
-        assert_eq!(counting.gets.load(Ordering::SeqCst), 2);
+        assert_eq!(counting.gets(), 2);
         assert_eq!(cache.stats().used, 0);
         list_all(&store).await;
         let conditional = GetOptions {

@@ -1,5 +1,5 @@
 //! The CSV and JSON formats, wrapped so their scans consult the kept
-//! decodings first.
+//! decodings first, and so the planner knows roughly how big they are.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::catalog::memory::{DataSourceExec, MemorySourceConfig};
+use datafusion::common::stats::Precision;
 use datafusion::common::{GetExt, Result, Statistics};
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::{FileFormat, FileFormatFactory, FileMeta};
@@ -16,6 +17,7 @@ use datafusion::datasource::physical_plan::{
 };
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::SessionState;
+use datafusion::physical_expr::projection::{ProjectionExpr, ProjectionExprs};
 use datafusion::physical_expr::{LexOrdering, LexRequirement};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -23,19 +25,20 @@ use object_store::{ObjectMeta, ObjectStore};
 use quarry_s3::RangeCache;
 
 use super::keep::KeepDecodedExec;
-use super::{DecodedTable, version};
+use super::{DecodedTable, columns_to_decode, version};
 
 /// The file types whose reads are whole-object text parses.
 const TEXT_FORMATS: [&str; 2] = ["csv", "json"];
 
-/// Wraps the session's CSV and JSON formats so scans keep and reuse their
-/// decodings in `cache`.
-pub(crate) fn install(state: &mut SessionState, cache: &Arc<RangeCache>) {
+/// Wraps the session's CSV and JSON formats: their files' sizes become
+/// size estimates, and with a `cache`, scans keep and reuse their
+/// decodings in it.
+pub(crate) fn install(state: &mut SessionState, cache: Option<&Arc<RangeCache>>) {
     for ext in TEXT_FORMATS {
         if let Some(inner) = state.get_file_format_factory(ext) {
             let wrapped = Arc::new(DecodedFormatFactory {
                 inner,
-                cache: Arc::clone(cache),
+                cache: cache.cloned(),
             });
             // Replacing a registered extension cannot fail.
             let _ = state.register_file_format(wrapped, true);
@@ -46,7 +49,7 @@ pub(crate) fn install(state: &mut SessionState, cache: &Arc<RangeCache>) {
 #[derive(Debug)]
 struct DecodedFormatFactory {
     inner: Arc<dyn FileFormatFactory>,
-    cache: Arc<RangeCache>,
+    cache: Option<Arc<RangeCache>>,
 }
 
 impl DecodedFormatFactory {
@@ -54,7 +57,7 @@ impl DecodedFormatFactory {
         Arc::new(DecodedFormat {
             identity: format!("{inner:?}"),
             inner,
-            cache: Arc::clone(&self.cache),
+            cache: self.cache.clone(),
         })
     }
 }
@@ -87,7 +90,8 @@ struct DecodedFormat {
     /// The format and all its options (delimiter, header, compression…),
     /// so differently read files never share a decoding.
     identity: String,
-    cache: Arc<RangeCache>,
+    /// Where decodings are kept; `None` (the S3 cache is off) keeps none.
+    cache: Option<Arc<RangeCache>>,
 }
 
 impl DecodedFormat {
@@ -139,20 +143,96 @@ impl DecodedFormat {
         }
         let source = MemorySourceConfig::try_new(&partitions, Arc::clone(&table.schema), None)?
             .with_limit(conf.limit);
-        project(conf, DataSourceExec::from_data_source(source))
+        project(
+            conf,
+            &table.columns,
+            DataSourceExec::from_data_source(source),
+        )
+    }
+
+    /// A scan of `conf`'s files decoding `columns` (ascending), kept under
+    /// `key` once complete; `conf`'s own projection goes on top.
+    async fn scan_and_keep(
+        &self,
+        state: &dyn Session,
+        conf: &FileScanConfig,
+        cache: &Arc<RangeCache>,
+        key: String,
+        columns: Vec<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let table_schema = conf.file_source.table_schema().clone();
+        let decode = ProjectionExprs::from_indices(&columns, table_schema.file_schema());
+        let every_column = self.inner.file_source(table_schema);
+        let (source, columns) = match every_column.try_pushdown_projection(&decode)? {
+            Some(projected) => (projected, columns),
+            // A source that cannot narrow its columns decodes all of them.
+            None => {
+                let all = (0..conf.file_schema().fields().len()).collect();
+                (every_column, all)
+            }
+        };
+        let scan_conf = FileScanConfigBuilder::from(conf.clone())
+            .with_source(source)
+            .build();
+        let scan = self.inner.create_physical_plan(state, scan_conf).await?;
+        let columns: Arc<[usize]> = columns.into();
+        let keep = Arc::new(KeepDecodedExec::new(
+            scan,
+            key,
+            Arc::clone(&columns),
+            Arc::clone(cache),
+        ));
+        project(conf, &columns, keep)
+    }
+}
+
+/// A text file's size on S3 as the estimate of its size decoded, when the
+/// format gives none (CSV and JSON never do). Without any size, the planner
+/// cannot tell a 40-row lookup CSV from a large table: it keeps a join's
+/// written order and builds the hash table from the large side, repartitioned,
+/// where with the estimate it builds from the small side once.
+fn with_size_estimate(mut statistics: Statistics, object: &ObjectMeta) -> Statistics {
+    if statistics.total_byte_size == Precision::Absent {
+        statistics.total_byte_size =
+            Precision::Inexact(usize::try_from(object.size).unwrap_or(usize::MAX));
+    }
+    statistics
+}
+
+/// The file columns `conf`'s scan reads (ascending indices).
+fn needed_columns(conf: &FileScanConfig) -> Vec<usize> {
+    match conf.file_source.projection() {
+        Some(projection) => projection.column_indices(),
+        None => (0..conf.file_schema().fields().len()).collect(),
     }
 }
 
 /// The scan's own projection (in terms of the file's columns) over `plan`,
-/// which yields every column.
-fn project(conf: &FileScanConfig, plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-    match conf.file_source.projection() {
-        Some(projection) => Ok(Arc::new(ProjectionExec::try_new(
-            projection.iter().cloned(),
-            plan,
-        )?)),
-        None => Ok(plan),
-    }
+/// which yields the file's `columns` (ascending indices).
+fn project(
+    conf: &FileScanConfig,
+    columns: &[usize],
+    plan: Arc<dyn ExecutionPlan>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let file_schema = conf.file_schema();
+    let all = (0..file_schema.fields().len()).collect::<Vec<_>>();
+    let wanted = match conf.file_source.projection() {
+        Some(projection) => projection.clone(),
+        None if columns == all.as_slice() => return Ok(plan),
+        None => ProjectionExprs::from_indices(&all, file_schema),
+    };
+    // Each expression names the file's columns; rewrite it over `plan`'s.
+    let decoded = ProjectionExprs::from_indices(columns, file_schema);
+    let exprs = wanted
+        .iter()
+        .map(|e| {
+            Ok(ProjectionExpr {
+                expr: decoded.project_expr(&e.expr)?,
+                alias: e.alias.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
 }
 
 #[async_trait]
@@ -178,6 +258,9 @@ impl FileFormat for DecodedFormat {
         store: &Arc<dyn ObjectStore>,
         objects: &[ObjectMeta],
     ) -> Result<SchemaRef> {
+        let Some(cache) = &self.cache else {
+            return self.inner.infer_schema(state, store, objects).await;
+        };
         let mut files: Vec<String> = objects.iter().map(version).collect();
         files.sort();
         let key = format!(
@@ -186,8 +269,7 @@ impl FileFormat for DecodedFormat {
             self.identity,
             files.join("\u{1}")
         );
-        if let Some(schema) = self
-            .cache
+        if let Some(schema) = cache
             .derived(&key)
             .and_then(|kept| kept.downcast_ref::<SchemaRef>().cloned())
         {
@@ -195,8 +277,7 @@ impl FileFormat for DecodedFormat {
         }
         let schema = self.inner.infer_schema(state, store, objects).await?;
         let bytes = 256 + schema.fields().len() * 128;
-        self.cache
-            .keep_derived(key, Arc::new(Arc::clone(&schema)), bytes);
+        cache.keep_derived(key, Arc::new(Arc::clone(&schema)), bytes);
         Ok(schema)
     }
 
@@ -207,9 +288,11 @@ impl FileFormat for DecodedFormat {
         table_schema: SchemaRef,
         object: &ObjectMeta,
     ) -> Result<Statistics> {
-        self.inner
+        let statistics = self
+            .inner
             .infer_stats(state, store, table_schema, object)
-            .await
+            .await?;
+        Ok(with_size_estimate(statistics, object))
     }
 
     async fn infer_ordering(
@@ -231,9 +314,12 @@ impl FileFormat for DecodedFormat {
         table_schema: SchemaRef,
         object: &ObjectMeta,
     ) -> Result<FileMeta> {
-        self.inner
+        let mut meta = self
+            .inner
             .infer_stats_and_ordering(state, store, table_schema, object)
-            .await
+            .await?;
+        meta.statistics = with_size_estimate(meta.statistics, object);
+        Ok(meta)
     }
 
     async fn create_physical_plan(
@@ -241,11 +327,16 @@ impl FileFormat for DecodedFormat {
         state: &dyn Session,
         conf: FileScanConfig,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Some(key) = self.table_key(state, &conf) else {
+        let (Some(cache), Some(key)) = (&self.cache, self.table_key(state, &conf)) else {
             return self.inner.create_physical_plan(state, conf).await;
         };
-        if let Some(kept) = self.cache.derived(&key)
-            && let Some(table) = kept.downcast_ref::<DecodedTable>()
+        let needed = needed_columns(&conf);
+        let kept = cache.derived(&key);
+        let kept = kept
+            .as_deref()
+            .and_then(|kept| kept.downcast_ref::<DecodedTable>());
+        if let Some(table) = kept
+            && table.covers(&needed)
         {
             tracing::debug!(
                 files = conf.file_groups.len(),
@@ -254,20 +345,14 @@ impl FileFormat for DecodedFormat {
             return self.scan_kept(state, &conf, table);
         }
         // A scan stopped early by a LIMIT would keep half a table.
-        if conf.limit.is_some() {
+        if conf.limit.is_some() || conf.file_schema().fields().is_empty() {
             return self.inner.create_physical_plan(state, conf).await;
         }
-        // Decode every column once, so later queries asking for other
-        // columns are answered too; the scan's projection goes on top.
-        let every_column = self
-            .inner
-            .file_source(conf.file_source.table_schema().clone());
-        let full = FileScanConfigBuilder::from(conf.clone())
-            .with_source(every_column)
-            .build();
-        let scan = self.inner.create_physical_plan(state, full).await?;
-        let keep = Arc::new(KeepDecodedExec::new(scan, key, Arc::clone(&self.cache)));
-        project(&conf, keep)
+        // Decode what this query needs (the first query is as quick as
+        // without the cache), and what earlier ones kept, so later queries
+        // over any of those columns are answered too.
+        let columns = columns_to_decode(kept.map(|table| &*table.columns), &needed);
+        self.scan_and_keep(state, &conf, cache, key, columns).await
     }
 
     async fn create_writer_physical_plan(

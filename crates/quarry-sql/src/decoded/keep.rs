@@ -33,15 +33,23 @@ use super::DecodedTable;
 pub(super) struct KeepDecodedExec {
     input: Arc<dyn ExecutionPlan>,
     key: String,
+    /// The file's columns the input yields (ascending indices).
+    columns: Arc<[usize]>,
     cache: Arc<RangeCache>,
     filling: Arc<Filling>,
 }
 
 impl KeepDecodedExec {
-    pub(super) fn new(input: Arc<dyn ExecutionPlan>, key: String, cache: Arc<RangeCache>) -> Self {
+    pub(super) fn new(
+        input: Arc<dyn ExecutionPlan>,
+        key: String,
+        columns: Arc<[usize]>,
+        cache: Arc<RangeCache>,
+    ) -> Self {
         KeepDecodedExec {
             input,
             key,
+            columns,
             cache,
             filling: Arc::new(Filling::default()),
         }
@@ -93,6 +101,7 @@ impl ExecutionPlan for KeepDecodedExec {
         Ok(Arc::new(KeepDecodedExec::new(
             children.swap_remove(0),
             self.key.clone(),
+            Arc::clone(&self.columns),
             Arc::clone(&self.cache),
         )))
     }
@@ -122,6 +131,7 @@ impl ExecutionPlan for KeepDecodedExec {
                 Arc::new(KeepDecodedExec::new(
                     input,
                     self.key.clone(),
+                    Arc::clone(&self.columns),
                     Arc::clone(&self.cache),
                 )) as Arc<dyn ExecutionPlan>
             }))
@@ -142,6 +152,7 @@ impl ExecutionPlan for KeepDecodedExec {
             limit: self.cache.stats().capacity / 2,
             keep: Arc::new(Keep {
                 key: self.key.clone(),
+                columns: Arc::clone(&self.columns),
                 cache: Arc::clone(&self.cache),
                 filling: Arc::clone(&self.filling),
             }),
@@ -168,6 +179,7 @@ struct Parts {
 
 struct Keep {
     key: String,
+    columns: Arc<[usize]>,
     cache: Arc<RangeCache>,
     filling: Arc<Filling>,
 }
@@ -206,7 +218,11 @@ impl Keep {
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let kept = self.cache.keep_derived(
             self.key.clone(),
-            Arc::new(DecodedTable { schema, batches }),
+            Arc::new(DecodedTable {
+                schema,
+                columns: Arc::clone(&self.columns),
+                batches,
+            }),
             bytes,
         );
         tracing::debug!(rows, bytes, kept, "decoded scan finished");

@@ -11,7 +11,7 @@ use super::install;
 
 fn context(cache: &Arc<RangeCache>) -> SessionContext {
     let ctx = SessionContext::new().enable_url_table();
-    install(&mut ctx.state_ref().write(), cache);
+    install(&mut ctx.state_ref().write(), Some(cache));
     ctx
 }
 
@@ -36,6 +36,16 @@ fn write_csv(dir: &std::path::Path, name: &str, rows: usize, offset: i64) -> Str
     path.display().to_string()
 }
 
+/// Whether `sql`'s plan reads its CSV from kept batches (no CSV scan left).
+async fn answered_from_memory(ctx: &SessionContext, sql: &str) -> bool {
+    let plan = answer(ctx, &format!("EXPLAIN {sql}")).await;
+    assert!(
+        !plan.contains("file_type=json"),
+        "these tests read CSV: {plan}"
+    );
+    !plan.contains("file_type=csv")
+}
+
 #[tokio::test]
 async fn a_second_scan_of_the_same_csv_is_answered_from_memory() {
     let dir = tempfile::tempdir().expect("dir");
@@ -46,21 +56,48 @@ async fn a_second_scan_of_the_same_csv_is_answered_from_memory() {
         .await
         .expect("created");
     let sum = "SELECT count(*), sum(value), min(name) FROM t";
+    assert!(!answered_from_memory(&ctx, sum).await);
     let first = answer(&ctx, sum).await;
     assert!(
         cache.stats().derived_bytes > 0,
         "the first full scan keeps its decoding"
     );
-    let hits = cache.stats().derived_hits;
+    assert!(answered_from_memory(&ctx, sum).await);
     assert_eq!(answer(&ctx, sum).await, first);
+    // A column not decoded yet: read once more, with the kept ones.
+    let top = "SELECT max(id) FROM t";
+    assert!(!answered_from_memory(&ctx, top).await);
+    assert!(answer(&ctx, top).await.contains("999"));
+    assert!(answered_from_memory(&ctx, top).await);
+    assert!(answered_from_memory(&ctx, sum).await);
+    assert_eq!(answer(&ctx, sum).await, first);
+    assert!(answered_from_memory(&ctx, "SELECT * FROM t WHERE id < 3").await);
+}
+
+#[tokio::test]
+async fn the_first_scan_decodes_only_the_columns_it_names() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = write_csv(dir.path(), "t.csv", 5000, 0);
+    let cache = Arc::new(RangeCache::new(64 << 20));
+    let ctx = context(&cache);
+    let one = format!("SELECT sum(value) FROM '{path}'");
+    let sum = answer(&ctx, &one).await;
+    let narrow = cache.stats().derived_bytes;
+    answer(&ctx, &format!("SELECT min(name), max(id) FROM '{path}'")).await;
+    let wide = cache.stats().derived_bytes;
     assert!(
-        cache.stats().derived_hits > hits,
-        "the second scan is answered from memory"
+        wide > narrow * 2,
+        "one int column kept {narrow} bytes, all three {wide}"
     );
-    // Other columns, from the same decoding.
-    let hits = cache.stats().derived_hits;
-    assert!(answer(&ctx, "SELECT max(id) FROM t").await.contains("999"));
-    assert!(cache.stats().derived_hits > hits);
+    // The wider decoding replaced the narrow one and still answers it.
+    assert!(answered_from_memory(&ctx, &one).await);
+    assert_eq!(answer(&ctx, &one).await, sum);
+    // `count(*)` names no column and is answered all the same.
+    assert!(
+        answer(&ctx, &format!("SELECT count(*) FROM '{path}'"))
+            .await
+            .contains("5000")
+    );
 }
 
 #[tokio::test]
@@ -146,4 +183,53 @@ async fn json_lines_are_kept_too() {
     let hits = cache.stats().derived_hits;
     assert!(answer(&ctx, &query).await.contains("| 3 |"));
     assert!(cache.stats().derived_hits > hits);
+}
+
+#[tokio::test]
+async fn a_small_csv_is_the_build_side_of_a_join_even_with_the_cache_off() {
+    let dir = tempfile::tempdir().expect("dir");
+    let small = write_csv(dir.path(), "small.csv", 5, 0);
+    let big = dir.path().join("big.parquet");
+    let ctx = SessionContext::new();
+    install(&mut ctx.state_ref().write(), None);
+    ctx.sql(&format!(
+        "COPY (SELECT value AS id FROM generate_series(1, 100000)) TO '{}' STORED AS PARQUET",
+        big.display()
+    ))
+    .await
+    .expect("plans")
+    .collect()
+    .await
+    .expect("written");
+    ctx.sql(&format!("CREATE EXTERNAL TABLE small STORED AS CSV LOCATION '{small}' OPTIONS ('format.has_header' 'true')"))
+        .await
+        .expect("created");
+    ctx.sql(&format!(
+        "CREATE EXTERNAL TABLE big STORED AS PARQUET LOCATION '{}'",
+        big.display()
+    ))
+    .await
+    .expect("created");
+    // Written with the big table first, as a notebook would.
+    let plan = answer(
+        &ctx,
+        "EXPLAIN SELECT count(*) FROM big JOIN small ON big.id = small.id",
+    )
+    .await;
+    let join = &plan[plan.find("HashJoinExec").expect("a hash join")..];
+    let csv = join.find("file_type=csv").expect("the CSV scan");
+    let parquet = join.find("file_type=parquet").expect("the Parquet scan");
+    assert!(
+        csv < parquet,
+        "the 5-row CSV is the build (first) side: {plan}"
+    );
+    assert!(join.contains("mode=CollectLeft"), "built once: {plan}");
+    assert!(
+        answer(
+            &ctx,
+            "SELECT count(*) AS n FROM big JOIN small ON big.id = small.id"
+        )
+        .await
+        .contains("| 4 |")
+    );
 }
