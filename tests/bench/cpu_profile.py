@@ -28,10 +28,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from tpch_bench import BUCKET, TABLES, QuarryEngine, fmt_ms, generate, queries, tpch_tables_sql  # noqa: E402
+from tpch_bench import QuarryEngine, fmt_ms, generate, queries, tpch_tables_sql, upload_tables  # noqa: E402
 from support.kernels import install_kernelspec  # noqa: E402
 from support.oidc import OidcIssuer  # noqa: E402
-from support.seaweed import ADMIN_KEY, ADMIN_SECRET, Seaweed  # noqa: E402
+from support.seaweed import Seaweed  # noqa: E402
 
 SHAPES = {1: "scan-aggregate", 3: "join", 6: "selective scan", 18: "large aggregate + join"}
 # First match wins: (bucket, pattern over the symbol name).
@@ -100,12 +100,7 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory(prefix="quarry-profile-") as work, OidcIssuer() as oidc, \
             Seaweed(Path(work) / "s3", oidc) as s3:
-        s3.create_bucket(BUCKET)
-        admin = s3.admin()
-        for t in TABLES:
-            admin.upload_file(str(local / f"{t}.parquet"), BUCKET, f"{t}.parquet")
-        env = {"AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
-               "AWS_ENDPOINT_URL_S3": s3.endpoint, "AWS_REGION": "us-east-1"}
+        env = upload_tables(s3, local)
         engine = QuarryEngine("quarry-s3", env, tpch_tables_sql())
         try:
             for n in SHAPES:

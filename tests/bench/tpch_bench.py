@@ -337,6 +337,17 @@ def fetch_time(s3fs, ranges, parallel=16):
     return time.perf_counter() - started, total
 
 
+def upload_tables(s3, local):
+    """Puts the TPC-H tables from `local` into the bench bucket; returns the
+    environment a kernel reads them with (the admin keys)."""
+    s3.create_bucket(BUCKET)
+    admin = s3.admin()
+    for t in TABLES:
+        admin.upload_file(str(local / f"{t}.parquet"), BUCKET, f"{t}.parquet")
+    return {"AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            "AWS_ENDPOINT_URL_S3": s3.endpoint, "AWS_REGION": "us-east-1"}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quarry", required=True)
@@ -361,14 +372,7 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="quarry-tpch-") as work, OidcIssuer() as oidc, \
             Seaweed(Path(work) / "s3", oidc) as s3:
-        s3.create_bucket(BUCKET)
-        admin = s3.admin()
-        for t in TABLES:
-            admin.upload_file(str(local / f"{t}.parquet"), BUCKET, f"{t}.parquet")
-        env = {
-            "AWS_ACCESS_KEY_ID": ADMIN_KEY, "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
-            "AWS_ENDPOINT_URL_S3": s3.endpoint, "AWS_REGION": "us-east-1",
-        }
+        env = upload_tables(s3, local)
         s3fs = pafs.S3FileSystem(access_key=ADMIN_KEY, secret_key=ADMIN_SECRET, region="us-east-1",
                                  endpoint_override=s3.endpoint.split("://", 1)[1], scheme="http")
         fmt = {"bucket": BUCKET, "key": ADMIN_KEY, "secret": ADMIN_SECRET, "endpoint": s3.endpoint,

@@ -33,6 +33,8 @@ mod run;
 mod session;
 mod statements;
 mod tables;
+#[cfg(test)]
+mod test_support;
 mod writes;
 
 pub use catalog::{CatalogError, KeptTable, default_catalog_path};

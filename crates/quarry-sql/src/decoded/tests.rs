@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use quarry_s3::RangeCache;
+
+use crate::test_support::answer;
 
 use super::install;
 
@@ -13,17 +14,6 @@ fn context(cache: &Arc<RangeCache>) -> SessionContext {
     let ctx = SessionContext::new().enable_url_table();
     install(&mut ctx.state_ref().write(), Some(cache));
     ctx
-}
-
-async fn answer(ctx: &SessionContext, sql: &str) -> String {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .expect("plans")
-        .collect()
-        .await
-        .expect("runs");
-    pretty_format_batches(&batches).expect("prints").to_string()
 }
 
 fn write_csv(dir: &std::path::Path, name: &str, rows: usize, offset: i64) -> String {

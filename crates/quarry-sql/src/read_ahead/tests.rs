@@ -7,7 +7,6 @@ use bytes::Bytes;
 use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::datasource::listing::FileRange;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -22,6 +21,7 @@ use quarry_s3::counting::CountingStore;
 use super::reader::next_row_group_ranges;
 use super::{ReadAheadCounts, ReadAheadRule};
 use crate::options::QuarryOptions;
+use crate::test_support::answer;
 
 const ROW_GROUPS: usize = 6;
 const ROWS_PER_GROUP: usize = 2000;
@@ -141,17 +141,6 @@ async fn session() -> (SessionContext, Arc<CountingStore>, Arc<ReadAheadCounts>)
         .await
         .expect("created");
     (ctx, store, counts)
-}
-
-async fn answer(ctx: &SessionContext, sql: &str) -> String {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .expect("plans")
-        .collect()
-        .await
-        .expect("runs");
-    pretty_format_batches(&batches).expect("prints").to_string()
 }
 
 #[tokio::test]
