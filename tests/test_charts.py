@@ -10,10 +10,13 @@ pyarrow/numpy; so are the profile's values, and the Parquet-footer part
 is shown to read no column data (the S3 byte cache holds only footers).
 """
 
+import html
 import io
 import json
 import math
+import os
 import re
+import subprocess
 
 import requests
 from pathlib import Path
@@ -25,7 +28,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from support.kernels import error_of, result_of, run_cell, start_quarry, stop
+from support.kernels import error_of, minimal_env, result_of, run_cell, start_quarry, stop
+from support.ports import free_ports, wait_for_port
+from support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "tests/vega/node_modules/vega-lite/build/vega-lite-schema.json"
@@ -65,16 +70,22 @@ def readings(seaweed):
     return pa.concat_tables(tables)
 
 
+# The kernel's environment, for a panel backend serving its export links.
+EXPORT_ENV = {}
+
+
 @pytest.fixture(scope="module")
 def kernel(seaweed, oidc, readings):
     credentials = seaweed.assume_role(oidc.mint("carol"), duration=3600)
-    env = {
+    env = EXPORT_ENV
+    env.clear()
+    env.update({
         **seaweed.env_for(credentials),
-        # Browsers reach this SeaweedFS directly: exports get presigned links.
+        # Browsers reach this SeaweedFS directly: the download route redirects.
         "QUARRY_S3_PUBLIC_ENDPOINT": seaweed.endpoint,
         "JUPYTERHUB_USER": "carol",
         "QUARRY_EXPORT_PREFIX": "s3://data/{user}/exports/",
-    }
+    })
     km, kc = start_quarry(env=env)
     reply, _ = run_cell(kc, "CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION 's3://data/charts/readings/'")
     assert reply["status"] == "ok", reply
@@ -255,12 +266,15 @@ def test_parquet_footers_come_first_without_reading_column_data(kernel, readings
     assert run_cell(kernel, "%config s3_cache clear")[0]["status"] == "ok"
     reply, outputs = run_cell(kernel, "%profile 's3://data/charts/readings/' --footer")
     assert reply["status"] == "ok", reply
-    shown = next(m["content"]["data"]["text/markdown"] for m in outputs if m["msg_type"] == "display_data" and "text/markdown" in m["content"]["data"])
-    assert f"{FILES} files" in shown and "5,000,000 rows" in shown
-    value_row = next(line for line in shown.splitlines() if line.startswith("| value |"))
-    assert f"| {readings['value'].null_count:,} |" in value_row, value_row
-    n_row = next(line for line in shown.splitlines() if line.startswith("| n |"))
-    assert "| 0 | 4999999 |" in n_row, n_row
+    (shown,) = [m["content"]["data"] for m in outputs if m["msg_type"] == "display_data" and "Parquet footers of" in m["content"]["data"].get("text/plain", "")]
+    # Column names and statistics are data: an HTML table of text, no Markdown.
+    assert "text/markdown" not in shown and "<table>" in shown["text/html"]
+    text = shown["text/plain"]
+    assert f"{FILES} files" in text and "5,000,000 rows" in text
+    value_row = next(line.split("  ") for line in text.splitlines() if line.startswith("  value  "))
+    assert f"{readings['value'].null_count:,}" == value_row[3], value_row
+    n_row = next(line.split("  ") for line in text.splitlines() if line.startswith("  n  "))
+    assert n_row[4:6] == ["0", "4999999"], n_row
     # One 64 KiB suffix read per file (quarry-sql's FOOTER_HINT), nothing more.
     held = cache_held(kernel)
     assert 0 < held <= FILES * 64 * 1024, f"the footers read {held} bytes of {data_bytes}"
@@ -324,9 +338,21 @@ def test_export_writes_every_row_and_its_link_downloads_the_same_bytes(kernel, r
     stored = seaweed.admin().get_object(Bucket="data", Key=key)["Body"].read()
     assert export["bytes"] == len(stored)
     assert pq.read_table(io.BytesIO(stored)).num_rows == expected
-    downloaded = requests.get(export["link"], timeout=60)
+    # The link goes through the reader's own panel backend (their login and
+    # credentials at click time); a saved output carries no presigned URL.
+    assert export["link"] == f"/quarry/api/download?bucket=data&key={key.replace('/', '%2F')}", export["link"]
+    shown = json.dumps(done)
+    for signed in ("X-Amz-", "Signature", "Credential="):
+        assert signed not in shown
+    (port,) = free_ports(1)
+    server = subprocess.Popen([os.environ["QUARRY_BIN"], "serve", "--port", str(port)], env=minimal_env(EXPORT_ENV), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout=30, process=server, what="quarry serve")
+        downloaded = requests.get(f"http://127.0.0.1:{port}" + export["link"].removeprefix("/quarry"), timeout=60)
+    finally:
+        stop_process(server)
     assert downloaded.status_code == 200 and downloaded.content == stored
-    assert export["read_back"] in done["text/markdown"]
+    assert export["read_back"] in html.unescape(done["text/html"])
     reply, outputs = run_cell(kernel, export["read_back"].replace("SELECT *", "SELECT count(*) AS c"))
     assert result_of(outputs)["application/vnd.dataresource+json"]["data"] == [{"c": expected}]
 

@@ -92,7 +92,7 @@ def test_lab_starts_the_platform_and_ctrl_c_stops_it(quarry_bin, tmp_path):
         lab.send_signal(signal.SIGINT)
         rest, _ = lab.communicate(timeout=30)
         assert lab.returncode == 0, rest
-        assert "Stopped JupyterLab and SeaweedFS." in rest
+        assert "Stopped JupyterLab (and its kernels) and SeaweedFS." in rest
         for p in (port, s3_port):
             with pytest.raises(OSError):
                 urllib.request.urlopen(f"http://127.0.0.1:{p}/", timeout=2)
@@ -110,8 +110,107 @@ def test_closing_the_terminal_stops_everything(quarry_bin, tmp_path):
         rest, _ = lab.communicate(timeout=30)
         assert lab.returncode == 0, rest
         assert "SIGHUP (the terminal closed): stopping" in rest
-        assert "Stopped JupyterLab and SeaweedFS." in rest
+        assert "Stopped JupyterLab (and its kernels) and SeaweedFS." in rest
         assert_closed(port, s3_port_of(lines))
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+            lab.wait()
+
+
+def descendants(pid):
+    """Every process below `pid` (kernels start their own sessions but are
+    still JupyterLab's children)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def leftovers(directory):
+    """Entries JupyterLab, jupyter-server-proxy or a kernel would leave."""
+    if not directory.is_dir():
+        return set()
+    marks = ("jupyter", "jpserver", "kernel-", "quarry")
+    return {p.name for p in directory.iterdir() if any(m in p.name for m in marks)}
+
+
+def xtask_env():
+    """The test runs under `cargo xtask test`: drop what cargo gave xtask,
+    so the nested cargo reuses the build instead of redoing build scripts."""
+    injected = ("CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_", "CARGO_PRIMARY_")
+    return {k: v for k, v in lab_env().items() if not k.startswith(injected) and k != "OUT_DIR"}
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM via cargo xtask lab", "SIGHUP"])
+def test_one_signal_to_the_lab_stops_everything_it_started(quarry_bin, tmp_path, how):
+    """A signal to the one PID the user started (a process manager, `kill`,
+    a closed SSH session) stops JupyterLab — which shuts its kernels down —,
+    the panel backend and SeaweedFS, and leaves no runtime file behind."""
+    sig = getattr(signal, how.split()[0])
+    data = tmp_path / "lab"
+    (port,) = free_ports(1)
+    runtime = Path.home() / ".local/share/jupyter/runtime"
+    tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+    before = (leftovers(runtime), leftovers(tmp))
+    if "xtask" in how:
+        root = Path(__file__).resolve().parent.parent
+        command = ["cargo", "xtask", "lab", "--port", str(port), "--data-dir", str(data)]
+        lab = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=xtask_env())
+        lines = []
+        while True:
+            line = lab.stdout.readline()
+            assert line, "cargo xtask lab ended early:\n" + "".join(lines)
+            lines.append(line)
+            if f"127.0.0.1:{port}/lab?token=" in line:
+                token = line.rsplit("token=", 1)[1].strip()
+                break
+        assert any(l.startswith("xtask: [1/3]") for l in lines), lines
+    else:
+        lab, lines, token = start_lab(quarry_bin, data, port)
+    try:
+        # A kernel, as a notebook would start one.
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/kernels", data=json.dumps({"name": "quarry"}).encode(), method="POST",
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        )
+        kernel = json.load(urllib.request.urlopen(request, timeout=30))
+        assert kernel["name"] == "quarry"
+        # The panel backend, started on first use through the proxy.
+        buckets = urllib.request.Request(f"http://127.0.0.1:{port}/quarry/api/buckets", headers={"Authorization": f"token {token}"})
+        assert urllib.request.urlopen(buckets, timeout=30).status == 200
+        started = descendants(lab.pid)
+        assert len(started) >= 3, started
+        lab.send_signal(sig)
+        rest, _ = lab.communicate(timeout=60)
+        assert lab.returncode == 0, rest
+        assert "Stopped JupyterLab (and its kernels) and SeaweedFS." in rest
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        remaining = [p for p in started if alive(p)]
+        assert remaining == [], [Path(f"/proc/{p}/cmdline").read_bytes() for p in remaining if alive(p)]
+        assert_closed(port, s3_port_of(lines))
+        assert not (data / "run").exists(), list((data / "run").rglob("*"))
+        assert (leftovers(runtime), leftovers(tmp)) == before
+        assert "Traceback" not in rest and "Backtrace" not in rest
     finally:
         if lab.poll() is None:
             lab.kill()

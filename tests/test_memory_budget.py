@@ -19,9 +19,9 @@ HUNGRY = "SELECT cardinality(array_agg(v)) AS n FROM generate_series(1, 30000000
 def memory_row(kc):
     reply, outputs = run_cell(kc, "%config")
     assert reply["status"] == "ok", reply
-    markdown = outputs[0]["content"]["data"]["text/markdown"]
-    (row,) = [line for line in markdown.splitlines() if line.startswith("| memory_limit |")]
-    return row
+    text = outputs[0]["content"]["data"]["text/plain"]
+    (row,) = [line for line in text.splitlines() if line.startswith("memory_limit ")]
+    return row.removeprefix("memory_limit").strip()
 
 
 def eventually(check, timeout=10):
@@ -52,12 +52,12 @@ def pod(tmp_path):
 def test_kernels_in_one_pod_share_its_budget(pod):
     km1, kc1 = pod()
     # Alone, the kernel has the whole budget and the query fits.
-    assert memory_row(kc1) == "| memory_limit | 400.0 MiB (set by QUARRY_MEMORY_LIMIT) |"
+    assert memory_row(kc1) == "400.0 MiB (set by QUARRY_MEMORY_LIMIT)"
     reply, _ = run_cell(kc1, HUNGRY, timeout=120)
     assert reply["status"] == "ok", reply
 
     km2, kc2 = pod()
-    expected = "| memory_limit | 200.0 MiB now: 400.0 MiB shared by 2 kernels in this pod |"
+    expected = "200.0 MiB now: 400.0 MiB shared by 2 kernels in this pod"
     eventually(lambda: assert_equal(memory_row(kc1), expected))
     assert memory_row(kc2) == expected
     # The same query no longer fits this kernel's share: one sentence.
@@ -71,7 +71,7 @@ def test_kernels_in_one_pod_share_its_budget(pod):
 
     # Killed, not shut down: its lock goes with it and its share returns.
     os.kill(km2.provisioner.pid, signal.SIGKILL)
-    eventually(lambda: assert_equal(memory_row(kc1), "| memory_limit | 400.0 MiB (set by QUARRY_MEMORY_LIMIT) |"))
+    eventually(lambda: assert_equal(memory_row(kc1), "400.0 MiB (set by QUARRY_MEMORY_LIMIT)"))
     reply, _ = run_cell(kc1, HUNGRY, timeout=120)
     assert reply["status"] == "ok", reply
 

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -414,3 +415,72 @@ def test_the_wheel_installs_an_enabled_prebuilt_extension():
     )
     listing = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
     assert re.search(r"quarry-jupyterlab v0\.1\.0 enabled\s+OK \(python, quarry-jupyterlab\)", listing), listing
+
+
+def new_documents(lab, before):
+    """Files created in the local home since `before` (JupyterLab's root)."""
+    return sorted(p.name for p in lab.root.iterdir() if p.name not in before)
+
+
+def menu(page, *labels):
+    """Clicks through the menu bar: `menu(page, "File", "New", "Notebook")`."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{labels[0]}$")).click()
+    for label in labels[1:]:
+        page.locator(".lm-Menu:visible .lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$")).last.click()
+
+
+def launcher_card(page, name):
+    return page.locator('.jp-LauncherCard[data-category="Notebook"]').filter(has_text=name)
+
+
+def create_everything(page, lab):
+    """The Launcher's Quarry and Python 3 cards, File › New › Notebook and a
+    new text file: each opens a document in the local home, none in S3."""
+    before = {p.name for p in lab.root.iterdir()}
+    launcher_card(page, "Quarry").first.click()
+    expect(page.locator(".jp-NotebookPanel:visible")).to_have_count(1, timeout=30_000)
+    menu(page, "File", "New Launcher")
+    launcher_card(page, "Python 3").first.click()
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=".ipynb")).to_have_count(2, timeout=30_000)
+    menu(page, "File", "New", "Notebook")
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=".ipynb")).to_have_count(3, timeout=30_000)
+    menu(page, "File", "New", "Text File")
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=".txt")).to_have_count(1, timeout=30_000)
+    assert toast(page, "Open a bucket first").count() == 0
+    # Saved to disk by the create calls themselves, in the local root.
+    deadline = time.monotonic() + 15
+    while len(new_documents(lab, before)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    created = new_documents(lab, before)
+    assert len([n for n in created if n.endswith(".ipynb")]) == 3 and len([n for n in created if n.endswith(".txt")]) == 1, created
+    for name in created:
+        (lab.root / name).unlink()
+
+
+def test_new_notebooks_and_files_land_in_the_local_home_before_and_after_using_s3(browser, platform, request):
+    """A fresh workspace (the S3 browser was added after JupyterLab's own),
+    then again after browsing S3 and clicking an object in it: the Launcher
+    and File › New always create in JupyterLab's own file browser."""
+    lab, _ = platform
+    page = browser.page()
+    failed = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 and "/quarry/" in r.url else None)
+    try:
+        open_lab(page, lab.lab_url("lab?reset"))
+        create_everything(page, lab)
+        menu(page, "File", "Close All Tabs")
+        for dialog in page.locator(".jp-Dialog").all():
+            dialog.locator(".jp-Dialog-button", has_text=re.compile("Discard|Don't Save|No")).first.click()
+        menu(page, "File", "New Launcher")
+        open_s3_panel(page)
+        open_folder(page, "data", "sensors")
+        listing_item(page, "readings.csv").click()
+        open_folder(page, "2026")
+        assert failed == [], "no request fails while browsing S3"
+        create_everything(page, lab)
+    finally:
+        screenshot(page, request.node.name)
+        page.context.close()

@@ -58,9 +58,9 @@ class Results:
         assert comm_messages(kc, parent) == [], "opening sends nothing"
         self.seq = 0
 
-    def ask(self, **request):
+    def ask(self, request="page", **fields):
         self.seq += 1
-        parent = send(self.kc, "comm_msg", {"comm_id": self.id, "data": {"request": "page", "seq": self.seq, **request}})
+        parent = send(self.kc, "comm_msg", {"comm_id": self.id, "data": {"request": request, "seq": self.seq, **fields}})
         answers = comm_messages(self.kc, parent, timeout=60)
         assert len(answers) == 1, answers
         data = answers[0]["content"]["data"]
@@ -79,11 +79,14 @@ def test_a_result_carries_its_first_page_and_an_id(kernel):
     for id_, reading, site in bundle["first_page"]["rows"]:
         assert int(reading) == int(id_) * 7919 % 100003 and site in {"x", "north", "south"}
     assert bundle["result_id"] and bundle["note"] is None
+    # A saved output decides no code: the buttons' cells come from the kernel.
+    assert "actions" not in bundle
+    answer = Results(kc).ask("actions", result_id=bundle["result_id"])
     # The query as the engine parsed it (sqlparser's normal form).
-    chart = bundle["actions"]["chart"]
+    chart = answer["actions"]["chart"]
     assert chart.startswith("%chart\nSELECT i AS id") and "generate_series(1, 50000)" in chart
-    assert bundle["actions"]["export"].startswith("%export csv\nSELECT")
-    assert set(bundle["actions"]) == {"chart", "profile", "export"}
+    assert answer["actions"]["export"].startswith("%export csv\nSELECT")
+    assert set(answer["actions"]) == {"chart", "profile", "export"} and answer["whole"] is True
     # A statement without rows (DDL) carries no grid.
     reply, outputs = run_cell(kc, "CREATE TABLE t AS SELECT 1 AS a")
     assert all(RESULT_MIME not in o["content"].get("data", {}) for o in outputs)
@@ -153,3 +156,37 @@ def test_after_a_restart_the_result_is_gone_not_stale(kernel):
         "error": "This result is gone: the kernel restarted since it was computed. Run the cell again to explore it.",
         "gone": True,
     }
+
+
+def test_the_buttons_act_on_what_the_grid_shows(kernel):
+    _, kc = kernel
+    bundle = grid_bundle(kc, QUERY)
+    table = expected_table()
+    results = Results(kc)
+    view = {"filters": [{"column": "site", "op": "=", "value": "x"}], "sort": [{"column": "reading", "descending": True}]}
+    answer = results.ask("actions", result_id=bundle["result_id"], **view)
+    assert answer["whole"] is False
+    profile = answer["actions"]["profile"]
+    assert profile.startswith("%profile\nSELECT * FROM (\nSELECT i AS id"), profile
+    assert "WHERE \"site\" = 'x'" in profile and "ORDER BY \"reading\" DESC NULLS LAST" in profile
+    # The narrowed query counts what the grid's filter counts.
+    counted = profile.removeprefix("%profile\n").replace("SELECT * FROM (", "SELECT count(*) AS n FROM (", 1)
+    counted = counted.split("\nORDER BY")[0]
+    reply, outputs = run_cell(kc, counted)
+    assert reply["status"] == "ok", reply
+    shown = results.ask(result_id=bundle["result_id"], filters=view["filters"], limit=1)["page"]["matching_rows"]
+    assert shown == pc.sum(pc.equal(table["site"], "x")).as_py()
+    assert str(shown) in outputs[-1]["content"]["data"]["text/plain"]
+
+
+def test_a_forged_or_saved_result_runs_nothing(kernel):
+    """A notebook saved elsewhere (or forged) names a result this kernel does
+    not hold: the kernel gives no cells for it, whatever the output says."""
+    _, kc = kernel
+    results = Results(kc)
+    for forged in ("0123456789ab-1", "", "../../etc/passwd"):
+        answer = results.ask("actions", result_id=forged)
+        assert answer["gone"] is True and "actions" not in answer, answer
+        assert answer["error"].startswith("This result is not held by this kernel"), answer
+    answer = results.ask("actions")
+    assert answer == {"seq": results.seq, "error": 'An actions request needs the "result_id" of a result.', "gone": False}

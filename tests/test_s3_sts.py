@@ -257,8 +257,8 @@ def test_repeated_reads_come_from_memory_until_the_object_changes(sts_kernel, se
     def cache_line():
         reply, outputs = run_cell(kc, "%config")
         assert reply["status"] == "ok"
-        text = outputs[0]["content"]["data"]["text/markdown"]
-        return next(line for line in text.splitlines() if line.startswith("| s3_cache"))
+        text = outputs[0]["content"]["data"]["text/plain"]
+        return next(line for line in text.splitlines() if line.startswith("s3_cache"))
 
     first = upload(0)
     assert total() == first
@@ -277,7 +277,7 @@ def test_repeated_reads_come_from_memory_until_the_object_changes(sts_kernel, se
     reply, outputs = run_cell(kc, "%config s3_cache clear")
     assert reply["status"] == "ok"
     assert re.match(r"Dropped [\d.]+ (B|KiB|MiB) of cached S3 reads", outputs[0]["content"]["text"]), outputs
-    assert re.search(r"\| 0 B of [\d.]+ (MiB|GiB) held", cache_line())
+    assert re.search(r"s3_cache +0 B of [\d.]+ (MiB|GiB) held", cache_line())
     assert total() == second
 
 
@@ -322,7 +322,7 @@ def test_a_repeated_csv_query_reads_no_text_until_the_file_changes(seaweed, cred
                 answer, read = total(sql) if sql else total()
                 assert answer == expected and read < size / 20, (sql, read)
             reply, outputs = run_cell(kc, "%config")
-            assert "CSV/JSON kept decoded" in outputs[0]["content"]["data"]["text/markdown"], outputs
+            assert "CSV/JSON kept decoded" in outputs[0]["content"]["data"]["text/plain"], outputs
 
             second, _ = upload(1_000_000)
             deadline = time.monotonic() + 20

@@ -339,7 +339,7 @@ def test_a_driver_out_of_memory_ends_the_jvm_and_the_kernel_says_so(seaweed, oid
         assert "OutOfMemoryError" in reply["evalue"], reply["evalue"]
         assert gone(pid)
         assert "Spark session stopped" in text_of(ok(kc, "%spark stop"))
-        assert memory() == "| memory_limit | 2.0 GiB (set by QUARRY_MEMORY_LIMIT) |", memory()
+        assert memory() == "memory_limit  2.0 GiB (set by QUARRY_MEMORY_LIMIT)", memory()
         ok(kc, "SELECT 1")
     finally:
         stop(km, kc)

@@ -245,11 +245,11 @@ class KubeApi:
             token = f.read().strip()
         return cls(f"https://{host}:{port}", token, f"{cls.SERVICE_ACCOUNT_DIR}/ca.crt")
 
-    async def request(self, method: str, path: str, body: dict | None = None) -> dict:
+    async def request(self, method: str, path: str, body: dict | None = None, content_type: str = "application/json") -> dict:
         request = HTTPRequest(
             self.url + path,
             method=method,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type},
             body=json.dumps(body) if body is not None else None,
             ssl_options=self.ssl,
             request_timeout=20,
@@ -269,7 +269,12 @@ class KubeApi:
             if e.code != 409:
                 raise
             if obj["kind"] == "Namespace":
-                return  # an earlier spawn made it
+                # It exists (an earlier spawn, or an administrator made it):
+                # bring our labels — Pod Security `restricted` among them —
+                # onto it, leaving any others it carries.
+                patch = {"metadata": {"labels": meta.get("labels", {})}}
+                await self.request("PATCH", f"{collection}/{meta['name']}", patch, "application/merge-patch+json")
+                return
             current = await self.request("GET", f"{collection}/{meta['name']}")
             replacement = json.loads(json.dumps(obj))
             replacement["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")

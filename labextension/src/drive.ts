@@ -306,15 +306,17 @@ export class S3Drive implements Contents.IDrive {
     if (known) {
       return known.kind !== 'object';
     }
+    // A folder's listing first: asking for it as an object would fail with
+    // a 404 in the browser's console every time a folder is opened.
+    const page = await this.api.objects(bucket, paths.folderPrefix(key), null, 1);
+    if (page.objects.length > 0 || page.prefixes.length > 0) {
+      return true;
+    }
     try {
       await this.api.object(bucket, key);
       return false;
     } catch (error) {
       if (error instanceof QuarryApiError && error.status === 404) {
-        const page = await this.api.objects(bucket, paths.folderPrefix(key), null, 1);
-        if (page.objects.length > 0 || page.prefixes.length > 0) {
-          return true;
-        }
         throw new QuarryApiError(404, 'not_found', `${paths.toS3Url(path)} does not exist.`);
       }
       throw error;

@@ -60,31 +60,35 @@ export function humanDuration(seconds: number): string {
  * item counts down between polls).
  */
 export function describe(whoami: WhoAmI, elapsedS = 0): CredentialStatus {
-  const who = whoami.user ?? whoami.credentials?.access_key_hint ?? 'S3';
+  // The hub user when there is one; never a key prefix in the bar itself
+  // (it says nothing to a person, and reads like a secret).
+  const user = whoami.user ?? null;
   const where = `S3 at ${whoami.endpoint}`;
   if (whoami.problem || !whoami.credentials) {
     const problem = whoami.problem ?? 'No S3 credentials are configured.';
     return {
-      text: `${who} · no S3 access`,
+      text: user ? `${user} · no S3 access` : 'No S3 access',
       title: `${where}: ${problem}`,
       level: 'error'
     };
   }
   const creds = whoami.credentials;
+  const kind = creds.temporary ? 'temporary credentials' : 'fixed keys';
+  const who = `${user ? `${user}, with ` : ''}${kind}${creds.source ? ` from ${creds.source}` : ''} (key ${creds.access_key_hint ?? '?'})`;
   const renewal = creds.renewable
     ? 'They are renewed automatically before they expire.'
     : 'They cannot be renewed from here: restart your server to get new ones.';
   if (creds.seconds_left === null || creds.seconds_left === undefined) {
     return {
-      text: `${who} · S3`,
-      title: `${where} as ${who} (key ${creds.access_key_hint ?? '?'}), credentials do not expire.`,
+      text: user ? `${user} · S3` : 'S3',
+      title: `${where} as ${who}; they do not expire.`,
       level: 'ok'
     };
   }
   const left = creds.seconds_left - elapsedS;
   if (left <= 0) {
     return {
-      text: `${who} · S3 credentials expired`,
+      text: user ? `${user} · S3 credentials expired` : 'S3 credentials expired',
       title: `${where}: your S3 credentials have expired. ${renewal}`,
       level: 'error'
     };
@@ -92,8 +96,8 @@ export function describe(whoami: WhoAmI, elapsedS = 0): CredentialStatus {
   const level: Level =
     left < (creds.renewable ? WARN_RENEWABLE_BELOW_S : WARN_BELOW_S) ? 'warning' : 'ok';
   return {
-    text: `${who} · S3 ${humanDuration(left)}`,
-    title: `${where} as ${who} (key ${creds.access_key_hint ?? '?'}); credentials expire in ${humanDuration(left)}. ${renewal}`,
+    text: user ? `${user} · S3 ${humanDuration(left)}` : `S3 · ${humanDuration(left)} left`,
+    title: `${where} as ${who}; they expire in ${humanDuration(left)}. ${renewal}`,
     level
   };
 }

@@ -25,8 +25,21 @@ export interface ResultBundle {
   total_rows: number;
   first_page: { offset: number; rows: Cell[][] };
   note: string | null;
-  /** Cell sources for the chart/profile/export buttons. */
-  actions?: { chart: string; profile: string; export: string };
+}
+
+/** The grid's buttons, in the order they are drawn. */
+export const GRID_ACTIONS = ['chart', 'profile', 'export'] as const;
+export type GridAction = (typeof GRID_ACTIONS)[number];
+
+/**
+ * The kernel's answer to `{"request": "actions"}`: the cells the buttons
+ * insert for the grid's current view (`whole`: no filter narrows it).
+ */
+export interface ActionsAnswer {
+  actions?: Record<GridAction, string>;
+  whole?: boolean;
+  error?: string;
+  gone?: boolean;
 }
 
 export type FilterOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'contains' | 'is null' | 'is not null';

@@ -13,6 +13,8 @@ import { Widget } from '@lumino/widgets';
 
 import {
   Cell,
+  GRID_ACTIONS,
+  GridAction,
   GridColumn,
   PAGE_SIZE,
   PageAnswer,
@@ -280,7 +282,6 @@ export class ResultGrid extends Widget implements IRenderMime.IRenderer {
         ? `All ${groupThousands(this.matching)} rows${this.matching !== this.bundle?.total_rows ? ` matching (${groupThousands(this.bundle?.total_rows ?? 0)} in all)` : ''}`
         : rowRange(this.offset, this.rows.length, this.matching, this.bundle?.total_rows ?? 0);
     const held = !!this.bundle?.result_id && !this.gone;
-    const actions = this.bundle?.actions;
     this.toolbar.replaceChildren(
       range,
       this.button('prev', '‹ Prev', held && !this.showAll && page > 1, () => this.refresh(this.offset - PAGE_SIZE)),
@@ -292,12 +293,39 @@ export class ResultGrid extends Widget implements IRenderMime.IRenderer {
       this.button('csv', 'Copy CSV', true, () => this.host.copy(toCsv(this.columns, this.visibleRows()))),
       this.button('markdown', 'Copy Markdown', true, () => this.host.copy(toMarkdown(this.columns, this.visibleRows()))),
       this.separator(),
-      ...(['chart', 'profile', 'export'] as const).map(action =>
-        this.button(action, action[0].toUpperCase() + action.slice(1), !!actions, () =>
-          actions ? this.host.insertCell(this.node, actions[action]) : Promise.resolve()
-        )
+      ...GRID_ACTIONS.map(action =>
+        this.button(action, action[0].toUpperCase() + action.slice(1), held, () => this.runAction(action))
       )
     );
+  }
+
+  /**
+   * Asks the kernel holding this result for the button's cell (over the
+   * grid's filters and sort) and inserts it. A result the kernel does not
+   * hold — a saved or forged output — gets no cell: the grid says so.
+   */
+  private async runAction(action: GridAction): Promise<void> {
+    const id = this.bundle?.result_id;
+    if (!id || this.gone) {
+      return;
+    }
+    if (!this.channel) {
+      this.connect();
+    }
+    if (!this.channel) {
+      this.say('This notebook is not connected to the Quarry kernel that made this result.', 'error');
+      return;
+    }
+    const answer = await this.channel.actions(id, { sort: this.sort, filters: [...this.filters.values()] });
+    if (answer.gone) {
+      this.markGone(answer.error ?? 'This result is gone.');
+      return;
+    }
+    if (!answer.actions) {
+      this.say(answer.error ?? 'The kernel sent no cell for this button.', 'error');
+      return;
+    }
+    await this.host.insertCell(this.node, answer.actions[action]);
   }
 
   private button(action: string, text: string, enabled: boolean, onClick: () => unknown): HTMLButtonElement {

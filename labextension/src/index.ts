@@ -10,12 +10,13 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { Clipboard, Notification } from '@jupyterlab/apputils';
-import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { IDefaultFileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { QuarryApi } from './api';
+import { keepDefaultBrowserCurrent } from './browser-focus';
 import { S3Drive } from './drive';
 import { DataExplorer } from './explorer';
 import { gridRendererFactory } from './grid';
@@ -41,14 +42,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Browse, open, upload and query S3 from JupyterLab.',
   autoStart: true,
   requires: [IFileBrowserFactory, INotebookTracker, IRenderMimeRegistry],
-  optional: [ILayoutRestorer, IStatusBar],
+  optional: [ILayoutRestorer, IStatusBar, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
     factory: IFileBrowserFactory,
     notebooks: INotebookTracker,
     rendermime: IRenderMimeRegistry,
     restorer: ILayoutRestorer | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    defaultBrowser: IDefaultFileBrowser | null
   ) => {
     // Before any notebook opens: each notebook's registry is a clone of this one.
     rendermime.addFactory(gridRendererFactory(notebookHost(notebooks)));
@@ -73,6 +75,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       onFailure: () => void status?.refresh(),
       previewActions
     });
+    keepDefaultBrowserCurrent(factory, browser, defaultBrowser);
     app.shell.add(browser, 'left', { rank: 110 });
     restorer?.add(browser, 'quarry-s3-browser');
 

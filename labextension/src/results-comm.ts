@@ -10,7 +10,7 @@ import { Kernel, KernelMessage } from '@jupyterlab/services';
 
 import { JSONObject } from '@lumino/coreutils';
 
-import { PageAnswer, PageQuery } from './grid-model';
+import { ActionsAnswer, PageAnswer, PageQuery } from './grid-model';
 
 const TARGET = 'quarry.results';
 
@@ -70,21 +70,33 @@ class ResultsChannel {
   }
 
   ask(resultId: string, query: PageQuery): Promise<PageAnswer> {
+    return this.request<PageAnswer>('page', resultId, query);
+  }
+
+  /**
+   * The cells the grid's Chart, Profile and Export buttons insert, from the
+   * kernel that holds the result: never from the saved output.
+   */
+  actions(resultId: string, view: Pick<PageQuery, 'sort' | 'filters'>): Promise<ActionsAnswer> {
+    return this.request<ActionsAnswer>('actions', resultId, view);
+  }
+
+  private request<T extends { error?: string }>(request: string, resultId: string, fields: object): Promise<T> {
     const seq = ++this.seq;
-    const answer = new Promise<PageAnswer>(resolve => {
-      this.pending.set(seq, resolve);
+    const answer = new Promise<T>(resolve => {
+      this.pending.set(seq, resolve as (answer: PageAnswer) => void);
       setTimeout(() => {
         if (this.pending.delete(seq)) {
-          resolve({ error: 'The kernel did not answer within two minutes (is it busy with another cell?).' });
+          resolve({ error: 'The kernel did not answer within two minutes (is it busy with another cell?).' } as T);
         }
       }, ANSWER_TIMEOUT_MS);
     });
     try {
-      const message = { request: 'page', result_id: resultId, seq, ...query };
+      const message = { request, result_id: resultId, seq, ...fields };
       this.open().send(message as unknown as JSONObject);
     } catch (error) {
       this.pending.delete(seq);
-      return Promise.resolve({ error: `Could not reach the kernel: ${error instanceof Error ? error.message : error}.` });
+      return Promise.resolve({ error: `Could not reach the kernel: ${error instanceof Error ? error.message : error}.` } as T);
     }
     return answer;
   }

@@ -57,6 +57,21 @@ test('credential status warns near expiry and errors once expired', () => {
   assert.equal(describeCredentials(whoami(null, false)).level, 'ok');
 });
 
+test('the bar names the user and the time left, never a key prefix', () => {
+  const local = { user: null, endpoint: 'http://127.0.0.1:8333', credentials: { access_key_hint: 'QUAR…', temporary: false, source: 'environment', seconds_left: null } };
+  const shown = describeCredentials(local);
+  assert.equal(shown.text, 'S3');
+  assert.equal(shown.title, 'S3 at http://127.0.0.1:8333 as fixed keys from environment (key QUAR…); they do not expire.');
+  const sts = { ...local, credentials: { ...local.credentials, temporary: true, renewable: true, source: 'web identity', seconds_left: 3000 } };
+  assert.equal(describeCredentials(sts).text, 'S3 · 50 min left');
+  const hub = { ...sts, user: 'alice' };
+  assert.equal(describeCredentials(hub).text, 'alice · S3 50 min');
+  assert.match(describeCredentials(hub).title, /as alice, with temporary credentials from web identity \(key QUAR…\); they expire in 50 min\./);
+  for (const status of [shown, describeCredentials(sts), describeCredentials(hub)]) {
+    assert.equal(status.text.includes('QUAR'), false);
+  }
+});
+
 test('a credentials problem is shown, never hidden', () => {
   const status = describeCredentials({
     user: 'bob',

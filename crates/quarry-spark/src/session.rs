@@ -401,17 +401,18 @@ impl SparkSession {
             })
     }
 
-    /// The markdown `%spark status` shows.
-    pub async fn status(&self) -> String {
+    /// What `%spark status` shows, as text and escaped HTML.
+    pub async fn status(&self) -> k8s::Shown {
         let mut server = self.server.lock().await;
-        let mut text = String::new();
+        let mut shown = k8s::Shown::default();
         match server.as_mut() {
             Some(running) => match running.exited() {
-                Some(report) => text.push_str(&format!(
-                    "**The Spark server has stopped.**\n\n```\n{report}\n```\n"
-                )),
-                None => text.push_str(&format!(
-                    "**Spark {} session {}** — up {}, server pid {}, {}\n\n",
+                Some(report) => {
+                    shown.heading("The Spark server has stopped.");
+                    shown.block(&report);
+                }
+                None => shown.heading(&format!(
+                    "Spark {} session {} — up {}, server pid {}, {}",
                     self.version,
                     self.owner.session_id,
                     human(self.started.elapsed()),
@@ -424,16 +425,16 @@ impl SparkSession {
                     }
                 )),
             },
-            None => text.push_str("No Spark session.\n"),
+            None => shown.line("No Spark session."),
         }
         if let Some(kubernetes) = &self.kubernetes {
-            text.push_str(&k8s::describe_executors(
+            shown.append(k8s::describe_executors(
                 &kubernetes.executors.views(),
                 kubernetes.wanted,
                 kubernetes.executors.failing().as_deref(),
             ));
         }
-        text
+        shown
     }
 
     /// "executors: k of N running" in cluster mode.

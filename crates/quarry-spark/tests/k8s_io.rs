@@ -216,6 +216,6 @@ async fn a_watch_the_api_server_refuses_says_so() {
     let why = failing.expect("the refused watch is reported");
     assert!(why.contains("forbidden"), "{why}");
     let status = quarry_spark::k8s::describe_executors(&executors.views(), 2, Some(&why));
-    assert!(status.contains("no longer shows"), "{status}");
-    assert!(status.contains("forbidden"), "{status}");
+    assert!(status.text.contains("no longer shows"), "{}", status.text);
+    assert!(status.html.contains("forbidden"), "{}", status.html);
 }

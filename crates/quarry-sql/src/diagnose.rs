@@ -55,6 +55,72 @@ pub(crate) async fn unreadable_url(
     None
 }
 
+/// Objects looked at to tell which formats a folder holds.
+const FORMAT_PROBE: usize = 1000;
+
+/// When a folder the statement reads holds files of several formats (the
+/// Parquet reader then fails on a CSV file's "footer"): which formats, an
+/// example of each, and how to point at one. Examples are file names
+/// relative to the folder (a nested file's name alone).
+pub(crate) async fn mixed_formats(session: &SqlSession, ctx: &ErrorContext<'_>) -> Option<SqlError> {
+    use futures::StreamExt as _;
+
+    for url in s3_urls(ctx.statement) {
+        let Ok(location) = S3Location::parse(&url) else {
+            continue;
+        };
+        if !(location.key.is_empty() || location.key.ends_with('/')) {
+            continue;
+        }
+        let Ok(store) = session.s3().store(&location.bucket) else {
+            continue;
+        };
+        let prefix = StorePath::from(location.key.as_str());
+        let mut kinds: Vec<(&'static str, String)> = Vec::new();
+        let mut listing = store.list(Some(&prefix)).take(FORMAT_PROBE);
+        while let Some(Ok(object)) = listing.next().await {
+            let name = object.location.filename().unwrap_or_default().to_string();
+            let kind = format_of(&name);
+            if !kinds.iter().any(|(k, _)| *k == kind) {
+                kinds.push((kind, name));
+            }
+        }
+        if kinds.len() > 1 {
+            kinds.sort();
+            let found = kinds
+                .iter()
+                .map(|(kind, example)| format!("{kind} ({example})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // The reader that failed was Parquet's: offer its file.
+            let (_, first) = kinds
+                .iter()
+                .find(|(kind, _)| *kind == "Parquet")
+                .unwrap_or(&kinds[0]);
+            return Some(SqlError::new(
+                ErrorKind::Plan,
+                format!(
+                    "{url} holds files of several formats — {found} — and a table reads one: point at one file, such as '{url}{first}', or at a folder of one format."
+                ),
+            ));
+        }
+    }
+    None
+}
+
+fn format_of(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    let extension = lower.rsplit_once('.').map_or("", |(_, e)| e);
+    match extension {
+        "parquet" | "pq" => "Parquet",
+        "csv" | "tsv" => "CSV",
+        "json" | "ndjson" | "jsonl" => "JSON",
+        "avro" => "Avro",
+        "arrow" => "Arrow",
+        _ => "other",
+    }
+}
+
 /// Why `COPY … TO` the statement's destination (its last S3 URL) failed,
 /// when S3 says; `None` when the bucket answers normally.
 pub(crate) async fn unwritable_destination(

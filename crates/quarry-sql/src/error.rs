@@ -8,6 +8,7 @@
 
 use std::error::Error as StdError;
 
+use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use quarry_s3::{FailureKind, S3Error, S3Failure, StoreReply};
 
@@ -139,10 +140,12 @@ impl SqlError {
         match err.find_root() {
             DataFusionError::SQL(parser, _) => SqlError::new(
                 ErrorKind::Syntax,
-                sentence(&format!(
-                    "Syntax error: {}",
-                    strip_prefixes(&parser.to_string())
-                )),
+                crate::newcomer::python_statement(ctx.statement).unwrap_or_else(|| {
+                    sentence(&format!(
+                        "Syntax error: {}",
+                        strip_prefixes(&parser.to_string())
+                    ))
+                }),
             ),
             DataFusionError::ResourcesExhausted(detail) => SqlError::new(
                 ErrorKind::Memory,
@@ -159,9 +162,16 @@ impl SqlError {
                 ),
             ),
             DataFusionError::Plan(message) => plan_error(message),
-            DataFusionError::SchemaError(schema, _) => {
-                SqlError::new(ErrorKind::Plan, sentence(&schema.to_string()))
-            }
+            DataFusionError::SchemaError(schema, _) => match schema.as_ref() {
+                SchemaError::FieldNotFound {
+                    field,
+                    valid_fields,
+                } => SqlError::new(
+                    ErrorKind::Plan,
+                    crate::newcomer::missing_column(field, valid_fields, ctx.statement),
+                ),
+                other => SqlError::new(ErrorKind::Plan, sentence(&other.to_string())),
+            },
             other => SqlError::new(
                 ErrorKind::Execution,
                 sentence(&strip_prefixes(&other.to_string())),
@@ -185,6 +195,21 @@ pub(crate) fn failed_computing(err: &DataFusionError) -> bool {
                         | datafusion::arrow::error::ArrowError::ExternalError(_)
                 )
             })
+    })
+}
+
+/// Whether the Parquet reader failed on a file's bytes ("Invalid Parquet
+/// file. Corrupt footer" and the like): a CSV or JSON file where Parquet
+/// was expected, for one.
+pub(crate) fn failed_decoding_parquet(err: &DataFusionError) -> bool {
+    causes(err).any(|cause| {
+        cause
+            .downcast_ref::<datafusion::parquet::errors::ParquetError>()
+            .is_some()
+            || matches!(
+                cause.downcast_ref::<DataFusionError>(),
+                Some(DataFusionError::ParquetError(_))
+            )
     })
 }
 

@@ -161,8 +161,8 @@ fn summarise(
     let columns = merged
         .into_iter()
         .map(|m| FooterColumn {
-            min: m.min.map(|v| v.to_string()),
-            max: m.max.map(|v| v.to_string()),
+            min: m.min.as_ref().map(shown),
+            max: m.max.as_ref().map(shown),
             ..m.column
         })
         .collect();
@@ -212,6 +212,18 @@ fn merge_column(
     Ok(())
 }
 
+/// A statistic as the column's type reads: timestamps and dates as such
+/// (a `ScalarValue`'s own text is the raw number for them).
+fn shown(value: &ScalarValue) -> String {
+    value
+        .to_array()
+        .ok()
+        .and_then(|array| {
+            datafusion::arrow::util::display::array_value_to_string(&array, 0).ok()
+        })
+        .unwrap_or_else(|| value.to_string())
+}
+
 /// Keeps in `best` the value of `values` that compares as `wins` to it.
 fn fold(best: &mut Option<ScalarValue>, values: &ArrayRef, wins: Ordering) {
     for i in 0..values.len() {
@@ -242,7 +254,8 @@ mod tests {
         for (file, from, to) in [("a", 1, 1000), ("b", 1001, 3000)] {
             let path = dir.path().join(format!("{file}.parquet"));
             let sql = format!(
-                "COPY (SELECT value AS n, CASE WHEN value % 10 = 0 THEN NULL ELSE concat('s', CAST(value % 7 AS VARCHAR)) END AS s \
+                "COPY (SELECT value AS n, CASE WHEN value % 10 = 0 THEN NULL ELSE concat('s', CAST(value % 7 AS VARCHAR)) END AS s, \
+                 to_timestamp_seconds(1767225600 + value * 60) AS ts, CAST(to_timestamp_seconds(1767225600 + value * 86400) AS DATE) AS day \
                  FROM generate_series({from}, {to})) TO '{}' STORED AS PARQUET",
                 path.display()
             );
@@ -263,6 +276,16 @@ mod tests {
             (Some(300), Some("s0"), Some("s6"))
         );
         assert!(n.compressed_bytes > 0);
+        // Timestamps and dates read as such, not as their raw numbers.
+        let (ts, day) = (&footers.columns[2], &footers.columns[3]);
+        assert_eq!(
+            (ts.min.as_deref(), ts.max.as_deref()),
+            (Some("2026-01-01T00:01:00"), Some("2026-01-03T02:00:00"))
+        );
+        assert_eq!(
+            (day.min.as_deref(), day.max.as_deref()),
+            (Some("2026-01-02"), Some("2034-03-20"))
+        );
         let one = session
             .parquet_footers(&format!("{}/a.parquet", dir.path().display()))
             .await

@@ -20,6 +20,7 @@ mod footers;
 mod inspect;
 mod limits;
 mod memory;
+mod newcomer;
 mod options;
 mod parameters;
 mod parse;
@@ -55,7 +56,7 @@ pub use preview::Preview;
 pub use render::{RenderedTable, group_thousands, human_duration, render_batches};
 pub use results::{
     Filter, FilterOp, Held, Page, PageRequest, RESULT_MIME, RESULT_SHARE, ResultBundle,
-    ResultError, ResultStore, SortKey, grid_columns, grid_rows,
+    ResultError, ResultStore, SortKey, ViewDialect, grid_columns, grid_rows,
 };
 pub use run::{CellOutcome, CellProgress, StatementResult, StatementText};
 pub use session::{SessionOptions, SpillSettings, SqlSession, default_target_partitions};

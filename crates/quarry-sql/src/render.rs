@@ -1,6 +1,7 @@
 //! Arrow results as notebook output: text, an HTML table and a
 //! tabular-data-resource, all from the same batches.
 
+use quarry_text::markup::escape_html;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -107,8 +108,8 @@ fn html_table(
         let _ = write!(
             html,
             "<th title=\"{ty}\">{name}</th>",
-            name = escape(field.name()),
-            ty = escape(&field.data_type().to_string())
+            name = escape_html(field.name()),
+            ty = escape_html(&field.data_type().to_string())
         );
     }
     html.push_str("</tr></thead>\n<tbody>\n");
@@ -126,7 +127,7 @@ fn html_table(
                         let _ = f;
                         "<td class=\"null\"><i>NULL</i></td>".to_string()
                     }
-                    Ok(f) => format!("<td>{}</td>", escape(&f.value(row).to_string())),
+                    Ok(f) => format!("<td>{}</td>", escape_html(&f.value(row).to_string())),
                     Err(_) => "<td>?</td>".to_string(),
                 };
                 html.push_str(&cell);
@@ -137,24 +138,9 @@ fn html_table(
     let _ = write!(
         html,
         "</tbody></table>\n<p class=\"quarry-footer\">{}</p></div>",
-        escape(footer)
+        escape_html(footer)
     );
     html
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Frictionless table schema type for an Arrow type.

@@ -289,6 +289,9 @@ impl SqlSession {
             .is_some_and(|w| w.eq_ignore_ascii_case("COPY"));
         let reason = match explained.kind {
             ErrorKind::MissingTable { .. } => crate::diagnose::unreadable_url(self, &ctx).await,
+            _ if crate::error::failed_decoding_parquet(err) => {
+                crate::diagnose::mixed_formats(self, &ctx).await
+            }
             // The query's own failure (a division by zero, a bad cast) is
             // the reason; only a failed write is worth asking S3 about.
             ErrorKind::Execution if copies && !crate::error::failed_computing(err) => {

@@ -3,17 +3,12 @@
 
 use std::fmt::Write as _;
 
+use quarry_text::markup::escape_html;
 use serde_json::{Value, json};
 
 use crate::VEGA_LITE_SCHEMA;
 use crate::profile::{ColumnProfile, Profile};
 use crate::values::compact;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// `3.14159` → `3.142`; large and small numbers keep 4 significant digits.
 fn number(value: f64) -> String {
@@ -133,16 +128,16 @@ impl Profile {
     pub fn html(&self) -> String {
         let mut html = format!(
             "<div class=\"quarry-profile\"><p>{}</p><table><thead><tr>",
-            escape(&self.summary())
+            escape_html(&self.summary())
         );
         for header in HEADERS {
-            let _ = write!(html, "<th>{}</th>", escape(header));
+            let _ = write!(html, "<th>{}</th>", escape_html(header));
         }
         html.push_str("</tr></thead><tbody>");
         for column in &self.columns {
             html.push_str("<tr>");
             for cell in cells(column, self.rows) {
-                let _ = write!(html, "<td>{}</td>", escape(&cell));
+                let _ = write!(html, "<td>{}</td>", escape_html(&cell));
             }
             html.push_str("</tr>");
         }

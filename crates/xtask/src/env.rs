@@ -56,7 +56,7 @@ impl Project {
     /// tests/requirements-schemathesis.txt, unless the installed sets
     /// already match the files.
     pub fn setup(&self) -> anyhow::Result<()> {
-        install_requirements(&self.venv, &self.root.join("tests/requirements.txt"))?;
+        self.setup_venv()?;
         for tool in TOOL_VENVS {
             install_requirements(
                 &self.tool_venv(tool),
@@ -64,6 +64,12 @@ impl Project {
             )?;
         }
         Ok(())
+    }
+
+    /// The venv alone (JupyterLab, SeaweedFS, pyspark): what the lab runs,
+    /// without the test-only tools' venvs.
+    pub fn setup_venv(&self) -> anyhow::Result<()> {
+        install_requirements(&self.venv, &self.root.join("tests/requirements.txt"))
     }
 
     /// Beside the test venv: `~/.cache/quarry/venv-<tool>` by default.

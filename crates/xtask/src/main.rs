@@ -7,11 +7,11 @@
 
 mod env;
 mod frontend;
+mod lab;
 
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use env::Project;
@@ -52,25 +52,7 @@ fn main() -> anyhow::Result<()> {
             project.build_labextension()
         }
         Task::Test { pytest_args } => test(&project, &pytest_args),
-        Task::Lab { lab_args } => {
-            project.setup()?;
-            project.build_labextension()?;
-            // The dev profile optimises dependencies (DataFusion, zeromq), so
-            // the binary the tests build is fast enough and already cached.
-            project.cargo(&["build", "--workspace", "--all-targets"])?;
-            let status = Command::new(project.binary("debug"))
-                .arg("lab")
-                .arg("--notebooks")
-                .arg(project.root.join("notebooks"))
-                .args(lab_args)
-                .envs(project.tool_env())
-                .status()
-                .context("could not start quarry lab")?;
-            if !status.success() {
-                bail!("quarry lab exited with {status}");
-            }
-            Ok(())
-        }
+        Task::Lab { lab_args } => lab::run(&project, &lab_args),
         Task::Bench => {
             project.setup()?;
             // Measure what users run: the images build `--release`. The

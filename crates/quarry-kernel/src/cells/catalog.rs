@@ -1,5 +1,7 @@
 //! `%catalog`: the user's kept tables and views, and this kernel's own.
 
+use quarry_text::markup::{Cell, HtmlTable};
+
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
 
@@ -18,36 +20,37 @@ pub(super) fn show(handler: &QuarryHandler, outputs: &Outputs) -> Result<(), Exe
         .filter(|name| !name.contains('.') && session.is_kernel_table(name))
         .collect();
     let mut text = format!("Catalog {} ({} kept)\n", path.display(), kept.len());
-    let mut markdown = format!(
-        "**Catalog** `{}`: {} kept — every kernel of yours sees these, after restarts too.\n\n",
+    let mut table = HtmlTable::new([
+        ("name", Cell::Code),
+        ("kind", Cell::Text),
+        ("format", Cell::Text),
+        ("location", Cell::Code),
+    ])
+    .caption(format!(
+        "Catalog {}: {} kept — every kernel of yours sees these, after restarts too.",
         path.display(),
         kept.len()
-    );
-    if !kept.is_empty() {
-        markdown.push_str("| name | kind | format | location |\n|---|---|---|---|\n");
-        for table in &kept {
-            let format = table.format.as_deref().unwrap_or("");
-            let location = table.location.as_deref().unwrap_or("");
-            text.push_str(&format!(
-                "  {}  {}  {format}  {location}\n",
-                table.name, table.kind
-            ));
-            markdown.push_str(&format!(
-                "| {} | {} | {format} | {location} |\n",
-                table.name, table.kind
-            ));
-        }
+    ));
+    for kept_table in &kept {
+        let format = kept_table.format.as_deref().unwrap_or("");
+        let location = kept_table.location.as_deref().unwrap_or("");
+        text.push_str(&format!(
+            "  {}  {}  {format}  {location}\n",
+            kept_table.name, kept_table.kind
+        ));
+        table.row([kept_table.name.as_str(), kept_table.kind, format, location]);
     }
-    if own.is_empty() {
+    let own_line = if own.is_empty() {
         text.push_str("No tables in this kernel only.\n");
-        markdown.push_str("\nNo tables in this kernel only.\n");
+        "No tables in this kernel only.".to_string()
     } else {
         let list = own.join(", ");
         text.push_str(&format!("In this kernel only (in memory): {list}\n"));
-        markdown.push_str(&format!(
-            "\n**In this kernel only** (in memory, gone at restart): {list}\n"
-        ));
-    }
-    outputs.display(display::text_and_markdown(&text, &markdown), None);
+        format!("In this kernel only (in memory, gone at restart): {list}")
+    };
+    outputs.display(
+        display::text_and_html(&text, table.footer(own_line).to_html()),
+        None,
+    );
     Ok(())
 }

@@ -12,6 +12,8 @@
 //! matching_rows, total_rows, elapsed_ms}}` (see [`quarry_sql::PageRequest`]), or
 //! `{"seq", "error", "gone"}` when the result cannot be paged (`gone`: the
 //! kernel restarted or dropped it, so the grid stops asking).
+//! `{"request": "actions", …}` gives the cells the grid's buttons insert
+//! (see [`super::grid_actions`]).
 //!
 //! A message a target does not understand is answered with `{"error": "…"}`
 //! (one sentence); the comm and the kernel carry on.
@@ -60,6 +62,9 @@ impl QuarryHandler {
         match (comm.target(), request) {
             (TABLES, Some("tables")) => self.send_tables(comm).await,
             (RESULTS, Some("page")) => self.send_page(comm, data).await,
+            (RESULTS, Some("actions")) => {
+                comm.send(self.grid_actions.answer(&self.session, data));
+            }
             (target, Some(other)) => comm.send(json!({
                 "seq": data.get("seq"),
                 "error": format!("{target} does not know the request '{other}'; it answers {}.", known_request(target)),
@@ -160,7 +165,7 @@ impl QuarryHandler {
 
 fn known_request(target: &str) -> &'static str {
     match target {
-        RESULTS => "{\"request\": \"page\", \"result_id\": …}",
+        RESULTS => "{\"request\": \"page\" | \"actions\", \"result_id\": …}",
         _ => "{\"request\": \"tables\"}",
     }
 }

@@ -2,9 +2,8 @@
 
 use jupyter_protocol::{Media, MediaType};
 use quarry_sql::{RESULT_MIME, RenderedTable, ResultBundle};
-use serde_json::{Value, json};
-
-use super::present::LastQuery;
+use quarry_text::markup::escape_html;
+use serde_json::Value;
 
 const DATA_RESOURCE: &str = "application/vnd.dataresource+json";
 
@@ -24,19 +23,10 @@ pub(super) fn table(rendered: RenderedTable, grid: Option<Value>) -> Media {
     Media { content }
 }
 
-/// The grid's bundle, with the cells its chart, profile and export
-/// buttons insert when the query that made the result is known.
-pub(super) fn grid(bundle: &ResultBundle<'_>, source: Option<&LastQuery>) -> Value {
-    let mut value = bundle.to_json();
-    if let Some(source) = source {
-        let below = source.cell_below();
-        value["actions"] = json!({
-            "chart": format!("%chart\n{below}"),
-            "profile": format!("%profile\n{below}"),
-            "export": format!("%export csv\n{below}"),
-        });
-    }
-    value
+/// The grid's bundle. It carries no code: the cells its buttons insert
+/// come from the live kernel (see `grid_actions`).
+pub(super) fn grid(bundle: &ResultBundle<'_>) -> Value {
+    bundle.to_json()
 }
 
 /// A short status line (progress, summaries) in text and HTML.
@@ -46,14 +36,16 @@ pub(super) fn status_line(text: &str) -> Media {
             MediaType::Plain(text.to_string()),
             MediaType::Html(format!(
                 "<div class=\"quarry-progress\" style=\"font-family: var(--jp-code-font-family, monospace); opacity: 0.8\">{}</div>",
-                escape(text)
+                escape_html(text)
             )),
         ],
     }
 }
 
-/// Help text in Markdown with a plain-text twin.
-pub(super) fn markdown(text: &str) -> Media {
+/// Quarry's own help in Markdown with a plain-text twin. Never data: a
+/// trusted output's Markdown is rendered unsanitised, so anything that came
+/// from data goes through [`text_and_html`] instead.
+pub(super) fn help_markdown(text: &str) -> Media {
     Media {
         content: vec![
             MediaType::Plain(text.to_string()),
@@ -62,18 +54,10 @@ pub(super) fn markdown(text: &str) -> Media {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Text for terminals and Markdown for JupyterLab.
-pub(super) fn text_and_markdown(text: &str, markdown: &str) -> Media {
+/// Text for terminals and HTML for JupyterLab; the HTML comes from
+/// [`quarry_text::markup`], where every piece of data is escaped.
+pub(super) fn text_and_html(text: &str, html: String) -> Media {
     Media {
-        content: vec![
-            MediaType::Plain(text.to_string()),
-            MediaType::Markdown(markdown.to_string()),
-        ],
+        content: vec![MediaType::Plain(text.to_string()), MediaType::Html(html)],
     }
 }

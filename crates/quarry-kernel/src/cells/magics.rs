@@ -3,6 +3,7 @@
 
 use quarry_s3::CacheStats;
 use quarry_sql::{Completion, human_bytes};
+use quarry_text::markup::{Cell, HtmlTable};
 
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
@@ -99,11 +100,11 @@ pub(super) async fn run(
             for magic in MAGICS {
                 text.push_str(&format!("* `{}` — {}\n", magic.usage, magic.about));
             }
-            outputs.display(display::markdown(&text), None);
+            outputs.display(display::help_markdown(&text), None);
             Ok(())
         }
         "%help" => {
-            outputs.display(display::markdown(HELP), None);
+            outputs.display(display::help_markdown(HELP), None);
             Ok(())
         }
         "%echo" => {
@@ -163,15 +164,18 @@ fn set(handler: &QuarryHandler, rest: &str, outputs: &Outputs) -> Result<(), Exe
             );
             return Ok(());
         }
-        let mut table = String::from("| parameter | type | value |\n|---|---|---|\n");
+        let mut table = HtmlTable::new([
+            ("parameter", Cell::Code),
+            ("type", Cell::Text),
+            ("value", Cell::Code),
+        ]);
+        let mut text = String::new();
         for (name, parameter) in &list {
-            table.push_str(&format!(
-                "| ${name} | {} | `{}` |\n",
-                parameter.type_name(),
-                parameter.text.replace('|', "\\|")
-            ));
+            let type_name = parameter.type_name();
+            text.push_str(&format!("${name}  {type_name}  {}\n", parameter.text));
+            table.row([format!("${name}").as_str(), &type_name, &parameter.text]);
         }
-        outputs.display(display::markdown(&table), None);
+        outputs.display(display::text_and_html(&text, table.to_html()), None);
         return Ok(());
     }
     let (name, value) = match rest.split_once('=') {
@@ -219,15 +223,25 @@ fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(
         [] => {
             let config = handler.config();
             let memory = handler.session.memory_in_words();
-            outputs.display(
-                display::markdown(&format!(
-                    "| setting | value |\n|---|---|\n| max_rows | {} |\n| memory_limit | {memory} |\n| s3_cache | {} |\n| s3_endpoint | {} |\n",
-                    config.max_rows,
+            let settings = [
+                ("max_rows", config.max_rows.to_string()),
+                ("memory_limit", memory),
+                (
+                    "s3_cache",
                     describe_cache(handler.session.s3().cache().map(|c| c.stats())),
-                    handler.session.s3().settings().endpoint_display()
-                )),
-                None,
-            );
+                ),
+                (
+                    "s3_endpoint",
+                    handler.session.s3().settings().endpoint_display(),
+                ),
+            ];
+            let mut table = HtmlTable::new([("setting", Cell::Code), ("value", Cell::Text)]);
+            let mut text = String::new();
+            for (name, value) in &settings {
+                text.push_str(&format!("{name:<14}{value}\n"));
+                table.row([*name, value.as_str()]);
+            }
+            outputs.display(display::text_and_html(&text, table.to_html()), None);
             Ok(())
         }
         ["max_rows", value] => {
@@ -337,29 +351,57 @@ pub(super) fn inspect(code: &str, cursor_pos: usize) -> Option<String> {
     Some(format!("{}\n\n{}", magic.usage, magic.about))
 }
 
+/// `%help`. Every fenced block is a set of cells (separated by blank
+/// lines) that runs as written against `quarry lab`'s demo data
+/// (`tests/test_help_examples.py` runs them in order).
 const HELP: &str = r#"## Quarry
 
-Cells are **SQL** (Apache DataFusion). Separate statements with `;` — the last one's result is shown.
+Cells are **SQL** (Apache DataFusion). Separate statements with `;` — the last one's result is shown. These run as written on the demo data of `quarry lab`:
 
 ```sql
-SELECT sensor, avg(temperature) FROM 's3://demo/sensors/readings.parquet' GROUP BY sensor;
+SELECT site, avg(temperature_c) AS avg_temp FROM 's3://demo/sensors/readings.parquet' GROUP BY site ORDER BY site
 
-CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION 's3://demo/sensors/';
+CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION 's3://demo/sensors/readings.parquet'
 
-COPY (SELECT * FROM readings WHERE temperature > 30) TO 's3://demo/hot.parquet' STORED AS PARQUET;
+COPY (SELECT * FROM readings WHERE temperature_c > 25) TO 's3://demo/examples/warm.parquet' STORED AS PARQUET
 ```
 
-* Query CSV, Parquet and JSON files or folders straight from `s3://` URLs.
+* Query CSV, Parquet and JSON files or folders straight from `s3://` URLs (a folder holds one format).
 * Tab completes keywords, functions, tables, columns and `s3://` paths; Shift+Tab shows a table's or file's schema.
 * The stop button interrupts a running query; tables from earlier cells are kept.
 * `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
 * Bytes read from S3 stay in memory for the next queries, and CSV/JSON files stay decoded (`%config` shows how much; `%config s3_cache clear` drops them); an object rewritten by anyone is read afresh once listed again.
 * `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
-* `%set city = "Lyon"` sets a parameter used in SQL as `$city` (numbers, text, dates, timestamps, `[lists]` keep their types; values are bound, never pasted into the SQL); `%set` lists them, `%unset city` removes one.
-* `%chart` above a query draws it (`%chart` alone: the last result): `%chart line x=ts y=avg(temperature) color=sensor`, `%chart hist x=temperature`, `%chart bar x=sensor` (top 20 and "other"). The engine bins and aggregates every row; the chart says how many rows it summarises.
-* `%profile readings` (or `%profile 's3://…'`, `%profile (SELECT …)`, or above a query) shows every column's nulls, distinct values, range, mean, quartiles, top values and histogram; for Parquet the footers' statistics come first, read before any data.
+* `%set` sets a parameter used in SQL as `$name` (numbers, text, dates, timestamps, `[lists]` keep their types; values are bound, never pasted into the SQL); `%set` alone lists them, `%unset name` removes one.
+* `%chart` above a query draws it (alone: the last result). The engine bins and aggregates every row; the chart says how many rows it summarises.
+* `%profile` shows every column's nulls, distinct values, range, mean, quartiles, top values and histogram; for Parquet the footers' statistics come first, read before any data.
 * `%export parquet` (or `csv`, `json`) writes the whole last result — or the query below it — to one S3 object under your export prefix (or `%export csv s3://bucket/file.csv`), with a download link and the `SELECT` that reads it back.
 * `%lsmagic` lists the magics.
+
+```sql
+%set site = 'tunnel'
+SELECT count(*) AS readings FROM readings WHERE site = $site
+
+%chart line x=reading_time y=avg(temperature_c) color=site
+SELECT * FROM readings
+
+%chart hist x=temperature_c
+SELECT * FROM readings
+
+%chart bar x=sensor_id
+SELECT * FROM readings
+
+%profile readings
+
+%profile 's3://demo/sensors/readings.parquet'
+
+%export csv
+SELECT site, max(co_ppm) AS peak_co FROM readings GROUP BY site
+
+%s3 ls s3://demo/sensors/
+
+%s3 head s3://demo/sensors/sensors.json
+```
 "#;
 
 #[cfg(test)]

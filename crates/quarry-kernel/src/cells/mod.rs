@@ -7,6 +7,7 @@ mod catalog;
 mod cell;
 mod comms;
 mod display;
+mod grid_actions;
 mod kernel_info;
 mod magics;
 mod present;
@@ -68,6 +69,8 @@ pub struct QuarryHandler {
     last_query: Mutex<Option<present::LastQuery>>,
     /// Open `quarry.tables` comms, told what exists after every cell.
     explorers: Mutex<Vec<Comm>>,
+    /// The queries behind held results, for the grid's buttons.
+    grid_actions: grid_actions::GridActions,
 }
 
 impl QuarryHandler {
@@ -83,6 +86,7 @@ impl QuarryHandler {
             spark_views: Arc::default(),
             last_query: Mutex::new(None),
             explorers: Mutex::new(Vec::new()),
+            grid_actions: Default::default(),
         }
     }
 

@@ -83,15 +83,19 @@ impl QuarryHandler {
         match args {
             ["start", rest @ ..] => self.spark_start(rest, outputs).await,
             ["status"] => {
-                let text = match self.spark_session() {
+                let shown = match self.spark_session() {
                     Some(session) => self
                         .executor
                         .spawn(async move { session.status().await })
                         .await
                         .unwrap_or_default(),
-                    None => "No Spark session: `%spark start` starts one.".into(),
+                    None => {
+                        let mut shown = quarry_spark::k8s::Shown::default();
+                        shown.line("No Spark session: %spark start starts one.");
+                        shown
+                    }
                 };
-                outputs.display(display::markdown(&text), None);
+                outputs.display(display::text_and_html(&shown.text, shown.html), None);
                 Ok(())
             }
             ["logs", rest @ ..] if rest.len() <= 1 => {
@@ -392,7 +396,8 @@ impl QuarryHandler {
             held: &held,
             note,
         };
-        Some(display::grid(&bundle, source))
+        self.grid_actions.remember(&self.session, &held, source);
+        Some(display::grid(&bundle))
     }
 
     /// Stops Spark when the kernel shuts down or restarts.

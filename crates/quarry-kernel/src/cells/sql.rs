@@ -60,12 +60,13 @@ impl QuarryHandler {
         {
             self.remember_query(LastQuery::Sql(query.clone()));
         }
-        finish_sql(ended, progress.elapsed(), &status, outputs)
+        finish_sql(self, ended, progress.elapsed(), &status, outputs)
     }
 }
 
 /// Replaces the status line with the outcome and shows the result.
 fn finish_sql(
+    handler: &QuarryHandler,
     ended: Ended,
     elapsed: Duration,
     status: &StatusLine<'_>,
@@ -115,7 +116,10 @@ fn finish_sql(
                         held,
                         note: None,
                     };
-                    display::grid(&bundle, source.as_ref())
+                    handler
+                        .grid_actions
+                        .remember(&handler.session, held, source.as_ref());
+                    display::grid(&bundle)
                 });
                 outputs.result(display::table(rendered, grid));
             }

@@ -1,6 +1,7 @@
 //! The session's executor pods: a watch-fed view for `%spark status`, their
 //! logs, what a Pending pod waits for in plain words, and cleanup.
 
+use quarry_text::markup::{self, Cell, HtmlTable};
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
@@ -114,24 +115,31 @@ fn watch_failure(error: &watcher::Error) -> String {
     }
 }
 
-/// A markdown table of executors, ordered by executor id. `failing` is why
-/// the watch cannot see them, which then comes first: an empty table would
-/// otherwise read as "no pods yet".
-pub fn describe_executors(views: &[ExecutorView], wanted: u32, failing: Option<&str>) -> String {
+/// A table of executors, ordered by executor id, as text and HTML (pod
+/// names and Kubernetes' reasons are shown as text, never markup).
+/// `failing` is why the watch cannot see them, which then comes first: an
+/// empty table would otherwise read as "no pods yet".
+pub fn describe_executors(views: &[ExecutorView], wanted: u32, failing: Option<&str>) -> Shown {
     let running = views.iter().filter(|v| v.is_running()).count();
-    let mut text = format!("**Executors: {running} of {wanted} running**\n\n");
+    let mut shown = Shown::default();
+    shown.heading(&format!("Executors: {running} of {wanted} running"));
     if let Some(why) = failing {
-        text.push_str(&format!(
-            "Kubernetes no longer shows this session's executor pods ({why}); what follows is the last state seen.\n\n"
+        shown.line(&format!(
+            "Kubernetes no longer shows this session's executor pods ({why}); what follows is the last state seen."
         ));
     }
     if views.is_empty() {
-        text.push_str("No executor pods exist yet.\n");
-        return text;
+        shown.line("No executor pods exist yet.");
+        return shown;
     }
-    text.push_str(
-        "| executor | pod | phase | node | restarts | note |\n|---|---|---|---|---|---|\n",
-    );
+    let mut table = HtmlTable::new([
+        ("executor", Cell::Number),
+        ("pod", Cell::Code),
+        ("phase", Cell::Text),
+        ("node", Cell::Text),
+        ("restarts", Cell::Number),
+        ("note", Cell::Text),
+    ]);
     let mut sorted = views.to_vec();
     sorted.sort_by_key(|v| {
         (
@@ -140,12 +148,59 @@ pub fn describe_executors(views: &[ExecutorView], wanted: u32, failing: Option<&
         )
     });
     for v in sorted {
-        text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            v.executor_id, v.name, v.phase, v.node, v.restarts, v.problem
+        let restarts = v.restarts.to_string();
+        let row = [
+            v.executor_id.as_str(),
+            &v.name,
+            &v.phase,
+            &v.node,
+            &restarts,
+            &v.problem,
+        ];
+        shown.text.push_str(&format!("  {}\n", row.join("  ")));
+        table.row(row);
+    }
+    shown.html.push_str(&table.to_html());
+    shown
+}
+
+/// What `%spark status` shows: text for terminals and the same as HTML.
+#[derive(Debug, Default, Clone)]
+pub struct Shown {
+    /// Plain text.
+    pub text: String,
+    /// HTML built by [`quarry_text::markup`]: every piece of data escaped.
+    pub html: String,
+}
+
+impl Shown {
+    /// A bold line.
+    pub fn heading(&mut self, line: &str) {
+        self.text.push_str(&format!("{line}\n"));
+        self.html.push_str(&format!(
+            "<p><strong>{}</strong></p>",
+            markup::escape_html(line)
         ));
     }
-    text
+
+    /// A line of text.
+    pub fn line(&mut self, line: &str) {
+        self.text.push_str(&format!("{line}\n"));
+        self.html.push_str(&markup::paragraphs([line]));
+    }
+
+    /// Preformatted text (a log).
+    pub fn block(&mut self, block: &str) {
+        self.text.push_str(&format!("{block}\n"));
+        self.html
+            .push_str(&format!("<pre>{}</pre>", markup::escape_html(block)));
+    }
+
+    /// Appends another part.
+    pub fn append(&mut self, other: Shown) {
+        self.text.push_str(&other.text);
+        self.html.push_str(&other.html);
+    }
 }
 
 /// A quota refusal from the API server, reworded; Spark only logs these
@@ -403,9 +458,16 @@ mod tests {
                 problem: String::new(),
             },
         ];
-        let text = describe_executors(&views, 2, None);
-        assert!(text.starts_with("**Executors: 1 of 2 running**"));
-        assert!(text.find("| 1 | a |").unwrap() < text.find("| 2 | b |").unwrap());
+        let shown = describe_executors(&views, 2, None);
+        assert!(shown.text.starts_with("Executors: 1 of 2 running"));
+        assert!(shown.text.find("  1  a  ").unwrap() < shown.text.find("  2  b  ").unwrap());
+        assert!(
+            shown
+                .html
+                .find("<code style=\"white-space: pre\">a</code>")
+                .unwrap()
+                < shown.html.find(">b</code>").unwrap()
+        );
         assert_eq!(count_by_phase(&views).get("Running"), Some(&1));
     }
 }

@@ -18,7 +18,7 @@ pub use auth::{EXECUTOR_SECRET_DIR, SessionAuth};
 pub use cluster::{SERVICE_ACCOUNT_DIR, detect_cluster, kube_client, pod_ip};
 pub use driver_ports::{DRIVER_PORTS, DriverPorts, pick as pick_driver_ports, port_is_free};
 pub use executors::{
-    ExecutorView, Executors, cleanup, count_by_phase, describe_executors, executor_log,
+    ExecutorView, Executors, Shown, cleanup, count_by_phase, describe_executors, executor_log,
     executor_view, quota_refusal,
 };
 pub use pod_template::{

@@ -20,6 +20,7 @@
 
 mod encode;
 mod page;
+mod view_sql;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReser
 
 pub use encode::{RESULT_MIME, ResultBundle, grid_columns, grid_rows};
 pub use page::{Filter, FilterOp, Page, PageRequest, ResultError, SortKey};
+pub use view_sql::ViewDialect;
 
 /// Share of the DataFusion pool that held results may take together.
 pub const RESULT_SHARE: f64 = 0.25;

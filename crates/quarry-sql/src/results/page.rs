@@ -287,7 +287,7 @@ fn filter_expr(schema: &SchemaRef, filter: &Filter) -> Result<Expr, ResultError>
 }
 
 /// `50%_off` → `50\%\_off`: the user's text matched literally.
-fn escape_like(text: &str) -> String {
+pub(super) fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -5,6 +5,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::process::Command;
 
+/// How long a child may take to stop on SIGTERM: JupyterLab asks each
+/// kernel to shut down (up to 5 s each, in parallel) before it exits.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
 /// A server process in its own process group, so the terminal's Ctrl-C
 /// reaches only `quarry lab`, which then stops children in order (JupyterLab
 /// would otherwise stop to ask "Shutdown this server (y/[n])?").
@@ -34,20 +38,30 @@ impl Child {
         }
     }
 
-    /// SIGTERM, then SIGKILL if it has not exited within five seconds.
+    /// SIGTERM, then SIGKILL if it has not exited within the grace
+    /// period; then whatever is left of its process group (helpers it
+    /// started, e.g. the panel backend under jupyter-server-proxy).
     pub async fn stop(mut self) {
-        if let Some(pid) = self.process.id() {
+        let pid = self.process.id();
+        if let Some(pid) = pid {
             // SAFETY: kill(2) with a pid we own; no memory is involved.
             unsafe {
                 libc::kill(pid as libc::pid_t, libc::SIGTERM);
             }
         }
-        if tokio::time::timeout(Duration::from_secs(5), self.process.wait())
+        if tokio::time::timeout(STOP_GRACE, self.process.wait())
             .await
             .is_err()
         {
             tracing::warn!("{} did not stop on SIGTERM; killing it", self.name);
             let _ = self.process.kill().await;
+        }
+        if let Some(pid) = pid {
+            // The child leads its own group (`process_group(0)`).
+            // SAFETY: kill(2) on a process group we created.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
         }
     }
 }

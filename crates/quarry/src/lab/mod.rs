@@ -10,6 +10,7 @@
 mod children;
 mod demo_data;
 mod lock;
+mod run_dir;
 mod seaweed;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use clap::Args;
 
 use children::Child;
 use lock::LabLock;
+use run_dir::RunDir;
 use seaweed::Seaweed;
 
 #[derive(Args, Debug, Clone)]
@@ -52,7 +54,7 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
     tokio::pin!(stop);
     // Dropping `start` half-way drops the children started so far, which
     // kills them: a Ctrl-C during start-up leaves nothing behind either.
-    let (s3, mut lab, token, _lock) = tokio::select! {
+    let (s3, mut lab, token, run_dir, _lock) = tokio::select! {
         started = start(args) => started?,
         signal = &mut stop => {
             println!("\n{signal}: stopped during start-up.");
@@ -70,9 +72,12 @@ async fn lab(args: LabArgs) -> anyhow::Result<()> {
         signal = &mut stop => println!("\n{signal}: stopping …"),
         status = lab.wait() => println!("JupyterLab exited ({status})."),
     }
+    // JupyterLab first: on SIGTERM it shuts its kernels down and stops the
+    // panel backend, which need S3 no more.
     lab.stop().await;
     s3.stop().await;
-    println!("Stopped JupyterLab and SeaweedFS.");
+    run_dir.remove();
+    println!("Stopped JupyterLab (and its kernels) and SeaweedFS.");
     Ok(())
 }
 
@@ -97,7 +102,7 @@ async fn shutdown_signal() -> &'static str {
 
 /// Starts S3 (with demo data) and JupyterLab; returns once both serve,
 /// with the data folder's lock (held until the lab and its children end).
-async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, LabLock)> {
+async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, RunDir, LabLock)> {
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => home()?.join(".local/share/quarry/lab"),
@@ -124,13 +129,15 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, LabLock
     demo_data::write_notebooks(&notebooks)?;
 
     let token = uuid_like();
-    let command = jupyter_command(&jupyter, args.port, &token, &notebooks, &jupyter_path, &s3)?;
+    let run_dir = RunDir::create(&data_dir)?;
+    let mut command = jupyter_command(&jupyter, args.port, &token, &notebooks, &jupyter_path, &s3)?;
+    run_dir.apply(&mut command);
     let lab = Child::spawn("JupyterLab", command)?;
     lock.record(&format!("JupyterLab on port {}", args.port), lab.pid());
     wait_for_port(args.port, Duration::from_secs(60))
         .await
         .context("JupyterLab did not start")?;
-    Ok((s3, lab, token, lock))
+    Ok((s3, lab, token, run_dir, lock))
 }
 
 /// Fails in one sentence when the port is taken, rather than waiting for a
@@ -173,6 +180,9 @@ fn jupyter_command(
         // The S3 panel's backend is this binary too (jupyter-server-proxy
         // starts `$QUARRY_BIN serve`).
         .env("QUARRY_BIN", &quarry)
+        // The lab's user ("me" or the login name) owns no bucket of that
+        // name: `%export` without a destination writes into the demo bucket.
+        .env("QUARRY_EXPORT_PREFIX", "s3://demo/exports/")
         .envs(s3.client_env());
     // Spark in local mode: the kernel finds pyspark's Spark through the
     // Python that runs JupyterLab (or SPARK_HOME, if set).

@@ -5,6 +5,7 @@
 use jupyter_protocol::{Media, MediaType};
 use quarry_s3::S3Location;
 use quarry_sql::{ExportFormat, human_bytes};
+use quarry_text::markup::escape_html;
 use quarry_viz::Engine;
 use serde_json::json;
 
@@ -12,12 +13,10 @@ use super::{AbortOnDrop, EngineError, LastQuery};
 use crate::cells::QuarryHandler;
 use crate::protocol::{ExecuteError, Outputs};
 
-/// Where exports go when no destination is given; `{user}` becomes the
-/// user's name (`JUPYTERHUB_USER`).
+/// Where exports go when no destination is given and
+/// `QUARRY_EXPORT_PREFIX` is not set; `{user}` becomes the user's name
+/// (`JUPYTERHUB_USER`), used only when it is a valid bucket name.
 const DEFAULT_PREFIX: &str = "s3://{user}/exports/";
-/// How long a presigned download link works (the user's credentials may
-/// expire sooner; the panel's link works while they are logged in).
-const LINK_VALID_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn s3_error(failure: quarry_s3::S3Failure) -> ExecuteError {
     let error = quarry_sql::SqlError::from_failure(failure);
@@ -72,23 +71,18 @@ fn parse(args: &str) -> Result<ExportArgs, ExecuteError> {
 }
 
 /// The object to write: `destination` as given, inside it when it ends
-/// with `/`, or a new name under the user's export prefix.
+/// with `/`, or a new name under the export prefix: `QUARRY_EXPORT_PREFIX`
+/// (`{user}` replaced), else `s3://USER/exports/` when the user's name is a
+/// bucket name; otherwise one sentence saying how to choose.
 fn object_url(
     destination: Option<&str>,
     format: ExportFormat,
     env: impl Fn(&str) -> Option<String>,
-) -> String {
+) -> Result<String, ExecuteError> {
     let folder = match destination {
-        Some(url) if !url.ends_with('/') => return url.to_string(),
+        Some(url) if !url.ends_with('/') => return Ok(url.to_string()),
         Some(url) => url.to_string(),
-        None => {
-            let user = env("JUPYTERHUB_USER")
-                .or_else(|| env("USER"))
-                .unwrap_or_else(|| "me".into());
-            env("QUARRY_EXPORT_PREFIX")
-                .unwrap_or_else(|| DEFAULT_PREFIX.into())
-                .replace("{user}", &user)
-        }
+        None => default_folder(&env)?,
     };
     let folder = if folder.ends_with('/') {
         folder
@@ -97,7 +91,25 @@ fn object_url(
     };
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let unique = &uuid::Uuid::new_v4().simple().to_string()[..6];
-    format!("{folder}result-{stamp}-{unique}.{}", format.extension())
+    Ok(format!(
+        "{folder}result-{stamp}-{unique}.{}",
+        format.extension()
+    ))
+}
+
+fn default_folder(env: &impl Fn(&str) -> Option<String>) -> Result<String, ExecuteError> {
+    let user = env("JUPYTERHUB_USER").or_else(|| env("USER"));
+    if let Some(prefix) = env("QUARRY_EXPORT_PREFIX").filter(|p| !p.trim().is_empty()) {
+        return Ok(prefix.trim().replace("{user}", user.as_deref().unwrap_or("")));
+    }
+    match user {
+        Some(user) if S3Location::parse(&format!("s3://{user}/")).is_ok() => {
+            Ok(DEFAULT_PREFIX.replace("{user}", &user))
+        }
+        _ => Err(usage(
+            "%export needs a destination here: %export csv s3://bucket/folder/ (no export folder is configured, QUARRY_EXPORT_PREFIX, and your user name is not a bucket name).",
+        )),
+    }
 }
 
 impl QuarryHandler {
@@ -147,7 +159,7 @@ impl QuarryHandler {
     ) -> Result<(), ExecuteError> {
         let url = object_url(args.destination.as_deref(), args.format, |name| {
             std::env::var(name).ok()
-        });
+        })?;
         let location = S3Location::parse(&url).map_err(|e| {
             // The reason is a sentence of its own: one full stop, not two.
             let reason = e.to_string();
@@ -162,16 +174,11 @@ impl QuarryHandler {
             let info = quarry_s3::head_object(s3, &location)
                 .await
                 .map_err(s3_error)?;
-            let name = location
-                .key
-                .rsplit('/')
-                .next()
-                .unwrap_or("export")
-                .to_string();
-            let link = quarry_s3::presigned_download(s3, &location, &name, LINK_VALID_FOR)
-                .await
-                .map_err(s3_error)?
-                .unwrap_or_else(|| panel_link(&location));
+            // Through the panel's backend, never a presigned URL: outputs
+            // travel with notebooks, and a presigned URL carries a session
+            // token that works for anyone for an hour. The backend checks
+            // the clicker's own login and credentials at click time.
+            let link = panel_link(&location);
             Ok((rows, info.size, link))
         };
         let (rows, size, link) = self
@@ -245,9 +252,13 @@ fn panel_link(location: &S3Location) -> String {
 fn export_media(url: &str, rows: u64, size: u64, link: &str) -> Media {
     let rows_text = quarry_sql::group_thousands(rows);
     let read_back = format!("SELECT * FROM '{url}'");
-    let markdown = format!(
-        "Exported **{rows_text} rows** ({}) to `{url}` · [download]({link})\n\nRead it back: `{read_back}`",
-        human_bytes(size)
+    // The URL is the user's, but it may name another tenant's key: text.
+    let html = format!(
+        "<p>Exported <strong>{rows_text} rows</strong> ({}) to <code>{}</code> · <a href=\"{}\" download>download</a></p><p>Read it back: <code>{}</code></p>",
+        human_bytes(size),
+        escape_html(url),
+        escape_html(link),
+        escape_html(&read_back),
     );
     let plain = format!(
         "Exported {rows_text} rows ({}) to {url}\nDownload: {link}\nRead it back: {read_back}\n",
@@ -256,7 +267,7 @@ fn export_media(url: &str, rows: u64, size: u64, link: &str) -> Media {
     Media {
         content: vec![
             MediaType::Plain(plain),
-            MediaType::Markdown(markdown),
+            MediaType::Html(html),
             MediaType::Other((
                 "application/vnd.quarry.export+json".into(),
                 json!({"url": url, "rows": rows, "bytes": size, "link": link, "read_back": read_back}),
@@ -298,11 +309,12 @@ mod tests {
     fn exports_go_where_asked_or_under_the_users_prefix() {
         let none = |_: &str| None;
         assert_eq!(
-            object_url(Some("s3://b/x.csv"), ExportFormat::Csv, none),
+            object_url(Some("s3://b/x.csv"), ExportFormat::Csv, none).unwrap(),
             "s3://b/x.csv"
         );
         assert!(
             object_url(Some("s3://b/dir/"), ExportFormat::Json, none)
+                .unwrap()
                 .starts_with("s3://b/dir/result-")
         );
         let env = |name: &str| match name {
@@ -310,15 +322,27 @@ mod tests {
             "QUARRY_EXPORT_PREFIX" => Some("s3://scratch/{user}".to_string()),
             _ => None,
         };
-        let url = object_url(None, ExportFormat::Parquet, env);
+        let url = object_url(None, ExportFormat::Parquet, env).unwrap();
         assert!(
             url.starts_with("s3://scratch/alice/result-") && url.ends_with(".parquet"),
             "{url}"
         );
+        let user = |who: &'static str| move |n: &str| (n == "JUPYTERHUB_USER").then(|| who.into());
         assert!(
-            object_url(None, ExportFormat::Csv, |n| (n == "JUPYTERHUB_USER")
-                .then(|| "bob".into()))
-            .starts_with("s3://bob/exports/")
+            object_url(None, ExportFormat::Csv, user("bob"))
+                .unwrap()
+                .starts_with("s3://bob/exports/")
         );
+        // A user name that is no bucket name (quarry lab's "me" is one,
+        // "Jane.Doe@corp" is not): one sentence, no guess.
+        for name in ["Jane.Doe@corp", "a"] {
+            let refused = object_url(None, ExportFormat::Csv, user(name)).unwrap_err();
+            assert_eq!(
+                refused.evalue,
+                "%export needs a destination here: %export csv s3://bucket/folder/ (no export folder is configured, QUARRY_EXPORT_PREFIX, and your user name is not a bucket name)."
+            );
+        }
+        assert!(object_url(None, ExportFormat::Csv, none).is_err());
     }
+
 }

@@ -37,18 +37,9 @@ pub(super) enum LastQuery {
 
 impl LastQuery {
     /// The query's text, in its engine's dialect.
-    fn sql(&self) -> &str {
+    pub(super) fn sql(&self) -> &str {
         match self {
             LastQuery::Sql(sql) | LastQuery::Spark(sql) => sql,
-        }
-    }
-
-    /// The cell text below a presenting magic's line that runs this query
-    /// again: the SQL itself, or a `%%spark` cell.
-    pub(super) fn cell_below(&self) -> String {
-        match self {
-            LastQuery::Sql(sql) => sql.clone(),
-            LastQuery::Spark(sql) => format!("%%spark\n{sql}"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use jupyter_protocol::{Media, MediaType};
 use quarry_sql::{ParquetFooters, human_bytes};
+use quarry_text::markup::{Cell, HtmlTable};
 use quarry_viz::Profile;
 
 use super::{AbortOnDrop, LastQuery, draw_error, spark_query};
@@ -160,7 +161,7 @@ impl QuarryHandler {
         else {
             return Ok(false);
         };
-        outputs.display(display::markdown(&footer_table(url, &footers)), None);
+        outputs.display(footer_media(url, &footers), None);
         Ok(true)
     }
 }
@@ -178,28 +179,46 @@ fn profile_media(profile: &Profile) -> Media {
     Media { content }
 }
 
-fn footer_table(url: &str, footers: &ParquetFooters) -> String {
-    let mut text = format!(
-        "**Parquet footers of {url}** (read before any data): {} file{} · {} row groups · {} rows · {}\n\n| column | type | nulls | min | max | compressed |\n|---|---|---|---|---|---|\n",
-        footers.files,
-        if footers.files == 1 { "" } else { "s" },
-        quarry_sql::group_thousands(footers.row_groups as u64),
-        quarry_sql::group_thousands(footers.rows),
+/// The footers' summary as text and an HTML table: column names and
+/// statistics are data, so they are escaped, never Markdown.
+fn footer_media(url: &str, footers: &ParquetFooters) -> Media {
+    let summary = format!(
+        "Parquet footers of {url} (read before any data): {} · {} · {} · {}",
+        count(footers.files as u64, "file"),
+        count(footers.row_groups as u64, "row group"),
+        count(footers.rows, "row"),
         human_bytes(footers.bytes),
     );
-    let cell = |v: &Option<String>| v.as_deref().unwrap_or("–").replace('|', "\\|");
+    let mut table = HtmlTable::new([
+        ("column", Cell::Code),
+        ("type", Cell::Text),
+        ("nulls", Cell::Number),
+        ("min", Cell::Text),
+        ("max", Cell::Text),
+        ("compressed", Cell::Number),
+    ])
+    .caption(summary.clone());
+    let mut text = format!("{summary}\n");
+    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
     for column in &footers.columns {
-        text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            column.name.replace('|', "\\|"),
-            column.data_type,
+        let row = [
+            column.name.clone(),
+            column.data_type.clone(),
             column.nulls.map_or("–".into(), quarry_sql::group_thousands),
             cell(&column.min),
             cell(&column.max),
             human_bytes(column.compressed_bytes),
-        ));
+        ];
+        text.push_str(&format!("  {}\n", row.join("  ")));
+        table.row(row);
     }
-    text
+    display::text_and_html(&text, table.to_html())
+}
+
+/// `1 row group`, `3 row groups`, `1,204 rows`.
+fn count(n: u64, noun: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {noun}{s}", quarry_sql::group_thousands(n))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use chrono::Utc;
 use quarry_s3::S3Location;
 use quarry_sql::{Preview, human_bytes};
+use quarry_text::markup::{self, Cell, HtmlTable};
 
 use super::{S3, take_flag, take_number, usage_error};
 use crate::cells::display;
@@ -40,15 +41,15 @@ impl S3 {
             .await
             .map_err(super::from_failure)?;
         let mut text = String::new();
-        let mut markdown = String::from("| bucket | created |\n|---|---|\n");
+        let mut table = HtmlTable::new([("bucket", Cell::Code), ("created", Cell::Text)]);
         for bucket in &buckets {
             let (name, created) = (&bucket.name, bucket.created.as_deref().unwrap_or_default());
             let _ = writeln!(text, "{created:>24}  s3://{name}/");
-            let _ = writeln!(markdown, "| `s3://{name}/` | {created} |");
+            table.row([format!("s3://{name}/").as_str(), created]);
         }
         let count = buckets.len();
         let footer = format!("{count} bucket{}", plural(count));
-        self.show_listing(&text, &markdown, &footer);
+        self.show_listing(&text, table, &footer);
         Ok(())
     }
 
@@ -68,12 +69,16 @@ impl S3 {
         let bucket = &location.bucket;
         // Prefixes first, as a file browser lists folders first.
         let mut text = String::new();
-        let mut markdown = String::from("| name | size | modified |\n|---|---:|---|\n");
+        let mut table = HtmlTable::new([
+            ("name", Cell::Code),
+            ("size", Cell::Number),
+            ("modified", Cell::Text),
+        ]);
         let shown_prefixes = level.prefixes.iter().take(limit);
         let shown = shown_prefixes.len();
         for prefix in shown_prefixes {
             let _ = writeln!(text, "{:>24}  {:>10}  s3://{bucket}/{prefix}", "", "PRE");
-            let _ = writeln!(markdown, "| `s3://{bucket}/{prefix}` | | |");
+            table.row([format!("s3://{bucket}/{prefix}")]);
         }
         let shown_objects = level.objects.iter().take(limit - shown);
         let shown = shown + shown_objects.len();
@@ -84,7 +89,7 @@ impl S3 {
             );
             let key = &object.key;
             let _ = writeln!(text, "{modified:>24}  {size:>10}  s3://{bucket}/{key}");
-            let _ = writeln!(markdown, "| `s3://{bucket}/{key}` | {size} | {modified} |");
+            table.row([format!("s3://{bucket}/{key}").as_str(), &size, modified]);
         }
         let bytes: u64 = level.objects.iter().map(|o| o.size).sum();
         let (folders, objects) = (level.prefixes.len(), level.objects.len());
@@ -99,18 +104,16 @@ impl S3 {
                 "; showing the first {shown} — more with --limit N or --all"
             ));
         }
-        self.show_listing(&text, &markdown, &footer);
+        self.show_listing(&text, table, &footer);
         Ok(())
     }
 
-    /// A listing as plain text for terminals and a Markdown table for
-    /// JupyterLab, both ending with the same summary line.
-    fn show_listing(&self, text: &str, markdown: &str, footer: &str) {
+    /// A listing as plain text for terminals and an HTML table for
+    /// JupyterLab (keys are data: text, never markup), both ending with the
+    /// same summary line.
+    fn show_listing(&self, text: &str, table: HtmlTable, footer: &str) {
         self.outputs.display(
-            display::text_and_markdown(
-                &format!("{text}{footer}\n"),
-                &format!("{markdown}\n{footer}"),
-            ),
+            display::text_and_html(&format!("{text}{footer}\n"), table.footer(footer).to_html()),
             None,
         );
     }
@@ -194,17 +197,17 @@ impl S3 {
             .and_then(|t| t.stale_warning(Utc::now()))
             .into_iter()
             .chain(renewal_warning);
-        let mut markdown_warnings = String::new();
+        let mut table = HtmlTable::new([("", Cell::Text), ("", Cell::Text)]);
+        for (key, value) in &rows {
+            table.row([*key, value.as_str()]);
+        }
+        let mut html = table.to_html();
         for warning in warnings {
             text.push_str(&format!("\n{warning}\n"));
-            markdown_warnings.push_str(&format!("\n{warning}\n"));
+            html.push_str(&markup::paragraphs([warning.as_str()]));
         }
-        let markdown: String = std::iter::once("| | |\n|---|---|\n".to_string())
-            .chain(rows.iter().map(|(k, v)| format!("| {k} | {v} |\n")))
-            .chain(std::iter::once(markdown_warnings))
-            .collect();
         self.outputs
-            .display(display::text_and_markdown(&text, &markdown), None);
+            .display(display::text_and_html(&text, html), None);
         Ok(())
     }
 }
