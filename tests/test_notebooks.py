@@ -1,6 +1,7 @@
 """The demo notebook, executed headlessly with nbclient against S3 holding
 the same demo data `quarry lab` generates."""
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -41,8 +42,17 @@ def test_demo_notebook_runs_and_answers_correctly(demo_data, monkeypatch):
     by_site = {r["site"]: r for r in outputs[1][0]["data"]["application/vnd.dataresource+json"]["data"]}
     # 10,080 minutes x 6 sensors, two sensors per site.
     assert {site: r["readings"] for site, r in by_site.items()} == {"campus": 20160, "harbour": 20160, "tunnel": 20160}
-    last = outputs[-1][0]["data"]["application/vnd.dataresource+json"]["data"]
-    assert last == [{"hourly_rows": 7 * 24 * 6, "sensors": 6}]
+    copied = outputs[3][0]["data"]["application/vnd.dataresource+json"]["data"]
+    assert copied == [{"hourly_rows": 7 * 24 * 6, "sensors": 6}]
+    # A chart computed over every row, a profile, and a grid-ready result.
+    chart = next(o for o in outputs[4] if "application/vnd.vegalite.v5+json" in o.get("data", {}))
+    spec = chart["data"]["application/vnd.vegalite.v5+json"]
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/v5"), spec["$schema"]
+    assert "60,480" in json.dumps(spec) + chart["data"]["text/plain"], "the chart says how many rows it summarises"
+    profile = next(o for o in outputs[5] if "application/vnd.quarry.profile+json" in o.get("data", {}))
+    assert profile["data"]["application/vnd.quarry.profile+json"]["rows"] == 60480
+    grid = outputs[6][-1]["data"]
+    assert "application/vnd.quarry.result+json" in grid and "text/html" in grid
 
 
 def test_gas_sensor_walkthrough_cleans_aggregates_and_writes_back(demo_data, monkeypatch):

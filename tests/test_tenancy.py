@@ -314,3 +314,20 @@ def test_the_notebook_pod_the_hub_makes_is_admitted_and_holds_no_s3_keys(cluster
     # the network policies that select it.
     objects = [pod, *quarry_tenancy.user_namespace_objects(namespace, "dave")]
     assert unexplained(objects, NOTEBOOK_POD_SUPPRESSED) == []
+
+
+def test_label_values_are_valid_for_any_user_name_and_match_quarry_spark():
+    """One mapping from user names to `quarry.io/user` values, the same in
+    the hub (here) and in quarry-spark (its unit test reads the same file)."""
+    import json
+    import re
+    from pathlib import Path
+
+    pairs = json.loads((Path(__file__).parent / "fixtures" / "label-values.json").read_text())["pairs"]
+    valid = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+    for pair in pairs:
+        assert quarry_tenancy.label_value(pair["user"]) == pair["label"], pair
+        assert valid.match(pair["label"]), pair
+    assert len({p["label"] for p in pairs}) == len(pairs), "two names never share a value"
+    objects = quarry_tenancy.user_namespace_objects("quarry-jane", "jane.doe@example.org")
+    assert {o["metadata"]["labels"]["quarry.io/user"] for o in objects} == {"jane.doe_example.org-0e5d060d"}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import ssl
 from dataclasses import dataclass, field
 
@@ -80,8 +81,31 @@ class TenancySettings:
         return settings
 
 
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
+
+
+def label_value(username: str) -> str:
+    """A Kubernetes label value for a user name (`quarry.io/user`).
+
+    A valid value (at most 63 of `A-Za-z0-9._-`, alphanumeric at both ends)
+    is the name itself; any other name — `jane.doe@example.org`, a long or
+    non-ASCII one — keeps its valid characters (others become `_`, cut to
+    54) and gets `-` and the FNV-1a 32-bit hash of its UTF-8 bytes, so two
+    names never share a value. quarry-spark's `label_value` is the same
+    mapping (tests/fixtures/label-values.json holds both to it).
+    """
+    if _LABEL_VALUE.match(username):
+        return username
+    mapped = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in username)
+    mapped = mapped.strip("-_.")[:54].rstrip("-_.")
+    digest = 0x811C9DC5
+    for byte in username.encode():
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{mapped or 'u'}-{digest:08x}"
+
+
 def _meta(name, namespace, username, **extra):
-    labels = {"app.kubernetes.io/part-of": "quarry", "quarry.io/user": username}
+    labels = {"app.kubernetes.io/part-of": "quarry", "quarry.io/user": label_value(username)}
     meta = {"name": name, "labels": labels, **extra}
     if namespace:
         meta["namespace"] = namespace

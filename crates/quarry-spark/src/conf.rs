@@ -115,22 +115,37 @@ fn dns_label(text: &str) -> String {
     mapped.trim_matches('-').to_string()
 }
 
-/// A valid label value: alphanumerics, `-_.`, at most 63, alphanumeric ends.
-fn label_value(text: &str) -> String {
+/// A Kubernetes label value for a user name (`quarry.io/user`): the name
+/// itself when valid (at most 63 of `A-Za-z0-9._-`, alphanumeric ends);
+/// otherwise its valid characters (others become `_`, cut to 54) and `-`
+/// with the FNV-1a 32-bit hash of its UTF-8 bytes, so two names never share
+/// a value. The hub (`images/hub/quarry_tenancy.py`) maps names the same
+/// way; `tests/fixtures/label-values.json` holds both to it.
+pub fn label_value(text: &str) -> String {
+    let is_edge = |c: char| c.is_ascii_alphanumeric();
+    let is_inner = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let valid = (1..=63).contains(&text.len())
+        && text.chars().all(is_inner)
+        && text.starts_with(is_edge)
+        && text.ends_with(is_edge);
+    if valid {
+        return text.to_string();
+    }
     let mapped: String = text
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(63)
+        .map(|c| if is_inner(c) { c } else { '_' })
         .collect();
-    mapped
-        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
+    let trimmed: String = mapped
+        .trim_matches(|c: char| "-_.".contains(c))
+        .chars()
+        .take(54)
+        .collect();
+    let trimmed = trimmed.trim_end_matches(|c: char| "-_.".contains(c));
+    let digest = text.bytes().fold(0x811C_9DC5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    let stem = if trimmed.is_empty() { "u" } else { trimmed };
+    format!("{stem}-{digest:08x}")
 }
 
 /// Everything the Spark Connect server is launched with, minus secrets.
@@ -535,6 +550,19 @@ mod tests {
         let prefix = owner.pod_name_prefix();
         assert_eq!(prefix, "quarry-n-code-user-abcdef12");
         assert!(prefix.len() <= 47);
-        assert_eq!(owner.labels()[1].1, "n_code_user");
+        let label = &owner.labels()[1].1;
+        assert!(label.starts_with("n_code_user-") && label.len() == 20, "{label}");
+    }
+
+    #[test]
+    fn label_values_match_the_hubs_mapping() {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/label-values.json"
+        ))
+        .unwrap();
+        for pair in fixture["pairs"].as_array().unwrap() {
+            let (user, label) = (pair["user"].as_str().unwrap(), pair["label"].as_str().unwrap());
+            assert_eq!(label_value(user), label, "{user}");
+        }
     }
 }
