@@ -112,3 +112,33 @@ def test_only_administrators_may_set_a_users_minio_policy():
     # Users still manage their own name and email.
     assert "user" in attributes["email"]["permissions"]["edit"]
 
+
+
+def test_the_values_spawn_under_pod_security_restricted_and_reach_the_hub():
+    """What the chart adds for these values must pass PSA `restricted` in a
+    user namespace: no privileged iptables init container (the tenancy
+    egress policy blocks the cloud metadata address instead), and the hub's
+    NetworkPolicy admits notebook pods from the labelled user namespaces."""
+    import sys
+
+    sys.path.insert(0, str(HUB))
+    import quarry_tenancy
+
+    values = deployed_values()
+    assert values["singleuser"]["cloudMetadata"]["blockWithIptables"] is False
+    assert values["hub"]["networkPolicy"]["interNamespaceAccessLabels"] == "accept"
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    labels = merged(defaults, values)["singleuser"]["extraLabels"]
+    assert labels[quarry_tenancy.HUB_ACCESS_LABEL] == "true", "the pod carries the access label"
+    objects = quarry_tenancy.user_namespace_objects("quarry-alice", "alice")
+    namespace = next(o for o in objects if o["kind"] == "Namespace")
+    assert namespace["metadata"]["labels"][quarry_tenancy.HUB_ACCESS_LABEL] == "true"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # The metadata address is outside every egress rule the notebook has.
+    egress = next(o for o in objects if o["metadata"]["name"] == "notebook-egress")["spec"]["egress"]
+    blocks = [peer["ipBlock"]["cidr"] for rule in egress for peer in rule.get("to", []) if "ipBlock" in peer]
+    import ipaddress
+
+    metadata = ipaddress.ip_address("169.254.169.254")
+    assert blocks and not any(metadata in ipaddress.ip_network(cidr) for cidr in blocks), blocks
+    assert all(rule.get("to") for rule in egress), "an egress rule without `to` allows everything"

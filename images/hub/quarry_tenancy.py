@@ -127,6 +127,9 @@ def _policy(name, namespace, username, selector, types, ingress=None, egress=Non
 
 
 NOTEBOOK = {"matchLabels": {"component": "singleuser-server"}}
+#: The label z2jh's hub NetworkPolicy admits (on pods, and with
+#: `interNamespaceAccessLabels: accept` on their namespace).
+HUB_ACCESS_LABEL = "hub.jupyter.org/network-access-hub"
 EXECUTORS = {"matchLabels": {"app.kubernetes.io/managed-by": "quarry"}}
 
 
@@ -200,6 +203,9 @@ def user_namespace_objects(namespace: str, username: str, settings: TenancySetti
     } | {f"pod-security.kubernetes.io/{mode}-version": "latest" for mode in ("enforce", "audit", "warn")}
     namespace_object = {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(namespace, None, username)}
     namespace_object["metadata"]["labels"].update(psa)
+    # z2jh's hub NetworkPolicy (interNamespaceAccessLabels: accept) lets in
+    # labelled pods from namespaces labelled so: the notebook's ID-token call.
+    namespace_object["metadata"]["labels"][HUB_ACCESS_LABEL] = "true"
     return [
         namespace_object,
         {

@@ -55,11 +55,10 @@ fn cells(column: &ColumnProfile, rows: u64) -> Vec<String> {
         .map(|(value, count)| format!("{value} ({})", percent(*count, rows)))
         .collect::<Vec<_>>()
         .join(", ");
-    let mean = match (column.mean, column.mean_length) {
-        (Some(mean), _) => number(mean),
-        (None, Some(length)) => format!("length {}", number(length)),
-        _ => String::new(),
-    };
+    // Text lengths have a column of their own: a mean of lengths is not a
+    // mean of the values.
+    let mean = column.mean.map(number).unwrap_or_default();
+    let length = column.mean_length.map(number).unwrap_or_default();
     vec![
         column.name.clone(),
         column.data_type.clone(),
@@ -69,13 +68,14 @@ fn cells(column: &ColumnProfile, rows: u64) -> Vec<String> {
         value(&column.max),
         mean,
         opt(column.std),
+        length,
         quartiles,
         top,
         column.flags.join(", "),
     ]
 }
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "column",
     "type",
     "nulls",
@@ -84,6 +84,7 @@ const HEADERS: [&str; 11] = [
     "max",
     "mean",
     "std",
+    "mean length",
     "p25 · p50 · p75",
     "top values",
     "flags",
@@ -127,7 +128,7 @@ impl Profile {
     /// The profile as an HTML table.
     pub fn html(&self) -> String {
         let mut html = format!(
-            "<div class=\"quarry-profile\"><p>{}</p><table><thead><tr>",
+            "<div class=\"quarry-profile\" style=\"overflow-x: auto\"><p>{}</p><table><thead><tr>",
             escape_html(&self.summary())
         );
         for header in HEADERS {
@@ -137,7 +138,13 @@ impl Profile {
         for column in &self.columns {
             html.push_str("<tr>");
             for cell in cells(column, self.rows) {
-                let _ = write!(html, "<td>{}</td>", escape_html(&cell));
+                // One line per column at ordinary widths: quartiles and top
+                // values do not wrap (the table scrolls instead).
+                let _ = write!(
+                    html,
+                    "<td style=\"white-space: nowrap\">{}</td>",
+                    escape_html(&cell)
+                );
             }
             html.push_str("</tr>");
         }
