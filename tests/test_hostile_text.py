@@ -36,7 +36,7 @@ KEYS = [h for h in HOSTILE if "\n" not in h]
 
 # The tags and attributes Quarry's own HTML uses (tables, code, paragraphs,
 # the export link); anything else in an output came from data.
-TAGS = {"div", "p", "strong", "table", "thead", "tbody", "tr", "th", "td", "code", "pre", "a", "span", "br", "small", "em"}
+TAGS = {"div", "p", "strong", "table", "thead", "tbody", "tr", "th", "td", "code", "pre", "a", "span", "br", "small", "em", "i"}
 ATTRIBUTES = {"class", "style", "href", "download", "title", "colspan"}
 
 
@@ -99,7 +99,7 @@ CELLS = [
     "%profile 's3://data/hostile-data/table.csv'",
     f"%chart bar\nSELECT \"c0 {HOSTILE[0]}\" AS \"{HOSTILE[1]}\", count(*) AS n FROM 's3://data/hostile-data/table.parquet' GROUP BY 1",
     "CREATE EXTERNAL TABLE hostile_csv STORED AS CSV LOCATION 's3://data/hostile-data/table.csv' OPTIONS ('format.has_header' 'true');\n%catalog",
-    f"%set x = {HOSTILE[2]}\n%set",
+    f'%set x = "{HOSTILE[2]}"\n%set',
 ]
 
 
@@ -119,7 +119,8 @@ def test_data_shows_as_text_never_markup(kernel, cell):
     text = "".join(m["content"]["data"].get("text/plain", "") for m in shown)
     if cell.startswith("%s3 ls"):
         for key in KEYS:
-            assert key in text, key
+            # A `/` in a key makes a folder: the listing shows its first level.
+            assert key.split("/")[0] in text, key
 
 
 def test_the_checker_catches_markup(kernel):

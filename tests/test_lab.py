@@ -88,6 +88,13 @@ def test_lab_starts_the_platform_and_ctrl_c_stops_it(quarry_bin, tmp_path):
         names = [b["name"] for b in json.load(urllib.request.urlopen(buckets, timeout=30))["buckets"]]
         assert "demo" in names
         assert any("Generating demo data" in l for l in lines)
+        # No news prompt on a first visit.
+        notification = urllib.request.Request(
+            f"http://127.0.0.1:{port}/lab/api/settings/@jupyterlab/apputils-extension:notification",
+            headers={"Authorization": f"token {token}"},
+        )
+        settings = json.load(urllib.request.urlopen(notification, timeout=10))["settings"]
+        assert settings["fetchNews"] == "false", settings
 
         lab.send_signal(signal.SIGINT)
         rest, _ = lab.communicate(timeout=30)
@@ -196,6 +203,21 @@ def test_one_signal_to_the_lab_stops_everything_it_started(quarry_bin, tmp_path,
         # The panel backend, started on first use through the proxy.
         buckets = urllib.request.Request(f"http://127.0.0.1:{port}/quarry/api/buckets", headers={"Authorization": f"token {token}"})
         assert urllib.request.urlopen(buckets, timeout=30).status == 200
+        if "xtask" in how:
+            # Saving a notebook in the lab writes the lab's copy, never the clone.
+            before_git = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+            get = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/quarry-demo.ipynb", headers={"Authorization": f"token {token}"})
+            model = json.load(urllib.request.urlopen(get, timeout=30))
+            model["content"]["cells"].append({"cell_type": "code", "metadata": {}, "source": "SELECT 42", "outputs": [], "execution_count": None})
+            put = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/contents/quarry-demo.ipynb", method="PUT",
+                data=json.dumps({"type": "notebook", "format": "json", "content": model["content"]}).encode(),
+                headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+            )
+            assert urllib.request.urlopen(put, timeout=30).status == 200
+            assert "SELECT 42" in (data / "notebooks" / "quarry-demo.ipynb").read_text()
+            after_git = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+            assert after_git == before_git
         started = descendants(lab.pid)
         assert len(started) >= 3, started
         lab.send_signal(sig)
@@ -208,7 +230,10 @@ def test_one_signal_to_the_lab_stops_everything_it_started(quarry_bin, tmp_path,
         remaining = [p for p in started if alive(p)]
         assert remaining == [], [Path(f"/proc/{p}/cmdline").read_bytes() for p in remaining if alive(p)]
         assert_closed(port, s3_port_of(lines))
-        assert not (data / "run").exists(), list((data / "run").rglob("*"))
+        # The lab's private runtime folder (JupyterLab's runtime dir and
+        # TMPDIR) is gone, and so is the note pointing at it.
+        assert not (data / "run-dir").exists()
+        assert not list(tmp.glob(f"quarry-lab-{lab.pid}")), list(tmp.glob("quarry-lab-*"))
         assert (leftovers(runtime), leftovers(tmp)) == before
         assert "Traceback" not in rest and "Backtrace" not in rest
     finally:

@@ -122,14 +122,14 @@ def test_provisioning_twice_updates_in_place(cluster):
 
 
 def test_a_namespace_that_existed_without_labels_gets_them_at_the_next_spawn(cluster):
-    """An administrator (or an older hub) made `quarry-dave` bare: the spawn
+    """An administrator (or an older hub) made `quarry-erin` bare: the spawn
     labels it — Pod Security `restricted` included — and keeps its own."""
-    bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "quarry-dave", "labels": {"team": "data"}}}
+    bare = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "quarry-erin", "labels": {"team": "data"}}}
     assert cluster.request("POST", "/api/v1/namespaces", json=bare).status_code == 201
-    asyncio.run(quarry_tenancy.ensure_user_namespace(cluster.hub_api(), "quarry-dave", "dave"))
-    labels = cluster.request("GET", "/api/v1/namespaces/quarry-dave").json()["metadata"]["labels"]
+    asyncio.run(quarry_tenancy.ensure_user_namespace(cluster.hub_api(), "quarry-erin", "erin"))
+    labels = cluster.request("GET", "/api/v1/namespaces/quarry-erin").json()["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert labels["quarry.io/user"] == "dave" and labels["team"] == "data"
+    assert labels["quarry.io/user"] == "erin" and labels["team"] == "data"
     hub = "system:serviceaccount:quarry:hub"
     assert ("patch", "namespaces") in {(u["verb"], u["resource"]) for u in cluster.uses() if u["user"] == hub}
 

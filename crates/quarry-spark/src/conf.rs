@@ -466,7 +466,7 @@ mod tests {
         );
         assert_eq!(
             get(&conf, "spark.kubernetes.executor.label.quarry.io/user"),
-            Some("Alice.Smith_example.org")
+            Some("Alice.Smith_example.org-13d6991c")
         );
         assert_eq!(
             get(&conf, "spark.kubernetes.executor.label.quarry.io/session"),

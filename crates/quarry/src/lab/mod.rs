@@ -132,6 +132,7 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, RunDir,
     let run_dir = RunDir::create(&data_dir)?;
     let mut command = jupyter_command(&jupyter, args.port, &token, &notebooks, &jupyter_path, &s3)?;
     run_dir.apply(&mut command);
+    lab_settings(&jupyter_path, &mut command)?;
     let lab = Child::spawn("JupyterLab", command)?;
     lock.record(&format!("JupyterLab on port {}", args.port), lab.pid());
     wait_for_port(args.port, Duration::from_secs(60))
@@ -203,6 +204,26 @@ fn jupyter_command(
         command.arg("--allow-root");
     }
     Ok(command)
+}
+
+/// JupyterLab's settings and workspaces for the lab live in its data
+/// folder (not the user's own JupyterLab settings), starting with the news
+/// prompt answered: no "Would you like to receive official Jupyter news?"
+/// on a first visit (`--LabApp.news_url=None` alone does not stop it).
+fn lab_settings(jupyter_path: &std::path::Path, command: &mut tokio::process::Command) -> anyhow::Result<()> {
+    let settings = jupyter_path.join("lab/user-settings");
+    let notification = settings.join("@jupyterlab/apputils-extension");
+    std::fs::create_dir_all(&notification)
+        .with_context(|| format!("could not create {}", notification.display()))?;
+    let file = notification.join("notification.jupyterlab-settings");
+    if !file.exists() {
+        std::fs::write(&file, "{\n  \"fetchNews\": \"false\",\n  \"checkForUpdates\": false\n}\n")
+            .with_context(|| format!("could not write {}", file.display()))?;
+    }
+    command
+        .env("JUPYTERLAB_SETTINGS_DIR", &settings)
+        .env("JUPYTERLAB_WORKSPACES_DIR", jupyter_path.join("lab/workspaces"));
+    Ok(())
 }
 
 fn home() -> anyhow::Result<PathBuf> {
