@@ -180,14 +180,16 @@ def test_one_signal_to_the_lab_stops_everything_it_started(quarry_bin, tmp_path,
     if "xtask" in how:
         root = Path(__file__).resolve().parent.parent
         command = ["cargo", "xtask", "lab", "--port", str(port), "--data-dir", str(data)]
-        lab = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=xtask_env())
+        # The binary this run tests (QUARRY_BIN), not a second build of it.
+        lab = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**xtask_env(), "QUARRY_BIN": quarry_bin})
         lines = []
         while True:
             line = lab.stdout.readline()
             assert line, "cargo xtask lab ended early:\n" + "".join(lines)
             lines.append(line)
-            if f"127.0.0.1:{port}/lab?token=" in line:
-                token = line.rsplit("token=", 1)[1].strip()
+            match = re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=([0-9a-f]{{16,}})", line)
+            if match:
+                token = match.group(1)
                 break
         assert any(l.startswith("xtask: [1/3]") for l in lines), lines
     else:

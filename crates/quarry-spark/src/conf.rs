@@ -551,17 +551,22 @@ mod tests {
         assert_eq!(prefix, "quarry-n-code-user-abcdef12");
         assert!(prefix.len() <= 47);
         let label = &owner.labels()[1].1;
-        assert!(label.starts_with("n_code_user-") && label.len() == 20, "{label}");
+        assert!(
+            label.starts_with("n_code_user-") && label.len() == 20,
+            "{label}"
+        );
     }
 
     #[test]
     fn label_values_match_the_hubs_mapping() {
-        let fixture: serde_json::Value = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/label-values.json"
-        ))
-        .unwrap();
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/label-values.json"))
+                .unwrap();
         for pair in fixture["pairs"].as_array().unwrap() {
-            let (user, label) = (pair["user"].as_str().unwrap(), pair["label"].as_str().unwrap());
+            let (user, label) = (
+                pair["user"].as_str().unwrap(),
+                pair["label"].as_str().unwrap(),
+            );
             assert_eq!(label_value(user), label, "{user}");
         }
     }

@@ -62,7 +62,10 @@ const FORMAT_PROBE: usize = 1000;
 /// Parquet reader then fails on a CSV file's "footer"): which formats, an
 /// example of each, and how to point at one. Examples are file names
 /// relative to the folder (a nested file's name alone).
-pub(crate) async fn mixed_formats(session: &SqlSession, ctx: &ErrorContext<'_>) -> Option<SqlError> {
+pub(crate) async fn mixed_formats(
+    session: &SqlSession,
+    ctx: &ErrorContext<'_>,
+) -> Option<SqlError> {
     use futures::StreamExt as _;
 
     for url in s3_urls(ctx.statement) {

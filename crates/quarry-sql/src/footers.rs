@@ -218,9 +218,7 @@ fn shown(value: &ScalarValue) -> String {
     value
         .to_array()
         .ok()
-        .and_then(|array| {
-            datafusion::arrow::util::display::array_value_to_string(&array, 0).ok()
-        })
+        .and_then(|array| datafusion::arrow::util::display::array_value_to_string(&array, 0).ok())
         .unwrap_or_else(|| value.to_string())
 }
 

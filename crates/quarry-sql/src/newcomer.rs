@@ -88,7 +88,12 @@ fn columns_list(names: &[&str]) -> String {
     if names.is_empty() {
         return String::new();
     }
-    let mut list = names.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    let mut list = names
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > SHOWN {
         list.push_str(&format!(" and {} more", names.len() - SHOWN));
     }
@@ -132,8 +137,10 @@ fn compared_with(statement: &str, word: &str) -> Option<(String, String)> {
         from = at + word_lower.len();
         let before = &statement[..at];
         let after = &statement[at + word_lower.len()..];
-        let bounded = !before.ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '\'' || c == '"')
-            && !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '\'' || c == '"');
+        let bounded = !before
+            .ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '\'' || c == '"')
+            && !after
+                .starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '\'' || c == '"');
         if !bounded {
             continue;
         }
@@ -208,8 +215,12 @@ mod tests {
         );
         // Not after a comparison: an ordinary unknown column.
         assert!(
-            missing_column(&Column::new_unqualified("tunnel"), &valid, "SELECT tunnel FROM t")
-                .starts_with("There is no column named tunnel.")
+            missing_column(
+                &Column::new_unqualified("tunnel"),
+                &valid,
+                "SELECT tunnel FROM t"
+            )
+            .starts_with("There is no column named tunnel.")
         );
     }
 
@@ -225,7 +236,11 @@ mod tests {
             "There is no column named temprature_c; did you mean temperature_c? The columns are site, temperature_c, humidity."
         );
         assert_eq!(
-            missing_column(&Column::new_unqualified("site"), &columns(&["Site"]), "SELECT site FROM t"),
+            missing_column(
+                &Column::new_unqualified("site"),
+                &columns(&["Site"]),
+                "SELECT site FROM t"
+            ),
             "There is no column named site; column names are case sensitive here: write \"Site\" in double quotes. The columns are Site."
         );
     }

@@ -299,5 +299,8 @@ async fn a_profile_covers_every_column_in_two_scans() {
         vec!["ts", "v", "n", "seven"],
         "every number and time column, in order"
     );
-    assert!(p.html().contains("<td style=\"white-space: nowrap\">site</td>"));
+    assert!(
+        p.html()
+            .contains("<td style=\"white-space: nowrap\">site</td>")
+    );
 }

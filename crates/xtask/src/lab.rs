@@ -30,17 +30,32 @@ pub fn run(project: &Project, lab_args: &[String]) -> anyhow::Result<()> {
     step(2, "the JupyterLab extension", || {
         project.build_labextension()
     })?;
-    let binary = project.binary("debug");
-    let first_build = !binary.is_file();
-    let what = if first_build {
-        // Measured on 2 cores: the binary and its ~600 dependencies.
-        "the quarry binary — the first build compiles DataFusion, the AWS SDK and Spark's client: about 25–35 min on 2 cores, later starts take seconds"
-    } else {
-        "the quarry binary (only what changed)"
+    let binary = match std::env::var_os("QUARRY_BIN") {
+        // A binary built already (`cargo xtask test` builds one with the
+        // tests' own feature set; building `-p quarry` alone would compile
+        // the dependencies a second time).
+        Some(prebuilt) => {
+            let prebuilt = std::path::PathBuf::from(prebuilt);
+            eprintln!(
+                "xtask: [3/{STEPS}] the quarry binary: using QUARRY_BIN={}",
+                prebuilt.display()
+            );
+            prebuilt
+        }
+        None => {
+            let binary = project.binary("debug");
+            let what = if binary.is_file() {
+                "the quarry binary (only what changed)"
+            } else {
+                // Measured on 2 cores: the binary and its dependencies only.
+                "the quarry binary — the first build compiles DataFusion, the AWS SDK and Spark's client: about 25–35 min on 2 cores, later starts take seconds"
+            };
+            step(3, what, || {
+                project.cargo(&["build", "-p", "quarry", "--bin", "quarry"])
+            })?;
+            binary
+        }
     };
-    step(3, what, || {
-        project.cargo(&["build", "-p", "quarry", "--bin", "quarry"])
-    })?;
     eprintln!("xtask: starting quarry lab");
     // On success exec does not return; it returns only the error.
     let error = lab_command(project, &binary, lab_args).exec();

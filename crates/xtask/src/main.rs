@@ -32,12 +32,13 @@ enum Task {
     /// Jupyter/S3 end-to-end suites).
     Test {
         /// Extra arguments for pytest, e.g. `-k interrupt`.
-        #[arg(trailing_var_arg = true)]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         pytest_args: Vec<String>,
     },
     /// Start the local platform: S3 with demo data and JupyterLab.
     Lab {
-        #[arg(trailing_var_arg = true)]
+        /// Arguments for `quarry lab`, e.g. `--port 8890 --data-dir DIR`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         lab_args: Vec<String>,
     },
     /// Run the benchmarks and write a report under target/bench/.

@@ -210,19 +210,26 @@ fn jupyter_command(
 /// folder (not the user's own JupyterLab settings), starting with the news
 /// prompt answered: no "Would you like to receive official Jupyter news?"
 /// on a first visit (`--LabApp.news_url=None` alone does not stop it).
-fn lab_settings(jupyter_path: &std::path::Path, command: &mut tokio::process::Command) -> anyhow::Result<()> {
+fn lab_settings(
+    jupyter_path: &std::path::Path,
+    command: &mut tokio::process::Command,
+) -> anyhow::Result<()> {
     let settings = jupyter_path.join("lab/user-settings");
     let notification = settings.join("@jupyterlab/apputils-extension");
     std::fs::create_dir_all(&notification)
         .with_context(|| format!("could not create {}", notification.display()))?;
     let file = notification.join("notification.jupyterlab-settings");
     if !file.exists() {
-        std::fs::write(&file, "{\n  \"fetchNews\": \"false\",\n  \"checkForUpdates\": false\n}\n")
-            .with_context(|| format!("could not write {}", file.display()))?;
+        std::fs::write(
+            &file,
+            "{\n  \"fetchNews\": \"false\",\n  \"checkForUpdates\": false\n}\n",
+        )
+        .with_context(|| format!("could not write {}", file.display()))?;
     }
-    command
-        .env("JUPYTERLAB_SETTINGS_DIR", &settings)
-        .env("JUPYTERLAB_WORKSPACES_DIR", jupyter_path.join("lab/workspaces"));
+    command.env("JUPYTERLAB_SETTINGS_DIR", &settings).env(
+        "JUPYTERLAB_WORKSPACES_DIR",
+        jupyter_path.join("lab/workspaces"),
+    );
     Ok(())
 }
 

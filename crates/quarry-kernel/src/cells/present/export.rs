@@ -100,7 +100,9 @@ fn object_url(
 fn default_folder(env: &impl Fn(&str) -> Option<String>) -> Result<String, ExecuteError> {
     let user = env("JUPYTERHUB_USER").or_else(|| env("USER"));
     if let Some(prefix) = env("QUARRY_EXPORT_PREFIX").filter(|p| !p.trim().is_empty()) {
-        return Ok(prefix.trim().replace("{user}", user.as_deref().unwrap_or("")));
+        return Ok(prefix
+            .trim()
+            .replace("{user}", user.as_deref().unwrap_or("")));
     }
     match user {
         Some(user) if S3Location::parse(&format!("s3://{user}/")).is_ok() => {
@@ -344,5 +346,4 @@ mod tests {
         }
         assert!(object_url(None, ExportFormat::Csv, none).is_err());
     }
-
 }
