@@ -45,7 +45,7 @@ def test_types_round_trip(kc):
     assert rows_of(ok(kc, "SELECT city FROM t WHERE day >= $since")) == [{"city": "x'; DROP TABLE t; --"}]
     assert rows_of(ok(kc, "SELECT count(*) AS c FROM t WHERE array_has($cities, city) AND n <= $limit")) == [{"c": 1}]
     listing = text_of(ok(kc, "%set"))
-    for expected in ("$since | Date32", "$limit | Int64", "$cities | List(Utf8)"):
+    for expected in ("$since  Date32", "$limit  Int64", "$cities  List(Utf8)"):
         assert expected in listing, listing
 
 
