@@ -254,7 +254,7 @@ def test_denied_rbac_is_one_clear_sentence(cluster, kernel):
     # every size suffix Spark reads, and the overhead counted.
     ("--conf spark.kubernetes.executor.container.image=evil/miner:1", "The executor image evil/miner:1 is not allowed on this platform; allowed: quarry/spark-executor (QUARRY_SPARK_IMAGES, set by the administrator)."),
     ("--conf spark.dynamicAllocation.enabled=TRUE --conf spark.dynamicAllocation.maxExecutors=400", "400 executors is more than this platform allows: at most 4 (QUARRY_SPARK_MAX_EXECUTORS, set by the administrator)."),
-    ("--executor-memory 64gb", "--executor-memory 64gb is more than this platform allows: at most 1g per executor (QUARRY_SPARK_MAX_EXECUTOR_MEMORY, set by the administrator)."),
+    ("--conf spark.executor.memory=64gb", "--executor-memory 64gb is more than this platform allows: at most 1g per executor (QUARRY_SPARK_MAX_EXECUTOR_MEMORY, set by the administrator)."),
     ("--executor-memory 512m --conf spark.executor.memoryOverhead=64g", "These settings make each executor pod 64.5 GiB (heap, overhead, off-heap and PySpark memory), more than this platform allows: at most 1.4 GiB (1g and Spark's default overhead; QUARRY_SPARK_MAX_EXECUTOR_MEMORY, set by the administrator)."),
 ])
 def test_the_administrators_limits_refuse_in_one_sentence(cluster, kernel, options, sentence):
