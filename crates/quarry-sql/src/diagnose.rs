@@ -12,7 +12,7 @@
 
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore as _, ObjectStoreExt as _};
-use quarry_s3::S3Location;
+use quarry_s3::{S3Location, TableFormat};
 
 use crate::SqlSession;
 use crate::error::{ErrorContext, ErrorKind, SqlError, from_store_error, not_found, s3_urls};
@@ -111,16 +111,15 @@ pub(crate) async fn mixed_formats(
     None
 }
 
+/// The format SQL would read `name` as (the one list in
+/// `quarry_s3::table_formats`), or "other".
 fn format_of(name: &str) -> &'static str {
-    let lower = name.to_ascii_lowercase();
-    let extension = lower.rsplit_once('.').map_or("", |(_, e)| e);
-    match extension {
-        "parquet" | "pq" => "Parquet",
-        "csv" | "tsv" => "CSV",
-        "json" | "ndjson" | "jsonl" => "JSON",
-        "avro" => "Avro",
-        "arrow" => "Arrow",
-        _ => "other",
+    match quarry_s3::table_format(name) {
+        Some(TableFormat::Parquet) => "Parquet",
+        Some(TableFormat::Csv) => "CSV",
+        Some(TableFormat::Json) => "JSON",
+        Some(TableFormat::Arrow) => "Arrow",
+        None => "other",
     }
 }
 
