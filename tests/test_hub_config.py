@@ -55,13 +55,18 @@ def test_values_wire_the_hook_and_the_platform_choices():
     assert config["JupyterHub"]["subdomain_host"].startswith("https://")
     oauth = config["GenericOAuthenticator"]
     assert oauth["username_claim"] == "preferred_username"
-    assert oauth["admin_groups"] == ["quarry-admins"]
+    # Administrators get quarry-admin, never JupyterHub's built-in admin
+    # role (its admin:users includes admin:auth_state).
+    assert "admin_groups" not in oauth and "admin_users" not in config.get("Authenticator", {})
+    admin = hub["loadRoles"]["quarry-admin"]
+    assert admin["groups"] == ["quarry-admins"]
+    assert not {"admin:users", "admin:auth_state", "tokens", "access:servers", "inherit"} & set(admin["scopes"]), admin
     assert config["Authenticator"]["enable_auth_state"] is True
     mounts = {f["mountPath"] for f in hub["extraFiles"].values()}
     assert "/usr/local/etc/jupyterhub/quarry/quarry_hub_hook.py" in mounts
     assert any(m.startswith("/usr/local/etc/jupyterhub/jupyterhub_config.d/") for m in mounts)
     # No role reads auth_state (refresh tokens); pods get only their ID token.
-    for role in ("server", "user"):
+    for role in ("server", "user", "quarry-admin"):
         assert not any("auth_state" in scope for scope in hub["loadRoles"][role]["scopes"]), role
     token_file = hub["extraEnv"]["QUARRY_TOKEN_FILE"]
     memory = [v for v in values["singleuser"]["storage"]["extraVolumes"] if v.get("emptyDir", {}).get("medium") == "Memory"]
@@ -93,7 +98,8 @@ def test_realm_export_matches_the_hub_client():
     for mapper in mappers.values():
         assert mapper["config"]["id.token.claim"] == "true"
     groups = {g["name"] for g in realm["groups"]}
-    assert set(oauth["allowed_groups"]) <= groups and set(oauth["admin_groups"]) <= groups
+    assert set(oauth["allowed_groups"]) <= groups
+    assert set(deployed_values()["hub"]["loadRoles"]["quarry-admin"]["groups"]) <= groups
     for user in realm["users"]:
         assert user["attributes"]["policy"], user["username"]
         assert {g.strip("/") for g in user["groups"]} <= groups

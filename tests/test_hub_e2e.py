@@ -186,6 +186,25 @@ def test_servers_hold_no_s3_keys_and_read_only_their_own_id_token(hub, new_page)
     # Not another user's anything.
     assert requests.get(f"{api}/users/bob", headers=headers, timeout=30).status_code in (403, 404)
     assert requests.get(f"{api}/quarry/id-token", timeout=30).status_code in (401, 403)
+    # A token alice makes for another tool — with her server's very scopes —
+    # is not her server's: it cannot fetch her OIDC token.
+    page = new_page()
+    log_in(page, hub, "alice")
+    expect(page).to_have_url(re.compile("/user/alice/lab"), timeout=120_000)
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    minted = page.request.post(
+        f"{hub.url}/hub/api/users/alice/tokens",
+        data={"note": "a third-party tool", "scopes": ["users:activity!user=alice", "read:users!user=alice"]},
+        headers={"X-XSRFToken": xsrf},
+    )
+    assert minted.ok, minted.text()
+    narrow = {"Authorization": f"token {minted.json()['token']}"}
+    assert requests.get(f"{api}/users/alice", headers=narrow, timeout=30).status_code == 200, "the token works"
+    refused = requests.get(f"{api}/quarry/id-token", headers=narrow, timeout=30)
+    assert refused.status_code == 403
+    assert "Only a user's own running server may ask for the user's ID token." in refused.text
+    # Nor does her browser session (cookie) reach it.
+    assert page.request.get(f"{hub.url}/hub/api/quarry/id-token").status == 403
 
 
 def test_credentials_renew_past_token_and_session_expiry(hub, new_page):
@@ -218,6 +237,11 @@ def test_admins_see_the_admin_page_and_users_do_not(hub, new_page):
     page.goto(f"{hub.url}/hub/admin")
     expect(page.get_by_test_id("user-name-div-alice")).to_be_visible()
     expect(page.get_by_test_id("user-name-div-admin")).to_be_visible()
+    # The admin role is quarry-admin, not JupyterHub's admin: it lists users
+    # but never reads their auth_state (refresh and ID tokens).
+    alice = page.request.get(f"{hub.url}/hub/api/users/alice")
+    assert alice.status == 200, alice.text()
+    assert "auth_state" not in alice.json() and "refresh_token" not in alice.text()
     other = new_page()
     log_in(other, hub, "bob")
     expect(other).to_have_url(re.compile("/user/bob/lab"), timeout=120_000)

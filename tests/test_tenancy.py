@@ -331,3 +331,140 @@ def test_label_values_are_valid_for_any_user_name_and_match_quarry_spark():
     assert len({p["label"] for p in pairs}) == len(pairs), "two names never share a value"
     objects = quarry_tenancy.user_namespace_objects("quarry-jane", "jane.doe@example.org")
     assert {o["metadata"]["labels"]["quarry.io/user"] for o in objects} == {"jane.doe_example.org-0e5d060d"}
+
+
+POLICY_DENIAL = "pods \"{name}\" is forbidden: ValidatingAdmissionPolicy 'quarry-user-pods' with binding 'quarry-user-pods' denied request: "
+
+
+def restricted_pod(name, image="quarry/spark-executor:4.3.0"):
+    """A pod Pod Security `restricted` admits, so only the policy decides."""
+    secure = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    return {
+        "metadata": {"name": name, "labels": {"quarry.io/session": "s1"}},
+        "spec": {
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "main", "image": image, "securityContext": secure,
+                            "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}}],
+        },
+    }
+
+
+def _init_container(pod):
+    secure = pod["spec"]["containers"][0]["securityContext"]
+    pod["spec"]["initContainers"] = [{"name": "setup", "image": "busybox:1.36", "securityContext": secure}]
+
+
+POLICY_CASES = {
+    "image": (lambda p: p["spec"]["containers"][0].update(image="alpine:3"),
+              'container "main" uses image "alpine:3", which is not an image this platform allows'),
+    "init-image": (_init_container, 'container "setup" uses image "busybox:1.36", which is not an image this platform allows'),
+    "priority": (lambda p: p["spec"].update(priorityClassName="system-node-critical"),
+                 'priorityClassName "system-node-critical" is not one a user pod may use (quarry-user)'),
+    "node-name": (lambda p: p["spec"].update(nodeName="hub-node"), "spec.nodeName may not be set: the scheduler places user pods"),
+    "toleration": (lambda p: p["spec"].update(tolerations=[{"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "core", "effect": "NoSchedule"}]),
+                   "a toleration onto nodes user pods may not use; allowed: hub.jupyter.org/dedicated=user,"),
+    "secret-volume": (lambda p: p["spec"].update(volumes=[{"name": "t", "secret": {"secretName": "quarry-spark-auth-another-session"}}]),
+                      "this pod may use only its Spark session's Secret \"quarry-spark-auth-s1\""),
+    "memory": (lambda p: p["spec"]["containers"][0]["resources"]["limits"].update(memory="64Gi"),
+               "a container asks for more memory than a user container may have (16Gi)"),
+    "ephemeral-storage": (lambda p: p["spec"]["containers"][0]["resources"]["limits"].update({"ephemeral-storage": "500Gi"}),
+                          "a container asks for more ephemeral storage than a user container may have (20Gi)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(POLICY_CASES))
+def test_the_api_server_refuses_a_users_own_pod_around_the_limits(cluster, case):
+    """With only bob's token — as with curl from his terminal — a pod that
+    steps around a limit is refused by the API server in Kubernetes' words,
+    in his own namespace where he may create pods."""
+    change, expected = POLICY_CASES[case]
+    name = f"around-{case}"
+    pod = restricted_pod(name)
+    change(pod)
+    response = as_bob(cluster, "POST", "/api/v1/namespaces/quarry-bob/pods", json=pod)
+    assert response.status_code == 403, response.text
+    status = response.json()
+    assert status["reason"] == "Forbidden"
+    assert status["message"].startswith(POLICY_DENIAL.format(name=name) + expected), status["message"]
+    assert cluster.request("GET", f"/api/v1/namespaces/quarry-bob/pods/{name}").status_code == 404
+
+
+def test_the_api_server_admits_a_users_pod_within_the_limits_and_refuses_changing_it(cluster):
+    pod = restricted_pod("within-limits")
+    response = as_bob(cluster, "POST", "/api/v1/namespaces/quarry-bob/pods", json=pod)
+    assert response.status_code == 201, response.text
+    # An update is admitted by the same policy: the image cannot be swapped later.
+    patch = {"spec": {"containers": [{**pod["spec"]["containers"][0], "image": "alpine:3"}]}}
+    response = as_bob(cluster, "PATCH", "/api/v1/namespaces/quarry-bob/pods/within-limits", json=patch,
+                      headers={"Content-Type": "application/merge-patch+json"})
+    # bob's role has no patch on pods: RBAC refuses first; the admin's patch meets the policy.
+    assert response.status_code == 403
+    response = cluster.request("PATCH", "/api/v1/namespaces/quarry-bob/pods/within-limits", json=patch,
+                               headers={"Content-Type": "application/merge-patch+json"})
+    assert response.status_code == 403
+    assert response.json()["message"].startswith(POLICY_DENIAL.format(name="within-limits") + 'container "main" uses image "alpine:3"')
+    assert cluster.request("DELETE", "/api/v1/namespaces/quarry-bob/pods/within-limits").ok
+
+
+def test_a_priority_class_other_than_the_platforms_exceeds_a_quota_of_zero(cluster):
+    """Where policies are not installed the namespace's quota still holds:
+    it admits no pod naming another priority class."""
+    quota = cluster.request("GET", "/api/v1/namespaces/quarry-bob/resourcequotas/quarry-user-priority").json()
+    assert quota["spec"]["hard"] == {"pods": "0"}
+    assert {"scopeName": "PriorityClass", "operator": "NotIn", "values": ["quarry-user"]} in quota["spec"]["scopeSelector"]["matchExpressions"]
+    limits = cluster.request("GET", "/api/v1/namespaces/quarry-bob/resourcequotas/quarry-user").json()["spec"]["hard"]
+    assert limits["limits.ephemeral-storage"] == "80Gi" and limits["requests.ephemeral-storage"] == "40Gi"
+    binding_path = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/quarry-user-pods"
+    binding = cluster.request("GET", binding_path).json()
+    assert cluster.request("DELETE", binding_path).ok
+    try:
+        pod = restricted_pod("preempting")
+        pod["spec"]["priorityClassName"] = "system-node-critical"
+        response = as_bob(cluster, "POST", "/api/v1/namespaces/quarry-bob/pods", json=pod)
+        assert response.status_code == 403, response.text
+        assert response.json()["message"] == (
+            'pods "preempting" is forbidden: exceeded quota: quarry-user-priority, requested: pods=1, used: pods=0, limited: pods=0'
+        )
+        # Pods without a class (or with the platform's) do not count against it.
+        plain = as_bob(cluster, "POST", "/api/v1/namespaces/quarry-bob/pods", json=restricted_pod("plain"))
+        assert plain.status_code == 201, plain.text
+        assert cluster.request("DELETE", "/api/v1/namespaces/quarry-bob/pods/plain").ok
+    finally:
+        for field in ("uid", "resourceVersion", "creationTimestamp"):
+            binding["metadata"].pop(field, None)
+        cluster.request("POST", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings", json=binding).raise_for_status()
+
+
+HUB_SCOPE_DENIAL = "ValidatingAdmissionPolicy 'quarry-hub-scope' with binding 'quarry-hub-scope' denied request: "
+
+
+def test_the_hubs_cluster_wide_rights_reach_only_user_namespaces(cluster):
+    """The hub may create pods and bind the Spark role — in user namespaces.
+    With the hub's own token, kube-system is refused by the API server."""
+    if not cluster.request("GET", "/api/v1/namespaces/kube-system").ok:
+        cluster.request("POST", "/api/v1/namespaces", json={"metadata": {"name": "kube-system"}}).raise_for_status()
+    hub = cluster.service_account_token("quarry", "hub")
+    pod = restricted_pod("hub-pod", image="registry.example.org/anything:1")
+    response = cluster.request("POST", "/api/v1/namespaces/kube-system/pods", token=hub, json=pod)
+    assert response.status_code == 403, response.text
+    assert response.json()["message"] == (
+        f'pods "hub-pod" is forbidden: {HUB_SCOPE_DENIAL}the hub may write only in user namespaces (labelled quarry.io/user), not in "kube-system"'
+    )
+    patch = {"metadata": {"labels": {"quarry.io/user": "mallory"}}}
+    response = cluster.request("PATCH", "/api/v1/namespaces/kube-system", token=hub, json=patch,
+                               headers={"Content-Type": "application/merge-patch+json"})
+    assert response.status_code == 403, response.text
+    assert response.json()["message"] == (
+        f'namespaces "kube-system" is forbidden: {HUB_SCOPE_DENIAL}the hub may create or change only user namespaces '
+        '(quarry-*, labelled quarry.io/user), not "kube-system"'
+    )
+    labels = cluster.request("GET", "/api/v1/namespaces/kube-system").json()["metadata"].get("labels", {})
+    assert "quarry.io/user" not in labels
+    # And no Secret anywhere, its own user namespaces included.
+    for namespace in ("kube-system", "quarry-bob"):
+        response = cluster.request("GET", f"/api/v1/namespaces/{namespace}/secrets", token=hub)
+        assert response.status_code == 403, namespace
+        assert response.json()["message"] == (
+            f'secrets is forbidden: User "system:serviceaccount:quarry:hub" cannot list resource "secrets" '
+            f'in API group "" in the namespace "{namespace}"'
+        )

@@ -317,6 +317,19 @@ def refresh_was_refused(error: Exception) -> bool:
     return False
 
 
+def is_server_token(user, orm_token) -> bool:
+    """Whether `orm_token` is the API token the hub made for one of `user`'s
+    running servers (JupyterHub notes it "Server at <the server's URL>" at
+    spawn and deletes it when the server stops). A token the user minted for
+    another tool, or a browser session, is not — whatever its scopes."""
+    if orm_token is None or orm_token.user is None or orm_token.user.id != user.id:
+        return False
+    return any(
+        spawner.server is not None and orm_token.note == f"Server at {spawner.server.base_url}"
+        for spawner in user.spawners.values()
+    )
+
+
 class IdTokenHandler(APIHandler):
     """`GET /hub/api/quarry/id-token`: the calling user's current ID token.
 
@@ -328,12 +341,10 @@ class IdTokenHandler(APIHandler):
 
     async def get(self):
         user = self.current_user
-        if not isinstance(user, User):
-            raise web.HTTPError(403, "Only a user's own server may ask for the user's ID token.")
-        # The server's token (or the user's own full token), not a narrower
-        # token the user made for something else.
-        if not any(scope.startswith("users:activity") for scope in self.expanded_scopes):
-            raise web.HTTPError(403, "This token may not act for its user's server.")
+        if not isinstance(user, User) or not is_server_token(user, self.get_token()):
+            # Not a browser session, not a token the user made for another
+            # tool (whatever its scopes): only the server's own.
+            raise web.HTTPError(403, "Only a user's own running server may ask for the user's ID token.")
         token = id_token_of(await user.get_auth_state())
         if not token:
             raise web.HTTPError(404, "No ID token is stored for you: log out and log in again.")
@@ -354,9 +365,22 @@ def configure(c, settings: Settings | None = None):
     c.JupyterHub.load_roles.extend(ROLES)
 
 
+#: The group whose members administer the hub (Keycloak's `groups` claim).
+ADMIN_GROUP = "quarry-admins"
+
 #: JupyterHub's own `server` and `user` roles, spelled out so z2jh's
-#: `hub.loadRoles` cannot widen them: neither reads auth_state.
+#: `hub.loadRoles` cannot widen them: neither reads auth_state. And the
+#: administrators' role, used instead of JupyterHub's built-in `admin`
+#: (whose `admin:users` includes `admin:auth_state`: every user's refresh
+#: token): they manage users, groups and servers from the admin page but
+#: cannot read anyone's tokens, make tokens for them or enter their servers.
 ROLES = [
     {"name": "server", "scopes": ["users:activity!user", "access:servers!server", "read:users!user"]},
     {"name": "user", "scopes": ["self"]},
+    {
+        "name": "quarry-admin",
+        "description": "Administers users, groups and servers; never reads auth_state or acts as a user",
+        "scopes": ["admin-ui", "list:users", "users", "admin:servers", "admin:groups", "read:hub"],
+        "groups": [ADMIN_GROUP],
+    },
 ]

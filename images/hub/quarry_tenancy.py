@@ -10,7 +10,9 @@ objects below through the Kubernetes API with the hub's own service account
   ClusterRole `quarry-spark` (`images/k8s/spark-rbac.yaml`) in this
   namespace only — the user's token can do nothing anywhere else;
 * a ResourceQuota and a LimitRange, so one user's `%spark start
-  --executors 400` exhausts only their own quota;
+  --executors 400` exhausts only their own quota (ephemeral storage
+  included: a pod cannot fill a node's disk), and a quota that admits no
+  pod with a priority class but the platform's;
 * NetworkPolicies: deny by default; the notebook accepts the hub and proxy
   and its own executors (driver ports), executors accept their own
   notebook and each other; egress only to DNS, S3/STS, the hub API, the
@@ -61,11 +63,18 @@ class TenancySettings:
             "limits.memory": "64Gi",
             "persistentvolumeclaims": "2",
             "requests.storage": "20Gi",
+            # Node disk: emptyDirs, logs and writable layers of every pod.
+            "requests.ephemeral-storage": "40Gi",
+            "limits.ephemeral-storage": "80Gi",
             "services": "4",
             "secrets": "20",
             "configmaps": "20",
         }
     )
+
+    #: Priority classes user pods may name (images/k8s/user-pod-policy.yaml
+    #: lists the same); add the cluster's globalDefault class if it has one.
+    priority_classes: list = field(default_factory=lambda: ["quarry-user"])
 
     @classmethod
     def from_env(cls, env=os.environ) -> "TenancySettings":
@@ -78,6 +87,8 @@ class TenancySettings:
         )
         if env.get("QUARRY_USER_QUOTA"):
             settings.quota = json.loads(env["QUARRY_USER_QUOTA"])
+        if env.get("QUARRY_PRIORITY_CLASSES"):
+            settings.priority_classes = [c.strip() for c in env["QUARRY_PRIORITY_CLASSES"].split(",") if c.strip()]
         return settings
 
 
@@ -234,11 +245,28 @@ def user_namespace_objects(namespace: str, username: str, settings: TenancySetti
                 "limits": [
                     {
                         "type": "Container",
-                        "default": {"cpu": "1", "memory": "2Gi"},
-                        "defaultRequest": {"cpu": "250m", "memory": "512Mi"},
-                        "max": {"cpu": "4", "memory": "16Gi"},
+                        "default": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "4Gi"},
+                        "defaultRequest": {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"},
+                        "max": {"cpu": "4", "memory": "16Gi", "ephemeral-storage": "20Gi"},
                     }
                 ]
+            },
+        },
+        {
+            # No pod with a priority class but the platform's: a class that
+            # preempts would evict other tenants (the admission policy
+            # refuses it too; this holds where policies are not installed).
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": _meta("quarry-user-priority", namespace, username),
+            "spec": {
+                "hard": {"pods": "0"},
+                "scopeSelector": {
+                    "matchExpressions": [
+                        {"scopeName": "PriorityClass", "operator": "Exists"},
+                        {"scopeName": "PriorityClass", "operator": "NotIn", "values": list(settings.priority_classes)},
+                    ]
+                },
             },
         },
         *network_policies(namespace, username, settings),

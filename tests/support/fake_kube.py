@@ -1,8 +1,11 @@
 """The fake Kubernetes API server + kubelet stand-in (crates/quarry-testkit),
 started as a process, with a small client for assertions.
 
-It enforces RBAC from the objects it holds. At start it holds the shipped
-cluster-level manifests (images/k8s/), applied as an administrator would;
+It enforces RBAC from the objects it holds, and admission: Pod Security and
+the shipped ValidatingAdmissionPolicy, evaluated with a real CEL
+implementation. At start it holds the shipped cluster-level manifests
+(images/k8s/), applied as an administrator would (the policy's parameters
+filled in for the images the tests run);
 `provision_user` then lets the hub — with the hub's own service account and
 rights — create a user's namespace exactly as at spawn
 (images/hub/quarry_tenancy.py)."""
@@ -22,7 +25,13 @@ from support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "images" / "spark-executor" / "entrypoint.sh"
-CLUSTER_MANIFESTS = [ROOT / "images" / "k8s" / "spark-rbac.yaml", ROOT / "images" / "k8s" / "hub-rbac.yaml"]
+CLUSTER_MANIFESTS = [ROOT / "images" / "k8s" / name for name in ("spark-rbac.yaml", "hub-rbac.yaml", "hub-scope-policy.yaml")]
+USER_POD_POLICY = ROOT / "images" / "k8s" / "user-pod-policy.yaml"
+#: The executor image the tests' kernels ask for (kernel_env), which the
+#: administrator's image list must name.
+TEST_EXECUTOR_IMAGE = "quarry/spark-executor:4.3.0"
+#: The notebook pod's image (quarry-fake-kube --notebook-pod).
+TEST_NOTEBOOK_IMAGE = "quarry/singleuser"
 HUB_NAMESPACE = "quarry"
 
 sys.path.insert(0, str(ROOT / "images" / "hub"))
@@ -39,14 +48,29 @@ class FakeKube:
         self.notebook_pod = notebook_pod
         self.process = None
 
+    def filled_user_pod_policy(self):
+        """The shipped admission policy with its parameters filled in as an
+        administrator would: the images these tests run are allowed."""
+        import yaml
+
+        documents = [d for d in yaml.safe_load_all(USER_POD_POLICY.read_text()) if d]
+        for document in documents:
+            if document["kind"] == "ConfigMap":
+                images = document["data"]["allowedImages"]
+                document["data"]["allowedImages"] = f"{images},{TEST_EXECUTOR_IMAGE.split(':')[0]}:,{TEST_NOTEBOOK_IMAGE}"
+        path = self.dir / "user-pod-policy.yaml"
+        path.write_text(yaml.safe_dump_all(documents))
+        return path
+
     def __enter__(self):
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "JAVA_HOME")}
+        manifests = [*CLUSTER_MANIFESTS, self.filled_user_pod_policy()]
         env["SPARK_HOME"] = self.spark_home
         self.log = open(self.dir / "fake-kube.log", "w")
         self.process = subprocess.Popen(
             [str(self.binary), "--dir", str(self.dir), "--namespace", self.namespace,
              "--service-account", quarry_tenancy.SERVICE_ACCOUNT,
-             *[arg for path in CLUSTER_MANIFESTS for arg in ("--manifests", str(path))],
+             *[arg for path in manifests for arg in ("--manifests", str(path))],
              "--entrypoint", str(ENTRYPOINT), "--notebook-pod", self.notebook_pod],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -77,7 +101,7 @@ class FakeKube:
             "QUARRY_KUBE_SERVICEACCOUNT_DIR": str(self.service_account),
             "HOSTNAME": self.notebook_pod,
             "JUPYTERHUB_USER": "alice",
-            "QUARRY_SPARK_EXECUTOR_IMAGE": "quarry/spark-executor:4.3.0",
+            "QUARRY_SPARK_EXECUTOR_IMAGE": TEST_EXECUTOR_IMAGE,
         }
 
     def request(self, method, path, token=None, **kwargs):

@@ -89,7 +89,6 @@ c.GenericOAuthenticator.scope = ["openid", "profile", "email", "offline_access"]
 c.GenericOAuthenticator.username_claim = "preferred_username"
 c.GenericOAuthenticator.claim_groups_key = "groups"
 c.GenericOAuthenticator.allowed_groups = ["quarry-users", "quarry-admins"]
-c.GenericOAuthenticator.admin_groups = ["quarry-admins"]
 c.GenericOAuthenticator.manage_groups = True
 
 c.JupyterHub.spawner_class = "simple"

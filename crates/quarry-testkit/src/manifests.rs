@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use k8s_openapi::api::{core::v1 as core, networking::v1 as networking, rbac::v1 as rbac};
+use k8s_openapi::api::{
+    admissionregistration::v1 as admission, core::v1 as core, networking::v1 as networking,
+    rbac::v1 as rbac, scheduling::v1 as scheduling,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
@@ -84,6 +87,15 @@ pub fn check(document: &Value) -> Result<String, ManifestError> {
         }
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
             round_trip::<rbac::ClusterRoleBinding>(document, &what)
+        }
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy") => {
+            round_trip::<admission::ValidatingAdmissionPolicy>(document, &what)
+        }
+        ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding") => {
+            round_trip::<admission::ValidatingAdmissionPolicyBinding>(document, &what)
+        }
+        ("scheduling.k8s.io/v1", "PriorityClass") => {
+            round_trip::<scheduling::PriorityClass>(document, &what)
         }
         ("networking.k8s.io/v1", "NetworkPolicy") => {
             round_trip::<networking::NetworkPolicy>(document, &what)

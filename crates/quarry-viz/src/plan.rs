@@ -56,6 +56,9 @@ pub(crate) struct Choice {
     pub(crate) color: Option<(Column, bool)>,
     pub(crate) facet: Option<Column>,
     pub(crate) title: Option<String>,
+    /// Whether the user named the aggregate (`y=sum(v)`), rather than a
+    /// column the chart aggregates by its kind's default.
+    pub(crate) explicit_aggregate: bool,
 }
 
 impl Choice {
@@ -131,6 +134,7 @@ pub(crate) fn choose(request: &ChartRequest, columns: &Columns) -> Result<Choice
         color,
         facet,
         title: request.title.clone(),
+        explicit_aggregate: matches!(request.y, Some(YArgument::Aggregate(..))),
     })
 }
 
@@ -369,6 +373,21 @@ pub(crate) struct Shape {
     /// A scatter with too many points, drawn as a heatmap instead.
     pub(crate) binned_points: bool,
     pub(crate) title: Option<String>,
+    /// Every x category holds one row: the default aggregate of a value
+    /// already computed per group (`avg_temp` by site) is that value, so
+    /// the chart is titled by the column, not `sum(avg_temp)`.
+    pub(crate) one_row_per_group: bool,
+}
+
+impl Shape {
+    /// What the value axis shows, as its title and the chart's say it.
+    pub(crate) fn measure_label(&self) -> Option<String> {
+        let measure = self.measure.as_ref()?;
+        Some(match &measure.column {
+            Some(column) if self.one_row_per_group => column.name.clone(),
+            _ => measure.label(),
+        })
+    }
 }
 
 /// Bins, units and groups for `choice`, now that `stats` are known.
@@ -424,6 +443,16 @@ pub(crate) fn finish(choice: Choice, stats: Stats) -> Result<Shape, ChartError> 
             return Err(too_many(facet, values, "facets", MAX_FACETS));
         }
     }
+    let one_row_per_group = !choice.explicit_aggregate
+        && measure.as_ref().is_some_and(|m| m.column.is_some())
+        // Every category drawn on its own (no "other" summing several).
+        && matches!(&x, Dim::Category { top, .. }
+            if top.is_none_or(|top| column_stats(0).distinct <= top as u64))
+        && y.is_none()
+        && color.is_none()
+        && choice.facet.is_none()
+        && stats.rows > 0
+        && stats.rows == column_stats(0).distinct;
     Ok(Shape {
         kind,
         x,
@@ -434,6 +463,7 @@ pub(crate) fn finish(choice: Choice, stats: Stats) -> Result<Shape, ChartError> 
         stats,
         binned_points: choice.kind == ChartKind::Point && !scatter,
         title: choice.title,
+        one_row_per_group,
     })
 }
 

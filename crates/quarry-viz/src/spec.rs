@@ -113,9 +113,19 @@ pub(crate) fn default_title(shape: &Shape) -> String {
             format!("{} against {}", column.name, shape.x.column().name)
         }
         (Some(y), Some(measure)) => {
-            format!("{} by {} and {}", measure.label(), axis(&shape.x), axis(y))
+            format!(
+                "{} by {} and {}",
+                shape.measure_label().unwrap_or_else(|| measure.label()),
+                axis(&shape.x),
+                axis(y)
+            )
         }
-        (_, Some(measure)) => format!("{} {} {}", measure.label(), per(&shape.x), axis(&shape.x)),
+        (_, Some(measure)) => format!(
+            "{} {} {}",
+            shape.measure_label().unwrap_or_else(|| measure.label()),
+            per(&shape.x),
+            axis(&shape.x)
+        ),
         _ => axis(&shape.x),
     };
     if let Some(color) = &shape.color {
@@ -172,6 +182,23 @@ fn trim_number(value: f64) -> String {
     text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
 }
 
+/// Whether the x labels read level: Vega-Lite turns a category axis's
+/// labels 90° by default, which a few short names do not need.
+fn labels_fit_level(rows: &[Row]) -> bool {
+    const MAX_LEVEL_LABELS: usize = 12;
+    const MAX_LEVEL_CHARS: usize = 12;
+    let mut labels: Vec<&str> = rows
+        .iter()
+        .filter_map(|row| row.get("x").and_then(Value::as_str))
+        .collect();
+    labels.sort_unstable();
+    labels.dedup();
+    labels.len() <= MAX_LEVEL_LABELS
+        && labels
+            .iter()
+            .all(|label| label.chars().count() <= MAX_LEVEL_CHARS)
+}
+
 /// The Vega-Lite spec for `shape` drawn from `rows`.
 pub(crate) fn spec(shape: &Shape, rows: Vec<Row>, title: &str, summary: &str) -> Value {
     let marks = rows.len();
@@ -188,6 +215,9 @@ pub(crate) fn spec(shape: &Shape, rows: Vec<Row>, title: &str, summary: &str) ->
         }
         kind => {
             axis_encoding(shape, &mut encoding);
+            if matches!(shape.x, Dim::Category { .. }) && labels_fit_level(&rows) {
+                encoding["x"]["axis"]["labelAngle"] = json!(0);
+            }
             match kind {
                 ChartKind::Line => json!({"type": "line", "tooltip": true, "point": marks <= 80}),
                 ChartKind::Area => json!({"type": "area", "tooltip": true}),
@@ -223,11 +253,7 @@ pub(crate) fn spec(shape: &Shape, rows: Vec<Row>, title: &str, summary: &str) ->
 }
 
 fn pie_encoding(shape: &Shape, encoding: &mut Map<String, Value>) {
-    let label = shape
-        .measure
-        .as_ref()
-        .map(|m| m.label())
-        .unwrap_or_default();
+    let label = shape.measure_label().unwrap_or_default();
     let order = json!({"field": "rank", "op": "min", "order": "ascending"});
     encoding.insert(
         "theta".into(),
@@ -252,17 +278,17 @@ fn axis_encoding(shape: &Shape, encoding: &mut Map<String, Value>) {
     match (&shape.y, &shape.measure) {
         (Some(y), measure) => {
             position(encoding, "y", y, is_bar);
-            if let Some(measure) = measure {
+            if measure.is_some() {
                 encoding.insert(
                     "color".into(),
-                    json!({"field": "value", "type": "quantitative", "title": measure.label()}),
+                    json!({"field": "value", "type": "quantitative", "title": shape.measure_label()}),
                 );
             }
         }
-        (None, Some(measure)) => {
+        (None, Some(_)) => {
             encoding.insert(
                 "y".into(),
-                json!({"field": "value", "type": "quantitative", "title": measure.label()}),
+                json!({"field": "value", "type": "quantitative", "title": shape.measure_label()}),
             );
         }
         (None, None) => {}

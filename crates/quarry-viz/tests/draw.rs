@@ -304,3 +304,36 @@ async fn a_profile_covers_every_column_in_two_scans() {
             .contains("<td style=\"white-space: nowrap\">site</td>")
     );
 }
+
+#[tokio::test]
+async fn one_value_per_group_is_titled_by_its_column_with_level_labels() {
+    let e = engine().await;
+    let per_site = "SELECT site, avg(v) AS avg_v FROM readings GROUP BY site";
+    let c = chart(&e, per_site, "").await;
+    assert_eq!(c.spec["mark"]["type"], "bar");
+    // Not "sum(avg_v) by site": the sum of one value is that value.
+    assert_eq!(c.title, "avg_v by site");
+    assert_eq!(c.spec["encoding"]["y"]["title"], "avg_v");
+    // Three short names read level; Vega-Lite would turn them 90°.
+    assert_eq!(c.spec["encoding"]["x"]["axis"]["labelAngle"], 0);
+    // Several rows per group keep the aggregate in the title, and an
+    // aggregate the user named keeps the user's words.
+    let c = chart(&e, "SELECT site, v FROM readings", "bar").await;
+    assert_eq!(c.title, "sum(v) by site");
+    let c = chart(&e, per_site, "bar y=sum(avg_v)").await;
+    assert_eq!(c.title, "sum(avg_v) by site");
+    // Fifty names: the top 20 and an "other" that sums the rest keep the
+    // aggregate, and do not fit level.
+    let c = chart(
+        &e,
+        "SELECT product, sum(v) AS total FROM readings GROUP BY product",
+        "bar",
+    )
+    .await;
+    assert_eq!(c.title, "sum(total) by product");
+    assert!(
+        c.spec["encoding"]["x"]["axis"].get("labelAngle").is_none(),
+        "{}",
+        c.spec["encoding"]["x"]
+    );
+}

@@ -55,6 +55,9 @@ impl std::fmt::Debug for SessionAuth {
 
 impl SessionAuth {
     /// A fresh random secret for `owner`'s session, written for the driver.
+    /// Its Secret's name follows from the session label, which is how the
+    /// admission policy (images/k8s/user-pod-policy.yaml) knows it is the
+    /// one Secret an executor of that session may mount.
     pub fn generate(owner: &Owner) -> Result<SessionAuth, SparkError> {
         let value = format!(
             "{}{}",
@@ -66,7 +69,7 @@ impl SessionAuth {
             .tempdir()
             .map_err(SparkError::local("write the Spark session secret"))?;
         let auth = SessionAuth {
-            secret_name: format!("{}-auth", owner.pod_name_prefix()),
+            secret_name: secret_name(owner),
             value,
             dir,
         };
@@ -159,6 +162,12 @@ impl SessionAuth {
     }
 }
 
+/// `quarry-spark-auth-<session id>`: the admission policy allows a pod
+/// labelled `quarry.io/session: <id>` this Secret and no other.
+fn secret_name(owner: &Owner) -> String {
+    format!("quarry-spark-auth-{}", owner.session_id)
+}
+
 fn settings(secret_name: &str, driver_file: &Path) -> Vec<(String, String)> {
     let pair = |k: &str, v: String| (k.to_string(), v);
     vec![
@@ -198,7 +207,7 @@ mod tests {
             session_id: "0123456789ab".into(),
         };
         let auth = SessionAuth::generate(&owner).unwrap();
-        assert_eq!(auth.secret_name, "quarry-alice-01234567-auth");
+        assert_eq!(auth.secret_name, "quarry-spark-auth-0123456789ab");
         let settings = auth.spark_settings();
         let text = format!("{settings:?} {auth:?}");
         assert!(!text.contains(&auth.value), "the secret leaked into {text}");
@@ -218,7 +227,7 @@ mod tests {
             0o600
         );
         assert_eq!(
-            get("spark.kubernetes.executor.secrets.quarry-alice-01234567-auth").as_deref(),
+            get("spark.kubernetes.executor.secrets.quarry-spark-auth-0123456789ab").as_deref(),
             Some(EXECUTOR_SECRET_DIR)
         );
         assert!(auth.value.len() >= 64);

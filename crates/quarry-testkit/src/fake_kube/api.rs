@@ -22,6 +22,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::admission::{self, AdmissionRequest, Operation};
 use super::rbac::{self, UserInfo};
 use super::request::{self, RequestInfo};
 use super::selectors::{FieldSelector, LabelSelector};
@@ -263,8 +264,8 @@ async fn resource_request(
         ("", "list" | "watch") => list_or_watch(cluster, &info, &params),
         ("", "get") => read(&cluster, &info),
         ("", "create") => create(&cluster, &caller.user, &info, &body),
-        ("", "update") => replace(&cluster, &info, &body),
-        ("", "patch") => patch(&cluster, &info, &headers, &body),
+        ("", "update") => replace(&cluster, &caller.user, &info, &body),
+        ("", "patch") => patch(&cluster, &caller.user, &info, &headers, &body),
         ("", "delete") => delete_one(&cluster, &info),
         ("", "deletecollection") => delete_collection(&cluster, &info, &params),
         _ => unknown(&info.full_resource()),
@@ -304,7 +305,7 @@ fn parse_json(body: &Bytes) -> Result<Value, Response> {
 }
 
 fn create(cluster: &Cluster, user: &UserInfo, info: &RequestInfo, body: &Bytes) -> Response {
-    let object = match parse_json(body) {
+    let mut object = match parse_json(body) {
         Ok(object) => object,
         Err(response) => return response,
     };
@@ -327,9 +328,51 @@ fn create(cluster: &Cluster, user: &UserInfo, info: &RequestInfo, body: &Bytes) 
             ),
         });
     }
+    // The name is generated before admission, as the API server does, so
+    // that a refusal names the pod.
+    if object["metadata"]["name"]
+        .as_str()
+        .is_none_or(str::is_empty)
+        && let Some(prefix) = object["metadata"]["generateName"].as_str()
+    {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        object["metadata"]["name"] = json!(format!("{prefix}{}", &suffix[..5]));
+    }
+    if let Err(refusal) = admit(&store, user, info, Operation::Create, &object, None) {
+        return status_response(&refusal);
+    }
     result(
         store.create(&info.resource, &info.namespace, object),
         created,
+    )
+}
+
+/// Runs the admission chain for a write of `object`.
+fn admit(
+    store: &Store,
+    user: &UserInfo,
+    info: &RequestInfo,
+    operation: Operation,
+    object: &Value,
+    old_object: Option<&Value>,
+) -> Result<(), Refusal> {
+    let Some(kind) = kind_info(&info.resource) else {
+        return Ok(());
+    };
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or(info.name.as_str());
+    admission::admit(
+        store,
+        &AdmissionRequest {
+            operation,
+            user,
+            kind,
+            namespace: &info.namespace,
+            name,
+            object,
+            old_object,
+        },
     )
 }
 
@@ -341,21 +384,36 @@ fn read(cluster: &Cluster, info: &RequestInfo) -> Response {
     }
 }
 
-fn replace(cluster: &Cluster, info: &RequestInfo, body: &Bytes) -> Response {
+fn replace(cluster: &Cluster, user: &UserInfo, info: &RequestInfo, body: &Bytes) -> Response {
     let object = match parse_json(body) {
         Ok(object) => object,
         Err(response) => return response,
     };
-    let outcome = cluster.store.lock().expect("store").replace(
-        &info.resource,
-        &info.namespace,
-        &info.name,
-        object,
-    );
-    result(outcome, ok_json)
+    let mut store = cluster.store.lock().expect("store");
+    update(&mut store, user, info, object)
 }
 
-fn patch(cluster: &Cluster, info: &RequestInfo, headers: &HeaderMap, body: &Bytes) -> Response {
+/// Stores `object` over the existing one after admission.
+fn update(store: &mut Store, user: &UserInfo, info: &RequestInfo, object: Value) -> Response {
+    let old = store.get(&info.resource, &info.namespace, &info.name);
+    if let Some(old) = &old
+        && let Err(refusal) = admit(store, user, info, Operation::Update, &object, Some(old))
+    {
+        return status_response(&refusal);
+    }
+    result(
+        store.replace(&info.resource, &info.namespace, &info.name, object),
+        ok_json,
+    )
+}
+
+fn patch(
+    cluster: &Cluster,
+    user: &UserInfo,
+    info: &RequestInfo,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
     let mut store = cluster.store.lock().expect("store");
     let Some(mut object) = store.get(&info.resource, &info.namespace, &info.name) else {
         return not_found(&info.resource, &info.name);
@@ -385,10 +443,7 @@ fn patch(cluster: &Cluster, info: &RequestInfo, headers: &HeaderMap, body: &Byte
         };
         json_patch::merge(&mut object, &patch);
     }
-    result(
-        store.replace(&info.resource, &info.namespace, &info.name, object),
-        ok_json,
-    )
+    update(&mut store, user, info, object)
 }
 
 fn delete_one(cluster: &Cluster, info: &RequestInfo) -> Response {

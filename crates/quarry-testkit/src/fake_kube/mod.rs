@@ -8,6 +8,8 @@
 //!   ownerReference cascade.
 //! * [`psa`] — Pod Security Admission at the `restricted` level, for
 //!   namespaces labelled to enforce it.
+//! * [`admission`] — the validating admission chain: Pod Security, then
+//!   ValidatingAdmissionPolicies evaluated with a real CEL implementation.
 //! * [`selectors`] — label and field selectors.
 //! * [`request`] — a request's verb, group, resource, namespace and name,
 //!   resolved from its path as the API server does.
@@ -22,10 +24,11 @@
 //! (`token`, `namespace`, `ca.crt`) like the one mounted into real pods.
 //!
 //! ```text
-//! request ─▶ gatekeeper: token → user, path → RequestInfo, RBAC ─▶ handler ─▶ store
+//! request ─▶ gatekeeper: token → user, path → RequestInfo, RBAC ─▶ handler ─▶ admission ─▶ store (quota)
 //!                                          └─ 401 / Kubernetes' 403    kubelet ◀─┘ (watch)
 //! ```
 
+pub mod admission;
 pub mod api;
 pub mod apply;
 pub mod kubelet;

@@ -1,6 +1,7 @@
 //! The fake API server's state: objects by kind, namespace and name; one
 //! resourceVersion counter; an event history for watches (trimmed, so old
-//! versions answer 410 Gone); quota and Pod Security admission and
+//! versions answer 410 Gone); quota admission (the last admission step;
+//! Pod Security and policies run before, in [`super::admission`]) and
 //! ownerReference cascade.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -67,6 +68,7 @@ impl Kind {
 }
 
 const RBAC: &str = "rbac.authorization.k8s.io";
+const ADMISSION: &str = "admissionregistration.k8s.io";
 
 /// The kinds served.
 pub const KINDS: &[Kind] = &[
@@ -85,6 +87,19 @@ pub const KINDS: &[Kind] = &[
     Kind::of("clusterroles", "ClusterRole", RBAC).cluster(),
     Kind::of("clusterrolebindings", "ClusterRoleBinding", RBAC).cluster(),
     Kind::of("networkpolicies", "NetworkPolicy", "networking.k8s.io"),
+    Kind::of("priorityclasses", "PriorityClass", "scheduling.k8s.io").cluster(),
+    Kind::of(
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        ADMISSION,
+    )
+    .cluster(),
+    Kind::of(
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        ADMISSION,
+    )
+    .cluster(),
 ];
 
 /// How many events watches can resume from.
@@ -135,6 +150,33 @@ type Key = (String, String, String);
 
 fn api_version(resource: &str) -> String {
     kind_info(resource).map_or_else(|| "v1".to_string(), Kind::api_version)
+}
+
+/// Whether a quota's `scopeSelector` covers `pod`. The `PriorityClass`
+/// scope reads the pod's `priorityClassName` (as the quota admission
+/// plugin does: `Exists` means one is set); other scopes are taken to
+/// cover every pod.
+fn quota_covers(quota: &Value, pod: &Value) -> bool {
+    let class = pod["spec"]["priorityClassName"]
+        .as_str()
+        .unwrap_or_default();
+    quota["spec"]["scopeSelector"]["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["scopeName"] == "PriorityClass")
+        .all(|expression| {
+            let listed = expression["values"]
+                .as_array()
+                .is_some_and(|values| values.iter().any(|v| v == class));
+            match expression["operator"].as_str() {
+                Some("Exists") => !class.is_empty(),
+                Some("DoesNotExist") => class.is_empty(),
+                Some("In") => listed,
+                Some("NotIn") => !listed,
+                _ => true,
+            }
+        })
 }
 
 pub struct Store {
@@ -210,9 +252,13 @@ impl Store {
     }
 
     pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.object(resource, namespace, name).cloned()
+    }
+
+    /// The stored object, borrowed.
+    pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<&Value> {
         self.objects
             .get(&(resource.into(), namespace.into(), name.into()))
-            .cloned()
     }
 
     fn not_found(resource: &str, name: &str) -> Refusal {
@@ -262,17 +308,7 @@ impl Store {
             });
         }
         if resource == "pods" {
-            self.admit_pod(namespace, &name)?;
-            let namespace_object = self.get("namespaces", "", namespace);
-            if super::psa::enforces_restricted(namespace_object.as_ref())
-                && let Some(message) = super::psa::refusal(&name, &object)
-            {
-                return Err(Refusal {
-                    code: 403,
-                    reason: "Forbidden",
-                    message,
-                });
-            }
+            self.admit_pod(namespace, &name, &object)?;
         }
         self.version += 1;
         metadata["name"] = json!(name);
@@ -322,9 +358,9 @@ impl Store {
             })
     }
 
-    /// Quota admission: the count of non-terminal pods against `pods` hard limits.
-    fn admit_pod(&self, namespace: &str, name: &str) -> Result<(), Refusal> {
-        let used = self.active_pods(namespace);
+    /// Quota admission: the count of non-terminal pods a quota covers
+    /// (its `scopeSelector`) against its `pods` hard limit.
+    fn admit_pod(&self, namespace: &str, name: &str, pod: &Value) -> Result<(), Refusal> {
         for quota in self.list("resourcequotas", Some(namespace)) {
             let Some(limit) = quota["spec"]["hard"]["pods"]
                 .as_str()
@@ -332,6 +368,10 @@ impl Store {
             else {
                 continue;
             };
+            if !quota_covers(&quota, pod) {
+                continue;
+            }
+            let used = self.active_pods(namespace, &quota);
             if used + 1 > limit {
                 let quota_name = quota["metadata"]["name"].as_str().unwrap_or_default();
                 return Err(Refusal {
@@ -346,21 +386,25 @@ impl Store {
         Ok(())
     }
 
-    fn active_pods(&self, namespace: &str) -> usize {
+    /// Non-terminal pods in `namespace` that `quota` covers.
+    fn active_pods(&self, namespace: &str, quota: &Value) -> usize {
         self.list("pods", Some(namespace))
             .iter()
             .filter(|p| !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
+            .filter(|p| quota_covers(quota, p))
             .count()
     }
 
     fn refresh_quota_usage(&mut self, namespace: &str) {
-        let used = self.active_pods(namespace).to_string();
-        let names: Vec<String> = self
+        let usage: Vec<(String, String)> = self
             .list("resourcequotas", Some(namespace))
             .iter()
-            .filter_map(|q| q["metadata"]["name"].as_str().map(str::to_string))
+            .filter_map(|q| {
+                let name = q["metadata"]["name"].as_str()?.to_string();
+                Some((name, self.active_pods(namespace, q).to_string()))
+            })
             .collect();
-        for name in names {
+        for (name, used) in usage {
             let key = ("resourcequotas".to_string(), namespace.to_string(), name);
             if let Some(quota) = self.objects.get_mut(&key) {
                 quota["status"] =
