@@ -191,7 +191,9 @@ def test_servers_hold_no_s3_keys_and_read_only_their_own_id_token(hub, new_page)
     page = new_page()
     log_in(page, hub, "alice")
     expect(page).to_have_url(re.compile("/user/alice/lab"), timeout=120_000)
-    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    # The hub's own XSRF cookie (the server sets another under /user/alice/).
+    page.goto(f"{hub.url}/hub/token")
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf" and c["path"].startswith("/hub"))
     minted = page.request.post(
         f"{hub.url}/hub/api/users/alice/tokens",
         data={"note": "a third-party tool", "scopes": ["users:activity!user=alice", "read:users!user=alice"]},
