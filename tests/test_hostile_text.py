@@ -17,22 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from support.hostile import HOSTILE, KEYS, csv_of
 from support.kernels import run_cell, start_quarry, stop
-
-# Strings a tenant can put in a key, a header, a column name or a value.
-HOSTILE = [
-    "<img src=x onerror=window.__quarryPwned=1>",
-    "<script>window.__quarryPwned=1</script>",
-    "`</code><img src=x onerror=window.__quarryPwned=1>`",
-    "[click](javascript:window.__quarryPwned=1)",
-    "![x](javascript:window.__quarryPwned=1)",
-    "a | b | c",
-    "two\nlines",
-    '"><svg onload=window.__quarryPwned=1>',
-]
-
-# Keys cannot hold a newline in every S3 server; the rest go in keys.
-KEYS = [h for h in HOSTILE if "\n" not in h]
 
 # The tags and attributes Quarry's own HTML uses (tables, code, paragraphs,
 # the export link); anything else in an output came from data.
@@ -75,9 +61,7 @@ def kernel(seaweed, oidc):
     for i, key in enumerate(KEYS):
         admin.put_object(Bucket="data", Key=f"hostile/{key}.txt", Body=b"x")
         admin.put_object(Bucket="data", Key=f"hostile/{key}/inside.txt", Body=b"x")
-    header = ",".join('"' + h.replace('"', '""') + '"' for h in HOSTILE)
-    row = ",".join('"' + h.replace('"', '""') + '"' for h in HOSTILE)
-    admin.put_object(Bucket="data", Key="hostile-data/table.csv", Body=f"{header}\n{row}\n{row}\n".encode())
+    admin.put_object(Bucket="data", Key="hostile-data/table.csv", Body=csv_of(HOSTILE))
     columns = {f"c{i} {h}": [h, h.upper(), None] for i, h in enumerate(HOSTILE)}
     buffer = io.BytesIO()
     pq.write_table(pa.table(columns), buffer)
