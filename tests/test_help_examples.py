@@ -73,3 +73,28 @@ def test_newcomers_mistakes_get_sentences_that_say_what_to_do(kernel):
         assert (reply["status"], reply.get("ename"), reply.get("evalue")) == ("error", ename, sentence), cell
     reply, _ = run_cell(kernel, "SELECT 1 AS still_here")
     assert reply["status"] == "ok"
+
+
+#: README code blocks the test does not run, by their fence's language, and why.
+NOT_RUN = {
+    "sh": "shell commands (the Quick start's are what CI itself runs)",
+    "quarry-spark": "needs executor pods: tests/test_spark_cluster.py runs %spark start --executors and %%spark -i/-o on its fake cluster",
+}
+
+
+def test_every_sql_example_in_the_readme_runs_on_the_demo_data(kernel):
+    """The user documentation's examples, as written, in order, after the
+    %help examples (the same kept tables, as a reader's catalog would have)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"^ *```([\w-]+)\n(.*?)^ *```", text, re.S | re.M)
+    languages = {language for language, _ in blocks}
+    assert languages <= {"sql"} | set(NOT_RUN), f"a README block in a language this test neither runs nor names: {languages}"
+    sql = [body.strip() for language, body in blocks if language == "sql"]
+    assert len(sql) >= 3, sql
+    for cell in sql:
+        reply, outputs = run_cell(kernel, cell, timeout=300)
+        assert reply["status"] == "ok", (cell, reply.get("ename"), reply.get("evalue"))
+        statements = [p.strip() for p in re.sub(r"--[^\n]*", "", cell).split(";") if p.strip()]
+        if not statements[-1].upper().startswith(("CREATE", "INSERT", "COPY", "DROP")):
+            shown = [m for m in outputs if m["msg_type"] in ("display_data", "execute_result")]
+            assert shown, f"{cell!r} showed nothing"

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
@@ -211,15 +211,41 @@ impl TableProviderFactory for DeltaTableFactory {
     }
 }
 
+/// `columns` with the types Delta cannot store given the nearest it can,
+/// without losing a value: timestamps of any unit become microseconds
+/// (Delta's one unit; seconds and milliseconds fit exactly, nanoseconds are
+/// truncated as Spark truncates them) and unsigned integers the next wider
+/// signed type. Rows are cast on the way in, as an `INSERT` casts to its
+/// table's columns.
+fn storable(columns: &Schema) -> Schema {
+    let fields: Vec<Field> = columns
+        .fields()
+        .iter()
+        .map(|field| {
+            let stored = match field.data_type() {
+                DataType::Timestamp(_, zone) => {
+                    DataType::Timestamp(TimeUnit::Microsecond, zone.clone())
+                }
+                DataType::UInt8 => DataType::Int16,
+                DataType::UInt16 => DataType::Int32,
+                DataType::UInt32 | DataType::UInt64 => DataType::Int64,
+                other => other.clone(),
+            };
+            field.as_ref().clone().with_data_type(stored)
+        })
+        .collect();
+    Schema::new_with_metadata(fields, columns.metadata().clone())
+}
+
 /// Writes version 0 of a new, empty table with `columns`.
 pub(crate) async fn create_version_zero(
     runtime: &RuntimeEnv,
     location: &DeltaLocation,
     name: &str,
-    columns: &datafusion::arrow::datatypes::Schema,
+    columns: &Schema,
     partitions: &[String],
 ) -> Result<()> {
-    let columns: StructType = columns.try_into_kernel().map_err(|e| {
+    let columns: StructType = (&storable(columns)).try_into_kernel().map_err(|e| {
         DataFusionError::Plan(format!("A Delta table cannot have these columns: {e}"))
     })?;
     let table = location

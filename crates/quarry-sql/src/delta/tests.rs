@@ -196,6 +196,42 @@ async fn create_as_select_makes_a_new_table_in_two_versions() {
 }
 
 #[tokio::test]
+async fn timestamps_of_any_unit_and_unsigned_numbers_are_stored_as_delta_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}/stamped/", dir.path().display());
+    let session = test_session();
+    // Seconds (as the demo data's readings), milliseconds and nanoseconds,
+    // and an unsigned count: none is a type Delta stores as it comes.
+    let sql = format!(
+        "CREATE EXTERNAL TABLE stamped STORED AS DELTATABLE LOCATION '{url}' AS
+         SELECT to_timestamp_seconds(1767571200 + i) AS s, to_timestamp_millis(1767571200000 + i) AS ms,
+                to_timestamp(1767571200 + i) AS ns, arrow_cast(i, 'UInt32') AS n
+         FROM generate_series(1, 10) AS t(i)"
+    );
+    run(&session, &sql).await.unwrap();
+    assert_eq!(count(&session, "SELECT count(*) FROM stamped").await, 10);
+    assert_eq!(
+        count(
+            &session,
+            "SELECT count(*) FROM stamped WHERE s = to_timestamp_seconds(1767571201) AND n = 1"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&session, "SELECT sum(n) FROM stamped").await, 55);
+    // A declared TIMESTAMP (nanoseconds in DataFusion) makes a table too.
+    let declared = format!(
+        "CREATE EXTERNAL TABLE declared (at TIMESTAMP, id INT UNSIGNED) STORED AS DELTATABLE LOCATION 'file://{}/declared/'",
+        dir.path().display()
+    );
+    run(&session, &declared).await.unwrap();
+    run(&session, "INSERT INTO declared VALUES (now(), 1)")
+        .await
+        .unwrap();
+    assert_eq!(count(&session, "SELECT count(*) FROM declared").await, 1);
+}
+
+#[tokio::test]
 async fn a_table_whose_columns_changed_since_it_was_registered_says_so() {
     let (first, _dir, url) = table_with_rows().await;
     // Another writer replaces the table with other columns.
