@@ -1,7 +1,8 @@
 """The labextension installs the way users install it: `pip install` of a
 clean copy of `labextension/` (what `git clone` gives: no node_modules, no
-prebuilt output) builds the frontend inside the wheel build, and the panel
-appears in a fresh venv's JupyterLab."""
+prebuilt output), with the venv not activated, only the system's PATH and
+build isolation on, builds the frontend inside the wheel build, and the
+panel appears in a fresh venv's JupyterLab."""
 
 import os
 import shutil
@@ -73,8 +74,15 @@ def test_pip_install_of_a_clean_copy_gives_a_working_panel(tmp_path, oidc, quarr
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    # The versions the rest of the suite uses (and pip's cache holds).
-    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "tests" / "requirements.txt"), str(copy)])
+    # As a Dockerfile runs it: the venv not activated (its interpreter by
+    # full path), a PATH of the system's directories only (Node and npm
+    # live there), build isolation on — so every tool the build calls must
+    # come from the package's own build requirements. The runtime versions
+    # are the ones the rest of the suite uses (and pip's cache holds).
+    system_only = {"HOME": os.environ["HOME"], "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    assert not any(Path(d, "jupyter-builder").exists() for d in system_only["PATH"].split(":")), "the system PATH holds a jupyter-builder"
+    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(ROOT / "tests" / "requirements.txt"), str(copy)],
+        env=system_only, cwd=tmp_path)
     listed = run([str(env_dir / "bin" / "jupyter"), "labextension", "list"], env={**os.environ, "JUPYTER_PATH": ""})
     line = next((l for l in listed.splitlines() if "quarry-jupyterlab" in l), "")
     assert "enabled" in line and "OK" in line, listed
