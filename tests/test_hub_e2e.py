@@ -170,7 +170,7 @@ def test_servers_hold_no_s3_keys_and_read_only_their_own_id_token(hub, new_page)
     env = server_environment("alice")
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         assert key not in env, f"{key} is in alice's server environment"
-    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] and env["AWS_ENDPOINT_URL_STS"]
+    assert (env.get("AWS_WEB_IDENTITY_TOKEN_FILE") or env.get("QUARRY_WEB_IDENTITY_TOKEN_FILE")) and env["AWS_ENDPOINT_URL_STS"]
     api = env["JUPYTERHUB_API_URL"].rstrip("/")
     headers = {"Authorization": f"token {env['JUPYTERHUB_API_TOKEN']}"}
     # Its own current ID token, and nothing more.

@@ -93,7 +93,11 @@ def test_claim_mode_gives_the_policy_the_token_names(oidc, claim_mode_s3):
     settings = hook.Settings(s3_endpoint=claim_mode_s3.endpoint, sts_endpoint=claim_mode_s3.endpoint)
     token = oidc.mint("alice", policy="data-rw")
     env = spawn(settings, {"id_token": token, "refresh_token": "r"})
-    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == hook.DEFAULT_TOKEN_FILE
+    # Claim mode: the token file under a name only Quarry reads (the AWS
+    # SDKs refuse one without a role), and the SDKs' credential source.
+    assert env["QUARRY_WEB_IDENTITY_TOKEN_FILE"] == hook.DEFAULT_TOKEN_FILE
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" not in env
+    assert env["AWS_CONFIG_FILE"] == hook.DEFAULT_AWS_CONFIG_FILE
     assert env["QUARRY_ID_TOKEN_FROM_HUB"] == "1"
     assert "AWS_ROLE_ARN" not in env
     client = s3_client(env, token)
@@ -107,6 +111,7 @@ def test_role_mode_with_the_token_in_the_token_response(oidc, seaweed):
     token = oidc.mint("bob")
     env = spawn(settings, {"token_response": {"id_token": token}}, name="bob")
     assert env["AWS_ROLE_ARN"] == ROLE_ARN
+    assert env["AWS_WEB_IDENTITY_TOKEN_FILE"] == hook.DEFAULT_TOKEN_FILE
     assert s3_client(env, token).list_objects_v2(Bucket="data")["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert repr(hook.parse_credentials(
         "<R><AccessKeyId>AKIAXYZ</AccessKeyId><SecretAccessKey>s3cr3t</SecretAccessKey>"

@@ -42,6 +42,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 #: Where the pod keeps the current ID token (the server extension writes
 #: it): a memory-backed volume (values.yaml), never the home volume.
 DEFAULT_TOKEN_FILE = "/run/quarry/web-identity-token"
+#: Where images/scripts/install-singleuser.sh writes the AWS config file (the
+#: image's Python prefix is /opt/conda).
+DEFAULT_AWS_CONFIG_FILE = "/opt/conda/etc/quarry/aws-config"
 #: Refresh ID tokens with less than this fraction of their life left.
 REFRESH_WHEN_LEFT = 0.5
 
@@ -59,6 +62,10 @@ class Settings:
     role_arn: str = ""
     duration_seconds: int = 3600
     token_file: str = DEFAULT_TOKEN_FILE
+    #: The AWS config file the image ships (images/scripts/install-singleuser.sh):
+    #: its `credential_process` is `quarry aws-credentials`, so boto3, s3fs,
+    #: polars and pyarrow get renewing keys from the same token exchange.
+    aws_config_file: str = DEFAULT_AWS_CONFIG_FILE
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -72,6 +79,7 @@ class Settings:
             role_arn=env.get("QUARRY_STS_ROLE_ARN", ""),
             duration_seconds=int(env.get("QUARRY_STS_DURATION_SECONDS", "3600")),
             token_file=env.get("QUARRY_TOKEN_FILE", DEFAULT_TOKEN_FILE),
+            aws_config_file=env.get("QUARRY_AWS_CONFIG_FILE", DEFAULT_AWS_CONFIG_FILE),
         )
 
 
@@ -204,6 +212,12 @@ def _xml_text(body: str, name: str) -> str | None:
     return None
 
 
+def token_file_variable(settings: Settings) -> str:
+    """The variable naming the pod's token file: AWS_WEB_IDENTITY_TOKEN_FILE
+    with a role; QUARRY_WEB_IDENTITY_TOKEN_FILE in claim mode."""
+    return "AWS_WEB_IDENTITY_TOKEN_FILE" if settings.role_arn else "QUARRY_WEB_IDENTITY_TOKEN_FILE"
+
+
 def environment_for(settings: Settings, username: str) -> dict:
     """The credentials contract for the user's server: where S3 and STS are
     and where the web identity token is — no keys, which a pod spec would
@@ -213,8 +227,15 @@ def environment_for(settings: Settings, username: str) -> dict:
         "AWS_ENDPOINT_URL_S3": settings.s3_endpoint,
         "AWS_ENDPOINT_URL_STS": settings.s3_endpoint,
         "AWS_REGION": settings.region,
-        "AWS_WEB_IDENTITY_TOKEN_FILE": settings.token_file.replace("{username}", username),
+        # With a role, the name every AWS SDK reads; without one (MinIO's
+        # claim mode) a name only Quarry reads, since the SDKs refuse to
+        # start on a token file without a role.
+        token_file_variable(settings): settings.token_file.replace("{username}", username),
         **({"AWS_ROLE_ARN": settings.role_arn} if settings.role_arn else {}),
+        # Every AWS SDK in the pod: no SDK exchanges a web identity token
+        # without a role (MinIO's claim mode has none), so the config file
+        # names `quarry aws-credentials` as their credential source.
+        "AWS_CONFIG_FILE": settings.aws_config_file,
         # Tells quarry_jupyterlab to keep the token file fresh from the hub.
         "QUARRY_ID_TOKEN_FROM_HUB": "1",
     }

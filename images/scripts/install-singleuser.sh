@@ -15,6 +15,14 @@ install -d "$prefix/bin"
 install -m 0755 "$binary" "$prefix/bin/quarry"
 "$prefix/bin/quarry" --version
 "$prefix/bin/quarry" install --prefix "$prefix"
+# Every AWS SDK's credential source (the pod's AWS_CONFIG_FILE points here):
+# keys from the same web identity exchange the kernel makes, renewed by the
+# SDKs themselves. No keys are ever written here.
+install -d "$prefix/etc/quarry"
+cat > "$prefix/etc/quarry/aws-config" <<CONFIG
+[default]
+credential_process = $prefix/bin/quarry aws-credentials
+CONFIG
 
 pip_target=()
 if [ "$prefix" != "$("$python" -c 'import sys; print(sys.prefix)')" ]; then

@@ -27,10 +27,17 @@ from tornado.ioloop import PeriodicCallback
 DEFAULT_INTERVAL_S = 60
 
 
+def token_file(env=os.environ) -> str:
+    """The pod's token file: AWS_WEB_IDENTITY_TOKEN_FILE with a role,
+    QUARRY_WEB_IDENTITY_TOKEN_FILE in MinIO's claim mode (the AWS SDKs
+    refuse a token file without a role; Quarry reads either)."""
+    return env.get("AWS_WEB_IDENTITY_TOKEN_FILE") or env.get("QUARRY_WEB_IDENTITY_TOKEN_FILE") or ""
+
+
 def enabled(env=os.environ) -> bool:
     return (
         env.get("QUARRY_ID_TOKEN_FROM_HUB") == "1"
-        and bool(env.get("AWS_WEB_IDENTITY_TOKEN_FILE"))
+        and bool(token_file(env))
         and bool(env.get("JUPYTERHUB_API_URL"))
         and bool(env.get("JUPYTERHUB_API_TOKEN"))
         and bool(env.get("JUPYTERHUB_USER"))
@@ -61,7 +68,7 @@ def write_token(path: Path, token: str) -> bool:
 class TokenRefresher:
     def __init__(self, log, env=os.environ):
         self.log = log
-        self.path = Path(env["AWS_WEB_IDENTITY_TOKEN_FILE"])
+        self.path = Path(token_file(env))
         # The hub hook's endpoint: the caller's own ID token, nothing more.
         self.url = "{}/quarry/id-token".format(env["JUPYTERHUB_API_URL"].rstrip("/"))
         self.api_token = env["JUPYTERHUB_API_TOKEN"]

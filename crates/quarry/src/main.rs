@@ -1,9 +1,10 @@
 //! `quarry`: the Quarry kernel (`kernel`), its kernelspec installer
-//! (`install`), the S3 panel's backend (`serve`) and the local platform
-//! launcher (`lab`). Each subcommand is a thin shell over a library crate
+//! (`install`), the S3 panel's backend (`serve`), the local platform
+//! launcher (`lab`) and the AWS SDKs' credential source (`aws-credentials`). Each subcommand is a thin shell over a library crate
 //! (see `crates/README.md`); only this binary decides how the process
 //! exits and where logs go (stderr or a file, never the notebook).
 
+mod aws_credentials;
 mod install;
 mod kernel;
 mod lab;
@@ -43,11 +44,20 @@ enum Command {
     Lab(lab::LabArgs),
     /// Serve the S3 panel's REST API (started by jupyter-server-proxy).
     Serve(serve::ServeArgs),
+    /// Print S3 credentials for AWS SDKs (an AWS config file's
+    /// `credential_process`), from the web identity token as the kernel gets them.
+    AwsCredentials(aws_credentials::AwsCredentialsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The credential source's stdout is the SDK's input and its stderr the
+    // SDK's error text: only the one sentence of a failure goes there.
+    let default_filter = match cli.command {
+        Command::AwsCredentials(_) => "off",
+        _ => "warn,zeromq=warn,quarry=info,quarry_kernel=info,quarry_protocol=info",
+    };
+    init_logging(default_filter);
     let outcome = match cli.command {
         Command::Kernel {
             connection_file,
@@ -56,6 +66,7 @@ fn main() -> ExitCode {
         Command::Install(args) => install::run(&args),
         Command::Lab(args) => lab::run(args),
         Command::Serve(args) => serve::run(&args),
+        Command::AwsCredentials(args) => aws_credentials::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,12 +99,9 @@ fn one_line(error: &anyhow::Error) -> String {
 
 /// Logs go to stderr (Jupyter's server log for a kernel), never to the
 /// notebook. `QUARRY_LOG` takes a tracing filter such as `debug`.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "warn,zeromq=warn,quarry=info,quarry_kernel=info,quarry_protocol=info",
-        )
-    });
+fn init_logging(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -66,11 +66,21 @@ const STS_TIMEOUTS: crate::S3Timeouts = crate::S3Timeouts {
 };
 
 impl WebIdentity {
-    /// Reads `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN`,
+    /// Reads `AWS_WEB_IDENTITY_TOKEN_FILE` (or, without a role,
+    /// `QUARRY_WEB_IDENTITY_TOKEN_FILE`), `AWS_ROLE_ARN`,
     /// `AWS_ROLE_SESSION_NAME` and the STS endpoint (`AWS_ENDPOINT_URL_STS`,
     /// else the S3 endpoint, where MinIO serves STS).
+    ///
+    /// The second name exists for MinIO's claim mode: the AWS SDKs refuse
+    /// to start (botocore's `InvalidConfigError`) when they see
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE` without `AWS_ROLE_ARN`, so a pod with
+    /// no role names its token file so that only Quarry reads it, and the
+    /// SDKs get keys from `quarry aws-credentials` instead.
     pub(crate) fn from_env(env: &Env, s3_endpoint: Option<&str>, region: &str) -> Option<Self> {
-        let token_file = PathBuf::from(env.get("AWS_WEB_IDENTITY_TOKEN_FILE")?);
+        let token_file = PathBuf::from(
+            env.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+                .or_else(|| env.get("QUARRY_WEB_IDENTITY_TOKEN_FILE"))?,
+        );
         let session_name = env
             .get("AWS_ROLE_SESSION_NAME")
             .unwrap_or_else(|| default_session_name(env));
