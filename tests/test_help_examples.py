@@ -78,6 +78,7 @@ def test_newcomers_mistakes_get_sentences_that_say_what_to_do(kernel):
 #: README code blocks the test does not run, by their fence's language, and why.
 NOT_RUN = {
     "sh": "shell commands (the Quick start's are what CI itself runs)",
+    "ini": "the AWS config file's text: tests/test_python_s3.py runs Python's AWS tools with it",
     "quarry-spark": "needs executor pods: tests/test_spark_cluster.py runs %spark start --executors and %%spark -i/-o on its fake cluster",
 }
 

@@ -141,6 +141,34 @@ def test_each_namespace_enforces_pod_security_restricted(cluster):
     assert labels["quarry.io/user"] == "bob"
 
 
+def network_policy_problems(policies, allowed_namespaces=("quarry", "minio")):
+    """What in `policies` would open a user's pods wider than intended: a
+    rule without peers (it allows every source or destination), an address
+    block for the whole internet, or a namespace selector other than the
+    named infrastructure namespaces (and DNS pods by their label)."""
+    problems = []
+    for policy in policies:
+        name = policy["metadata"]["name"]
+        for direction, side in (("ingress", "from"), ("egress", "to")):
+            for rule in policy["spec"].get(direction, []):
+                peers = rule.get(side) or []
+                if not peers:
+                    problems.append(f"{name}: a {direction} rule with no '{side}' allows everything")
+                for peer in peers:
+                    cidr = peer.get("ipBlock", {}).get("cidr", "")
+                    if cidr.endswith("/0"):
+                        problems.append(f"{name}: {cidr}")
+                    selector = peer.get("namespaceSelector")
+                    if selector is None:
+                        continue
+                    named = selector.get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                    if named and named not in allowed_namespaces:
+                        problems.append(f"{name}: namespace {named}")
+                    if not named and peer.get("podSelector") != {"matchLabels": {"k8s-app": "kube-dns"}}:
+                        problems.append(f"{name}: pods in any namespace")
+    return problems
+
+
 def test_network_policies_deny_by_default_and_never_select_other_namespaces(cluster):
     policies = cluster.request("GET", "/apis/networking.k8s.io/v1/namespaces/quarry-bob/networkpolicies").json()["items"]
     names = {p["metadata"]["name"] for p in policies}
@@ -149,19 +177,13 @@ def test_network_policies_deny_by_default_and_never_select_other_namespaces(clus
     assert deny["spec"]["podSelector"] == {} and set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     # Peers are this namespace's pods, or named infrastructure namespaces
     # (hub, S3, DNS) — never a selector that matches other users' namespaces.
-    allowed_namespaces = {"quarry", "minio"}
-    for policy in policies:
-        for rule in policy["spec"].get("ingress", []) + policy["spec"].get("egress", []):
-            for peer in rule.get("from", []) + rule.get("to", []):
-                selector = peer.get("namespaceSelector")
-                if selector is None:
-                    continue
-                named = selector.get("matchLabels", {}).get("kubernetes.io/metadata.name")
-                if named:
-                    assert named in allowed_namespaces, policy
-                else:
-                    # Only DNS may be matched in any namespace, by its pods' label.
-                    assert peer["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}, policy
+    assert network_policy_problems(policies) == []
+    # The check fails on the wrong design.
+    open_rule = {"metadata": {"name": "x"}, "spec": {"egress": [{"ports": [{"port": 443}]}], "ingress": [{"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}}
+    anywhere = {"metadata": {"name": "y"}, "spec": {"ingress": [{"from": [{"namespaceSelector": {}}]}]}}
+    assert network_policy_problems([open_rule, anywhere]) == [
+        "x: 0.0.0.0/0", "x: a egress rule with no 'to' allows everything", "y: pods in any namespace",
+    ]
 
 
 def test_the_hub_hook_prepares_the_namespace_kubespawner_will_use(cluster):
