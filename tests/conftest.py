@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def pytest_addoption(parser):
     parser.addoption("--quarry", default=os.environ.get("QUARRY_BIN"), help="path to the quarry binary")
+    parser.addoption(
+        "--wheel", default=os.environ.get("QUARRY_WHEEL"),
+        help="path to the quarry-jupyter wheel (cargo xtask test builds one; without it, the tests that need it build it)",
+    )
 
 
 def pytest_configure(config):
@@ -32,6 +36,21 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def quarry_bin():
     return os.environ["QUARRY_BIN"]
+
+
+@pytest.fixture(scope="session")
+def quarry_wheel(request, tmp_path_factory):
+    """The quarry-jupyter wheel, dev profile: the one `cargo xtask test`
+    built, or built here the same way."""
+    given = request.config.getoption("--wheel")
+    if given:
+        return Path(given)
+    import subprocess
+
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(["cargo", "xtask", "wheel", "--out", str(out)], cwd=ROOT, check=True)
+    (wheel,) = out.glob("quarry_jupyter-*.whl")
+    return wheel
 
 
 @pytest.fixture(scope="session")

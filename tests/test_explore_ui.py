@@ -145,6 +145,15 @@ def test_the_grid_sorts_filters_and_pages_the_whole_result(page, platform):
     chart_cell = panel.locator(".jp-CodeCell").nth(1)
     expect(chart_cell.locator(".cm-content")).to_contain_text("%chart")
     expect(chart_cell.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=90_000)
+
+    # "Profile" profiles what the grid shows: the filtered rows, not the
+    # whole result (its cell lands below the result, above the chart's).
+    grid.locator('[data-action="profile"]').click()
+    profile_cell = panel.locator(".jp-CodeCell").nth(1)
+    expect(profile_cell.locator(".cm-content")).to_contain_text("%profile")
+    expect(profile_cell.locator(".cm-content")).to_contain_text("WHERE")
+    expect(profile_cell.locator(".jp-OutputArea-output").first).to_contain_text(f"{matching:,}", timeout=90_000)
+    assert "1,000,000" not in profile_cell.locator(".jp-OutputArea-output").first.inner_text()
     assert not [e for e in errors if "quarry" in e.lower()], errors
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from support.kernels import run_cell, start_quarry, stop
+from support.spark import spark_home
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def kernel(seaweed, oidc):
     credentials = seaweed.assume_role(oidc.mint("bob"))
     # As in the lab: exports go into the demo bucket.
-    env = {**seaweed.env_for(credentials), "QUARRY_EXPORT_PREFIX": "s3://demo/exports/"}
+    env = {**seaweed.env_for(credentials), "QUARRY_EXPORT_PREFIX": "s3://demo/exports/", "SPARK_HOME": spark_home()}
     km, kc = start_quarry(env=env)
     reply, _ = run_cell(kc, (ROOT / "notebooks/demo-data.sql").read_text(), timeout=300)
     assert reply["status"] == "ok", reply.get("evalue")
@@ -42,6 +43,34 @@ def test_every_help_example_runs_on_the_demo_data(kernel):
         if not cell.upper().startswith(("CREATE", "COPY")):
             shown = [m for m in outputs if m["msg_type"] in ("display_data", "execute_result", "stream")]
             assert shown, f"{cell!r} showed nothing"
+
+
+def lsmagic_examples(kc):
+    reply, outputs = run_cell(kc, "%lsmagic")
+    assert reply["status"] == "ok"
+    markdown = outputs[0]["content"]["data"]["text/markdown"]
+    blocks = re.findall(r"^  ```sql\n(.*?)^  ```", markdown, re.S | re.M)
+    cells = []
+    for block in blocks:
+        text = "\n".join(line.removeprefix("  ") for line in block.splitlines())
+        cells += [cell.strip() for cell in text.split("\n\n") if cell.strip()]
+    return blocks, cells
+
+
+def test_every_lsmagic_example_runs_on_the_demo_data(kernel):
+    """After %help's (which create `readings`), in the order shown; Spark's
+    run in local mode."""
+    blocks, cells = lsmagic_examples(kernel)
+    assert len(blocks) == 13, "one block per magic"
+    magics = {cell.split()[0] for cell in cells}
+    assert {"%lsmagic", "%chart", "%profile", "%export", "%set", "%s3", "%spark", "%%spark"} <= magics
+    for cell in cells:
+        reply, outputs = run_cell(kernel, cell, timeout=300)
+        assert reply["status"] == "ok", (cell, reply.get("ename"), reply.get("evalue"))
+        shown = [m for m in outputs if m["msg_type"] in ("display_data", "execute_result", "stream")]
+        assert shown, f"{cell!r} showed nothing"
+    reply, outputs = run_cell(kernel, "%spark status")
+    assert "No Spark session" in str(outputs), "the examples end by stopping Spark"
 
 
 def test_newcomers_mistakes_get_sentences_that_say_what_to_do(kernel):
@@ -79,6 +108,7 @@ def test_newcomers_mistakes_get_sentences_that_say_what_to_do(kernel):
 NOT_RUN = {
     "sh": "shell commands (the Quick start's are what CI itself runs)",
     "ini": "the AWS config file's text: tests/test_python_s3.py runs Python's AWS tools with it",
+    "python": "Python notebook code: tests/test_lab.py runs it in a Python 3 kernel of `cargo xtask lab`",
     "quarry-spark": "needs executor pods: tests/test_spark_cluster.py runs %spark start --executors and %%spark -i/-o on its fake cluster",
 }
 

@@ -35,26 +35,29 @@ def test_dockerfiles_copy_only_what_exists():
                     assert (ROOT / source).exists(), f"{dockerfile.name}: COPY {source} does not exist"
 
 
-@pytest.fixture(scope="module")
-def wheel_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheels")
-    run(str(IMAGES / "scripts" / "build-wheel.sh"), str(out))
-    return out
+def test_the_frontend_script_leaves_the_prebuilt_extension_the_wheel_stage_copies(tmp_path):
+    """The image's frontend stage; its wheel stage copies this folder."""
+    run(str(IMAGES / "scripts" / "build-wheel.sh"), str(tmp_path / "out"))
+    prebuilt = ROOT / "labextension/quarry_jupyterlab/labextension"
+    assert json.loads((prebuilt / "package.json").read_text())["name"] == "quarry-jupyterlab"
+    assert "COPY --from=frontend /tmp/src/labextension/quarry_jupyterlab/labextension" in (IMAGES / "singleuser/Dockerfile").read_text()
 
 
-def test_singleuser_install_script_sets_up_a_prefix(wheel_dir, tmp_path, quarry_bin):
+def test_singleuser_install_script_sets_up_a_prefix(quarry_wheel, tmp_path):
     prefix = tmp_path / "prefix"
-    run(str(IMAGES / "scripts" / "install-singleuser.sh"), quarry_bin, str(wheel_dir), str(prefix))
+    run(str(IMAGES / "scripts" / "install-singleuser.sh"), str(quarry_wheel.parent), str(prefix))
     assert (prefix / "bin" / "quarry").stat().st_mode & 0o111
     spec = json.loads((prefix / "share/jupyter/kernels/quarry/kernel.json").read_text())
-    assert spec["argv"][0] == str(prefix / "bin" / "quarry") and spec["language"] == "sql"
+    assert spec["argv"][:3] == ["python", "-m", "quarry_jupyterlab"] and spec["language"] == "sql"
     extension = prefix / "share/jupyter/labextensions/quarry-jupyterlab"
     assert json.loads((extension / "package.json").read_text())["name"] == "quarry-jupyterlab"
-    assert (extension / "install.json").is_file()
+    assert json.loads((extension / "install.json").read_text())["packageName"] == "quarry-jupyter"
     server_config = json.loads((prefix / "etc/jupyter/jupyter_server_config.d/quarry_jupyterlab.json").read_text())
     assert server_config["ServerApp"]["jpserver_extensions"]["quarry_jupyterlab.token_refresh"] is True
-    (entry_points,) = prefix.glob("lib/python*/site-packages/quarry_jupyterlab-*.dist-info/entry_points.txt")
+    (entry_points,) = prefix.glob("lib/python*/site-packages/quarry_jupyter-*.dist-info/entry_points.txt")
     assert "quarry = quarry_jupyterlab:setup_quarry_server" in entry_points.read_text()
+    aws_config = (prefix / "etc/quarry/aws-config").read_text()
+    assert aws_config == f"[default]\ncredential_process = {prefix}/bin/quarry aws-credentials\n"
 
 
 def test_install_spark_script_links_a_working_spark(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from support.jupyter import run_in_server_kernel
 from support.ports import free_ports
 
 
@@ -166,6 +167,21 @@ def xtask_env():
     return {k: v for k, v in lab_env().items() if not k.startswith(injected) and k != "OUT_DIR"}
 
 
+def assert_readme_python_runs(port, token):
+    root = Path(__file__).resolve().parent.parent
+    (code,) = re.findall(r"^```python\n(.*?)^```", (root / "README.md").read_text(), re.S | re.M)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/kernels", data=json.dumps({"name": "python3"}).encode(), method="POST",
+        headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+    )
+    kernel = json.load(urllib.request.urlopen(request, timeout=30))
+    status, shown, error = run_in_server_kernel(f"http://127.0.0.1:{port}", token, kernel["id"], code, timeout=180)
+    assert (status, error) == ("ok", None), (shown, error)
+    # demo-data.sql: a day of minutes for six sensors as CSV; the week as
+    # Parquet, two sensors per site.
+    assert shown.strip() == "8640 CSV rows; [('campus', 20160), ('harbour', 20160), ('tunnel', 20160)]", shown
+
+
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM via cargo xtask lab", "SIGHUP"])
 def test_one_signal_to_the_lab_stops_everything_it_started(quarry_bin, tmp_path, how):
     """A signal to the one PID the user started (a process manager, `kill`,
@@ -220,6 +236,9 @@ def test_one_signal_to_the_lab_stops_everything_it_started(quarry_bin, tmp_path,
             assert "SELECT 42" in (data / "notebooks" / "quarry-demo.ipynb").read_text()
             after_git = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
             assert after_git == before_git
+            # A Python 3 notebook reads the demo bucket with pandas and
+            # polars, as the README writes it.
+            assert_readme_python_runs(port, token)
         started = descendants(lab.pid)
         assert len(started) >= 3, started
         lab.send_signal(sig)

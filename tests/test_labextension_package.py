@@ -47,14 +47,14 @@ def run(args, **kwargs):
 
 
 def test_api_types_match_openapi():
-    """src/api-types.ts is committed (a clean copy builds without the Rust
+    """src/panel/api-types.ts is committed (a clean copy builds without the Rust
     tree beside it) and must be what openapi.json generates."""
     generated = subprocess.run(
         ["npx", "--no-install", "openapi-typescript", "../crates/quarry-server/openapi.json"],
         cwd=LABEXTENSION, capture_output=True, text=True, check=True,
     ).stdout
-    committed = (LABEXTENSION / "src" / "api-types.ts").read_text()
-    assert generated.strip() == committed.strip(), "run `npm run build:api` in labextension/ and commit src/api-types.ts"
+    committed = (LABEXTENSION / "src" / "panel" / "api-types.ts").read_text()
+    assert generated.strip() == committed.strip(), "run `npm run build:api` in labextension/ and commit src/panel/api-types.ts"
 
 
 def test_a_wheel_without_the_frontend_cannot_be_built(tmp_path):

@@ -32,6 +32,7 @@ def test_demo_notebook_runs_and_answers_correctly(demo_data, monkeypatch):
     nb = nbformat.read(ROOT / "notebooks" / "quarry-demo.ipynb", as_version=4)
     for key, value in minimal_env(demo_data).items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SPARK_HOME", spark_home())
     client = NotebookClient(nb, kernel_name="quarry", timeout=300, allow_errors=False)
     client.execute()
 
@@ -54,6 +55,10 @@ def test_demo_notebook_runs_and_answers_correctly(demo_data, monkeypatch):
     assert profile["data"]["application/vnd.quarry.profile+json"]["rows"] == 60480
     grid = outputs[6][-1]["data"]
     assert "application/vnd.quarry.result+json" in grid and "text/html" in grid
+    # Spark, handed the kernel's table with -i, gives the same answer.
+    spark = outputs[8][-1]["data"]["application/vnd.dataresource+json"]["data"]
+    assert spark == list(by_site.values())
+    assert len(outputs) == 10, "the notebook ends with %spark stop"
 
 
 def test_gas_sensor_walkthrough_cleans_aggregates_and_writes_back(demo_data, monkeypatch):

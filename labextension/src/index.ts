@@ -15,16 +15,16 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
-import { QuarryApi } from './api';
-import { keepDefaultBrowserCurrent } from './browser-focus';
-import { S3Drive } from './drive';
-import { DataExplorer } from './explorer';
-import { gridRendererFactory } from './grid';
-import { notebookHost } from './notebook-host';
-import { createS3Browser } from './panel';
-import * as paths from './paths';
-import { cellInNotebook, queryInNotebook } from './query';
-import { CredentialStatusItem } from './status';
+import { QuarryApi } from './panel/api';
+import { keepDefaultBrowserCurrent } from './panel/browser-focus';
+import { S3Drive } from './panel/drive';
+import { DataExplorer } from './notebook/explorer';
+import { gridRendererFactory } from './notebook/grid';
+import { notebookHost } from './notebook/notebook-host';
+import { createS3Browser } from './panel/panel';
+import * as paths from './panel/paths';
+import { cellInNotebook, queryInNotebook } from './notebook/query';
+import { CredentialStatusItem } from './panel/status';
 
 /** Command ids, for the context menu and for tests. */
 export namespace CommandIDs {

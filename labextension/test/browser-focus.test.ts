@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 
-import { chooseBrowser } from '../src/browser-focus';
+import { chooseBrowser } from '../src/panel/browser-focus';
 
 test('the S3 browser is current only while the user works in it', () => {
   const [local, s3] = ['local', 's3'];

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 
-import { humanBytes, planChunks } from '../src/chunks';
-import { describe as describeCredentials, humanDuration } from '../src/expiry';
+import { humanBytes, planChunks } from '../src/panel/chunks';
+import { describe as describeCredentials, humanDuration } from '../src/panel/expiry';
 
 test('chunks cover the file exactly, numbered from 1, last marked', () => {
   const size = 20 * 1024 * 1024 + 3;

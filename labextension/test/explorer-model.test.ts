@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 
-import { actionCell, explorerItems, sqlName } from '../src/explorer-model';
+import { actionCell, explorerItems, sqlName } from '../src/notebook/explorer-model';
 
 test('names are qualified and quoted only when SQL needs it', () => {
   assert.equal(sqlName('readings'), 'readings');

@@ -10,7 +10,7 @@ import {
   toCsv,
   toMarkdown,
   visibleWindow
-} from '../src/grid-model';
+} from '../src/notebook/grid-model';
 
 const site: GridColumn = { name: 'site', type: 'Utf8', kind: 'text' };
 const n: GridColumn = { name: 'n', type: 'Int64', kind: 'number' };

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 
-import { Entry, ListingCache, Page } from '../src/paging';
+import { Entry, ListingCache, Page } from '../src/panel/paging';
 
 function entries(from: number, count: number): Entry[] {
   return Array.from({ length: count }, (_, i) => ({

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 
-import * as paths from '../src/paths';
+import * as paths from '../src/panel/paths';
 
 test('drive paths split into bucket and key', () => {
   assert.deepEqual(paths.parse('S3:data/dir/file.csv'), { bucket: 'data', key: 'dir/file.csv' });

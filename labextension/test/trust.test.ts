@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 
-import { withoutTrust } from '../src/trust';
+import { withoutTrust } from '../src/panel/trust';
 
 test('every trusted flag is dropped, everything else kept', () => {
   const stored = {

@@ -81,3 +81,47 @@ class JupyterServer:
         """A page that logs the browser in with the token."""
         separator = "&" if "?" in path else "?"
         return f"{self.base}/{path}{separator}token={TOKEN}"
+
+
+def run_in_server_kernel(base, token, kernel_id, code, timeout=120):
+    """Runs `code` in a kernel a Jupyter server started (so with the
+    server's environment, as a notebook's cell runs), over the server's
+    kernel websocket; returns (status, text printed or shown, error)."""
+    import json
+    import time
+    import uuid
+
+    import websocket
+
+    ws_url = base.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?token={token}"
+    ws = websocket.create_connection(ws_url, timeout=timeout)
+    try:
+        msg_id = uuid.uuid4().hex
+        ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid.uuid4().hex,
+                       "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False},
+        }))
+        shown, status, error, idle = [], None, None, False
+        deadline = time.monotonic() + timeout
+        # Outputs (iopub) and the reply (shell) travel apart: done when the
+        # reply is in and the kernel said it is idle again.
+        while not (status and idle) and time.monotonic() < deadline:
+            message = json.loads(ws.recv())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                shown.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                shown.append(content["data"].get("text/plain", ""))
+            elif kind == "error":
+                error = f"{content['ename']}: {content['evalue']}"
+            elif kind == "execute_reply":
+                status = content["status"]
+            elif kind == "status" and content["execution_state"] == "idle":
+                idle = True
+        return status, "".join(shown), error
+    finally:
+        ws.close()

@@ -1,7 +1,9 @@
 //! An in-memory object store that counts what is read from it, for tests
 //! of the layers above a store (the byte cache here, scans in
-//! `quarry-sql`). Compiled for this crate's tests and, with the
-//! `test-support` feature, for other crates' tests.
+//! `quarry-sql`). Always compiled, not behind a feature: a feature that
+//! only tests turn on would give the test build its own copy of every crate
+//! above this one, and `cargo build -p quarry` (the lab, the wheel) could
+//! not reuse what `cargo test --workspace` built.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 

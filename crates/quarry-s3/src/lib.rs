@@ -16,7 +16,6 @@ mod abort_retry;
 mod cache;
 mod config;
 mod copy;
-#[cfg(any(test, feature = "test-support"))]
 pub mod counting;
 mod credentials;
 mod delete_prefix;

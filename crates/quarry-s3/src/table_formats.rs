@@ -2,7 +2,7 @@
 //!
 //! The panel offers "Query in Notebook" and previews a table exactly for
 //! these, and `%s3 head` shows rows instead of text. The labextension's
-//! TypeScript holds a generated copy (`labextension/src/table-formats.ts`,
+//! TypeScript holds a generated copy (`labextension/src/panel/table-formats.ts`,
 //! checked against this list by a test) because the panel decides before
 //! it asks the backend anything.
 
@@ -83,7 +83,7 @@ mod tests {
         // and the compile-time path would point into that checkout.
         let manifest = std::env::var("CARGO_MANIFEST_DIR")
             .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-        let path = format!("{manifest}/../../labextension/src/table-formats.ts");
+        let path = format!("{manifest}/../../labextension/src/panel/table-formats.ts");
         let expected = typescript_module();
         if std::env::var_os("QUARRY_BLESS").is_some() {
             std::fs::write(&path, &expected).unwrap();
@@ -91,7 +91,7 @@ mod tests {
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(
             actual, expected,
-            "labextension/src/table-formats.ts is out of date: run QUARRY_BLESS=1 cargo test -p quarry-s3 table_formats"
+            "labextension/src/panel/table-formats.ts is out of date: run QUARRY_BLESS=1 cargo test -p quarry-s3 table_formats"
         );
     }
 }

@@ -120,6 +120,13 @@ impl Project {
     pub fn cargo(&self, args: &[&str]) -> anyhow::Result<()> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut command = Command::new(cargo);
+        Self::without_cargo_run_env(&mut command);
+        run(command.args(args).current_dir(&self.root))
+    }
+
+    /// Removes what `cargo run` injected into xtask's environment, for a
+    /// child that runs cargo itself (see [`Project::cargo`]).
+    pub fn without_cargo_run_env(command: &mut Command) {
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
             let injected = [
@@ -135,7 +142,13 @@ impl Project {
                 command.env_remove(name.as_ref());
             }
         }
-        run(command.args(args).current_dir(&self.root))
+    }
+
+    /// maturin, which packs the wheel: `QUARRY_MATURIN`, else the venv's.
+    pub fn maturin(&self) -> PathBuf {
+        std::env::var_os("QUARRY_MATURIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.venv.join("bin/maturin"))
     }
 
     pub fn python(&self, args: &[&str]) -> anyhow::Result<()> {

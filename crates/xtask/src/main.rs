@@ -8,6 +8,7 @@
 mod env;
 mod frontend;
 mod lab;
+mod wheel;
 
 use std::path::Path;
 
@@ -43,6 +44,9 @@ enum Task {
     },
     /// Run the benchmarks and write a report under target/bench/.
     Bench,
+    /// Build the `quarry-jupyter` wheel: the binary, its kernelspec and the
+    /// JupyterLab extension, for one `pip install`.
+    Wheel(wheel::WheelArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Test { pytest_args } => test(&project, &pytest_args),
         Task::Lab { lab_args } => lab::run(&project, &lab_args),
+        Task::Wheel(args) => wheel::build(&project, &args).map(drop),
         Task::Bench => {
             project.setup()?;
             // Measure what users run: the images build `--release`. The
@@ -86,6 +91,7 @@ fn main() -> anyhow::Result<()> {
                 ("chart_bench", "chart_bench"),
                 ("grid_bench", "grid_bench"),
                 ("spark_bench", "spark"),
+                ("credentials_bench", "credentials"),
             ];
             for (bench, _) in benches {
                 let script = format!("tests/bench/{bench}.py");
@@ -131,6 +137,9 @@ fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
         "warnings",
     ])?;
     project.cargo(&["test", "--workspace", "--quiet"])?;
+    // The wheel the install test puts into a clean venv: the same binary,
+    // packed (the frontend was built above).
+    let wheel = wheel::build(project, &wheel::WheelArgs::for_tests())?;
     let quarry = project.binary("debug");
     let mut args = vec![
         "-m".to_string(),
@@ -138,7 +147,10 @@ fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
         "tests".into(),
         "-v".into(),
         "-rs".into(),
+        // Where CI's time goes, in its log.
+        "--durations=25".into(),
         format!("--quarry={}", quarry.display()),
+        format!("--wheel={}", wheel.display()),
     ];
     args.extend(pytest_args.iter().cloned());
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -8,11 +8,15 @@ use quarry_text::markup::{Cell, HtmlTable};
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
 
-/// A magic's name, one-line synopsis and longer description.
+/// A magic's name, one-line synopsis, longer description and examples.
 struct Magic {
     name: &'static str,
     usage: &'static str,
     about: &'static str,
+    /// Cells to try, in order. Every magic's run as written, in the
+    /// table's order, on `quarry lab`'s demo data after `%help`'s examples
+    /// (`tests/test_help_examples.py`).
+    examples: &'static [&'static str],
 }
 
 const MAGICS: &[Magic] = &[
@@ -20,66 +24,87 @@ const MAGICS: &[Magic] = &[
         name: "%lsmagic",
         usage: "%lsmagic",
         about: "List the available magics.",
+        examples: &["%lsmagic"],
     },
     Magic {
         name: "%help",
         usage: "%help",
         about: "Show how to use Quarry: SQL cells, S3 URLs and magics.",
+        examples: &["%help"],
     },
     Magic {
         name: "%config",
         usage: "%config [max_rows N | s3_cache clear]",
         about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). s3_cache clear drops the S3 bytes and decoded CSV/JSON kept in memory between queries (QUARRY_S3_CACHE sets its size; a rewritten object is never answered from it). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
+        examples: &["%config", "%config max_rows 50"],
     },
     Magic {
         name: "%catalog",
         usage: "%catalog",
         about: "List the tables and views kept in your catalog (CREATE EXTERNAL TABLE and CREATE VIEW keep them for every kernel of yours, after restarts too; DROP removes them everywhere), with where they live, and the tables in this kernel only.",
+        examples: &["%catalog"],
     },
     Magic {
         name: "%echo",
         usage: "%echo TEXT",
         about: "Print TEXT to the cell's output.",
+        examples: &["%echo Hello from Quarry"],
     },
     Magic {
         name: "%chart",
         usage: "%chart [bar|line|area|point|heatmap|hist|pie] [x=COL] [y=AGG(COL)] [color=COL] [facet=COL] [title=\"…\"]",
         about: "Chart the query below it (or, alone, the last result; above %%spark, a Spark query). Bins, time units and top-N with \"other\" are computed by the engine over every row, never a sample; the subtitle says what the chart summarises. With no arguments the chart is chosen from the columns. AGG is count, sum, avg, min or max.",
+        examples: &["%chart bar x=site y=avg(temperature_c)\nSELECT * FROM readings"],
     },
     Magic {
         name: "%profile",
         usage: "%profile [TABLE | 's3://…' | (SELECT …)] [--footer]",
         about: "Profile every column: nulls, approximate distinct values, min/max, mean/std, quartiles, top values and a histogram, computed over every row. Above a query (or alone, the last result) it profiles that. For Parquet on S3 the footers' statistics come first, before any data is read; --footer shows only those.",
+        examples: &["%profile 's3://demo/sensors/sensors.json'"],
     },
     Magic {
         name: "%export",
         usage: "%export csv|parquet|json [s3://dest] [(SELECT …)]",
         about: "Write every row of a result (the query below, the (SELECT …), or alone the last result) to one S3 object — by default under your export prefix (QUARRY_EXPORT_PREFIX, default s3://<user>/exports/) — and show its size, row count, a download link and the SQL that reads it back.",
+        examples: &[
+            "%export parquet\nSELECT site, max(co_ppm) AS peak_co FROM readings GROUP BY site",
+        ],
     },
     Magic {
         name: "%set",
         usage: "%set [name = value]",
         about: "Set a query parameter, used in SQL as $name; alone, list them. Values are typed: 42, 2.5, \"text\", true, 2024-05-01, 2024-05-01T08:30:00, [\"a\", \"b\"]. They are bound as values, never pasted into the SQL, so quotes in a value are just characters.",
+        examples: &[
+            "%set since = 2026-01-08",
+            "SELECT count(*) AS readings FROM readings WHERE reading_time >= $since",
+        ],
     },
     Magic {
         name: "%unset",
         usage: "%unset name",
         about: "Remove the query parameter $name.",
+        examples: &["%unset since"],
     },
     Magic {
         name: "%s3",
         usage: "%s3 ls|head|cp|rm|whoami …",
         about: "Browse and manage S3 objects with the kernel's credentials.",
+        examples: &["%s3 whoami", "%s3 ls s3://demo/sensors/"],
     },
     Magic {
         name: "%spark",
         usage: "%spark start [--executors N] [--executor-memory 2g] [--executor-cores N] [--image IMG] [--conf k=v]… | status | logs [EXECUTOR] | stop",
         about: "Start and manage a Spark session: executors run as Kubernetes pods inside the platform, in local mode elsewhere.",
+        examples: &["%spark start", "%spark status"],
     },
     Magic {
         name: "%%spark",
         usage: "%%spark [-o NAME] [-i TABLE]… [--limit N]",
         about: "Run the cell as Spark SQL; -i sends kernel table TABLE to Spark first, -o keeps the whole result as kernel table NAME. Without -o, Spark's first 10,000 rows come back (--limit N for another number) and the cell says when there were more.",
+        examples: &[
+            "%%spark -i readings\nSELECT site, count(*) AS readings FROM readings GROUP BY site ORDER BY site",
+            "%spark stop",
+        ],
     },
 ];
 
@@ -96,11 +121,7 @@ pub(super) async fn run(
     let args: Vec<&str> = words.collect();
     match name {
         "%lsmagic" => {
-            let mut text = String::from("Available magics:\n\n");
-            for magic in MAGICS {
-                text.push_str(&format!("* `{}` — {}\n", magic.usage, magic.about));
-            }
-            outputs.display(display::help_markdown(&text), None);
+            outputs.display(display::help_markdown(&magic_list()), None);
             Ok(())
         }
         "%help" => {
@@ -140,6 +161,27 @@ pub(super) async fn run(
             format!("{name} is not a Quarry magic: %lsmagic lists the ones that exist."),
         )),
     }
+}
+
+/// `%lsmagic`: each magic's synopsis, what it does, and cells to try.
+fn magic_list() -> String {
+    let mut text = String::from(
+        "Available magics. Each example runs as written on `quarry lab`'s demo data, in this order, after `%help`'s examples (which create the `readings` table):\n",
+    );
+    for magic in MAGICS {
+        text.push_str(&format!("\n* `{}` — {}\n\n", magic.usage, magic.about));
+        text.push_str("  ```sql\n");
+        for (i, example) in magic.examples.iter().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            for line in example.lines() {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+        text.push_str("  ```\n");
+    }
+    text
 }
 
 fn rest_of<'a>(line: &'a str, magic: &str) -> &'a str {
@@ -376,7 +418,7 @@ COPY (SELECT * FROM readings WHERE temperature_c > 25) TO 's3://demo/examples/wa
 * `%chart` above a query draws it (alone: the last result). The engine bins and aggregates every row; the chart says how many rows it summarises.
 * `%profile` shows every column's nulls, distinct values, range, mean, quartiles, top values and histogram; for Parquet the footers' statistics come first, read before any data.
 * `%export parquet` (or `csv`, `json`) writes the whole last result — or the query below it — to one S3 object under your export prefix (or `%export csv s3://bucket/file.csv`), with a download link and the `SELECT` that reads it back.
-* `%lsmagic` lists the magics.
+* `%lsmagic` lists the magics, each with examples to try.
 
 ```sql
 %set site = 'tunnel'
@@ -435,6 +477,20 @@ mod tests {
         assert_eq!((c.cursor_start, c.cursor_end), (0, 3));
         assert!(complete("SELECT 1", 8).is_none());
         assert!(complete("%config max", 11).is_none());
+    }
+
+    #[test]
+    fn every_magic_has_an_example_that_uses_it() {
+        for magic in MAGICS {
+            assert!(
+                magic.examples.iter().any(|e| e.starts_with(magic.name)),
+                "{} has no example of its own",
+                magic.name
+            );
+        }
+        let list = magic_list();
+        assert_eq!(list.matches("  ```sql\n").count(), MAGICS.len());
+        assert!(list.contains("  %%spark -i readings\n  SELECT site"));
     }
 
     #[test]

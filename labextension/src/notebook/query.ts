@@ -10,7 +10,7 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 
-import { queryFor } from './paths';
+import { queryFor } from '../panel/paths';
 
 /** The kernelspec name Quarry installs (a contract: see the top-level README). */
 export const KERNEL_NAME = 'quarry';
