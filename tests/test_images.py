@@ -55,7 +55,7 @@ def test_singleuser_install_script_sets_up_a_prefix(quarry_wheel, tmp_path):
     server_config = json.loads((prefix / "etc/jupyter/jupyter_server_config.d/quarry_jupyterlab.json").read_text())
     assert server_config["ServerApp"]["jpserver_extensions"]["quarry_jupyterlab.token_refresh"] is True
     (entry_points,) = prefix.glob("lib/python*/site-packages/quarry_jupyter-*.dist-info/entry_points.txt")
-    assert "quarry = quarry_jupyterlab:setup_quarry_server" in entry_points.read_text()
+    assert "quarry=quarry_jupyterlab:setup_quarry_server" in entry_points.read_text().replace(" ", "")
     aws_config = (prefix / "etc/quarry/aws-config").read_text()
     assert aws_config == f"[default]\ncredential_process = {prefix}/bin/quarry aws-credentials\n"
 

@@ -78,7 +78,7 @@ def test_the_wheel_holds_the_binary_kernelspec_extension_and_glue_and_nothing_el
     stray = [n for n in names if not n.startswith(allowed)]
     assert not stray, stray
     assert not [n for n in names if "node_modules" in n or n.endswith((".ts", ".tsx", ".pyc"))]
-    assert "quarry = quarry_jupyterlab:setup_quarry_server" in entry_points
+    assert "quarry=quarry_jupyterlab:setup_quarry_server" in entry_points.replace(" ", "")
     assert spec["argv"][:3] == ["python", "-m", "quarry_jupyterlab"] and spec["language"] == "sql"
     size = quarry_wheel.stat().st_size
     ARTIFACTS.mkdir(exist_ok=True)
@@ -125,8 +125,12 @@ def test_jupyter_lab_shows_the_s3_panel_and_runs_a_quarry_cell(installed, seawee
         page.locator('.jp-LauncherCard[data-category="Notebook"]').filter(has_text="Quarry").first.click()
         panel = page.locator(".jp-NotebookPanel:visible")
         expect(panel).to_have_count(1, timeout=30_000)
-        panel.locator(".jp-InputArea-editor").first.click()
+        # The kernel the wheel's kernelspec starts, ready.
+        expect(page.get_by_text("Quarry (SQL · Spark) | Idle")).to_be_visible(timeout=60_000)
+        editor = panel.locator(".jp-Cell .cm-content").first
+        editor.click()
         page.keyboard.type("SELECT 40 + 2 AS answer")
+        expect(editor).to_contain_text("SELECT 40 + 2 AS answer")
         page.keyboard.press("Shift+Enter")
         expect(panel.locator(".jp-OutputArea-output").first).to_contain_text("42", timeout=60_000)
         answered = time.monotonic() - started
