@@ -174,3 +174,27 @@ def test_the_credential_source_prints_what_sdks_read_and_nothing_to_stderr(sts, 
     # An S3 server that needs a role the pod does not name: --role-arn.
     done = subprocess.run([quarry_bin, "aws-credentials", "--role-arn", ROLE_ARN], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and json.loads(done.stdout)["Version"] == 1, done.stderr
+
+
+#: The aws CLI in a venv of its own: every awscli release pins one botocore,
+#: and none pins the one boto3 in the suite's venv needs.
+AWSCLI = "awscli==1.46.3"
+
+
+def test_the_aws_cli_lists_copies_and_is_refused_like_boto3(sts, tmp_path, quarry_bin, oidc):
+    """The aws CLI reads the same config file's credential_process and the
+    endpoint from AWS_ENDPOINT_URL_S3: no keys, no flags."""
+    cli_venv = tmp_path / "awscli"
+    subprocess.run([sys.executable, "-m", "venv", str(cli_venv)], check=True)
+    subprocess.run([str(cli_venv / "bin" / "pip"), "install", "--quiet", AWSCLI], check=True, timeout=600)
+    aws = str(cli_venv / "bin" / "aws")
+    env, _ = pod_environment(sts, tmp_path, quarry_bin, oidc, f"{quarry_bin} aws-credentials")
+    copied = subprocess.run([aws, "s3", "cp", "-", "s3://data/cli/hello.txt"], input="from the CLI", env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert copied.returncode == 0, copied.stderr
+    listed = subprocess.run([aws, "s3", "ls", "s3://data/cli/"], env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "hello.txt" in listed.stdout, listed.stderr
+    read = subprocess.run([aws, "s3", "cp", "s3://data/cli/hello.txt", "-"], env=env, capture_output=True, text=True, timeout=120)
+    assert read.stdout == "from the CLI", read.stderr
+    refused = subprocess.run([aws, "s3", "ls", "s3://other/"], env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr, refused.stderr

@@ -38,6 +38,7 @@ mod owner;
 mod replay;
 mod shell;
 mod stdin;
+pub mod test_frontend;
 mod wire;
 
 use std::sync::Arc;

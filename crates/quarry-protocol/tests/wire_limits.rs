@@ -3,7 +3,7 @@
 //! goes on answering everyone else.
 
 // The shared frontend's other helpers serve protocol.rs.
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod frontend;
 
 use std::time::Duration;

@@ -184,6 +184,31 @@ fn magic_list() -> String {
     text
 }
 
+/// The magic reference in the documentation (`docs/magics.md`): the same
+/// table `%lsmagic` shows, so the two cannot differ (the test below writes
+/// and compares it).
+#[cfg(test)]
+fn reference_markdown() -> String {
+    let mut text = String::from(
+        "# Magics\n\n\
+         <!-- Generated from the kernel's magic table (crates/quarry-kernel/src/cells/magics.rs) by \
+         `QUARRY_BLESS=1 cargo test --workspace magic_reference`; a test fails when they differ. -->\n\n\
+         A Quarry cell is SQL unless its first line is a magic. `%lsmagic` in a notebook shows this list. \
+         Each example runs as written on `quarry lab`'s demo data, in this order, after `%help`'s \
+         examples (which create the `readings` table); `tests/test_help_examples.py` runs them.\n",
+    );
+    for magic in MAGICS {
+        text.push_str(&format!(
+            "\n## `{}`\n\n```text\n{}\n```\n\n{}\n\n```sql\n{}\n```\n",
+            magic.name,
+            magic.usage,
+            magic.about,
+            magic.examples.join("\n\n")
+        ));
+    }
+    text
+}
+
 fn rest_of<'a>(line: &'a str, magic: &str) -> &'a str {
     line.trim_start()
         .strip_prefix(magic)
@@ -491,6 +516,25 @@ mod tests {
         let list = magic_list();
         assert_eq!(list.matches("  ```sql\n").count(), MAGICS.len());
         assert!(list.contains("  %%spark -i readings\n  SELECT site"));
+    }
+
+    /// `docs/magics.md` is the table, byte for byte.
+    #[test]
+    fn the_docs_magic_reference_is_the_table() {
+        // At run time, as in quarry-s3's table_formats test: a CI clone may
+        // reuse a test binary built in another checkout.
+        let manifest = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+        let path = format!("{manifest}/../../docs/magics.md");
+        let expected = reference_markdown();
+        if std::env::var_os("QUARRY_BLESS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            actual, expected,
+            "docs/magics.md is out of date: run QUARRY_BLESS=1 cargo test --workspace magic_reference"
+        );
     }
 
     #[test]
