@@ -1,11 +1,27 @@
 //! What every long-running cell shares: the cancel token the stop button
 //! fires, and a live status line that is replaced in place.
 
+use std::time::Duration;
+
 use jupyter_protocol::Media;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::{QuarryHandler, display};
 use crate::protocol::Outputs;
+
+/// How often a live status line is redrawn, for every kind of long cell.
+pub(super) const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// The ticks of a cell's live status line: the first once the cell has run
+/// `after` (`%config`'s `progress_after`, so quick cells draw none), then
+/// every [`PROGRESS_EVERY`]; ticks missed while busy are skipped, not
+/// bunched.
+pub(super) fn progress_ticker(after: Duration) -> Interval {
+    let mut ticker = tokio::time::interval_at(Instant::now() + after, PROGRESS_EVERY);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticker
+}
 
 /// The cell now running, as the handler knows it: its token and a number
 /// telling it apart from the cells before and after it.

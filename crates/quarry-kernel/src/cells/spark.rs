@@ -279,10 +279,7 @@ impl QuarryHandler {
         };
         let started = Instant::now();
         let mut task = self.executor.spawn(work.run(progress_tx));
-        let mut ticker = tokio::time::interval_at(
-            tokio::time::Instant::now() + config.progress_after,
-            Duration::from_millis(500),
-        );
+        let mut ticker = super::running::progress_ticker(config.progress_after);
         let mut cancelled_at: Option<Instant> = None;
         loop {
             tokio::select! {

@@ -4,17 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::present::LastQuery;
+use super::running::{StatusLine, progress_ticker};
+use super::{QuarryHandler, display};
+use crate::protocol::{ExecuteError, Outputs};
 use quarry_sql::{
     CellOutcome, CellProgress, ResultBundle, SqlError, human_duration, render_batches,
 };
-use tokio::time::{Instant, MissedTickBehavior};
-
-use super::present::LastQuery;
-use super::running::StatusLine;
-use super::{QuarryHandler, display};
-use crate::protocol::{ExecuteError, Outputs};
-
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 /// How a query task ended, as seen from the cell.
 enum Ended {
@@ -36,9 +32,7 @@ impl QuarryHandler {
                 .await
         });
         let mut status = StatusLine::new(outputs);
-        let mut ticker =
-            tokio::time::interval_at(Instant::now() + config.progress_after, PROGRESS_EVERY);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut ticker = progress_ticker(config.progress_after);
         let ended = loop {
             tokio::select! {
                 joined = &mut task => break joined.map_or(Ended::Crashed, Ended::Finished),

@@ -10,7 +10,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use quarry_spark::{SparkError, SparkSession};
@@ -19,7 +18,7 @@ use quarry_sql::arrow::record_batch::RecordBatch;
 use quarry_sql::{ErrorKind, SqlError, human_duration};
 use quarry_viz::{Dialect, DrawError, Engine};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::QuarryHandler;
 use super::running::StatusLine;
@@ -156,8 +155,6 @@ fn draw_error(error: DrawError<EngineError>) -> ExecuteError {
     }
 }
 
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
-
 /// `%chart a b` → (`%chart`, `a b`).
 fn split_magic(line: &str) -> (&str, &str) {
     line.split_once(char::is_whitespace)
@@ -284,9 +281,7 @@ impl QuarryHandler {
         let mut status = StatusLine::new(outputs);
         let started = Instant::now();
         tokio::pin!(work);
-        let mut ticker =
-            tokio::time::interval_at(started + self.config().progress_after, PROGRESS_EVERY);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut ticker = super::running::progress_ticker(self.config().progress_after);
         let done = loop {
             tokio::select! {
                 done = &mut work => break Some(done),

@@ -1,17 +1,14 @@
 //! `%s3 cp` and `%s3 rm`.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use quarry_s3::{FailureKind, FileCopyError, S3Location};
 use quarry_sql::human_bytes;
 use tokio::time::Instant;
 
 use super::{S3, take_flag, usage_error};
-use crate::cells::running::StatusLine;
+use crate::cells::running::{PROGRESS_EVERY, StatusLine};
 use crate::protocol::ExecuteError;
-
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 /// One end of a copy.
 enum Endpoint {
