@@ -153,21 +153,8 @@ pub fn parse_byte_size(raw: &str) -> Option<usize> {
     (bytes >= 1.0 && bytes.is_finite()).then_some(bytes as usize)
 }
 
-/// `1536` → `1.5 KiB`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+/// Sizes as people read them: one wording, in `quarry-text`.
+pub use quarry_text::numbers::human_bytes;
 
 #[cfg(test)]
 mod tests {

@@ -71,30 +71,8 @@ fn footer(shown: u64, total: u64, elapsed: Option<Duration>) -> String {
     text
 }
 
-/// `1234567` → `1,234,567`.
-pub fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `412 ms`, `3.2 s`, `2 min 05 s`: durations as people read them.
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs < 1.0 {
-        format!("{:.0} ms", secs * 1000.0)
-    } else if secs < 60.0 {
-        format!("{secs:.2} s")
-    } else {
-        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
-    }
-}
+/// Counts and durations as people read them: one wording, in `quarry-text`.
+pub use quarry_text::numbers::{group_thousands, human_duration};
 
 fn html_table(
     schema: &SchemaRef,

@@ -1,6 +1,6 @@
 //! What each column of a result can be in a chart, from its Arrow type.
 
-use quarry_sql::arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::{DataType, Schema};
 
 use crate::ChartError;
 
@@ -136,7 +136,7 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quarry_sql::arrow::datatypes::{Field, TimeUnit};
+    use arrow::datatypes::{Field, TimeUnit};
 
     fn columns() -> Columns {
         Columns::from_schema(&Schema::new(vec![

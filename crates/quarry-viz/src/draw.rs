@@ -1,8 +1,8 @@
 //! Drawing a chart: three queries through an [`Engine`], then the spec.
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
-use quarry_sql::arrow::datatypes::SchemaRef;
-use quarry_sql::arrow::record_batch::RecordBatch;
 use serde_json::Value;
 
 use crate::columns::Columns;

@@ -3,7 +3,7 @@
 //! moments and quartiles, one (grouping sets, a single scan) for every
 //! column's histogram and most common values.
 
-use quarry_sql::arrow::record_batch::RecordBatch;
+use arrow::record_batch::RecordBatch;
 
 use crate::columns::{Column, Columns, Role};
 use crate::draw::{DrawError, Engine};
@@ -209,7 +209,7 @@ pub async fn profile<E: Engine>(engine: &E, source: &str) -> Result<Profile, Dra
 fn read_stats(
     batches: &[RecordBatch],
     columns: &[Column],
-    schema: &quarry_sql::arrow::datatypes::Schema,
+    schema: &arrow::datatypes::Schema,
 ) -> Result<Profile, ChartError> {
     let number = |name: String| -> Result<Option<f64>, ChartError> {
         match batches.first().and_then(|b| b.column_by_name(&name)) {

@@ -95,7 +95,7 @@ impl Profile {
     pub fn summary(&self) -> String {
         let mut text = format!(
             "{} rows · {} columns",
-            quarry_sql::group_thousands(self.rows),
+            quarry_text::numbers::group_thousands(self.rows),
             self.columns.len() + self.skipped
         );
         if self.skipped > 0 {

@@ -1,7 +1,7 @@
 //! The chart's marks as a Vega-Lite v5 spec, with what it summarises in
 //! its subtitle.
 
-use quarry_sql::arrow::record_batch::RecordBatch;
+use arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value, json};
 
 use crate::columns::Role;
@@ -158,7 +158,7 @@ pub(crate) fn summary(shape: &Shape, marks: usize) -> String {
         "{} row{} → {} {noun}",
         compact(rows),
         if rows == 1 { "" } else { "s" },
-        quarry_sql::group_thousands(marks as u64)
+        quarry_text::numbers::group_thousands(marks as u64)
     );
     let left_out = rows.saturating_sub(shape.stats.drawable);
     if left_out > 0 {

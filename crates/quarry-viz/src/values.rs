@@ -1,9 +1,9 @@
 //! Reading the engine's Arrow answers as numbers and labels.
 
-use quarry_sql::arrow::array::{Array, AsArray};
-use quarry_sql::arrow::compute::cast;
-use quarry_sql::arrow::datatypes::{DataType, Float64Type};
-use quarry_sql::arrow::record_batch::RecordBatch;
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type};
+use arrow::record_batch::RecordBatch;
 
 use crate::ChartError;
 
@@ -62,7 +62,7 @@ fn unexpected(name: &str, error: impl std::fmt::Display) -> ChartError {
 pub(crate) fn compact(n: u64) -> String {
     let n_f = n as f64;
     match n {
-        0..=9_999 => quarry_sql::group_thousands(n),
+        0..=9_999 => quarry_text::numbers::group_thousands(n),
         10_000..=999_999 => format!("{:.1} k", n_f / 1e3).replace(".0 k", " k"),
         1_000_000..=999_999_999 => format!("{:.1} M", n_f / 1e6),
         _ => format!("{:.1} B", n_f / 1e9),

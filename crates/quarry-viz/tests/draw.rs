@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use quarry_sql::arrow::datatypes::SchemaRef;
-use quarry_sql::arrow::record_batch::RecordBatch;
 use quarry_viz::{Chart, ChartError, ChartRequest, Dialect, DrawError, Engine, draw};
 use serde_json::Value;
 
@@ -78,14 +78,11 @@ fn sum(chart: &Chart, field: &str) -> f64 {
 
 async fn scalar(engine: &DataFusion, sql: &str) -> f64 {
     let (_, batches) = engine.query(sql).await.unwrap();
-    let array = quarry_sql::arrow::compute::cast(
-        batches[0].column(0),
-        &quarry_sql::arrow::datatypes::DataType::Float64,
-    )
-    .unwrap();
-    use quarry_sql::arrow::array::AsArray;
+    let array =
+        arrow::compute::cast(batches[0].column(0), &arrow::datatypes::DataType::Float64).unwrap();
+    use arrow::array::AsArray;
     array
-        .as_primitive::<quarry_sql::arrow::datatypes::Float64Type>()
+        .as_primitive::<arrow::datatypes::Float64Type>()
         .value(0)
 }
 

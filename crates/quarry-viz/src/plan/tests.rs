@@ -1,5 +1,5 @@
 use super::*;
-use quarry_sql::arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema};
 
 fn columns(fields: &[(&str, DataType)]) -> Columns {
     Columns::from_schema(&Schema::new(
@@ -19,7 +19,7 @@ fn kind_for(fields: &[(&str, DataType)], args: &str) -> ChartKind {
 #[test]
 fn the_schema_picks_the_chart() {
     use DataType::*;
-    let time = Timestamp(quarry_sql::arrow::datatypes::TimeUnit::Second, None);
+    let time = Timestamp(arrow::datatypes::TimeUnit::Second, None);
     assert_eq!(
         kind_for(&[("t", time.clone()), ("v", Float64)], ""),
         ChartKind::Line
@@ -91,7 +91,7 @@ fn bins_are_round_and_time_units_fit() {
 #[test]
 fn explicit_colours_may_not_be_unreadable_but_automatic_ones_step_aside() {
     use DataType::*;
-    let time = Timestamp(quarry_sql::arrow::datatypes::TimeUnit::Second, None);
+    let time = Timestamp(arrow::datatypes::TimeUnit::Second, None);
     let c = columns(&[("t", time), ("s", Utf8), ("v", Float64)]);
     let stats = |distinct| Stats {
         rows: 10,
