@@ -25,11 +25,11 @@ where
 {
     let catalog = tempfile::tempdir().expect("a temp dir");
     let executor = Arc::new(QueryExecutor::new(2).expect("the query runtime"));
-    let s3 = Arc::new(S3Stores::from_env(&Env::Map(HashMap::new())));
+    let s3 = Arc::new(S3Stores::from_env(&Env::from_map(HashMap::new())));
     let session = SqlSession::new(
         s3,
         &SessionOptions {
-            memory: MemoryBudget::detect(Some("1g")).expect("a memory budget"),
+            memory: MemoryBudget::of(1 << 30),
             target_partitions: Some(2),
             pod: None,
             spill: None,

@@ -30,11 +30,11 @@ pub struct Owner {
 }
 
 impl Owner {
-    /// The owner named by `JPY_PARENT_PID`, if it names a live process. A
-    /// kernel started by hand (no variable, or `0`) has no owner to follow.
-    pub fn from_env() -> Option<Owner> {
-        let value = std::env::var("JPY_PARENT_PID").ok()?;
-        Owner::named(&value, std::os::unix::process::parent_id())
+    /// The owner named by `JPY_PARENT_PID` (read by the binary), if it
+    /// names a process. A kernel started by hand (no variable, or `0`) has
+    /// no owner to follow.
+    pub fn from_parent_pid(jpy_parent_pid: Option<&str>) -> Option<Owner> {
+        Owner::named(jpy_parent_pid?, std::os::unix::process::parent_id())
     }
 
     fn named(value: &str, parent: u32) -> Option<Owner> {

@@ -3,39 +3,35 @@
 
 use std::collections::HashMap;
 
-/// A source of environment variables.
-///
-/// Production code reads the process environment; tests pass a map so they
-/// never mutate global state (which is `unsafe` and racy in Rust 2024).
+/// The variables this crate interprets (AWS's names and Quarry's S3
+/// settings), as the binary read them: this crate reads no environment
+/// itself, and tests pass a map without touching global state.
 #[derive(Debug, Clone, Default)]
-pub enum Env {
-    /// The process environment.
-    #[default]
-    Process,
-    /// A fixed set of variables, for tests and for callers that build the
-    /// environment of a child process.
-    Map(HashMap<String, String>),
-}
+pub struct Env(HashMap<String, String>);
 
 impl Env {
     /// Builds a fixed environment from `(name, value)` pairs.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Env::Map(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Env(pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+
+    /// The same from a map.
+    pub fn from_map(map: HashMap<String, String>) -> Self {
+        Env(map)
+    }
+
+    /// Sets `name` (a command-line flag that overrides a variable).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_string(), value.to_string());
     }
 
     /// The value of `name`, treating an empty value as unset (Kubernetes
     /// manifests often template variables to `""`).
     pub fn get(&self, name: &str) -> Option<String> {
-        let value = match self {
-            Env::Process => std::env::var(name).ok(),
-            Env::Map(map) => map.get(name).cloned(),
-        };
-        value.filter(|v| !v.trim().is_empty())
+        self.0.get(name).filter(|v| !v.trim().is_empty()).cloned()
     }
 }
 

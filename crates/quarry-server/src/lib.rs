@@ -32,6 +32,8 @@ pub struct AppState {
     /// For table previews of CSV/Parquet/JSON objects.
     pub(crate) sql: SqlSession,
     pub(crate) uploads: Arc<uploads::Uploads>,
+    /// The user's name on the hub (`JUPYTERHUB_USER`, read by the binary).
+    pub(crate) hub_user: Option<String>,
 }
 
 impl AppState {
@@ -41,7 +43,14 @@ impl AppState {
             s3,
             sql,
             uploads: Arc::new(uploads::Uploads::default()),
+            hub_user: None,
         }
+    }
+
+    /// The same, on a hub where the user is `user`.
+    pub fn with_hub_user(mut self, user: Option<String>) -> Self {
+        self.hub_user = user;
+        self
     }
 
     /// The same, with uploads buffering at most `bytes` in all (503 past it).

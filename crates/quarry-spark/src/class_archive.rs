@@ -33,14 +33,14 @@ impl ClassArchive {
     /// The archive slot for `spark_home` run by `java` (as the launcher will
     /// pick it: `JAVA_HOME/bin/java`, else `java` on `PATH`), under `cache`.
     /// `None` when a part cannot be identified — Spark then starts as usual.
-    pub fn locate(cache: &Path, spark_home: &Path, java_home: Option<&Path>) -> Option<Self> {
+    pub fn locate(cache: &Path, spark_home: &Path, host: &crate::SparkHost) -> Option<Self> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         let spark_home = spark_home.canonicalize().ok()?;
         spark_home.hash(&mut hasher);
         modified(&spark_home.join("jars"))?.hash(&mut hasher);
-        let java = match java_home {
+        let java = match &host.java_home {
             Some(home) => home.join("bin/java"),
-            None => which("java")?,
+            None => which(&host.search_path, "java")?,
         };
         let java = java.canonicalize().ok()?;
         java.hash(&mut hasher);
@@ -50,14 +50,6 @@ impl ClassArchive {
                 .join("quarry/spark-cds")
                 .join(format!("{:016x}", hasher.finish())),
         })
-    }
-
-    /// The default cache folder: `$XDG_CACHE_HOME`, else `$HOME/.cache`.
-    pub fn default_cache() -> Option<PathBuf> {
-        std::env::var_os("XDG_CACHE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
     }
 
     pub fn archive(&self) -> PathBuf {
@@ -168,8 +160,9 @@ fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
+fn which(search_path: &[PathBuf], program: &str) -> Option<PathBuf> {
+    search_path
+        .iter()
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
@@ -177,6 +170,13 @@ fn which(program: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host_with_java(java_home: &Path) -> crate::SparkHost {
+        crate::SparkHost {
+            java_home: Some(java_home.to_path_buf()),
+            ..crate::SparkHost::default()
+        }
+    }
 
     #[test]
     fn the_launch_command_gives_java_and_class_path() {
@@ -204,8 +204,12 @@ mod tests {
     fn first_sessions_record_classes_later_ones_map_the_archive() {
         let root = tempfile::tempdir().unwrap();
         let (spark, java_home) = fake_spark(root.path());
-        let slot = ClassArchive::locate(&root.path().join("cache"), &spark, Some(&java_home))
-            .expect("identifiable");
+        let slot = ClassArchive::locate(
+            &root.path().join("cache"),
+            &spark,
+            &host_with_java(&java_home),
+        )
+        .expect("identifiable");
         let first = slot.java_options().unwrap();
         assert!(first.starts_with("-XX:DumpLoadedClassList="), "{first}");
         let list = first.trim_start_matches("-XX:DumpLoadedClassList=");
@@ -231,13 +235,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let (spark, java_home) = fake_spark(root.path());
         let cache = root.path().join("cache");
-        let slot = ClassArchive::locate(&cache, &spark, Some(&java_home)).unwrap();
+        let slot = ClassArchive::locate(&cache, &spark, &host_with_java(&java_home)).unwrap();
         slot.java_options();
         std::fs::write(slot.failed_marker(), "Error: …").unwrap();
         assert_eq!(slot.java_options(), None);
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(spark.join("jars/new.jar"), "").unwrap();
-        let upgraded = ClassArchive::locate(&cache, &spark, Some(&java_home)).unwrap();
+        let upgraded = ClassArchive::locate(&cache, &spark, &host_with_java(&java_home)).unwrap();
         assert_ne!(upgraded.archive(), slot.archive());
         assert!(upgraded.java_options().is_some());
     }

@@ -32,7 +32,7 @@ pub use client::{QueryProgress, SparkResult, first_rows};
 pub use conf::{Cluster, Owner, Placement, S3a, StartOptions};
 pub use error::SparkError;
 pub use policy::AdminPolicy;
-pub use server::{find_spark_home, spark_home_of_python};
+pub use server::{SparkHost, find_spark_home, spark_home_of_python};
 pub use session::{SessionConfig, SparkSession};
 pub use start_step::StartStep;
 pub use views::SparkView;

@@ -18,13 +18,30 @@ const LOG_LINE_BYTES: u64 = 1024;
 /// How long a stopping JVM gets after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// Where Spark and Java are on this machine, as the binary read them from
+/// the environment (`SPARK_HOME`, `QUARRY_PYTHON`, `JAVA_HOME`, `PATH`,
+/// the cache folder): this crate reads no environment itself.
+#[derive(Debug, Clone, Default)]
+pub struct SparkHost {
+    /// `SPARK_HOME`: the distribution to run.
+    pub spark_home: Option<PathBuf>,
+    /// The Python whose `pyspark` package is Spark otherwise (default `python3`).
+    pub python: Option<PathBuf>,
+    /// `JAVA_HOME`.
+    pub java_home: Option<PathBuf>,
+    /// The folders of `PATH`, where `java` is found without `JAVA_HOME`.
+    pub search_path: Vec<PathBuf>,
+    /// The user's cache folder (`XDG_CACHE_HOME`, else `~/.cache`), for the
+    /// class archive.
+    pub cache_dir: Option<PathBuf>,
+}
+
 /// Finds a Spark distribution: `SPARK_HOME`, else the `pyspark` package of
 /// the Python on PATH (`QUARRY_PYTHON` overrides which Python).
-pub fn find_spark_home() -> Result<PathBuf, SparkError> {
-    if let Some(home) = std::env::var_os("SPARK_HOME").filter(|h| !h.is_empty()) {
-        let home = PathBuf::from(home);
+pub fn find_spark_home(host: &SparkHost) -> Result<PathBuf, SparkError> {
+    if let Some(home) = &host.spark_home {
         return if home.join("bin/spark-submit").exists() {
-            Ok(home)
+            Ok(home.clone())
         } else {
             Err(SparkError::NotInstalled(format!(
                 "SPARK_HOME is {} but there is no bin/spark-submit in it.",
@@ -32,8 +49,8 @@ pub fn find_spark_home() -> Result<PathBuf, SparkError> {
             )))
         };
     }
-    let python = std::env::var("QUARRY_PYTHON").unwrap_or_else(|_| "python3".into());
-    spark_home_of_python(Path::new(&python)).ok_or_else(|| {
+    let python = host.python.clone().unwrap_or_else(|| "python3".into());
+    spark_home_of_python(&python).ok_or_else(|| {
         SparkError::NotInstalled(
             "Spark is not installed here: set SPARK_HOME, or pip install pyspark==4.3.0 (Java 17 is needed too)."
                 .into(),
@@ -277,11 +294,12 @@ mod tests {
 
     #[test]
     fn missing_spark_home_is_one_sentence() {
-        // SAFETY: single-threaded test setup of this process's environment.
         let dir = tempfile::tempdir().unwrap();
-        unsafe { std::env::set_var("SPARK_HOME", dir.path()) };
-        let error = find_spark_home().unwrap_err().to_string();
-        unsafe { std::env::remove_var("SPARK_HOME") };
+        let host = SparkHost {
+            spark_home: Some(dir.path().to_path_buf()),
+            ..SparkHost::default()
+        };
+        let error = find_spark_home(&host).unwrap_err().to_string();
         assert!(error.contains("no bin/spark-submit"), "{error}");
     }
 }

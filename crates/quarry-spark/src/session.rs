@@ -34,6 +34,8 @@ const PART_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub struct SessionConfig {
     pub spark_home: PathBuf,
+    /// Where Java and the class archive's cache are.
+    pub host: crate::SparkHost,
     pub user: String,
     pub placement: Placement,
     pub s3: S3a,
@@ -133,10 +135,11 @@ impl SparkSession {
             }
         };
         conf.extend(keys.clone().unwrap_or_default());
-        let java_home = std::env::var_os("JAVA_HOME").map(PathBuf::from);
-        let class_archive = ClassArchive::default_cache().and_then(|cache| {
-            ClassArchive::locate(&cache, &config.spark_home, java_home.as_deref())
-        });
+        let class_archive = config
+            .host
+            .cache_dir
+            .as_ref()
+            .and_then(|cache| ClassArchive::locate(cache, &config.spark_home, &config.host));
         if let Some(options) = class_archive.as_ref().and_then(ClassArchive::java_options) {
             add_java_options(&mut conf, "spark.driver.extraJavaOptions", &options);
         }

@@ -386,7 +386,7 @@ mod tests {
         ErrorContext {
             statement,
             endpoint: "http://127.0.0.1:9000".into(),
-            memory_words: crate::MemoryBudget::detect(Some("1g")).unwrap().describe(),
+            memory_words: crate::MemoryBudget::of(1 << 30).describe(),
         }
     }
 

@@ -47,9 +47,7 @@ pub use export::ExportFormat;
 pub use footers::{FooterColumn, ParquetFooters};
 pub use inspect::inspect;
 pub use limits::MAX_EXPRESSION_DEPTH;
-pub use memory::{
-    BudgetSource, MemoryBudget, SizeSettingError, human_bytes, parse_byte_size, s3_cache_bytes,
-};
+pub use memory::{BudgetSource, MemoryBudget, human_bytes, parse_byte_size, s3_cache_bytes};
 pub use parameters::{Parameter, Parameters, parse_value};
 pub use pod_share::PodShare;
 pub use preview::Preview;

@@ -21,17 +21,6 @@ pub struct MemoryBudget {
     pub source: BudgetSource,
 }
 
-/// A memory setting that is not a size.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}='{value}' is not a size: write e.g. {examples}")]
-pub struct SizeSettingError {
-    /// The environment variable, e.g. `QUARRY_MEMORY_LIMIT`.
-    pub variable: &'static str,
-    /// What it was set to.
-    pub value: String,
-    examples: &'static str,
-}
-
 /// Where a budget's limit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetSource {
@@ -46,37 +35,38 @@ pub enum BudgetSource {
 }
 
 impl MemoryBudget {
-    /// Chooses the pool size: `configured` (from `QUARRY_MEMORY_LIMIT`) wins;
-    /// otherwise a fraction of the cgroup limit, else of physical memory.
-    pub fn detect(configured: Option<&str>) -> Result<Self, SizeSettingError> {
-        if let Some(raw) = configured {
-            let pool_bytes = parse_byte_size(raw).ok_or_else(|| SizeSettingError {
-                variable: "QUARRY_MEMORY_LIMIT",
-                value: raw.to_string(),
-                examples: "2g, 512m or 1073741824",
-            })?;
-            return Ok(MemoryBudget {
-                pool_bytes,
-                source: BudgetSource::Configured,
-            });
+    /// A budget of exactly `pool_bytes`, as `QUARRY_MEMORY_LIMIT` sets it.
+    pub fn of(pool_bytes: usize) -> Self {
+        MemoryBudget {
+            pool_bytes,
+            source: BudgetSource::Configured,
+        }
+    }
+
+    /// Chooses the pool size: `configured` (`QUARRY_MEMORY_LIMIT`, parsed
+    /// by the binary) wins; otherwise a fraction of the cgroup limit, else
+    /// of physical memory.
+    pub fn detect(configured: Option<usize>) -> Self {
+        if let Some(pool_bytes) = configured {
+            return MemoryBudget::of(pool_bytes);
         }
         let fraction = |bytes: u64| (bytes as f64 * DEFAULT_FRACTION) as usize;
         if let Some(limit) = cgroup_limit(Path::new("/sys/fs/cgroup")) {
-            return Ok(MemoryBudget {
+            return MemoryBudget {
                 pool_bytes: fraction(limit),
                 source: BudgetSource::Cgroup,
-            });
+            };
         }
         if let Some(total) = physical_memory() {
-            return Ok(MemoryBudget {
+            return MemoryBudget {
                 pool_bytes: fraction(total),
                 source: BudgetSource::PhysicalMemory,
-            });
+            };
         }
-        Ok(MemoryBudget {
+        MemoryBudget {
             pool_bytes: 2 << 30,
             source: BudgetSource::Fallback,
-        })
+        }
     }
 
     /// The budget in words, for banners and `%config`.
@@ -93,25 +83,14 @@ impl MemoryBudget {
 
 /// Bytes of S3 reads kept in memory between queries (`quarry_s3::RangeCache`).
 ///
-/// `QUARRY_S3_CACHE` wins (`0` turns the cache off); by default a quarter of
+/// `configured` (`QUARRY_S3_CACHE`) wins (`0` turns the cache off); by default a quarter of
 /// the DataFusion pool (15% of the limit), so pool and cache together stay
 /// at three quarters of it and the rest is left for the kernel, JupyterLab
 /// and a Spark driver.
 /// TPC-H sf1's queried columns fit in ~250 MiB, a typical notebook's working
 /// set in far less.
-pub fn s3_cache_bytes(
-    configured: Option<&str>,
-    budget: &MemoryBudget,
-) -> Result<usize, SizeSettingError> {
-    match configured.map(str::trim) {
-        Some("0") => Ok(0),
-        Some(raw) => parse_byte_size(raw).ok_or_else(|| SizeSettingError {
-            variable: "QUARRY_S3_CACHE",
-            value: raw.to_string(),
-            examples: "1g or 256m, or 0 to turn the cache off",
-        }),
-        None => Ok(budget.pool_bytes / 4),
-    }
+pub fn s3_cache_bytes(configured: Option<usize>, budget: &MemoryBudget) -> usize {
+    configured.unwrap_or(budget.pool_bytes / 4)
 }
 
 /// Reads the cgroup v2 (`memory.max`) or v1 (`memory/memory.limit_in_bytes`)
@@ -133,43 +112,13 @@ fn physical_memory() -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// Parses `1073741824`, `512m`, `2g`, `1.5GiB`, `800MB` (binary units).
-pub fn parse_byte_size(raw: &str) -> Option<usize> {
-    let s = raw.trim().to_ascii_lowercase();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let multiplier: f64 = match unit.trim() {
-        "" | "b" => 1.0,
-        "k" | "kb" | "kib" => 1024.0,
-        "m" | "mb" | "mib" => 1024.0 * 1024.0,
-        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let bytes = number * multiplier;
-    (bytes >= 1.0 && bytes.is_finite()).then_some(bytes as usize)
-}
-
 /// Sizes as people read them: one wording, in `quarry-text`.
 pub use quarry_text::numbers::human_bytes;
+pub use quarry_text::numbers::parse_byte_size;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_sizes_with_units() {
-        assert_eq!(parse_byte_size("1024"), Some(1024));
-        assert_eq!(parse_byte_size("512m"), Some(512 << 20));
-        assert_eq!(parse_byte_size("2G"), Some(2 << 30));
-        assert_eq!(parse_byte_size("1.5GiB"), Some(3 << 29));
-        assert_eq!(parse_byte_size("lots"), None);
-        assert_eq!(parse_byte_size("0"), None);
-        assert_eq!(parse_byte_size("5 parsecs"), None);
-    }
 
     #[test]
     fn cgroup_v2_and_v1_limits_are_read() {
@@ -192,28 +141,19 @@ mod tests {
     }
 
     #[test]
-    fn configured_limit_wins_and_bad_values_are_explained() {
-        let budget = MemoryBudget::detect(Some("256m")).unwrap();
+    fn configured_limit_wins() {
+        let budget = MemoryBudget::detect(Some(256 << 20));
         assert_eq!(budget.pool_bytes, 256 << 20);
         assert_eq!(budget.source, BudgetSource::Configured);
-        let err = MemoryBudget::detect(Some("big")).unwrap_err();
-        assert_eq!(err.variable, "QUARRY_MEMORY_LIMIT");
-        assert!(err.to_string().contains("'big' is not a size"), "{err}");
-        assert!(MemoryBudget::detect(None).unwrap().pool_bytes > 0);
+        assert!(MemoryBudget::detect(None).pool_bytes > 0);
     }
 
     #[test]
     fn the_s3_cache_is_a_quarter_of_the_pool_unless_configured() {
-        let budget = MemoryBudget::detect(Some("4g")).unwrap();
-        assert_eq!(s3_cache_bytes(None, &budget), Ok(1 << 30));
-        assert_eq!(s3_cache_bytes(Some("256m"), &budget), Ok(256 << 20));
-        assert_eq!(s3_cache_bytes(Some(" 0 "), &budget), Ok(0));
-        let err = s3_cache_bytes(Some("lots"), &budget).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("QUARRY_S3_CACHE='lots' is not a size"),
-            "{err}"
-        );
+        let budget = MemoryBudget::of(4 << 30);
+        assert_eq!(s3_cache_bytes(None, &budget), 1 << 30);
+        assert_eq!(s3_cache_bytes(Some(256 << 20), &budget), 256 << 20);
+        assert_eq!(s3_cache_bytes(Some(0), &budget), 0);
     }
 
     #[test]

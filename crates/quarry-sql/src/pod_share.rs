@@ -74,12 +74,12 @@ impl PodShare {
     }
 
     /// The registry's default place: per user, in the machine's (the
-    /// pod's) temporary directory, which kernels of one pod share and
-    /// other pods do not.
-    pub fn default_dir() -> PathBuf {
+    /// pod's) temporary directory `temp`, which kernels of one pod share
+    /// and other pods do not.
+    pub fn default_dir(temp: &Path) -> PathBuf {
         // SAFETY: getuid has no preconditions and cannot fail.
         let uid = unsafe { libc::getuid() };
-        std::env::temp_dir().join(format!("quarry-kernels-{uid}"))
+        temp.join(format!("quarry-kernels-{uid}"))
     }
 
     /// The pod-wide budget.

@@ -88,7 +88,7 @@ mod tests {
     fn session() -> SqlSession {
         let s3 = Arc::new(S3Stores::from_env(&Env::from_pairs([])));
         let options = SessionOptions {
-            memory: MemoryBudget::detect(Some("1g")).unwrap(),
+            memory: MemoryBudget::of(1 << 30),
             target_partitions: Some(1),
             pod: None,
             spill: None,

@@ -322,7 +322,7 @@ mod tests {
         SqlSession::new(
             s3,
             &SessionOptions {
-                memory: MemoryBudget::detect(Some(limit)).unwrap(),
+                memory: MemoryBudget::of(crate::parse_byte_size(limit).expect("a size")),
                 target_partitions: Some(2),
                 pod: None,
                 spill: None,

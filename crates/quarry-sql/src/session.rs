@@ -278,7 +278,7 @@ pub(crate) fn test_session() -> SqlSession {
     SqlSession::new(
         s3,
         &SessionOptions {
-            memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
+            memory: MemoryBudget::of(256 << 20),
             target_partitions: Some(1),
             pod: None,
             spill: None,
@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(default_target_partitions(), (cores * 4).max(8));
         let s3 = Arc::new(S3Stores::from_env(&quarry_s3::Env::from_pairs([])));
         let options = SessionOptions {
-            memory: MemoryBudget::detect(Some("256m")).expect("valid size"),
+            memory: MemoryBudget::of(256 << 20),
             target_partitions: None,
             pod: None,
             spill: None,

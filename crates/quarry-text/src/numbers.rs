@@ -45,9 +45,40 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
+/// Parses `1073741824`, `512m`, `2g`, `1.5GiB`, `800MB` (binary units).
+pub fn parse_byte_size(raw: &str) -> Option<usize> {
+    let s = raw.trim().to_ascii_lowercase();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let multiplier: f64 = match unit.trim() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number * multiplier;
+    (bytes >= 1.0 && bytes.is_finite()).then_some(bytes as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_sizes_with_units() {
+        assert_eq!(parse_byte_size("1024"), Some(1024));
+        assert_eq!(parse_byte_size("512m"), Some(512 << 20));
+        assert_eq!(parse_byte_size("2G"), Some(2 << 30));
+        assert_eq!(parse_byte_size("1.5GiB"), Some(3 << 29));
+        assert_eq!(parse_byte_size("lots"), None);
+        assert_eq!(parse_byte_size("0"), None);
+        assert_eq!(parse_byte_size("5 parsecs"), None);
+    }
 
     #[test]
     fn bytes_counts_and_durations_read_as_people_write_them() {

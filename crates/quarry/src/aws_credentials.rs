@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use quarry_s3::{CredentialsProvider, Env};
+use quarry_s3::CredentialsProvider;
+
+use crate::config::Environment;
 
 #[derive(Args, Debug, Clone)]
 pub struct AwsCredentialsArgs {
@@ -29,14 +31,12 @@ pub struct AwsCredentialsArgs {
     role_arn: Option<String>,
 }
 
-pub fn run(args: &AwsCredentialsArgs) -> anyhow::Result<()> {
-    let mut pairs: Vec<(String, String)> = std::env::vars().collect();
+pub fn run(env: &Environment, args: &AwsCredentialsArgs) -> anyhow::Result<()> {
+    let mut s3 = env.s3();
     if let Some(role) = &args.role_arn {
-        pairs.retain(|(name, _)| name != "AWS_ROLE_ARN");
-        pairs.push(("AWS_ROLE_ARN".into(), role.clone()));
+        s3.set("AWS_ROLE_ARN", role);
     }
-    let env = Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let provider = Arc::new(CredentialsProvider::from_env(&env));
+    let provider = Arc::new(CredentialsProvider::from_env(&s3));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::Args;
 
+use crate::config::{Environment, variables as var};
+
 /// The kernelspec name is a contract: notebooks and tests select it.
 pub const KERNEL_NAME: &str = "quarry";
 
@@ -39,8 +41,8 @@ pub struct InstallArgs {
     prefix: Option<PathBuf>,
 }
 
-pub fn run(args: &InstallArgs) -> anyhow::Result<()> {
-    let kernels = kernels_dir(args)?;
+pub fn run(env: &Environment, args: &InstallArgs) -> anyhow::Result<()> {
+    let kernels = kernels_dir(env, args)?;
     let binary = std::env::current_exe().context("could not find the quarry binary's own path")?;
     let dir = install_into(&kernels, &binary)?;
     println!(
@@ -76,32 +78,34 @@ pub fn install_into(kernels: &Path, binary: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn kernels_dir(args: &InstallArgs) -> anyhow::Result<PathBuf> {
+fn kernels_dir(env: &Environment, args: &InstallArgs) -> anyhow::Result<PathBuf> {
     if let Some(prefix) = &args.prefix {
         return Ok(prefix.join("share/jupyter/kernels"));
     }
     if args.sys_prefix {
-        return Ok(python_prefix()?.join("share/jupyter/kernels"));
+        return Ok(python_prefix(env)?.join("share/jupyter/kernels"));
     }
-    Ok(user_data_dir()?.join("kernels"))
+    Ok(user_data_dir(env)?.join("kernels"))
 }
 
 /// Jupyter's per-user data directory, honouring the same variables Jupyter
 /// itself does.
-fn user_data_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("JUPYTER_DATA_DIR") {
-        return Ok(PathBuf::from(dir));
+fn user_data_dir(env: &Environment) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = env.path(var::JUPYTER_DATA_DIR) {
+        return Ok(dir);
     }
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
-        return Ok(PathBuf::from(xdg).join("jupyter"));
+    if let Some(xdg) = env.path(var::XDG_DATA_HOME) {
+        return Ok(xdg.join("jupyter"));
     }
-    let home = std::env::var_os("HOME").context("HOME is not set: pass --prefix DIR")?;
-    Ok(PathBuf::from(home).join(".local/share/jupyter"))
+    let home = env
+        .path(var::HOME)
+        .context("HOME is not set: pass --prefix DIR")?;
+    Ok(home.join(".local/share/jupyter"))
 }
 
-fn python_prefix() -> anyhow::Result<PathBuf> {
-    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
-        return Ok(PathBuf::from(venv));
+fn python_prefix(env: &Environment) -> anyhow::Result<PathBuf> {
+    if let Some(venv) = env.path(var::VIRTUAL_ENV) {
+        return Ok(venv);
     }
     let output = std::process::Command::new("python3")
         .args(["-c", "import sys; print(sys.prefix)"])

@@ -5,6 +5,7 @@
 //! exits and where logs go (stderr or a file, never the notebook).
 
 mod aws_credentials;
+mod config;
 mod install;
 mod kernel;
 mod lab;
@@ -13,7 +14,8 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use config::variables::Reader;
 
 #[derive(Parser)]
 #[command(
@@ -49,24 +51,44 @@ enum Command {
     AwsCredentials(aws_credentials::AwsCredentialsArgs),
 }
 
+/// The CLI with each subcommand's environment variables in its `--help`,
+/// from the one table that declares them.
+fn command_with_environment_help() -> clap::Command {
+    let readers: [(&str, &[Reader]); 5] = [
+        ("kernel", &[Reader::S3, Reader::Kernel, Reader::Spark]),
+        ("serve", &[Reader::S3, Reader::Panel]),
+        ("aws-credentials", &[Reader::S3]),
+        ("install", &[Reader::Install]),
+        ("lab", &[Reader::Lab]),
+    ];
+    readers
+        .iter()
+        .fold(Cli::command(), |command, (name, readers)| {
+            command.mut_subcommand(*name, |sub| sub.after_long_help(config::help_for(readers)))
+        })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command_with_environment_help().get_matches())
+        .unwrap_or_else(|error| error.exit());
+    // The one read of the environment: everything below gets typed values.
+    let env = config::Environment::capture();
     // The credential source's stdout is the SDK's input and its stderr the
     // SDK's error text: only the one sentence of a failure goes there.
     let default_filter = match cli.command {
         Command::AwsCredentials(_) => "off",
         _ => "warn,zeromq=warn,quarry=info,quarry_kernel=info,quarry_protocol=info",
     };
-    init_logging(default_filter);
+    init_logging(&env, default_filter);
     let outcome = match cli.command {
         Command::Kernel {
             connection_file,
             allow_unauthenticated,
-        } => kernel::run(&connection_file, allow_unauthenticated),
-        Command::Install(args) => install::run(&args),
-        Command::Lab(args) => lab::run(args),
-        Command::Serve(args) => serve::run(&args),
-        Command::AwsCredentials(args) => aws_credentials::run(&args),
+        } => kernel::run(&env, &connection_file, allow_unauthenticated),
+        Command::Install(args) => install::run(&env, &args),
+        Command::Lab(args) => lab::run(&env, args),
+        Command::Serve(args) => serve::run(&env, &args),
+        Command::AwsCredentials(args) => aws_credentials::run(&env, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,9 +121,11 @@ fn one_line(error: &anyhow::Error) -> String {
 
 /// Logs go to stderr (Jupyter's server log for a kernel), never to the
 /// notebook. `QUARRY_LOG` takes a tracing filter such as `debug`.
-fn init_logging(default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QUARRY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+fn init_logging(env: &config::Environment, default_filter: &str) {
+    let filter = env
+        .text(config::variables::QUARRY_LOG)
+        .and_then(|raw| tracing_subscriber::EnvFilter::try_new(raw).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -112,6 +136,24 @@ fn init_logging(default_filter: &str) {
 #[cfg(test)]
 mod tests {
     use super::one_line;
+
+    /// The configuration reference in the docs is generated from the
+    /// declarations; `QUARRY_BLESS=1` rewrites it.
+    #[test]
+    fn the_configuration_reference_is_the_declarations() {
+        let expected = super::config::reference_markdown(&super::command_with_environment_help());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/src/reference/configuration.md");
+        if std::env::var_os("QUARRY_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().expect("a folder")).expect("docs folder");
+            std::fs::write(&path, &expected).expect("write the reference");
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/src/reference/configuration.md is out of date: run QUARRY_BLESS=1 cargo test --workspace configuration_reference"
+        );
+    }
 
     #[test]
     fn errors_read_as_one_line_without_repeats() {

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+
+use crate::config::{Environment, variables as var};
 use clap::Args;
-use quarry_s3::{Env, S3Stores};
+use quarry_s3::S3Stores;
 use quarry_sql::{MemoryBudget, SessionOptions, SqlSession};
 
 #[derive(Args, Debug, Clone)]
@@ -19,13 +21,13 @@ pub struct ServeArgs {
     port: Option<u16>,
 }
 
-pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+pub fn run(env: &Environment, args: &ServeArgs) -> anyhow::Result<()> {
     let s3 = Arc::new(
-        S3Stores::from_env(&Env::Process).with_upload_journal(crate::kernel::upload_journal()),
+        S3Stores::from_env(&env.s3()).with_upload_journal(crate::kernel::upload_journal(env)),
     );
     // Previews read a few rows; a small budget keeps the panel's memory
     // out of the kernel's way.
-    let memory = MemoryBudget::detect(Some("256m"))?;
+    let memory = MemoryBudget::of(256 << 20);
     let sql = SqlSession::new(
         Arc::clone(&s3),
         &SessionOptions {
@@ -37,11 +39,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         },
     )?;
     let state_s3 = Arc::clone(&s3);
-    let mut state = quarry_server::AppState::new(s3, sql);
-    if let Ok(raw) = std::env::var("QUARRY_UPLOAD_BUFFER") {
-        let bytes = quarry_sql::parse_byte_size(&raw).with_context(|| {
-            format!("QUARRY_UPLOAD_BUFFER='{raw}' is not a size: write e.g. 256m")
-        })?;
+    let mut state =
+        quarry_server::AppState::new(s3, sql).with_hub_user(env.text(var::JUPYTERHUB_USER));
+    if let Some(bytes) = env.size(var::QUARRY_UPLOAD_BUFFER)? {
         state = state.with_upload_buffer(bytes);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

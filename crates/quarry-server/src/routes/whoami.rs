@@ -17,7 +17,7 @@ pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Va
         .err()
         .map(|e| e.to_string());
     let identity = state.s3.credentials().identity().await;
-    let user = std::env::var("JUPYTERHUB_USER").ok();
+    let user = state.hub_user.clone();
     let token_file = state.s3.credentials().token_file();
     // A token the refresher stopped replacing is the cause to name, even
     // while the current keys still work.

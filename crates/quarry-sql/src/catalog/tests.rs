@@ -13,7 +13,7 @@ fn session(catalog: &std::path::Path) -> SqlSession {
     SqlSession::new(
         s3,
         &SessionOptions {
-            memory: MemoryBudget::detect(Some("256m")).unwrap(),
+            memory: MemoryBudget::of(256 << 20),
             target_partitions: Some(1),
             pod: None,
             spill: None,

@@ -248,7 +248,7 @@ async fn unsorted_pages_keep_the_results_order() {
             [],
         ))),
         &crate::SessionOptions {
-            memory: crate::MemoryBudget::detect(Some("256m")).unwrap(),
+            memory: crate::MemoryBudget::of(256 << 20),
             target_partitions: Some(4),
             pod: None,
             spill: None,

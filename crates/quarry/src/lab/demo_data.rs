@@ -27,7 +27,7 @@ const NOTEBOOKS: [(&str, &str); 2] = [
 
 /// Writes the demo data set unless it is already there.
 pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
-    let stores = Arc::new(S3Stores::from_env(&Env::Map(s3.client_env())));
+    let stores = Arc::new(S3Stores::from_env(&Env::from_map(s3.client_env())));
     let bucket = stores.store("demo")?;
     if bucket.head(&"sensors/sensors.json".into()).await.is_ok() {
         println!("Demo data is already in s3://demo/.");
@@ -37,7 +37,7 @@ pub async fn ensure(s3: &Seaweed) -> anyhow::Result<()> {
     let session = SqlSession::new(
         stores,
         &SessionOptions {
-            memory: MemoryBudget::detect(Some("1g"))?,
+            memory: MemoryBudget::of(1 << 30),
             target_partitions: None,
             pod: None,
             spill: None,

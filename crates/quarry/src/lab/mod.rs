@@ -13,7 +13,7 @@ mod lock;
 mod run_dir;
 mod seaweed;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -23,6 +23,8 @@ use children::Child;
 use lock::LabLock;
 use run_dir::RunDir;
 use seaweed::Seaweed;
+
+use crate::config::{Environment, variables as var};
 
 #[derive(Args, Debug, Clone)]
 pub struct LabArgs {
@@ -43,19 +45,66 @@ pub struct LabArgs {
     jupyter: Option<PathBuf>,
 }
 
-pub fn run(args: LabArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(lab(args))
+/// What the lab reads from the environment (through [`Environment`]).
+struct LabHost {
+    home: Option<PathBuf>,
+    search_path: Vec<PathBuf>,
+    venv: Option<PathBuf>,
+    spark_home: Option<PathBuf>,
 }
 
-async fn lab(args: LabArgs) -> anyhow::Result<()> {
+impl LabHost {
+    fn new(env: &Environment) -> Self {
+        LabHost {
+            home: env.path(var::HOME),
+            search_path: env
+                .os(var::PATH)
+                .map(|p| std::env::split_paths(p).collect())
+                .unwrap_or_default(),
+            venv: env.path(var::QUARRY_VENV),
+            spark_home: env.path(var::SPARK_HOME),
+        }
+    }
+
+    fn home(&self) -> anyhow::Result<&Path> {
+        self.home
+            .as_deref()
+            .context("HOME is not set: pass --data-dir")
+    }
+
+    /// An explicit path, else `name` on PATH, else the project's venv.
+    fn find_tool(&self, explicit: Option<PathBuf>, name: &str) -> Option<PathBuf> {
+        if let Some(path) = explicit {
+            return path.is_file().then_some(path);
+        }
+        let on_path = self
+            .search_path
+            .iter()
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file());
+        on_path.or_else(|| {
+            let venv = self
+                .venv
+                .clone()
+                .or_else(|| Some(self.home.as_ref()?.join(".cache/quarry/venv")))?;
+            Some(venv.join("bin").join(name)).filter(|p| p.is_file())
+        })
+    }
+}
+
+pub fn run(env: &Environment, args: LabArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(lab(LabHost::new(env), args))
+}
+
+async fn lab(host: LabHost, args: LabArgs) -> anyhow::Result<()> {
     let port = args.port;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     // Dropping `start` half-way drops the children started so far, which
     // kills them: a Ctrl-C during start-up leaves nothing behind either.
     let (s3, mut lab, token, run_dir, _lock) = tokio::select! {
-        started = start(args) => started?,
+        started = start(&host, args) => started?,
         signal = &mut stop => {
             println!("\n{signal}: stopped during start-up.");
             return Ok(());
@@ -102,17 +151,20 @@ async fn shutdown_signal() -> &'static str {
 
 /// Starts S3 (with demo data) and JupyterLab; returns once both serve,
 /// with the data folder's lock (held until the lab and its children end).
-async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, RunDir, LabLock)> {
+async fn start(
+    host: &LabHost,
+    args: LabArgs,
+) -> anyhow::Result<(Seaweed, Child, String, RunDir, LabLock)> {
     let data_dir = match args.data_dir {
         Some(dir) => dir,
-        None => home()?.join(".local/share/quarry/lab"),
+        None => host.home()?.join(".local/share/quarry/lab"),
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("could not create {}", data_dir.display()))?;
     let mut lock = LabLock::acquire(&data_dir)?;
     ensure_port_free(args.port)?;
-    let weed = find_tool(args.weed, "weed").context("SeaweedFS (`weed`) was not found: run `cargo xtask lab`, which installs it, or pass --weed")?;
-    let jupyter = find_tool(args.jupyter, "jupyter").context("`jupyter` was not found: run `cargo xtask lab`, which installs JupyterLab, or pass --jupyter")?;
+    let weed = host.find_tool(args.weed, "weed").context("SeaweedFS (`weed`) was not found: run `cargo xtask lab`, which installs it, or pass --weed")?;
+    let jupyter = host.find_tool(args.jupyter, "jupyter").context("`jupyter` was not found: run `cargo xtask lab`, which installs JupyterLab, or pass --jupyter")?;
 
     println!("Starting SeaweedFS (S3) from {} …", weed.display());
     let s3 = Seaweed::start(&weed, &data_dir.join("s3")).await?;
@@ -130,7 +182,15 @@ async fn start(args: LabArgs) -> anyhow::Result<(Seaweed, Child, String, RunDir,
 
     let token = uuid_like();
     let run_dir = RunDir::create(&data_dir)?;
-    let mut command = jupyter_command(&jupyter, args.port, &token, &notebooks, &jupyter_path, &s3)?;
+    let mut command = jupyter_command(
+        host,
+        &jupyter,
+        args.port,
+        &token,
+        &notebooks,
+        &jupyter_path,
+        &s3,
+    )?;
     run_dir.apply(&mut command);
     lab_settings(&jupyter_path, &mut command)?;
     let lab = Child::spawn("JupyterLab", command)?;
@@ -157,11 +217,12 @@ fn ensure_port_free(port: u16) -> anyhow::Result<()> {
 /// environment (as the hub's pre-spawn hook would give them) and Spark in
 /// local mode when pyspark is beside it.
 fn jupyter_command(
-    jupyter: &std::path::Path,
+    host: &LabHost,
+    jupyter: &Path,
     port: u16,
     token: &str,
-    notebooks: &std::path::Path,
-    jupyter_path: &std::path::Path,
+    notebooks: &Path,
+    jupyter_path: &Path,
     s3: &Seaweed,
 ) -> anyhow::Result<tokio::process::Command> {
     let quarry = std::env::current_exe()?;
@@ -188,11 +249,12 @@ fn jupyter_command(
     // Spark in local mode: the kernel finds pyspark's Spark through the
     // Python that runs JupyterLab (or SPARK_HOME, if set).
     let python = jupyter.with_file_name("python");
-    if std::env::var_os("SPARK_HOME").is_none() && python.is_file() {
+    if host.spark_home.is_none() && python.is_file() {
         command.env("QUARRY_PYTHON", &python);
     }
-    match std::env::var_os("SPARK_HOME")
-        .map(PathBuf::from)
+    match host
+        .spark_home
+        .clone()
         .or_else(|| quarry_spark::spark_home_of_python(&python))
     {
         Some(home) => println!("Spark (local mode, %spark start) from {}", home.display()),
@@ -210,10 +272,7 @@ fn jupyter_command(
 /// folder (not the user's own JupyterLab settings), starting with the news
 /// prompt answered: no "Would you like to receive official Jupyter news?"
 /// on a first visit (`--LabApp.news_url=None` alone does not stop it).
-fn lab_settings(
-    jupyter_path: &std::path::Path,
-    command: &mut tokio::process::Command,
-) -> anyhow::Result<()> {
+fn lab_settings(jupyter_path: &Path, command: &mut tokio::process::Command) -> anyhow::Result<()> {
     let settings = jupyter_path.join("lab/user-settings");
     let notification = settings.join("@jupyterlab/apputils-extension");
     std::fs::create_dir_all(&notification)
@@ -231,30 +290,6 @@ fn lab_settings(
         jupyter_path.join("lab/workspaces"),
     );
     Ok(())
-}
-
-fn home() -> anyhow::Result<PathBuf> {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .context("HOME is not set: pass --data-dir")
-}
-
-/// An explicit path, else `name` on PATH, else the project's venv.
-fn find_tool(explicit: Option<PathBuf>, name: &str) -> Option<PathBuf> {
-    if let Some(path) = explicit {
-        return path.is_file().then_some(path);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    on_path.or_else(|| {
-        let venv = std::env::var_os("QUARRY_VENV")
-            .map(PathBuf::from)
-            .or_else(|| home().ok().map(|h| h.join(".cache/quarry/venv")))?;
-        Some(venv.join("bin").join(name)).filter(|p| p.is_file())
-    })
 }
 
 fn is_root() -> bool {

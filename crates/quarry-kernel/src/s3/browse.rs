@@ -8,7 +8,7 @@ use quarry_sql::{Preview, human_bytes};
 use quarry_text::markup::{self, Cell, HtmlTable};
 
 use super::{S3, take_flag, take_number, usage_error};
-use crate::cells::display;
+use crate::display;
 use crate::protocol::ExecuteError;
 
 /// Entries `%s3 ls` shows unless told otherwise: enough to browse, never a
@@ -170,8 +170,10 @@ impl S3 {
         let s3 = self.session.s3();
         let settings = s3.settings();
         let identity = s3.credentials().identity().await;
-        let user =
-            std::env::var("JUPYTERHUB_USER").unwrap_or_else(|_| "(not on JupyterHub)".into());
+        let user = self
+            .hub_user
+            .clone()
+            .unwrap_or_else(|| "(not on JupyterHub)".into());
         let mut rows = vec![
             ("user", user),
             ("endpoint", settings.endpoint_display()),

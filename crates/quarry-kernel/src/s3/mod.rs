@@ -27,6 +27,7 @@ pub(super) async fn run(
     let s3 = S3 {
         session: handler.session.clone(),
         outputs: outputs.clone(),
+        hub_user: handler.platform.hub_user.clone(),
     };
     let (owned_command, rest) = (command.clone(), rest.to_vec());
     // On the query runtime, like SQL: transfers never hold up the protocol
@@ -58,6 +59,8 @@ pub(super) async fn run(
 struct S3 {
     session: SqlSession,
     outputs: Outputs,
+    /// For `%s3 whoami`.
+    hub_user: Option<String>,
 }
 
 impl S3 {

@@ -7,8 +7,8 @@ use quarry_text::markup::{Cell, HtmlTable};
 use quarry_viz::Profile;
 
 use super::{AbortOnDrop, LastQuery, draw_error, spark_query};
-use crate::cells::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
+use crate::{QuarryHandler, display};
 
 /// What `%profile` was pointed at.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,7 +61,7 @@ fn parse(args: &str) -> Result<(bool, Option<Target>), ExecuteError> {
 
 impl QuarryHandler {
     /// `%profile ARGS`, over its target, the cell's `sql` or the last result.
-    pub(in crate::cells) async fn profile_sql(
+    pub(crate) async fn profile_sql(
         &self,
         args: &str,
         sql: &str,
@@ -99,7 +99,7 @@ impl QuarryHandler {
     }
 
     /// `%profile` above `%%spark`: the Spark query, profiled in Spark.
-    pub(in crate::cells) async fn profile_spark(
+    pub(crate) async fn profile_spark(
         &self,
         args: &str,
         body: &str,

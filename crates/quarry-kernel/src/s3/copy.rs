@@ -7,8 +7,8 @@ use quarry_sql::human_bytes;
 use tokio::time::Instant;
 
 use super::{S3, take_flag, usage_error};
-use crate::cells::running::{PROGRESS_EVERY, StatusLine};
 use crate::protocol::ExecuteError;
+use crate::running::{PROGRESS_EVERY, StatusLine};
 
 /// One end of a copy.
 enum Endpoint {

@@ -10,8 +10,8 @@ use quarry_viz::Engine;
 use serde_json::json;
 
 use super::{AbortOnDrop, EngineError, LastQuery};
-use crate::cells::QuarryHandler;
 use crate::protocol::{ExecuteError, Outputs};
+use crate::{Platform, QuarryHandler};
 
 /// Where exports go when no destination is given and
 /// `QUARRY_EXPORT_PREFIX` is not set; `{user}` becomes the user's name
@@ -77,12 +77,12 @@ fn parse(args: &str) -> Result<ExportArgs, ExecuteError> {
 fn object_url(
     destination: Option<&str>,
     format: ExportFormat,
-    env: impl Fn(&str) -> Option<String>,
+    platform: &Platform,
 ) -> Result<String, ExecuteError> {
     let folder = match destination {
         Some(url) if !url.ends_with('/') => return Ok(url.to_string()),
         Some(url) => url.to_string(),
-        None => default_folder(&env)?,
+        None => default_folder(platform)?,
     };
     let folder = if folder.ends_with('/') {
         folder
@@ -97,16 +97,18 @@ fn object_url(
     ))
 }
 
-fn default_folder(env: &impl Fn(&str) -> Option<String>) -> Result<String, ExecuteError> {
-    let user = env("JUPYTERHUB_USER").or_else(|| env("USER"));
-    if let Some(prefix) = env("QUARRY_EXPORT_PREFIX").filter(|p| !p.trim().is_empty()) {
-        return Ok(prefix
-            .trim()
-            .replace("{user}", user.as_deref().unwrap_or("")));
+fn default_folder(platform: &Platform) -> Result<String, ExecuteError> {
+    let user = platform.user();
+    if let Some(prefix) = platform
+        .export_prefix
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        return Ok(prefix.trim().replace("{user}", user.unwrap_or("")));
     }
     match user {
         Some(user) if S3Location::parse(&format!("s3://{user}/")).is_ok() => {
-            Ok(DEFAULT_PREFIX.replace("{user}", &user))
+            Ok(DEFAULT_PREFIX.replace("{user}", user))
         }
         _ => Err(usage(
             "%export needs a destination here: %export csv s3://bucket/folder/ (no export folder is configured, QUARRY_EXPORT_PREFIX, and your user name is not a bucket name).",
@@ -116,7 +118,7 @@ fn default_folder(env: &impl Fn(&str) -> Option<String>) -> Result<String, Execu
 
 impl QuarryHandler {
     /// `%export ARGS` over its inline query, the cell's `sql` or the last result.
-    pub(in crate::cells) async fn export_sql(
+    pub(crate) async fn export_sql(
         &self,
         args: &str,
         sql: &str,
@@ -136,7 +138,7 @@ impl QuarryHandler {
     }
 
     /// `%export ARGS` above `%%spark`: the Spark result, written by the kernel.
-    pub(in crate::cells) async fn export_spark(
+    pub(crate) async fn export_spark(
         &self,
         args: &str,
         body: &str,
@@ -159,9 +161,7 @@ impl QuarryHandler {
         source: LastQuery,
         outputs: &Outputs,
     ) -> Result<(), ExecuteError> {
-        let url = object_url(args.destination.as_deref(), args.format, |name| {
-            std::env::var(name).ok()
-        })?;
+        let url = object_url(args.destination.as_deref(), args.format, &self.platform)?;
         let location = S3Location::parse(&url).map_err(|e| {
             // The reason is a sentence of its own: one full stop, not two.
             let reason = e.to_string();
@@ -180,7 +180,7 @@ impl QuarryHandler {
             // travel with notebooks, and a presigned URL carries a session
             // token that works for anyone for an hour. The backend checks
             // the clicker's own login and credentials at click time.
-            let link = panel_link(&location);
+            let link = panel_link(&location, &self.platform);
             Ok((rows, info.size, link))
         };
         let (rows, size, link) = self
@@ -236,13 +236,8 @@ impl QuarryHandler {
 
 /// A download through the panel's backend (same origin as JupyterLab, so
 /// it works without a public S3 endpoint).
-fn panel_link(location: &S3Location) -> String {
-    let prefix = std::env::var("JUPYTERHUB_SERVICE_PREFIX").unwrap_or_else(|_| "/".into());
-    let prefix = if prefix.ends_with('/') {
-        prefix
-    } else {
-        format!("{prefix}/")
-    };
+fn panel_link(location: &S3Location, platform: &Platform) -> String {
+    let prefix = platform.service_prefix();
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     format!(
         "{prefix}quarry/api/download?bucket={}&key={}",
@@ -309,7 +304,7 @@ mod tests {
 
     #[test]
     fn exports_go_where_asked_or_under_the_users_prefix() {
-        let none = |_: &str| None;
+        let none = &Platform::default();
         assert_eq!(
             object_url(Some("s3://b/x.csv"), ExportFormat::Csv, none).unwrap(),
             "s3://b/x.csv"
@@ -319,26 +314,29 @@ mod tests {
                 .unwrap()
                 .starts_with("s3://b/dir/result-")
         );
-        let env = |name: &str| match name {
-            "JUPYTERHUB_USER" => Some("alice".to_string()),
-            "QUARRY_EXPORT_PREFIX" => Some("s3://scratch/{user}".to_string()),
-            _ => None,
+        let alice = Platform {
+            hub_user: Some("alice".into()),
+            export_prefix: Some("s3://scratch/{user}".into()),
+            ..Platform::default()
         };
-        let url = object_url(None, ExportFormat::Parquet, env).unwrap();
+        let url = object_url(None, ExportFormat::Parquet, &alice).unwrap();
         assert!(
             url.starts_with("s3://scratch/alice/result-") && url.ends_with(".parquet"),
             "{url}"
         );
-        let user = |who: &'static str| move |n: &str| (n == "JUPYTERHUB_USER").then(|| who.into());
+        let user = |who: &str| Platform {
+            hub_user: Some(who.into()),
+            ..Platform::default()
+        };
         assert!(
-            object_url(None, ExportFormat::Csv, user("bob"))
+            object_url(None, ExportFormat::Csv, &user("bob"))
                 .unwrap()
                 .starts_with("s3://bob/exports/")
         );
         // A user name that is no bucket name (quarry lab's "me" is one,
         // "Jane.Doe@corp" is not): one sentence, no guess.
         for name in ["Jane.Doe@corp", "a"] {
-            let refused = object_url(None, ExportFormat::Csv, user(name)).unwrap_err();
+            let refused = object_url(None, ExportFormat::Csv, &user(name)).unwrap_err();
             assert_eq!(
                 refused.evalue,
                 "%export needs a destination here: %export csv s3://bucket/folder/ (no export folder is configured, QUARRY_EXPORT_PREFIX, and your user name is not a bucket name)."

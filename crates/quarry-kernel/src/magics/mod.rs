@@ -191,7 +191,7 @@ fn magic_list() -> String {
 fn reference_markdown() -> String {
     let mut text = String::from(
         "# Magics\n\n\
-         <!-- Generated from the kernel's magic table (crates/quarry-kernel/src/cells/magics.rs) by \
+         <!-- Generated from the kernel's magic table (crates/quarry-kernel/src/magics/mod.rs) by \
          `QUARRY_BLESS=1 cargo test --workspace magic_reference`; a test fails when they differ. -->\n\n\
          A Quarry cell is SQL unless its first line is a magic. `%lsmagic` in a notebook shows this list. \
          Each example runs as written on `quarry lab`'s demo data, in this order, after `%help`'s \

@@ -4,6 +4,9 @@
 //! thread that must stay free for interrupts); progress comes back over a
 //! watch channel and is drawn here with `update_display_data`.
 
+mod catalog;
+mod options;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,9 +19,9 @@ use quarry_sql::arrow::record_batch::RecordBatch;
 use tokio::sync::watch;
 
 use super::running::{RunningCell, StatusLine};
-use super::spark_options::{CellOptions, first_rows_note, parse_cell_options};
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
+use options::{CellOptions, first_rows_note, parse_cell_options};
 
 /// How much of a log `%spark logs` shows.
 const LOG_LINES: usize = 100;
@@ -55,15 +58,15 @@ impl QuarryHandler {
 
     fn session_config(&self) -> Result<SessionConfig, SparkError> {
         let settings = self.session.s3().settings();
-        let placement = match quarry_spark::k8s::detect_cluster(|name| std::env::var(name).ok()) {
+        let cluster = &self.platform.cluster;
+        let placement = match quarry_spark::k8s::detect_cluster(|name| cluster.get(name).cloned()) {
             Some(cluster) => Placement::Kubernetes(Box::new(cluster)),
             None => Placement::Local,
         };
         Ok(SessionConfig {
-            spark_home: quarry_spark::find_spark_home()?,
-            user: std::env::var("JUPYTERHUB_USER")
-                .or_else(|_| std::env::var("USER"))
-                .unwrap_or_else(|_| "quarry".into()),
+            spark_home: quarry_spark::find_spark_home(&self.platform.spark)?,
+            host: self.platform.spark.clone(),
+            user: self.platform.user().unwrap_or("quarry").to_string(),
             placement,
             s3: S3a {
                 endpoint: settings.endpoint.clone(),
@@ -436,7 +439,7 @@ impl SparkWork {
     async fn run(self, progress: watch::Sender<QueryProgress>) -> Result<SparkOutcome, SparkError> {
         let kept = self.sql.kept_tables();
         let mut sent = self.shared_views.lock().await;
-        super::spark_catalog::share(&self.spark, &kept, &mut sent, &self.tag).await;
+        catalog::share(&self.spark, &kept, &mut sent, &self.tag).await;
         drop(sent);
         for name in &self.inputs {
             let (schema, batches) = self.sql.collect_table(name).await.map_err(|e| match e.kind {
@@ -462,11 +465,8 @@ impl SparkWork {
             .spark
             .sql_rows(&self.query, self.rows_wanted, &self.tag, on_progress)
             .await?;
-        let catalog_note = match super::spark_catalog::created_table(&self.query) {
-            Some(name) => {
-                super::spark_catalog::kept_from_spark(&self.spark, &self.sql, &name, &self.tag)
-                    .await
-            }
+        let catalog_note = match catalog::created_table(&self.query) {
+            Some(name) => catalog::kept_from_spark(&self.spark, &self.sql, &name, &self.tag).await,
             None => None,
         };
         Ok(SparkOutcome {

@@ -5,7 +5,7 @@ use jupyter_protocol::{Media, MediaType};
 use quarry_viz::{Chart, ChartRequest};
 
 use super::{LastQuery, draw_error, spark_query};
-use crate::cells::QuarryHandler;
+use crate::QuarryHandler;
 use crate::protocol::{ExecuteError, Outputs};
 
 fn chart_error(error: quarry_viz::ChartError) -> ExecuteError {
@@ -15,7 +15,7 @@ fn chart_error(error: quarry_viz::ChartError) -> ExecuteError {
 impl QuarryHandler {
     /// `%chart ARGS` over a SQL cell's `sql`, or over the last result
     /// when the cell has no SQL.
-    pub(in crate::cells) async fn chart_sql(
+    pub(crate) async fn chart_sql(
         &self,
         args: &str,
         sql: &str,
@@ -27,7 +27,7 @@ impl QuarryHandler {
     }
 
     /// `%chart ARGS` above `%%spark`: the Spark query, aggregated in Spark.
-    pub(in crate::cells) async fn chart_spark(
+    pub(crate) async fn chart_spark(
         &self,
         args: &str,
         options: &str,
