@@ -1,15 +1,24 @@
-//! Line magics: `%lsmagic`, `%help`, `%config`, `%echo`, and the `%s3` and
-//! `%spark` families.
+//! Line magics, one table ([`table::MAGICS`]): each magic's name, usage,
+//! help, examples and the function it runs. Dispatch, `%lsmagic`, `%help`'s
+//! list, completion of magic names, inspection and the docs' magic
+//! reference (`docs/magics.md`) all read that table, so they cannot differ.
 
-use quarry_s3::CacheStats;
-use quarry_sql::{Completion, human_bytes};
-use quarry_text::markup::{Cell, HtmlTable};
+mod help;
+mod settings;
+mod table;
 
-use super::{QuarryHandler, display};
+use std::future::Future;
+use std::pin::Pin;
+
+use quarry_sql::Completion;
+
 use crate::protocol::{ExecuteError, Outputs};
+use crate::{QuarryHandler, display};
+use table::MAGICS;
 
-/// A magic's name, one-line synopsis, longer description and examples.
-struct Magic {
+/// A magic's name, one-line synopsis, longer description, examples and
+/// what it runs.
+pub(super) struct Magic {
     name: &'static str,
     usage: &'static str,
     about: &'static str,
@@ -17,148 +26,73 @@ struct Magic {
     /// table's order, on `quarry lab`'s demo data after `%help`'s examples
     /// (`tests/test_help_examples.py`).
     examples: &'static [&'static str],
+    /// Runs the magic's line.
+    run: RunMagic,
 }
 
-const MAGICS: &[Magic] = &[
-    Magic {
-        name: "%lsmagic",
-        usage: "%lsmagic",
-        about: "List the available magics.",
-        examples: &["%lsmagic"],
-    },
-    Magic {
-        name: "%help",
-        usage: "%help",
-        about: "Show how to use Quarry: SQL cells, S3 URLs and magics.",
-        examples: &["%help"],
-    },
-    Magic {
-        name: "%config",
-        usage: "%config [max_rows N | s3_cache clear]",
-        about: "Show the kernel settings, or change one. max_rows caps the rows displayed per result (the true row count is always stated). s3_cache clear drops the S3 bytes and decoded CSV/JSON kept in memory between queries (QUARRY_S3_CACHE sets its size; a rewritten object is never answered from it). Engine settings use SQL: SET datafusion.execution.target_partitions = 4.",
-        examples: &["%config", "%config max_rows 50"],
-    },
-    Magic {
-        name: "%catalog",
-        usage: "%catalog",
-        about: "List the tables and views kept in your catalog (CREATE EXTERNAL TABLE and CREATE VIEW keep them for every kernel of yours, after restarts too; DROP removes them everywhere), with where they live, and the tables in this kernel only.",
-        examples: &["%catalog"],
-    },
-    Magic {
-        name: "%echo",
-        usage: "%echo TEXT",
-        about: "Print TEXT to the cell's output.",
-        examples: &["%echo Hello from Quarry"],
-    },
-    Magic {
-        name: "%chart",
-        usage: "%chart [bar|line|area|point|heatmap|hist|pie] [x=COL] [y=AGG(COL)] [color=COL] [facet=COL] [title=\"…\"]",
-        about: "Chart the query below it (or, alone, the last result; above %%spark, a Spark query). Bins, time units and top-N with \"other\" are computed by the engine over every row, never a sample; the subtitle says what the chart summarises. With no arguments the chart is chosen from the columns. AGG is count, sum, avg, min or max.",
-        examples: &["%chart bar x=site y=avg(temperature_c)\nSELECT * FROM readings"],
-    },
-    Magic {
-        name: "%profile",
-        usage: "%profile [TABLE | 's3://…' | (SELECT …)] [--footer]",
-        about: "Profile every column: nulls, approximate distinct values, min/max, mean/std, quartiles, top values and a histogram, computed over every row. Above a query (or alone, the last result) it profiles that. For Parquet on S3 the footers' statistics come first, before any data is read; --footer shows only those.",
-        examples: &["%profile 's3://demo/sensors/sensors.json'"],
-    },
-    Magic {
-        name: "%export",
-        usage: "%export csv|parquet|json [s3://dest] [(SELECT …)]",
-        about: "Write every row of a result (the query below, the (SELECT …), or alone the last result) to one S3 object — by default under your export prefix (QUARRY_EXPORT_PREFIX, default s3://<user>/exports/) — and show its size, row count, a download link and the SQL that reads it back.",
-        examples: &[
-            "%export parquet\nSELECT site, max(co_ppm) AS peak_co FROM readings GROUP BY site",
-        ],
-    },
-    Magic {
-        name: "%set",
-        usage: "%set [name = value]",
-        about: "Set a query parameter, used in SQL as $name; alone, list them. Values are typed: 42, 2.5, \"text\", true, 2024-05-01, 2024-05-01T08:30:00, [\"a\", \"b\"]. They are bound as values, never pasted into the SQL, so quotes in a value are just characters.",
-        examples: &[
-            "%set since = 2026-01-08",
-            "SELECT count(*) AS readings FROM readings WHERE reading_time >= $since",
-        ],
-    },
-    Magic {
-        name: "%unset",
-        usage: "%unset name",
-        about: "Remove the query parameter $name.",
-        examples: &["%unset since"],
-    },
-    Magic {
-        name: "%s3",
-        usage: "%s3 ls|head|cp|rm|whoami …",
-        about: "Browse and manage S3 objects with the kernel's credentials.",
-        examples: &["%s3 whoami", "%s3 ls s3://demo/sensors/"],
-    },
-    Magic {
-        name: "%spark",
-        usage: "%spark start [--executors N] [--executor-memory 2g] [--executor-cores N] [--image IMG] [--conf k=v]… | status | logs [EXECUTOR] | stop",
-        about: "Start and manage a Spark session: executors run as Kubernetes pods inside the platform, in local mode elsewhere.",
-        examples: &["%spark start", "%spark status"],
-    },
-    Magic {
-        name: "%%spark",
-        usage: "%%spark [-o NAME] [-i TABLE]… [--limit N]",
-        about: "Run the cell as Spark SQL; -i sends kernel table TABLE to Spark first, -o keeps the whole result as kernel table NAME. Without -o, Spark's first 10,000 rows come back (--limit N for another number) and the cell says when there were more.",
-        examples: &[
-            "%%spark -i readings\nSELECT site, count(*) AS readings FROM readings GROUP BY site ORDER BY site",
-            "%spark stop",
-        ],
-    },
-];
+/// A running magic.
+type MagicFuture<'a> = Pin<Box<dyn Future<Output = Result<(), ExecuteError>> + Send + 'a>>;
 
-/// Above this many displayed rows, `%config max_rows` warns.
-const LARGE_DISPLAY: usize = 10_000;
+/// What a magic runs, given its line.
+type RunMagic = for<'a> fn(&'a QuarryHandler, &'a MagicLine<'a>, &'a Outputs) -> MagicFuture<'a>;
 
+/// A magic that finishes at once.
+fn now<'a>(result: Result<(), ExecuteError>) -> MagicFuture<'a> {
+    Box::pin(std::future::ready(result))
+}
+
+/// Markdown help output.
+fn show_markdown(markdown: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
+    outputs.display(display::help_markdown(markdown), None);
+    Ok(())
+}
+
+/// One magic line: `%name args…`.
+pub(super) struct MagicLine<'a> {
+    name: &'a str,
+    line: &'a str,
+}
+
+impl<'a> MagicLine<'a> {
+    fn parse(line: &'a str) -> Self {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        MagicLine { name, line }
+    }
+
+    /// What follows the name, untrimmed at its end (`%s3` quotes its own).
+    fn after_name(&self) -> &'a str {
+        self.line
+            .trim_start()
+            .strip_prefix(self.name)
+            .unwrap_or_default()
+    }
+
+    /// What follows the name, trimmed.
+    fn rest(&self) -> &'a str {
+        self.after_name().trim()
+    }
+
+    /// The words after the name.
+    fn args(&self) -> Vec<&'a str> {
+        self.after_name().split_whitespace().collect()
+    }
+}
+
+/// Runs one magic line.
 pub(super) async fn run(
     handler: &QuarryHandler,
     line: &str,
     outputs: &Outputs,
 ) -> Result<(), ExecuteError> {
-    let mut words = line.split_whitespace();
-    let name = words.next().unwrap_or_default();
-    let args: Vec<&str> = words.collect();
-    match name {
-        "%lsmagic" => {
-            outputs.display(display::help_markdown(&magic_list()), None);
-            Ok(())
-        }
-        "%help" => {
-            outputs.display(display::help_markdown(HELP), None);
-            Ok(())
-        }
-        "%echo" => {
-            let text = line
-                .trim_start()
-                .strip_prefix("%echo")
-                .unwrap_or_default()
-                .trim_start();
-            outputs.stdout(&format!("{text}\n"));
-            Ok(())
-        }
-        "%config" => config(handler, &args, outputs),
-        "%catalog" => super::catalog::show(handler, outputs),
-        "%set" => set(handler, rest_of(line, "%set"), outputs),
-        "%unset" => unset(handler, &args, outputs),
-        "%s3" => {
-            let rest = line.trim_start().strip_prefix("%s3").unwrap_or_default();
-            super::s3::run(handler, &super::s3::split_args(rest)?, outputs).await
-        }
-        "%spark" => handler.spark_magic(&args, outputs).await,
-        "%chart" | "%profile" => Err(ExecuteError::new(
-            "UsageError",
-            format!(
-                "{name} presents the cell's result, and a cell has one such line: only the first %chart or %profile applies."
-            ),
-        )),
-        "%%spark" => Err(ExecuteError::new(
-            "SparkUsageError",
-            "%%spark must be the first line of its cell: the whole cell below it is Spark SQL.",
-        )),
-        _ => Err(ExecuteError::new(
+    let line = MagicLine::parse(line);
+    match MAGICS.iter().find(|magic| magic.name == line.name) {
+        Some(magic) => (magic.run)(handler, &line, outputs).await,
+        None => Err(ExecuteError::new(
             "UnknownMagic",
-            format!("{name} is not a Quarry magic: %lsmagic lists the ones that exist."),
+            format!(
+                "{} is not a Quarry magic: %lsmagic lists the ones that exist.",
+                line.name
+            ),
         )),
     }
 }
@@ -209,177 +143,6 @@ fn reference_markdown() -> String {
     text
 }
 
-fn rest_of<'a>(line: &'a str, magic: &str) -> &'a str {
-    line.trim_start()
-        .strip_prefix(magic)
-        .unwrap_or_default()
-        .trim()
-}
-
-fn parameter_error(error: quarry_sql::SqlError) -> ExecuteError {
-    ExecuteError::new(error.kind.ename(), error.message)
-}
-
-/// `%set` lists the parameters; `%set name = value` (or `name value`) sets one.
-fn set(handler: &QuarryHandler, rest: &str, outputs: &Outputs) -> Result<(), ExecuteError> {
-    let parameters = handler.session.parameters();
-    if rest.is_empty() {
-        let list = parameters.list();
-        if list.is_empty() {
-            outputs.stdout(
-                "No parameters are set: %set name = value sets one, used in SQL as $name.\n",
-            );
-            return Ok(());
-        }
-        let mut table = HtmlTable::new([
-            ("parameter", Cell::Code),
-            ("type", Cell::Text),
-            ("value", Cell::Code),
-        ]);
-        let mut text = String::new();
-        for (name, parameter) in &list {
-            let type_name = parameter.type_name();
-            text.push_str(&format!("${name}  {type_name}  {}\n", parameter.text));
-            table.row([format!("${name}").as_str(), &type_name, &parameter.text]);
-        }
-        outputs.display(display::text_and_html(&text, table.to_html()), None);
-        return Ok(());
-    }
-    let (name, value) = match rest.split_once('=') {
-        Some((name, value)) => (name.trim(), value.trim()),
-        None => rest
-            .split_once(char::is_whitespace)
-            .map_or((rest, ""), |(n, v)| (n, v.trim())),
-    };
-    let name = name.trim_start_matches('$');
-    let parameter = parameters.set(name, value).map_err(parameter_error)?;
-    outputs.stdout(&format!(
-        "${name} = {} ({})\n",
-        parameter.text,
-        parameter.type_name()
-    ));
-    Ok(())
-}
-
-fn unset(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(), ExecuteError> {
-    let [name] = args else {
-        return Err(ExecuteError::new(
-            "ParameterError",
-            "%unset takes one parameter name: %unset city.",
-        ));
-    };
-    if handler.session.parameters().unset(name) {
-        outputs.stdout(&format!(
-            "${} is no longer set.\n",
-            name.trim_start_matches('$')
-        ));
-        Ok(())
-    } else {
-        Err(ExecuteError::new(
-            "ParameterError",
-            format!(
-                "${} is not set (%set lists the parameters).",
-                name.trim_start_matches('$')
-            ),
-        ))
-    }
-}
-
-fn config(handler: &QuarryHandler, args: &[&str], outputs: &Outputs) -> Result<(), ExecuteError> {
-    match args {
-        [] => {
-            let config = handler.config();
-            let memory = handler.session.memory_in_words();
-            let settings = [
-                ("max_rows", config.max_rows.to_string()),
-                ("memory_limit", memory),
-                (
-                    "s3_cache",
-                    describe_cache(handler.session.s3().cache().map(|c| c.stats())),
-                ),
-                (
-                    "s3_endpoint",
-                    handler.session.s3().settings().endpoint_display(),
-                ),
-            ];
-            let mut table = HtmlTable::new([("setting", Cell::Code), ("value", Cell::Text)]);
-            let mut text = String::new();
-            for (name, value) in &settings {
-                text.push_str(&format!("{name:<14}{value}\n"));
-                table.row([*name, value.as_str()]);
-            }
-            outputs.display(display::text_and_html(&text, table.to_html()), None);
-            Ok(())
-        }
-        ["max_rows", value] => {
-            let rows: usize = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ExecuteError::new(
-                    "ConfigError",
-                    format!("max_rows must be a positive whole number, not '{value}'."),
-                )
-            })?;
-            handler.config.lock().expect("config lock").max_rows = rows;
-            outputs.stdout(&format!("max_rows = {rows}\n"));
-            if rows > LARGE_DISPLAY {
-                outputs.stderr(&format!(
-                    "Warning: showing more than {LARGE_DISPLAY} rows makes notebooks large and browsers slow; \
-                     consider COPY … TO 's3://…' for big results.\n"
-                ));
-            }
-            Ok(())
-        }
-        ["s3_cache", "clear"] => {
-            match handler.session.s3().cache() {
-                Some(cache) => {
-                    let held = cache.stats().used;
-                    cache.clear();
-                    outputs.stdout(&format!(
-                        "Dropped {} of cached S3 reads and decoded files; the next queries read from S3 again.\n",
-                        human_bytes(held as u64)
-                    ));
-                }
-                None => outputs.stdout("The S3 cache is off (QUARRY_S3_CACHE=0).\n"),
-            }
-            Ok(())
-        }
-        ["memory_limit", ..] => Err(ExecuteError::new(
-            "ConfigError",
-            "memory_limit is fixed when the kernel starts: set QUARRY_MEMORY_LIMIT (e.g. 4g) and restart the kernel.",
-        )),
-        _ => Err(ExecuteError::new(
-            "ConfigError",
-            format!(
-                "Unknown setting '{}': use %config max_rows N or %config s3_cache clear (see %help).",
-                args.join(" ")
-            ),
-        )),
-    }
-}
-
-/// `1.2 GiB of 3.6 GiB held · 84% of reads from memory`, for `%config`.
-fn describe_cache(stats: Option<CacheStats>) -> String {
-    let Some(stats) = stats else {
-        return "off (QUARRY_S3_CACHE=0)".to_string();
-    };
-    let mut held = format!(
-        "{} of {} held",
-        human_bytes(stats.used as u64),
-        human_bytes(stats.capacity as u64)
-    );
-    if stats.derived_bytes > 0 {
-        held.push_str(&format!(
-            " ({} of it CSV/JSON kept decoded)",
-            human_bytes(stats.derived_bytes as u64)
-        ));
-    }
-    let read = stats.hit_bytes + stats.fetched_bytes;
-    if read == 0 {
-        return held;
-    }
-    let share = (stats.hit_bytes as f64 / read as f64 * 100.0).round();
-    format!("{held} · {share}% of bytes read came from memory")
-}
-
 /// Completes magic names when the cursor is in the first word of a `%` line.
 pub(super) fn complete(code: &str, cursor_pos: usize) -> Option<Completion> {
     let before: String = code.chars().take(cursor_pos).collect();
@@ -421,79 +184,9 @@ pub(super) fn inspect(code: &str, cursor_pos: usize) -> Option<String> {
 /// `%help`. Every fenced block is a set of cells (separated by blank
 /// lines) that runs as written against `quarry lab`'s demo data
 /// (`tests/test_help_examples.py` runs them in order).
-const HELP: &str = r#"## Quarry
-
-Cells are **SQL** (Apache DataFusion). Separate statements with `;` — the last one's result is shown. These run as written on the demo data of `quarry lab`:
-
-```sql
-SELECT site, avg(temperature_c) AS avg_temp FROM 's3://demo/sensors/readings.parquet' GROUP BY site ORDER BY site
-
-CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION 's3://demo/sensors/readings.parquet'
-
-COPY (SELECT * FROM readings WHERE temperature_c > 25) TO 's3://demo/examples/warm.parquet' STORED AS PARQUET
-```
-
-* Query CSV, Parquet and JSON files or folders straight from `s3://` URLs (a folder holds one format).
-* Tab completes keywords, functions, tables, columns and `s3://` paths; Shift+Tab shows a table's or file's schema.
-* The stop button interrupts a running query; tables from earlier cells are kept.
-* `%config max_rows N` changes how many rows are displayed; `SET datafusion.…` tunes the engine.
-* Bytes read from S3 stay in memory for the next queries, and CSV/JSON files stay decoded (`%config` shows how much; `%config s3_cache clear` drops them); an object rewritten by anyone is read afresh once listed again.
-* `%spark start` starts Spark (executor pods on the platform, local mode elsewhere); a cell starting with `%%spark` is Spark SQL: `-i TABLE` sends a kernel table to Spark, `-o NAME` keeps the result as a kernel table. `%spark status`, `%spark logs [EXECUTOR]`, `%spark stop`.
-* `%set` sets a parameter used in SQL as `$name` (numbers, text, dates, timestamps, `[lists]` keep their types; values are bound, never pasted into the SQL); `%set` alone lists them, `%unset name` removes one.
-* `%chart` above a query draws it (alone: the last result). The engine bins and aggregates every row; the chart says how many rows it summarises.
-* `%profile` shows every column's nulls, distinct values, range, mean, quartiles, top values and histogram; for Parquet the footers' statistics come first, read before any data.
-* `%export parquet` (or `csv`, `json`) writes the whole last result — or the query below it — to one S3 object under your export prefix (or `%export csv s3://bucket/file.csv`), with a download link and the `SELECT` that reads it back.
-* `%lsmagic` lists the magics, each with examples to try.
-
-```sql
-%set site = 'tunnel'
-SELECT count(*) AS readings FROM readings WHERE site = $site
-
-%chart line x=reading_time y=avg(temperature_c) color=site
-SELECT * FROM readings
-
-%chart hist x=temperature_c
-SELECT * FROM readings
-
-%chart bar x=sensor_id
-SELECT * FROM readings
-
-%profile readings
-
-%profile 's3://demo/sensors/readings.parquet'
-
-%export csv
-SELECT site, max(co_ppm) AS peak_co FROM readings GROUP BY site
-
-%s3 ls s3://demo/sensors/
-
-%s3 head s3://demo/sensors/sensors.json
-```
-"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_cache_line_says_how_much_is_held_and_reused() {
-        assert_eq!(describe_cache(None), "off (QUARRY_S3_CACHE=0)");
-        let fresh = CacheStats {
-            capacity: 1 << 30,
-            ..CacheStats::default()
-        };
-        assert_eq!(describe_cache(Some(fresh)), "0 B of 1.0 GiB held");
-        let used = CacheStats {
-            used: 3 << 20,
-            hit_bytes: 3,
-            fetched_bytes: 1,
-            ..fresh
-        };
-        assert_eq!(
-            describe_cache(Some(used)),
-            "3.0 MiB of 1.0 GiB held · 75% of bytes read came from memory"
-        );
-    }
 
     #[test]
     fn completes_magic_names() {
@@ -535,6 +228,15 @@ mod tests {
             actual, expected,
             "docs/magics.md is out of date: run QUARRY_BLESS=1 cargo test --workspace magic_reference"
         );
+    }
+
+    #[test]
+    fn help_lists_every_magic_of_the_table_once() {
+        let help = help::help_markdown();
+        for magic in MAGICS {
+            let entry = format!("* `{}` — ", magic.usage);
+            assert_eq!(help.matches(&entry).count(), 1, "{} in %help", magic.name);
+        }
     }
 
     #[test]
