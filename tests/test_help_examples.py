@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support.docs import documentation_text
 from support.kernels import run_cell, start_quarry, stop
 from support.spark import spark_home
 
@@ -104,7 +105,7 @@ def test_newcomers_mistakes_get_sentences_that_say_what_to_do(kernel):
     assert reply["status"] == "ok"
 
 
-#: README code blocks the test does not run, by their fence's language, and why.
+#: Documentation code blocks the test does not run, by their fence's language, and why.
 NOT_RUN = {
     "sh": "shell commands (the Quick start's are what CI itself runs)",
     "ini": "the AWS config file's text: tests/test_python_s3.py runs Python's AWS tools with it",
@@ -113,13 +114,14 @@ NOT_RUN = {
 }
 
 
-def test_every_sql_example_in_the_readme_runs_on_the_demo_data(kernel):
-    """The user documentation's examples, as written, in order, after the
-    %help examples (the same kept tables, as a reader's catalog would have)."""
-    text = (ROOT / "README.md").read_text()
+def test_every_sql_example_in_the_documentation_runs_on_the_demo_data(kernel):
+    """The user documentation's examples (the README, then the book in
+    reading order), as written, in order, after the %help examples (the
+    same kept tables, as a reader's catalog would have)."""
+    text = documentation_text()
     blocks = re.findall(r"^ *```([\w-]+)\n(.*?)^ *```", text, re.S | re.M)
     languages = {language for language, _ in blocks}
-    assert languages <= {"sql"} | set(NOT_RUN), f"a README block in a language this test neither runs nor names: {languages}"
+    assert languages <= {"sql"} | set(NOT_RUN), f"a documentation block in a language this test neither runs nor names: {languages}"
     sql = [body.strip() for language, body in blocks if language == "sql"]
     assert len(sql) >= 3, sql
     for cell in sql:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from support.docs import documentation_text
 from support.jupyter import run_in_server_kernel
 from support.ports import free_ports
 
@@ -168,8 +169,7 @@ def xtask_env():
 
 
 def assert_readme_python_runs(port, token):
-    root = Path(__file__).resolve().parent.parent
-    (code,) = re.findall(r"^```python\n(.*?)^```", (root / "README.md").read_text(), re.S | re.M)
+    (code,) = re.findall(r"^```python\n(.*?)^```", documentation_text(), re.S | re.M)
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/kernels", data=json.dumps({"name": "python3"}).encode(), method="POST",
         headers={"Authorization": f"token {token}", "Content-Type": "application/json"},

@@ -45,6 +45,11 @@ impl Project {
             .unwrap_or_else(|| self.root.join("target"))
     }
 
+    /// Tools built from crates.io for the project (mdBook), beside the venv.
+    pub fn tools_dir(&self) -> PathBuf {
+        self.venv.with_file_name("tools")
+    }
+
     pub fn binary(&self, profile: &str) -> PathBuf {
         self.target_dir().join(profile).join("quarry")
     }

@@ -5,6 +5,7 @@
 //! browser tests), so the README's two commands work anywhere:
 //! `cargo xtask lab` and `cargo xtask test`.
 
+mod docs;
 mod env;
 mod frontend;
 mod lab;
@@ -44,6 +45,9 @@ enum Task {
     },
     /// Run the benchmarks and write a report under target/bench/.
     Bench,
+    /// Build the documentation (docs/, mdBook) into docs/book/ and check
+    /// every link in it.
+    Docs,
     /// Build the `quarry-jupyter` wheel: the binary, its kernelspec and the
     /// JupyterLab extension, for one `pip install`.
     Wheel(wheel::WheelArgs),
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Task::Test { pytest_args } => test(&project, &pytest_args),
         Task::Lab { lab_args } => lab::run(&project, &lab_args),
         Task::Wheel(args) => wheel::build(&project, &args).map(drop),
+        Task::Docs => docs::build(&project).map(drop),
         Task::Bench => {
             project.setup()?;
             // Measure what users run: the images build `--release`. The
@@ -137,6 +142,9 @@ fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {
         "warnings",
     ])?;
     project.cargo(&["test", "--workspace", "--quiet"])?;
+    // The book builds and its links hold (the generated references were
+    // checked against their definitions by the unit tests above).
+    docs::build(project)?;
     // The wheel the install test puts into a clean venv: the same binary,
     // packed (the frontend was built above).
     let wheel = wheel::build(project, &wheel::WheelArgs::for_tests())?;

@@ -58,7 +58,7 @@ pub(super) const MAGICS: &[Magic] = &[
     Magic {
         name: "%export",
         usage: "%export csv|parquet|json [s3://dest] [(SELECT …)]",
-        about: "Write every row of a result (the query below, the (SELECT …), or alone the last result) to one S3 object — by default under your export prefix (QUARRY_EXPORT_PREFIX, default s3://<user>/exports/) — and show its size, row count, a download link and the SQL that reads it back.",
+        about: "Write every row of a result (the query below, the (SELECT …), or alone the last result) to one S3 object — by default under your export prefix (QUARRY_EXPORT_PREFIX, default s3://USER/exports/ for user USER) — and show its size, row count, a download link and the SQL that reads it back.",
         examples: &[
             "%export parquet\nSELECT site, max(co_ppm) AS peak_co FROM readings GROUP BY site",
         ],
