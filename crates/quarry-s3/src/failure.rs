@@ -117,7 +117,7 @@ pub fn explain(reply: &S3Reply<'_>, place: &str, endpoint: &str) -> S3Failure {
                  expired; restart your server to get fresh credentials."
             ),
         ),
-        ("AccessDenied", _) if reply.detail.contains("session token") => failure(
+        ("AccessDenied", _) if crate::upstream::denies_session_token(reply.detail) => failure(
             FailureKind::Credentials,
             format!(
                 "S3 at {endpoint} rejected your session token: it is invalid or expired; restart \
@@ -163,13 +163,15 @@ pub fn explain(reply: &S3Reply<'_>, place: &str, endpoint: &str) -> S3Failure {
             FailureKind::Unavailable,
             format!("S3 at {endpoint} is temporarily unavailable (503); try again in a moment."),
         ),
-        _ if reply.status.is_none() && looks_like_connection_failure(reply.detail) => failure(
-            FailureKind::Unavailable,
-            format!(
-                "Could not reach S3 at {endpoint}: check that the server is running and that \
+        _ if reply.status.is_none() && crate::upstream::is_connection_failure(reply.detail) => {
+            failure(
+                FailureKind::Unavailable,
+                format!(
+                    "Could not reach S3 at {endpoint}: check that the server is running and that \
                  AWS_ENDPOINT_URL / S3_ENDPOINT point to it."
-            ),
-        ),
+                ),
+            )
+        }
         _ => failure(
             FailureKind::Other,
             format!(
@@ -242,7 +244,7 @@ pub struct StoreReply {
     /// The `<Resource>` (or `<Key>`) S3 named, e.g. `/bucket/key`.
     pub resource: Option<String>,
     /// The whole error chain as text, for hints; never shown.
-    detail: String,
+    pub(crate) detail: String,
     not_found: bool,
     /// Quarry's own credential error, which says exactly what is wrong.
     own: Option<S3Failure>,
@@ -270,15 +272,11 @@ impl StoreReply {
         }
         // object_store turns 401/403 into variants of their own, whose text
         // carries no status: take it from the variant.
-        let status = detail
-            .find("status ")
-            .and_then(|i| detail.get(i + 7..i + 10))
-            .and_then(|s| s.parse().ok())
-            .or(match err {
-                object_store::Error::PermissionDenied { .. } => Some(403),
-                object_store::Error::Unauthenticated { .. } => Some(401),
-                _ => None,
-            });
+        let status = crate::upstream::status_in(&detail).or(match err {
+            object_store::Error::PermissionDenied { .. } => Some(403),
+            object_store::Error::Unauthenticated { .. } => Some(401),
+            _ => None,
+        });
         StoreReply {
             code: xml_tag(&detail, "Code"),
             status,
@@ -335,24 +333,6 @@ pub fn not_found(place: &str) -> S3Failure {
 fn bucket_of(url: &str) -> Option<String> {
     let rest = url.strip_prefix("s3://")?;
     Some(rest.split('/').next()?.to_string()).filter(|b| !b.is_empty())
-}
-
-fn looks_like_connection_failure(detail: &str) -> bool {
-    let d = detail.to_ascii_lowercase();
-    [
-        "error sending request",
-        "connection refused",
-        "dispatch failure",
-        "connect",
-        "timed out",
-        "timeout",
-        "dns error",
-        "connection reset",
-        "broken pipe",
-        "incomplete message",
-    ]
-    .iter()
-    .any(|needle| d.contains(needle))
 }
 
 #[cfg(test)]

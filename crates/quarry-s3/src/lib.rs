@@ -30,6 +30,7 @@ mod sdk;
 mod staged;
 mod stores;
 mod table_formats;
+mod upstream;
 
 pub use cache::{CacheStats, CachingStore, Derived, RangeCache};
 pub use config::{Env, S3Settings, S3Timeouts};

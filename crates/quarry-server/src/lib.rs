@@ -13,6 +13,7 @@ mod error;
 mod query;
 mod routes;
 mod uploads;
+mod upstream;
 mod validate;
 mod xsrf;
 

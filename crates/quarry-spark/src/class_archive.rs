@@ -146,10 +146,7 @@ impl ClassArchive {
 
 /// The Java binary and `-cp` value from spark-class's `Spark Command:` line.
 fn launch_command(log: &str) -> Option<(String, String)> {
-    let line = log
-        .lines()
-        .take(50)
-        .find_map(|line| line.strip_prefix("Spark Command: "))?;
+    let line = crate::upstream::launch_line(log)?;
     let mut words = line.split(' ');
     let java = words.next()?.to_string();
     let class_path = words.skip_while(|w| *w != "-cp").nth(1)?.to_string();

@@ -488,8 +488,7 @@ fn status_error(status: tonic::Status) -> SparkError {
         ),
         _ => {
             let message = status.message().trim();
-            if message.contains("OPERATION_CANCELED")
-                || (message.contains("cancelled") && message.contains("tag")) {
+            if crate::upstream::is_cancellation(message) {
                 SparkError::Interrupted
             } else {
                 SparkError::Query(first_paragraph(message))
@@ -506,15 +505,7 @@ fn first_paragraph(message: &str) -> String {
         return "Spark failed without saying why.".into();
     }
     let mut text = first.to_string();
-    if !first.contains("SQLSTATE")
-        && let Some(at) = message.find("SQLSTATE: ")
-    {
-        let state = message[at..]
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .trim_end_matches(';');
+    if let Some(state) = crate::upstream::sql_state(message) {
         text = format!("{} ({state})", text.trim_end());
     }
     text

@@ -26,6 +26,7 @@ mod server;
 mod session;
 mod start_options;
 mod start_step;
+mod upstream;
 mod views;
 
 pub use client::{QueryProgress, SparkResult, first_rows};

@@ -143,7 +143,7 @@ impl SqlError {
                 crate::newcomer::python_statement(ctx.statement).unwrap_or_else(|| {
                     sentence(&format!(
                         "Syntax error: {}",
-                        strip_prefixes(&parser.to_string())
+                        crate::upstream::without_layer_labels(&parser.to_string())
                     ))
                 }),
             ),
@@ -154,11 +154,7 @@ impl SqlError {
                      ({}): add filters or a LIMIT, aggregate before joining, or raise \
                      QUARRY_MEMORY_LIMIT and restart the kernel.",
                     ctx.memory_words,
-                    first_line(detail)
-                        .split(" for ")
-                        .next()
-                        .unwrap_or("allocation failed")
-                        .trim(),
+                    crate::upstream::refused_allocation(detail),
                 ),
             ),
             DataFusionError::Plan(message) => plan_error(message),
@@ -174,7 +170,7 @@ impl SqlError {
             },
             other => SqlError::new(
                 ErrorKind::Execution,
-                sentence(&strip_prefixes(&other.to_string())),
+                sentence(&crate::upstream::without_layer_labels(&other.to_string())),
             ),
         }
     }
@@ -225,10 +221,7 @@ fn source_of<'a>(err: &&'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError
 
 fn plan_error(message: &str) -> SqlError {
     let message = first_line(message);
-    // "table 'datafusion.public.readings' not found"
-    if let Some(rest) = message.strip_prefix("table '")
-        && let Some((name, _)) = rest.split_once("' not found")
-    {
+    if let Some(name) = crate::upstream::missing_table(message) {
         let short = name.rsplit('.').next().unwrap_or(name);
         return SqlError::new(
             ErrorKind::MissingTable {
@@ -240,7 +233,10 @@ fn plan_error(message: &str) -> SqlError {
             ),
         );
     }
-    SqlError::new(ErrorKind::Plan, sentence(&strip_prefixes(message)))
+    SqlError::new(
+        ErrorKind::Plan,
+        sentence(&crate::upstream::without_layer_labels(message)),
+    )
 }
 
 /// Explains a storage error from a request for `place` (when the caller
@@ -327,42 +323,7 @@ fn resource_url(reply: &StoreReply, statement: &str) -> Option<String> {
     }
 }
 
-pub(crate) fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text).trim()
-}
-
-/// Drops DataFusion's layer labels ("Error during planning: ", …) and any
-/// backtrace, keeping the part that names the problem.
-fn strip_prefixes(message: &str) -> String {
-    const PREFIXES: [&str; 13] = [
-        "Error during planning: ",
-        "Io error: ",
-        "Schema error: ",
-        "Arrow error: ",
-        "External error: ",
-        "Execution error: ",
-        "This feature is not implemented: ",
-        "Invalid argument error: ",
-        "Internal error: ",
-        "sql parser error: ",
-        "SQL error: ",
-        "ParserError(\"",
-        "Optimizer rule ",
-    ];
-    let mut text = first_line(message).to_string();
-    loop {
-        let before = text.len();
-        for prefix in PREFIXES {
-            if let Some(rest) = text.strip_prefix(prefix) {
-                text = rest.to_string();
-            }
-        }
-        if text.len() == before {
-            break;
-        }
-    }
-    text.trim_end_matches("\")").to_string()
-}
+pub(crate) use crate::upstream::first_line;
 
 /// Ensures a message reads as a sentence: capitalised, ending in a period.
 fn sentence(text: &str) -> String {

@@ -36,6 +36,7 @@ mod statements;
 mod tables;
 #[cfg(test)]
 mod test_support;
+mod upstream;
 mod writes;
 
 pub use catalog::{CatalogError, KeptTable, default_catalog_path};

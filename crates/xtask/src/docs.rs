@@ -28,7 +28,10 @@ pub fn build(project: &Project) -> anyhow::Result<PathBuf> {
             broken.join("\n")
         );
     }
-    eprintln!("xtask: the book is in {} and its links hold", book.display());
+    eprintln!(
+        "xtask: the book is in {} and its links hold",
+        book.display()
+    );
     Ok(book)
 }
 
@@ -70,7 +73,10 @@ pub fn broken_links(book: &Path) -> anyhow::Result<Vec<String>> {
     for page in &pages {
         let text = std::fs::read_to_string(page)
             .with_context(|| format!("could not read {}", page.display()))?;
-        anchors.insert(page.clone(), attribute_values(&text, "id").into_iter().collect());
+        anchors.insert(
+            page.clone(),
+            attribute_values(&text, "id").into_iter().collect(),
+        );
         texts.push((page.clone(), text));
     }
     let mut broken = Vec::new();
@@ -152,7 +158,9 @@ fn attribute_values(html: &str, name: &str) -> Vec<String> {
 }
 
 fn html_files(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?
+    {
         let path = entry?.path();
         if path.is_dir() {
             html_files(&path, found)?;
@@ -180,8 +188,14 @@ mod tests {
     #[test]
     fn links_to_pages_anchors_and_pictures_that_exist_hold() {
         let book = book_with(&[
-            ("index.html", r##"<a href="guide/sql.html#cells">x</a><a href="https://x.org/y">y</a>"##),
-            ("guide/sql.html", r##"<h2 id="cells">Cells</h2><img src="../images/a.png"><a href="#cells">z</a>"##),
+            (
+                "index.html",
+                r##"<a href="guide/sql.html#cells">x</a><a href="https://x.org/y">y</a>"##,
+            ),
+            (
+                "guide/sql.html",
+                r##"<h2 id="cells">Cells</h2><img src="../images/a.png"><a href="#cells">z</a>"##,
+            ),
             ("images/a.png", ""),
         ]);
         assert_eq!(broken_links(book.path()).unwrap(), Vec::<String>::new());

@@ -1,7 +1,7 @@
 //! Line magics, one table ([`table::MAGICS`]): each magic's name, usage,
 //! help, examples and the function it runs. Dispatch, `%lsmagic`, `%help`'s
 //! list, completion of magic names, inspection and the docs' magic
-//! reference (`docs/magics.md`) all read that table, so they cannot differ.
+//! reference (`docs/src/reference/magics.md`) all read that table, so they cannot differ.
 
 mod help;
 mod settings;
@@ -118,7 +118,7 @@ fn magic_list() -> String {
     text
 }
 
-/// The magic reference in the documentation (`docs/magics.md`): the same
+/// The magic reference in the documentation (`docs/src/reference/magics.md`): the same
 /// table `%lsmagic` shows, so the two cannot differ (the test below writes
 /// and compares it).
 #[cfg(test)]
@@ -211,14 +211,14 @@ mod tests {
         assert!(list.contains("  %%spark -i readings\n  SELECT site"));
     }
 
-    /// `docs/magics.md` is the table, byte for byte.
+    /// `docs/src/reference/magics.md` is the table, byte for byte.
     #[test]
     fn the_docs_magic_reference_is_the_table() {
         // At run time, as in quarry-s3's table_formats test: a CI clone may
         // reuse a test binary built in another checkout.
         let manifest = std::env::var("CARGO_MANIFEST_DIR")
             .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-        let path = format!("{manifest}/../../docs/magics.md");
+        let path = format!("{manifest}/../../docs/src/reference/magics.md");
         let expected = reference_markdown();
         if std::env::var_os("QUARRY_BLESS").is_some() {
             std::fs::write(&path, &expected).unwrap();
@@ -226,7 +226,7 @@ mod tests {
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(
             actual, expected,
-            "docs/magics.md is out of date: run QUARRY_BLESS=1 cargo test --workspace magic_reference"
+            "docs/src/reference/magics.md is out of date: run QUARRY_BLESS=1 cargo test --workspace magic_reference"
         );
     }
 

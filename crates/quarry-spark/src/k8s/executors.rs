@@ -206,17 +206,7 @@ impl Shown {
 /// A quota refusal from the API server, reworded; Spark only logs these
 /// when it fails to create an executor pod.
 pub fn quota_refusal(log: &str) -> Option<String> {
-    let line = log.lines().rev().find(|l| l.contains("exceeded quota"))?;
-    let detail = &line[line.find("exceeded quota")?..];
-    let detail = detail
-        .split(['"', '\''])
-        .next()
-        .unwrap_or(detail)
-        .split(". ")
-        .next()
-        .unwrap_or(detail)
-        .trim()
-        .trim_end_matches([',', '.', '}']);
+    let detail = crate::upstream::exceeded_quota(log)?;
     Some(format!(
         "Kubernetes refused the executor pods: {detail}. Stop other Spark sessions, ask for fewer or smaller executors (--executors, --executor-memory), or ask an administrator for a larger quota."
     ))
