@@ -9,7 +9,7 @@
 //! `quarry.results` — for the result grid: `{"request": "page", "result_id",
 //! "seq", "sort": [{column, descending}], "filters": [{column, op, value}],
 //! "offset", "limit"}` is answered with `{"seq", "page": {offset, rows,
-//! matching_rows, total_rows, elapsed_ms}}` (see [`quarry_sql::PageRequest`]), or
+//! matching_rows, total_rows, elapsed_ms}}` (see [`quarry_sql::notebook::PageRequest`]), or
 //! `{"seq", "error", "gone"}` when the result cannot be paged (`gone`: the
 //! kernel restarted or dropped it, so the grid stops asking).
 //! `{"request": "actions", …}` gives the cells the grid's buttons insert
@@ -18,7 +18,7 @@
 //! A message a target does not understand is answered with `{"error": "…"}`
 //! (one sentence); the comm and the kernel carry on.
 
-use quarry_sql::{PageRequest, grid_rows};
+use quarry_sql::{notebook::PageRequest, notebook::grid_rows};
 use serde_json::{Value, json};
 
 use super::QuarryHandler;

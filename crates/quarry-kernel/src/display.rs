@@ -1,7 +1,7 @@
 //! Turning results and progress into MIME bundles.
 
 use jupyter_protocol::{Media, MediaType};
-use quarry_sql::{RESULT_MIME, RenderedTable, ResultBundle};
+use quarry_sql::{notebook::RESULT_MIME, notebook::RenderedTable, notebook::ResultBundle};
 use quarry_text::markup::escape_html;
 use serde_json::Value;
 

@@ -15,7 +15,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use quarry_sql::{Held, PageRequest, ResultError, SqlSession, ViewDialect};
+use quarry_sql::{
+    SqlSession, notebook::Held, notebook::PageRequest, notebook::ResultError, notebook::ViewDialect,
+};
 use serde_json::{Value, json};
 
 use super::present::LastQuery;

@@ -43,7 +43,7 @@ use jupyter_protocol::{
     CompleteReply, InspectReply, IsCompleteReply, IsCompleteReplyStatus, KernelInfoReply, Media,
     MediaType, ReplyStatus,
 };
-use quarry_sql::{Completeness, QueryExecutor, SqlSession};
+use quarry_sql::{SqlSession, engine::Completeness, engine::QueryExecutor};
 use serde_json::json;
 
 use crate::protocol::{Comm, ExecuteError, Handler, Outputs};
@@ -169,11 +169,14 @@ impl Handler for QuarryHandler {
         let owned = code.to_string();
         let completion = match magics::complete(code, cursor_pos) {
             Some(completion) => completion,
-            None => self
-                .executor
-                .spawn(async move { quarry_sql::complete(&session, &owned, cursor_pos).await })
-                .await
-                .unwrap_or_default(),
+            None => {
+                self.executor
+                    .spawn(async move {
+                        quarry_sql::notebook::complete(&session, &owned, cursor_pos).await
+                    })
+                    .await
+                    .unwrap_or_default()
+            }
         };
         let types: Vec<_> = completion
             .matches
@@ -202,7 +205,9 @@ impl Handler for QuarryHandler {
                 let session = self.session.clone();
                 let owned = code.to_string();
                 self.executor
-                    .spawn(async move { quarry_sql::inspect(&session, &owned, cursor_pos).await })
+                    .spawn(async move {
+                        quarry_sql::notebook::inspect(&session, &owned, cursor_pos).await
+                    })
                     .await
                     .ok()
                     .flatten()
@@ -233,7 +238,7 @@ impl Handler for QuarryHandler {
             }
             Cell::Lines { sql, .. } => sql,
         };
-        match quarry_sql::completeness(sql) {
+        match quarry_sql::engine::completeness(sql) {
             Completeness::Complete => IsCompleteReply::complete(),
             Completeness::Incomplete => IsCompleteReply::incomplete(String::new()),
             Completeness::Invalid => {

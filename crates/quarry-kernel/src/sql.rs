@@ -9,8 +9,10 @@ use super::running::{StatusLine, progress_ticker};
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
 use quarry_sql::{
-    CellOutcome, CellProgress, ResultBundle, SqlError, human_duration, render_batches,
+    SqlError, engine::CellOutcome, engine::CellProgress, notebook::ResultBundle,
+    notebook::render_batches,
 };
+use quarry_text::numbers::human_duration;
 
 /// How a query task ended, as seen from the cell.
 enum Ended {
@@ -127,7 +129,7 @@ fn running_line(progress: &CellProgress) -> String {
     let mut line = format!(
         "Running… {} · {} rows so far",
         human_duration(progress.elapsed()),
-        quarry_sql::group_thousands(progress.rows())
+        quarry_text::numbers::group_thousands(progress.rows())
     );
     if statements > 1 {
         line.push_str(&format!(" · statement {statement} of {statements}"));

@@ -11,7 +11,7 @@ use jupyter_protocol::{CommId, CommOpen, ExecuteRequest, InterruptRequest, Jupyt
 use quarry_kernel::protocol::test_frontend::{Frontend, WAIT, kinds};
 use quarry_kernel::{CellsConfig, QuarryHandler};
 use quarry_s3::{Env, S3Stores};
-use quarry_sql::{MemoryBudget, QueryExecutor, SessionOptions, SqlSession};
+use quarry_sql::{SqlSession, engine::MemoryBudget, engine::QueryExecutor, engine::SessionOptions};
 use serde_json::{Value, json};
 
 type Quarry = Frontend<QuarryHandler>;

@@ -127,7 +127,7 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quarry_sql::ErrorKind;
+    use quarry_sql::engine::ErrorKind;
 
     /// The panel's status and the kernel's `ename` come from one kind.
     #[test]

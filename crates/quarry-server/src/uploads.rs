@@ -133,7 +133,7 @@ impl Uploads {
         if before + bytes > self.limit {
             return Err(ApiError::busy(format!(
                 "The panel is already buffering {} of uploads, its limit; this chunk was not taken, retry it in a moment.",
-                quarry_sql::human_bytes(before as u64)
+                quarry_text::numbers::human_bytes(before as u64)
             )));
         }
         Ok(charge)

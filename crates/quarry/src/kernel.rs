@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use quarry_kernel::{CellsConfig, ConnectionFile, KeyPolicy, Owner, Platform, QuarryHandler};
 use quarry_s3::{RangeCache, S3Stores, UploadJournal};
 use quarry_sql::{
-    MemoryBudget, PodShare, QueryExecutor, SessionOptions, SpillSettings, SqlSession,
-    s3_cache_bytes,
+    SqlSession, engine::MemoryBudget, engine::PodShare, engine::QueryExecutor,
+    engine::SessionOptions, engine::SpillSettings, engine::s3_cache_bytes,
 };
 
 use crate::config::{Environment, variables as var};
@@ -62,7 +62,7 @@ fn spill_settings(env: &Environment) -> anyhow::Result<SpillSettings> {
 /// The user's table catalog: `QUARRY_CATALOG`, else on the home volume.
 fn catalog_path(env: &Environment) -> PathBuf {
     env.path(var::QUARRY_CATALOG)
-        .unwrap_or_else(|| quarry_sql::default_catalog_path(&env.home()))
+        .unwrap_or_else(|| quarry_sql::lakehouse::default_catalog_path(&env.home()))
 }
 
 /// Where the kernel runs: the user, the hub, Spark and Java.
@@ -123,7 +123,7 @@ fn sql_session(env: &Environment, executor: &QueryExecutor) -> anyhow::Result<Sq
         endpoint = %s3.settings().endpoint_display(),
         memory = %memory.describe(),
         kernels_in_pod = kernels,
-        s3_cache = %quarry_sql::human_bytes(cache as u64),
+        s3_cache = %quarry_text::numbers::human_bytes(cache as u64),
         "starting the Quarry kernel"
     );
     let session = SqlSession::new(

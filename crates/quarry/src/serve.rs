@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use crate::config::{Environment, variables as var};
 use clap::Args;
 use quarry_s3::S3Stores;
-use quarry_sql::{MemoryBudget, SessionOptions, SqlSession};
+use quarry_sql::{SqlSession, engine::MemoryBudget, engine::SessionOptions};
 
 #[derive(Args, Debug, Clone)]
 #[group(required = true, multiple = false)]

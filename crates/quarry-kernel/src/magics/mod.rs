@@ -10,7 +10,7 @@ mod table;
 use std::future::Future;
 use std::pin::Pin;
 
-use quarry_sql::Completion;
+use quarry_sql::notebook::Completion;
 
 use crate::protocol::{ExecuteError, Outputs};
 use crate::{QuarryHandler, display};

@@ -2,8 +2,8 @@
 //! parameters.
 
 use quarry_s3::CacheStats;
-use quarry_sql::human_bytes;
 use quarry_text::markup::{Cell, HtmlTable};
+use quarry_text::numbers::human_bytes;
 
 use crate::protocol::{ExecuteError, Outputs};
 use crate::{QuarryHandler, display};

@@ -4,8 +4,9 @@
 
 use jupyter_protocol::{Media, MediaType};
 use quarry_s3::S3Location;
-use quarry_sql::{ExportFormat, human_bytes};
+use quarry_sql::notebook::ExportFormat;
 use quarry_text::markup::escape_html;
+use quarry_text::numbers::human_bytes;
 use quarry_viz::Engine;
 use serde_json::json;
 
@@ -247,7 +248,7 @@ fn panel_link(location: &S3Location, platform: &Platform) -> String {
 }
 
 fn export_media(url: &str, rows: u64, size: u64, link: &str) -> Media {
-    let rows_text = quarry_sql::group_thousands(rows);
+    let rows_text = quarry_text::numbers::group_thousands(rows);
     let read_back = format!("SELECT * FROM '{url}'");
     // The URL is the user's, but it may name another tenant's key: text.
     let html = format!(

@@ -2,8 +2,9 @@
 //! Parquet footers' statistics first when there are any.
 
 use jupyter_protocol::{Media, MediaType};
-use quarry_sql::{ParquetFooters, human_bytes};
+use quarry_sql::lakehouse::ParquetFooters;
 use quarry_text::markup::{Cell, HtmlTable};
+use quarry_text::numbers::human_bytes;
 use quarry_viz::Profile;
 
 use super::{AbortOnDrop, LastQuery, draw_error, spark_query};
@@ -204,7 +205,9 @@ fn footer_media(url: &str, footers: &ParquetFooters) -> Media {
         let row = [
             column.name.clone(),
             column.data_type.clone(),
-            column.nulls.map_or("–".into(), quarry_sql::group_thousands),
+            column
+                .nulls
+                .map_or("–".into(), quarry_text::numbers::group_thousands),
             cell(&column.min),
             cell(&column.max),
             human_bytes(column.compressed_bytes),
@@ -218,7 +221,7 @@ fn footer_media(url: &str, footers: &ParquetFooters) -> Media {
 /// `1 row group`, `3 row groups`, `1,204 rows`.
 fn count(n: u64, noun: &str) -> String {
     let s = if n == 1 { "" } else { "s" };
-    format!("{} {noun}{s}", quarry_sql::group_thousands(n))
+    format!("{} {noun}{s}", quarry_text::numbers::group_thousands(n))
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 use quarry_s3::S3Location;
-use quarry_sql::{Preview, human_bytes};
+use quarry_sql::notebook::Preview;
 use quarry_text::markup::{self, Cell, HtmlTable};
+use quarry_text::numbers::human_bytes;
 
 use super::{S3, take_flag, take_number, usage_error};
 use crate::display;
@@ -132,7 +133,7 @@ impl S3 {
             .map_err(super::from_sql)?;
         match preview {
             Preview::Table { size, result } => {
-                let mut rendered = quarry_sql::render_batches(
+                let mut rendered = quarry_sql::notebook::render_batches(
                     &result.schema,
                     &result.batches,
                     result.total_rows,

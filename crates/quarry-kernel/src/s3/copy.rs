@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use quarry_s3::{FailureKind, FileCopyError, S3Location};
-use quarry_sql::human_bytes;
+use quarry_text::numbers::human_bytes;
 use tokio::time::Instant;
 
 use super::{S3, take_flag, usage_error};

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use quarry_spark::SparkSession;
-use quarry_sql::KeptTable;
+use quarry_sql::lakehouse::KeptTable;
 
 /// The Spark statement that makes `table` a temporary view, if Spark can
 /// read it.
@@ -198,7 +198,7 @@ pub(super) async fn kept_from_spark(
             "Spark's table {name} is not kept in your catalog: Quarry reads Parquet, JSON and Delta tables on S3 (or local files)."
         ));
     };
-    let progress = std::sync::Arc::new(quarry_sql::CellProgress::default());
+    let progress = std::sync::Arc::new(quarry_sql::engine::CellProgress::default());
     Some(match sql.run_cell(&statement, 0, progress).await {
         Ok(_) => format!("Kept in your catalog as well: SQL cells and other notebooks see {name}."),
         Err(e) => format!(

@@ -14,8 +14,8 @@ use quarry_spark::{
     Placement, QueryProgress, S3a, SessionConfig, SparkError, SparkResult, SparkSession,
     StartOptions, StartStep,
 };
-use quarry_sql::ErrorKind;
 use quarry_sql::arrow::record_batch::RecordBatch;
+use quarry_sql::engine::ErrorKind;
 use tokio::sync::watch;
 
 use super::running::{RunningCell, StatusLine};
@@ -32,7 +32,10 @@ fn spark_error(error: SparkError) -> ExecuteError {
 }
 
 fn progress_line(progress: &QueryProgress, elapsed: Duration) -> String {
-    let mut line = format!("Spark: running {}", quarry_sql::human_duration(elapsed));
+    let mut line = format!(
+        "Spark: running {}",
+        quarry_text::numbers::human_duration(elapsed)
+    );
     if progress.stages > 0 {
         line.push_str(&format!(
             " · stages {}/{} · tasks {}/{}",
@@ -45,7 +48,7 @@ fn progress_line(progress: &QueryProgress, elapsed: Duration) -> String {
     if progress.bytes_read > 0 {
         line.push_str(&format!(
             " · {} read",
-            quarry_sql::human_bytes(progress.bytes_read as u64)
+            quarry_text::numbers::human_bytes(progress.bytes_read as u64)
         ));
     }
     line
@@ -323,7 +326,7 @@ impl QuarryHandler {
         status: &StatusLine<'_>,
         outputs: &Outputs,
     ) -> Result<(), ExecuteError> {
-        let after = quarry_sql::human_duration(elapsed);
+        let after = quarry_text::numbers::human_duration(elapsed);
         let result = match outcome {
             Err(_) if interrupted => {
                 status.finish(&format!("Interrupted after {after}"));
@@ -356,7 +359,7 @@ impl QuarryHandler {
                 })?;
             outputs.stdout(&format!(
                 "Kept as kernel table {name} ({} row{}).\n",
-                quarry_sql::group_thousands(total as u64),
+                quarry_text::numbers::group_thousands(total as u64),
                 if total == 1 { "" } else { "s" }
             ));
         }
@@ -365,8 +368,12 @@ impl QuarryHandler {
             outputs.stdout(&format!("{note}\n"));
         }
         let shown = quarry_spark::first_rows(&result.batches, self.config().max_rows);
-        let rendered =
-            quarry_sql::render_batches(&result.schema, &shown, total as u64, Some(elapsed));
+        let rendered = quarry_sql::notebook::render_batches(
+            &result.schema,
+            &shown,
+            total as u64,
+            Some(elapsed),
+        );
         let grid = self.spark_grid(&result, &shown, total as u64, (source, note));
         outputs.result(display::table(rendered, grid));
         Ok(())
@@ -389,7 +396,7 @@ impl QuarryHandler {
             .session
             .results()
             .hold(Arc::clone(&result.schema), &result.batches);
-        let bundle = quarry_sql::ResultBundle {
+        let bundle = quarry_sql::notebook::ResultBundle {
             schema: &result.schema,
             first_rows: shown,
             total_rows,

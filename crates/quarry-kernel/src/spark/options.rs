@@ -74,7 +74,7 @@ fn is_table_name(word: &str) -> bool {
 
 /// Says that a result is Spark's first rows only, and how to get more.
 pub(super) fn first_rows_note(rows: usize, options: &CellOptions) -> String {
-    let rows = quarry_sql::group_thousands(rows as u64);
+    let rows = quarry_text::numbers::group_thousands(rows as u64);
     let how = if options.limit.is_some() {
         "raise --limit to bring more"
     } else {

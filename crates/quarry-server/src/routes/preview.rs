@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use quarry_s3::S3Location;
-use quarry_sql::Preview;
+use quarry_sql::notebook::Preview;
 use serde_json::json;
 
 use super::browse::ObjectQuery;
@@ -25,7 +25,7 @@ pub async fn preview(
         .map_err(ApiError::from_sql)?;
     Ok(Json(match preview {
         Preview::Table { size, result } => {
-            let rendered = quarry_sql::render_batches(
+            let rendered = quarry_sql::notebook::render_batches(
                 &result.schema,
                 &result.batches,
                 result.total_rows,

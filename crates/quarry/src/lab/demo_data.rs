@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use object_store::ObjectStoreExt as _;
 use quarry_s3::{Env, S3Stores};
-use quarry_sql::{MemoryBudget, SessionOptions, SqlSession};
+use quarry_sql::{SqlSession, engine::MemoryBudget, engine::SessionOptions};
 
 use super::seaweed::Seaweed;
 
