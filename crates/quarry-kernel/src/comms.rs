@@ -18,7 +18,7 @@
 //! A message a target does not understand is answered with `{"error": "…"}`
 //! (one sentence); the comm and the kernel carry on.
 
-use quarry_sql::{notebook::PageRequest, notebook::grid_rows};
+use quarry_sql::notebook::{PageAnswer, PageRequest, PageRows, grid_rows};
 use serde_json::{Value, json};
 
 use super::QuarryHandler;
@@ -117,7 +117,7 @@ impl QuarryHandler {
     async fn send_page(&self, comm: &Comm, data: &Value) {
         let seq = data.get("seq").cloned().unwrap_or(Value::Null);
         let fail = |error: String, gone: bool| {
-            comm.send(json!({"seq": seq, "error": error, "gone": gone}));
+            comm.send(answer(PageAnswer::failed(seq.clone(), error, gone)));
         };
         let Some(id) = data.get("result_id").and_then(Value::as_str) else {
             return fail(
@@ -142,17 +142,17 @@ impl QuarryHandler {
             .spawn(async move { session.result_page(&id, &request).await })
             .await;
         match page {
-            Ok(Ok(page)) => comm.send(json!({
-                "seq": seq,
-                "page": {
-                    "offset": page.offset,
-                    "rows": grid_rows(&page.batches),
-                    "matching_rows": page.matching_rows,
-                    "total_rows": page.total_rows,
-                    // Kernel-side time to compute the page, for the grid's
-                    // status line and for benchmarks.
-                    "elapsed_ms": started.elapsed().as_secs_f64() * 1000.0,
-                },
+            Ok(Ok(page)) => comm.send(answer(PageAnswer {
+                seq: seq.clone(),
+                page: Some(PageRows {
+                    offset: page.offset as u64,
+                    rows: grid_rows(&page.batches),
+                    matching_rows: page.matching_rows,
+                    total_rows: page.total_rows,
+                    elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                }),
+                error: None,
+                gone: None,
             })),
             Ok(Err(e)) => fail(e.to_string(), e.is_gone()),
             Err(_) => fail(
@@ -168,4 +168,9 @@ fn known_request(target: &str) -> &'static str {
         RESULTS => "{\"request\": \"page\" | \"actions\", \"result_id\": …}",
         _ => "{\"request\": \"tables\"}",
     }
+}
+
+/// A typed answer as the comm's JSON.
+pub(crate) fn answer(typed: impl serde::Serialize) -> Value {
+    serde_json::to_value(typed).unwrap_or(Value::Null)
 }

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use quarry_sql::{
-    SqlSession, notebook::Held, notebook::PageRequest, notebook::ResultError, notebook::ViewDialect,
+    SqlSession, notebook::ActionsAnswer, notebook::Held, notebook::PageRequest,
+    notebook::ResultError, notebook::ViewDialect,
 };
 use serde_json::{Value, json};
 
@@ -45,14 +46,24 @@ impl GridActions {
     pub(super) fn answer(&self, session: &SqlSession, data: &Value) -> Value {
         let seq = data.get("seq").cloned().unwrap_or(Value::Null);
         match self.cells(session, data) {
-            Ok((actions, whole)) => json!({"seq": seq, "actions": actions, "whole": whole}),
+            Ok((actions, whole)) => crate::comms::answer(ActionsAnswer {
+                seq,
+                actions: Some(actions),
+                whole: Some(whole),
+                error: None,
+                gone: None,
+            }),
             Err(ActionError { message, gone }) => {
-                json!({"seq": seq, "error": message, "gone": gone})
+                crate::comms::answer(ActionsAnswer::failed(seq, message, gone))
             }
         }
     }
 
-    fn cells(&self, session: &SqlSession, data: &Value) -> Result<(Value, bool), ActionError> {
+    fn cells(
+        &self,
+        session: &SqlSession,
+        data: &Value,
+    ) -> Result<(std::collections::BTreeMap<String, String>, bool), ActionError> {
         let id = data
             .get("result_id")
             .and_then(Value::as_str)
@@ -95,12 +106,13 @@ impl GridActions {
         } else {
             sql
         };
+        let actions = [
+            ("chart", format!("%chart\n{below}")),
+            ("profile", format!("%profile\n{below}")),
+            ("export", format!("%export csv\n{below}")),
+        ];
         Ok((
-            json!({
-                "chart": format!("%chart\n{below}"),
-                "profile": format!("%profile\n{below}"),
-                "export": format!("%export csv\n{below}"),
-            }),
+            actions.map(|(name, cell)| (name.to_string(), cell)).into(),
             whole,
         ))
     }

@@ -3,7 +3,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use quarry_s3::{FailureKind, S3Error, S3Failure};
 use quarry_sql::SqlError;
-use serde_json::json;
 
 /// An API failure: a status and `{error, message}` JSON, where `message`
 /// is one sentence for the panel to show as is.
@@ -118,7 +117,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({"error": self.error, "message": self.message})),
+            Json(crate::responses::ErrorBody {
+                error: self.error,
+                message: &self.message,
+            }),
         )
             .into_response()
     }

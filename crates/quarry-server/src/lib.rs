@@ -11,6 +11,7 @@
 mod api;
 mod error;
 mod query;
+mod responses;
 mod routes;
 mod uploads;
 mod upstream;

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use quarry_s3::{MIN_PART_BYTES, MultipartUpload, S3Location, UploadedPart};
-use serde_json::{Value, json};
 
+use crate::responses::{Cancelled, UploadProgress};
 use crate::{ApiError, AppState};
 /// Part uploads running at once per upload (each holds ≥ 5 MiB).
 const PARTS_IN_FLIGHT: usize = 4;
@@ -147,7 +147,7 @@ impl Uploads {
         upload_id: Option<&str>,
         body: Bytes,
         last: bool,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<UploadProgress, ApiError> {
         let Some(id) = upload_id else {
             if part != 1 {
                 return Err(ApiError::bad_request(
@@ -160,9 +160,12 @@ impl Uploads {
                 quarry_s3::put_object(&state.s3, &target, body)
                     .await
                     .map_err(ApiError::from_failure)?;
-                return Ok(
-                    json!({"done": true, "bucket": target.bucket, "key": target.key, "size": size}),
-                );
+                return Ok(UploadProgress::Done {
+                    done: true,
+                    bucket: target.bucket,
+                    key: target.key,
+                    size: size as u64,
+                });
             }
             let started = MultipartUpload::start(&state.s3, &target)
                 .await
@@ -192,7 +195,7 @@ impl Uploads {
         part: u32,
         body: Bytes,
         last: bool,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<UploadProgress, ApiError> {
         let pending = self
             .active
             .lock()
@@ -234,9 +237,18 @@ impl Uploads {
             Ok(()) if last => {
                 drop(upload);
                 self.active.lock().expect("uploads lock").remove(id);
-                Ok(json!({"done": true, "bucket": bucket, "key": key, "size": received}))
+                Ok(UploadProgress::Done {
+                    done: true,
+                    bucket,
+                    key,
+                    size: received as u64,
+                })
             }
-            Ok(()) => Ok(json!({"upload_id": id, "part": part, "received": received})),
+            Ok(()) => Ok(UploadProgress::Taken {
+                upload_id: id.to_string(),
+                part,
+                received: received as u64,
+            }),
             Err(e) => {
                 upload.abort().await;
                 drop(upload);
@@ -250,7 +262,7 @@ impl Uploads {
 impl Uploads {
     /// Cancels an upload at the browser's request: the S3 multipart upload
     /// is aborted so no parts stay behind.
-    pub(crate) async fn cancel(&self, id: &str) -> Result<Value, ApiError> {
+    pub(crate) async fn cancel(&self, id: &str) -> Result<Cancelled, ApiError> {
         let pending = self
             .active
             .lock()
@@ -260,7 +272,11 @@ impl Uploads {
         let mut upload = pending.lock().await;
         upload.abort().await;
         let location = upload.s3.location();
-        Ok(json!({"cancelled": true, "bucket": location.bucket, "key": location.key}))
+        Ok(Cancelled {
+            cancelled: true,
+            bucket: location.bucket.clone(),
+            key: location.key.clone(),
+        })
     }
 }
 

@@ -5,70 +5,39 @@
  * column header, the sort cycle, and copying rows as CSV or Markdown.
  */
 
-/** A column as the kernel describes it. */
-export interface GridColumn {
-  name: string;
-  /** Arrow's type, e.g. `Int64`, `Timestamp(Microsecond, None)`. */
-  type: string;
-  kind: 'number' | 'boolean' | 'time' | 'nested' | 'text';
-}
+import type {
+  ActionsAnswer,
+  Cell,
+  Filter,
+  FilterOp,
+  GridColumn,
+  PageAnswer,
+  PageQuery,
+  ResultBundle,
+  SortKey
+} from './contract';
 
-/** A cell: display text, `null`, or a JSON value for nested columns. */
-export type Cell = string | null | object | number | boolean;
-
-/** `application/vnd.quarry.result+json`. */
-export interface ResultBundle {
-  version: number;
-  /** `null` when the kernel could not hold the result (see `note`). */
-  result_id: string | null;
-  columns: GridColumn[];
-  total_rows: number;
-  first_page: { offset: number; rows: Cell[][] };
-  note: string | null;
-}
+/*
+ * The kernel's side of the contract — the bundle, the page and actions
+ * answers, the page query, filters and sort keys — is generated from the
+ * Rust types in `./contract` (crates/quarry-sql/src/notebook/results/contract.rs);
+ * the grid's own types are below.
+ */
+export type {
+  ActionsAnswer,
+  Cell,
+  Filter,
+  FilterOp,
+  GridColumn,
+  PageAnswer,
+  PageQuery,
+  ResultBundle,
+  SortKey
+};
 
 /** The grid's buttons, in the order they are drawn. */
 export const GRID_ACTIONS = ['chart', 'profile', 'export'] as const;
 export type GridAction = (typeof GRID_ACTIONS)[number];
-
-/**
- * The kernel's answer to `{"request": "actions"}`: the cells the buttons
- * insert for the grid's current view (`whole`: no filter narrows it).
- */
-export interface ActionsAnswer {
-  actions?: Record<GridAction, string>;
-  whole?: boolean;
-  error?: string;
-  gone?: boolean;
-}
-
-export type FilterOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'contains' | 'is null' | 'is not null';
-
-export interface Filter {
-  column: string;
-  op: FilterOp;
-  value?: string;
-}
-
-export interface SortKey {
-  column: string;
-  descending: boolean;
-}
-
-/** What a page request asks (the comm adds `request`, `result_id`, `seq`). */
-export interface PageQuery {
-  sort: SortKey[];
-  filters: Filter[];
-  offset: number;
-  limit: number;
-}
-
-/** The kernel's answer. */
-export interface PageAnswer {
-  page?: { offset: number; rows: Cell[][]; matching_rows: number; total_rows: number };
-  error?: string;
-  gone?: boolean;
-}
 
 /** The rows per page in paged mode (the kernel's first page is as long). */
 export const PAGE_SIZE = 100;

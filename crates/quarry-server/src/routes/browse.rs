@@ -2,18 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::query::ApiQuery;
+use crate::responses::{Bucket, Buckets, Listing, ObjectEntry, ObjectMeta};
 use crate::{ApiError, AppState, validate};
 
-#[derive(Serialize)]
-pub struct Bucket {
-    name: String,
-    created: Option<String>,
-}
-
-pub async fn buckets(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn buckets(State(state): State<AppState>) -> Result<Json<Buckets>, ApiError> {
     let buckets: Vec<Bucket> = quarry_s3::list_buckets(&state.s3)
         .await
         .map_err(ApiError::from_failure)?
@@ -23,7 +18,7 @@ pub async fn buckets(State(state): State<AppState>) -> Result<Json<serde_json::V
             created: b.created,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "buckets": buckets })))
+    Ok(Json(Buckets { buckets }))
 }
 
 #[derive(Deserialize)]
@@ -33,22 +28,6 @@ pub struct ListQuery {
     prefix: String,
     token: Option<String>,
     limit: Option<i32>,
-}
-
-#[derive(Serialize)]
-pub struct ObjectEntry {
-    key: String,
-    size: u64,
-    last_modified: Option<String>,
-    etag: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Listing {
-    prefixes: Vec<String>,
-    objects: Vec<ObjectEntry>,
-    /// Pass back as `token` for the next page; `null` on the last page.
-    next_token: Option<String>,
 }
 
 /// One page of one folder level (delimiter `/`): never a whole bucket.
@@ -86,17 +65,17 @@ pub struct ObjectQuery {
 pub async fn object(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ObjectQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ObjectMeta>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
     let head = quarry_s3::head_object(&state.s3, &target)
         .await
         .map_err(ApiError::from_failure)?;
-    Ok(Json(serde_json::json!({
-        "bucket": target.bucket,
-        "key": target.key,
-        "size": head.size,
-        "last_modified": head.last_modified,
-        "etag": head.etag,
-        "content_type": head.content_type,
-    })))
+    Ok(Json(ObjectMeta {
+        bucket: target.bucket,
+        key: target.key,
+        size: head.size,
+        last_modified: head.last_modified,
+        etag: head.etag,
+        content_type: head.content_type,
+    }))
 }

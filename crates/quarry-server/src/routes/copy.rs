@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use quarry_s3::S3Failure;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::query::ApiQuery;
+use crate::responses::CopyResult;
 use crate::{ApiError, AppState, validate};
 
 #[derive(Deserialize)]
@@ -31,7 +31,7 @@ pub struct CopyQuery {
 pub async fn copy(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CopyQuery>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CopyResult>), ApiError> {
     let outcome = copy_or_move(&state, &q, false).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
@@ -39,7 +39,7 @@ pub async fn copy(
 pub async fn rename(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CopyQuery>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CopyResult>), ApiError> {
     let outcome = copy_or_move(&state, &q, true).await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
@@ -48,7 +48,7 @@ async fn copy_or_move(
     state: &AppState,
     q: &CopyQuery,
     remove_source: bool,
-) -> Result<Value, ApiError> {
+) -> Result<CopyResult, ApiError> {
     let from = validate::target(&q.bucket, &q.key)?;
     let to = validate::target(q.to_bucket.as_deref().unwrap_or(&q.bucket), &q.to_key)?;
     let folder = from.key.ends_with('/');
@@ -94,7 +94,12 @@ async fn copy_or_move(
                     })
                 })?;
         }
-        return Ok(json!({"bucket": to.bucket, "key": to.key, "size": size, "objects": 1}));
+        return Ok(CopyResult {
+            bucket: to.bucket,
+            key: to.key,
+            size: Some(size),
+            objects: 1,
+        });
     }
     let copied = quarry_s3::copy_prefix(&state.s3, &from, &to, |_| {})
         .await
@@ -122,5 +127,10 @@ async fn copy_or_move(
                 ))
             })?;
     }
-    Ok(json!({"bucket": to.bucket, "key": to.key, "objects": copied}))
+    Ok(CopyResult {
+        bucket: to.bucket,
+        key: to.key,
+        size: None,
+        objects: copied as u64,
+    })
 }

@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt as _;
 use quarry_s3::ByteRange;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::browse::ObjectQuery;
 use crate::query::ApiQuery;
+use crate::responses::{Cancelled, Deleted, FolderCreated, UploadProgress};
 use crate::{ApiError, AppState, validate};
 
 /// How long a presigned download link works.
@@ -105,7 +105,7 @@ fn parse_range(value: &str) -> Option<ByteRange> {
 pub async fn delete(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ObjectQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Deleted>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
     if target.key.ends_with('/') {
         let url = target.to_string();
@@ -118,12 +118,14 @@ pub async fn delete(
         if deleted == 0 {
             return Err(ApiError::from_failure(quarry_s3::not_found_failure(&url)));
         }
-        return Ok(Json(json!({"deleted": deleted})));
+        return Ok(Json(Deleted {
+            deleted: deleted as u64,
+        }));
     }
     quarry_s3::delete_object(&state.s3, &target)
         .await
         .map_err(ApiError::from_failure)?;
-    Ok(Json(json!({"deleted": 1})))
+    Ok(Json(Deleted { deleted: 1 }))
 }
 
 #[derive(Deserialize)]
@@ -137,7 +139,7 @@ pub struct FolderQuery {
 pub async fn folder(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<FolderQuery>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<FolderCreated>), ApiError> {
     let name = validate::key(q.prefix.trim_end_matches('/'))?;
     let folder = validate::folder(&q.bucket, &format!("{name}/"))?;
     quarry_s3::create_folder(&state.s3, &folder)
@@ -145,7 +147,10 @@ pub async fn folder(
         .map_err(ApiError::from_failure)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"bucket": folder.bucket, "prefix": folder.key})),
+        Json(FolderCreated {
+            bucket: folder.bucket,
+            prefix: folder.key,
+        }),
     ))
 }
 
@@ -168,7 +173,7 @@ pub async fn upload(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<UploadQuery>,
     body: Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UploadProgress>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
     if target.key.ends_with('/') {
         return Err(ApiError::bad_request(
@@ -191,7 +196,7 @@ pub struct CancelQuery {
 pub async fn cancel_upload(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CancelQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Cancelled>, ApiError> {
     Ok(Json(state.uploads.cancel(&q.upload_id).await?))
 }
 

@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use quarry_s3::S3Location;
 use quarry_sql::notebook::Preview;
-use serde_json::json;
 
 use super::browse::ObjectQuery;
 use crate::query::ApiQuery;
+use crate::responses::{ParquetColumn, ParquetSummary, Preview as PreviewBody};
 use crate::{ApiError, AppState, validate};
 
 const PREVIEW_ROWS: usize = 50;
@@ -16,7 +16,7 @@ const TEXT_BYTES: u64 = 64 * 1024;
 pub async fn preview(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ObjectQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PreviewBody>, ApiError> {
     let target = validate::target(&q.bucket, &q.key)?;
     let preview = state
         .sql
@@ -31,23 +31,28 @@ pub async fn preview(
                 result.total_rows,
                 None,
             );
-            let mut answer = json!({
-                "kind": "table",
-                "size": size,
-                "rows_shown": result.total_rows,
-                "table": rendered.data_resource,
-            });
-            if target.key.ends_with(".parquet") {
-                answer["parquet"] = parquet_summary(&state, &target).await?;
+            let parquet = if target.key.ends_with(".parquet") {
+                Some(parquet_summary(&state, &target).await?)
+            } else {
+                None
+            };
+            PreviewBody::Table {
+                size,
+                rows_shown: result.total_rows,
+                table: rendered.data_resource,
+                parquet,
             }
-            answer
         }
         Preview::Text {
             size,
             text,
             truncated,
-        } => json!({"kind": "text", "size": size, "text": text, "truncated": truncated}),
-        Preview::Binary { size } => json!({"kind": "binary", "size": size}),
+        } => PreviewBody::Text {
+            size,
+            text,
+            truncated,
+        },
+        Preview::Binary { size } => PreviewBody::Binary { size },
     }))
 }
 
@@ -56,25 +61,26 @@ pub async fn preview(
 async fn parquet_summary(
     state: &AppState,
     target: &S3Location,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<Option<ParquetSummary>, ApiError> {
     let footers = state
         .sql
         .parquet_footers(&target.to_string())
         .await
         .map_err(ApiError::from_sql)?;
-    Ok(match footers {
-        Some(f) => json!({
-            "rows": f.rows,
-            "row_groups": f.row_groups,
-            "columns": f.columns.iter().map(|c| json!({
-                "name": c.name,
-                "type": c.data_type,
-                "nulls": c.nulls,
-                "min": c.min,
-                "max": c.max,
-                "compressed_bytes": c.compressed_bytes,
-            })).collect::<Vec<_>>(),
-        }),
-        None => serde_json::Value::Null,
-    })
+    Ok(footers.map(|f| ParquetSummary {
+        rows: f.rows,
+        row_groups: f.row_groups as u64,
+        columns: f
+            .columns
+            .into_iter()
+            .map(|c| ParquetColumn {
+                name: c.name,
+                data_type: c.data_type,
+                nulls: c.nulls,
+                min: c.min,
+                max: c.max,
+                compressed_bytes: c.compressed_bytes,
+            })
+            .collect(),
+    }))
 }

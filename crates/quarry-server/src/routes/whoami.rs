@@ -2,10 +2,11 @@ use axum::Json;
 use axum::extract::State;
 use chrono::Utc;
 
+use crate::responses::{CredentialsShown, IdTokenShown, WhoAmI};
 use crate::{ApiError, AppState};
 
 /// Who the panel acts as: never a secret, only a key hint.
-pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn whoami(State(state): State<AppState>) -> Result<Json<WhoAmI>, ApiError> {
     let settings = state.s3.settings();
     // Asking for credentials renews them when due, so the panel shows the
     // expiry S3 requests will actually get, and says why if there are none.
@@ -29,33 +30,25 @@ pub async fn whoami(State(state): State<AppState>) -> Result<Json<serde_json::Va
         .as_ref()
         .and_then(quarry_s3::Identity::renewal_warning);
     let problem = problem.or(stale).or(renewal);
-    let id_token = token_file.map(|t| {
-        serde_json::json!({
-            "path": t.path.display().to_string(),
-            "expiration": t.expires_at.map(|e| e.to_rfc3339()),
-            "seconds_left": t.expires_at.map(|e| (e - Utc::now()).num_seconds()),
-        })
+    let id_token = token_file.map(|t| IdTokenShown {
+        path: t.path.display().to_string(),
+        expiration: t.expires_at.map(|e| e.to_rfc3339()),
+        seconds_left: t.expires_at.map(|e| (e - Utc::now()).num_seconds()),
     });
-    let mut answer = match identity {
-        None => serde_json::json!({
-            "user": user, "endpoint": settings.endpoint_display(), "region": settings.region,
-            "credentials": null, "problem": problem,
-        }),
-        Some(id) => serde_json::json!({
-            "user": user,
-            "endpoint": settings.endpoint_display(),
-            "region": settings.region,
-            "credentials": {
-                "access_key_hint": id.access_key_hint,
-                "temporary": id.temporary,
-                "source": id.source,
-                "renewable": id.renewable,
-                "expiration": id.expiration.map(|e| e.to_rfc3339()),
-                "seconds_left": id.expiration.map(|e| (e - Utc::now()).num_seconds()),
-            },
-            "problem": problem,
-        }),
-    };
-    answer["id_token"] = id_token.unwrap_or(serde_json::Value::Null);
-    Ok(Json(answer))
+    let credentials = identity.map(|id| CredentialsShown {
+        access_key_hint: id.access_key_hint,
+        temporary: id.temporary,
+        source: id.source.to_string(),
+        renewable: id.renewable,
+        expiration: id.expiration.map(|e| e.to_rfc3339()),
+        seconds_left: id.expiration.map(|e| (e - Utc::now()).num_seconds()),
+    });
+    Ok(Json(WhoAmI {
+        user,
+        endpoint: settings.endpoint_display(),
+        region: settings.region.clone(),
+        credentials,
+        problem,
+        id_token,
+    }))
 }

@@ -17,6 +17,7 @@ pub use inspect::inspect;
 pub use preview::Preview;
 pub use render::{RenderedTable, render_batches};
 pub use results::{
-    Filter, FilterOp, Held, Page, PageRequest, RESULT_MIME, RESULT_SHARE, ResultBundle,
-    ResultError, ResultStore, SortKey, ViewDialect, grid_columns, grid_rows,
+    ActionsAnswer, ColumnKind, Filter, FilterOp, FirstPage, GridColumn, Held, Page, PageAnswer,
+    PageRequest, PageRows, RESULT_MIME, RESULT_SHARE, ResultBundle, ResultBundleJson, ResultError,
+    ResultStore, SortKey, ViewDialect, grid_columns, grid_rows,
 };

@@ -5,37 +5,42 @@
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Held;
+use super::contract::{ColumnKind, FirstPage, GridColumn, ResultBundleJson};
 use quarry_text::numbers::human_bytes;
 
 /// The MIME type of a result the grid can explore.
 pub const RESULT_MIME: &str = "application/vnd.quarry.result+json";
 
 /// The grid's kind for a column: how it aligns, filters and sorts.
-fn kind(data_type: &DataType) -> &'static str {
+fn kind(data_type: &DataType) -> ColumnKind {
     match data_type {
-        t if t.is_numeric() => "number",
-        DataType::Boolean => "boolean",
+        t if t.is_numeric() => ColumnKind::Number,
+        DataType::Boolean => ColumnKind::Boolean,
         DataType::Date32
         | DataType::Date64
         | DataType::Timestamp(..)
         | DataType::Time32(_)
         | DataType::Time64(_)
         | DataType::Duration(_)
-        | DataType::Interval(_) => "time",
-        t if t.is_nested() => "nested",
-        _ => "text",
+        | DataType::Interval(_) => ColumnKind::Time,
+        t if t.is_nested() => ColumnKind::Nested,
+        _ => ColumnKind::Text,
     }
 }
 
-/// The columns as `[{name, type, kind}]`.
-pub fn grid_columns(schema: &SchemaRef) -> Value {
+/// The columns as the grid describes them.
+pub fn grid_columns(schema: &SchemaRef) -> Vec<GridColumn> {
     schema
         .fields()
         .iter()
-        .map(|f| json!({"name": f.name(), "type": f.data_type().to_string(), "kind": kind(f.data_type())}))
+        .map(|f| GridColumn {
+            name: f.name().clone(),
+            data_type: f.data_type().to_string(),
+            kind: kind(f.data_type()),
+        })
         .collect()
 }
 
@@ -121,9 +126,9 @@ impl ResultBundle<'_> {
     /// The bundle as JSON.
     pub fn to_json(&self) -> Value {
         let (result_id, held_note) = match self.held {
-            Held::Yes(id) => (Value::String(id.clone()), None),
+            Held::Yes(id) => (Some(id.clone()), None),
             Held::TooLarge { bytes, share } => (
-                Value::Null,
+                None,
                 Some(format!(
                     "This result (at least {}) is larger than the {} the kernel keeps for exploring results, so only these rows can be shown; sort or filter in SQL, or give the kernel more memory (QUARRY_MEMORY_LIMIT).",
                     human_bytes(*bytes as u64),
@@ -136,13 +141,17 @@ impl ResultBundle<'_> {
             .flatten()
             .collect();
         let note = (!notes.is_empty()).then(|| notes.join(" "));
-        json!({
-            "version": 1,
-            "result_id": result_id,
-            "columns": grid_columns(self.schema),
-            "total_rows": self.total_rows,
-            "first_page": {"offset": 0, "rows": grid_rows(self.first_rows)},
-            "note": note,
-        })
+        let bundle = ResultBundleJson {
+            version: 1,
+            result_id,
+            columns: grid_columns(self.schema),
+            total_rows: self.total_rows,
+            first_page: FirstPage {
+                offset: 0,
+                rows: grid_rows(self.first_rows),
+            },
+            note,
+        };
+        serde_json::to_value(bundle).unwrap_or(Value::Null)
     }
 }

@@ -18,6 +18,7 @@
 //! [`RESULT_SHARE`] of the pool; a result larger than that is not held and
 //! its grid says so.
 
+mod contract;
 mod encode;
 mod page;
 mod view_sql;
@@ -29,6 +30,9 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
 
+pub use contract::{
+    ActionsAnswer, ColumnKind, FirstPage, GridColumn, PageAnswer, PageRows, ResultBundleJson,
+};
 pub use encode::{RESULT_MIME, ResultBundle, grid_columns, grid_rows};
 pub use page::{Filter, FilterOp, Page, PageRequest, ResultError, SortKey};
 pub use view_sql::ViewDialect;

@@ -17,8 +17,9 @@ use crate::engine::error::SqlError;
 pub const MAX_PAGE_ROWS: usize = 1000;
 
 /// What a frontend asks of a held result.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
+#[ts(rename = "PageQuery")]
 pub struct PageRequest {
     /// Sort keys, most significant first.
     #[serde(default)]
@@ -28,9 +29,11 @@ pub struct PageRequest {
     pub filters: Vec<Filter>,
     /// The first row (0-based) of the page in the sorted, filtered order.
     #[serde(default)]
+    #[ts(type = "number")]
     pub offset: usize,
     /// Rows in the page (at most [`MAX_PAGE_ROWS`]).
     #[serde(default = "default_limit")]
+    #[ts(type = "number")]
     pub limit: usize,
 }
 
@@ -51,7 +54,7 @@ impl Default for PageRequest {
 }
 
 /// One sort key.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct SortKey {
     /// The column's name as the result shows it.
@@ -62,7 +65,7 @@ pub struct SortKey {
 }
 
 /// One filter on one column.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// The column's name as the result shows it.
@@ -72,11 +75,12 @@ pub struct Filter {
     /// The value compared with, as typed (read as the column's type);
     /// not used by the null tests.
     #[serde(default)]
+    #[ts(optional)]
     pub value: Option<String>,
 }
 
 /// The comparisons a grid filter offers.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, ts_rs::TS)]
 pub enum FilterOp {
     /// Equal.
     #[serde(rename = "=")]
