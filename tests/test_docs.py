@@ -34,6 +34,34 @@ def test_the_suites_table_is_the_suites_docstrings():
     assert expected in page, "docs/src/developers/tests.md's table is out of date: QUARRY_BLESS=1 pytest tests/test_docs.py"
 
 
+ARCHITECTURE = BOOK / "developers" / "architecture.md"
+
+
+def module_tree():
+    lines = []
+    for crate in sorted((ROOT / "crates").iterdir()):
+        src = crate / "src"
+        if not src.is_dir():
+            continue
+        modules = sorted(
+            p.name + "/" if p.is_dir() else p.stem
+            for p in src.iterdir()
+            if p.is_dir() or (p.suffix == ".rs" and p.stem not in ("lib", "main"))
+        )
+        lines.append(f"{crate.name}: {' '.join(modules)}")
+    return "```text\n" + "\n".join(lines) + "\n```"
+
+
+def test_the_architectures_module_tree_is_the_crates():
+    page = ARCHITECTURE.read_text()
+    begin, end = "<!-- modules:begin -->", "<!-- modules:end -->"
+    expected = f"{begin}\n{module_tree()}\n{end}"
+    if os.environ.get("QUARRY_BLESS"):
+        page = re.sub(f"{begin}.*?{end}", lambda _: expected, page, flags=re.S)
+        ARCHITECTURE.write_text(page)
+    assert expected in page, "the architecture's module tree is out of date: QUARRY_BLESS=1 pytest tests/test_docs.py"
+
+
 def test_the_readme_is_short_and_leads_into_the_book():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) <= 200
