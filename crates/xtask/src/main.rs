@@ -64,62 +64,65 @@ fn main() -> anyhow::Result<()> {
         Task::Lab { lab_args } => lab::run(&project, &lab_args),
         Task::Wheel(args) => wheel::build(&project, &args).map(drop),
         Task::Docs => docs::build(&project).map(drop),
-        Task::Bench => {
-            project.setup()?;
-            // Measure what users run: the images build `--release`. The
-            // Spark bench's fake Kubernetes is a debug test binary.
-            project.cargo(&["build", "--release", "-p", "quarry"])?;
-            project.cargo(&["build", "--workspace", "--bins"])?;
-            let quarry = project.binary("release");
-            let quarry = quarry.to_str().context("non-UTF-8 path")?;
-            let out = project.target_dir().join("bench");
-            let out = out.to_str().context("non-UTF-8 path")?;
-            // The peers (datafusion-python, polars, DuckDB) and the data
-            // generator are only needed here.
-            project.python(&[
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "-r",
-                "tests/bench/requirements.txt",
-            ])?;
-            // The query engine's figures first: they take longest and matter
-            // most when a run has to be cut short.
-            let benches = [
-                ("tpch_bench", "tpch"),
-                ("cpu_profile", "cpu_profile"),
-                ("sensor_bench", "sensor"),
-                ("scaling_bench", "scaling"),
-                ("kernel_bench", "kernel"),
-                ("panel_bench", "panel"),
-                ("chart_bench", "chart_bench"),
-                ("grid_bench", "grid_bench"),
-                ("spark_bench", "spark"),
-                ("credentials_bench", "credentials"),
-            ];
-            for (bench, _) in benches {
-                let script = format!("tests/bench/{bench}.py");
-                project.python(&[&script, "--quarry", quarry, "--out", out])?;
-            }
-            // One report of the whole run, in the order above.
-            let out = Path::new(out);
-            let mut report = String::new();
-            for (_, name) in benches {
-                let part = out.join(format!("{name}.md"));
-                if let Ok(text) = std::fs::read_to_string(&part) {
-                    report.push_str(&text);
-                    report.push('\n');
-                }
-            }
-            std::fs::write(out.join("report.md"), report).context("could not write the report")?;
-            eprintln!(
-                "xtask: the whole run's report is {}",
-                out.join("report.md").display()
-            );
-            Ok(())
+        Task::Bench => bench(&project),
+    }
+}
+
+/// Runs the benchmarks against a release build and writes one report.
+fn bench(project: &Project) -> anyhow::Result<()> {
+    project.setup()?;
+    // Measure what users run: the images build `--release`. The
+    // Spark bench's fake Kubernetes is a debug test binary.
+    project.cargo(&["build", "--release", "-p", "quarry"])?;
+    project.cargo(&["build", "--workspace", "--bins"])?;
+    let quarry = project.binary("release");
+    let quarry = quarry.to_str().context("non-UTF-8 path")?;
+    let out = project.target_dir().join("bench");
+    let out = out.to_str().context("non-UTF-8 path")?;
+    // The peers (datafusion-python, polars, DuckDB) and the data
+    // generator are only needed here.
+    project.python(&[
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "-r",
+        "tests/bench/requirements.txt",
+    ])?;
+    // The query engine's figures first: they take longest and matter
+    // most when a run has to be cut short.
+    let benches = [
+        ("tpch_bench", "tpch"),
+        ("cpu_profile", "cpu_profile"),
+        ("sensor_bench", "sensor"),
+        ("scaling_bench", "scaling"),
+        ("kernel_bench", "kernel"),
+        ("panel_bench", "panel"),
+        ("chart_bench", "chart_bench"),
+        ("grid_bench", "grid_bench"),
+        ("spark_bench", "spark"),
+        ("credentials_bench", "credentials"),
+    ];
+    for (bench, _) in benches {
+        let script = format!("tests/bench/{bench}.py");
+        project.python(&[&script, "--quarry", quarry, "--out", out])?;
+    }
+    // One report of the whole run, in the order above.
+    let out = Path::new(out);
+    let mut report = String::new();
+    for (_, name) in benches {
+        let part = out.join(format!("{name}.md"));
+        if let Ok(text) = std::fs::read_to_string(&part) {
+            report.push_str(&text);
+            report.push('\n');
         }
     }
+    std::fs::write(out.join("report.md"), report).context("could not write the report")?;
+    eprintln!(
+        "xtask: the whole run's report is {}",
+        out.join("report.md").display()
+    );
+    Ok(())
 }
 
 fn test(project: &Project, pytest_args: &[String]) -> anyhow::Result<()> {

@@ -94,61 +94,9 @@ pub(super) fn config(
     outputs: &Outputs,
 ) -> Result<(), ExecuteError> {
     match args {
-        [] => {
-            let config = handler.config();
-            let memory = handler.session.memory_in_words();
-            let settings = [
-                ("max_rows", config.max_rows.to_string()),
-                ("memory_limit", memory),
-                (
-                    "s3_cache",
-                    describe_cache(handler.session.s3().cache().map(|c| c.stats())),
-                ),
-                (
-                    "s3_endpoint",
-                    handler.session.s3().settings().endpoint_display(),
-                ),
-            ];
-            let mut table = HtmlTable::new([("setting", Cell::Code), ("value", Cell::Text)]);
-            let mut text = String::new();
-            for (name, value) in &settings {
-                text.push_str(&format!("{name:<14}{value}\n"));
-                table.row([*name, value.as_str()]);
-            }
-            outputs.display(display::text_and_html(&text, table.to_html()), None);
-            Ok(())
-        }
-        ["max_rows", value] => {
-            let rows: usize = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ExecuteError::new(
-                    "ConfigError",
-                    format!("max_rows must be a positive whole number, not '{value}'."),
-                )
-            })?;
-            handler.config.lock().expect("config lock").max_rows = rows;
-            outputs.stdout(&format!("max_rows = {rows}\n"));
-            if rows > LARGE_DISPLAY {
-                outputs.stderr(&format!(
-                    "Warning: showing more than {LARGE_DISPLAY} rows makes notebooks large and browsers slow; \
-                     consider COPY … TO 's3://…' for big results.\n"
-                ));
-            }
-            Ok(())
-        }
-        ["s3_cache", "clear"] => {
-            match handler.session.s3().cache() {
-                Some(cache) => {
-                    let held = cache.stats().used;
-                    cache.clear();
-                    outputs.stdout(&format!(
-                        "Dropped {} of cached S3 reads and decoded files; the next queries read from S3 again.\n",
-                        human_bytes(held as u64)
-                    ));
-                }
-                None => outputs.stdout("The S3 cache is off (QUARRY_S3_CACHE=0).\n"),
-            }
-            Ok(())
-        }
+        [] => show(handler, outputs),
+        ["max_rows", value] => set_max_rows(handler, value, outputs),
+        ["s3_cache", "clear"] => clear_s3_cache(handler, outputs),
         ["memory_limit", ..] => Err(ExecuteError::new(
             "ConfigError",
             "memory_limit is fixed when the kernel starts: set QUARRY_MEMORY_LIMIT (e.g. 4g) and restart the kernel.",
@@ -161,6 +109,71 @@ pub(super) fn config(
             ),
         )),
     }
+}
+
+/// `%config`: the settings and what they are now.
+fn show(handler: &QuarryHandler, outputs: &Outputs) -> Result<(), ExecuteError> {
+    let config = handler.config();
+    let memory = handler.session.memory_in_words();
+    let settings = [
+        ("max_rows", config.max_rows.to_string()),
+        ("memory_limit", memory),
+        (
+            "s3_cache",
+            describe_cache(handler.session.s3().cache().map(|c| c.stats())),
+        ),
+        (
+            "s3_endpoint",
+            handler.session.s3().settings().endpoint_display(),
+        ),
+    ];
+    let mut table = HtmlTable::new([("setting", Cell::Code), ("value", Cell::Text)]);
+    let mut text = String::new();
+    for (name, value) in &settings {
+        text.push_str(&format!("{name:<14}{value}\n"));
+        table.row([*name, value.as_str()]);
+    }
+    outputs.display(display::text_and_html(&text, table.to_html()), None);
+    Ok(())
+}
+
+/// `%config max_rows N`.
+fn set_max_rows(
+    handler: &QuarryHandler,
+    value: &str,
+    outputs: &Outputs,
+) -> Result<(), ExecuteError> {
+    let rows: usize = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ExecuteError::new(
+            "ConfigError",
+            format!("max_rows must be a positive whole number, not '{value}'."),
+        )
+    })?;
+    handler.config.lock().expect("config lock").max_rows = rows;
+    outputs.stdout(&format!("max_rows = {rows}\n"));
+    if rows > LARGE_DISPLAY {
+        outputs.stderr(&format!(
+            "Warning: showing more than {LARGE_DISPLAY} rows makes notebooks large and browsers slow; \
+             consider COPY … TO 's3://…' for big results.\n"
+        ));
+    }
+    Ok(())
+}
+
+/// `%config s3_cache clear`.
+fn clear_s3_cache(handler: &QuarryHandler, outputs: &Outputs) -> Result<(), ExecuteError> {
+    match handler.session.s3().cache() {
+        Some(cache) => {
+            let held = cache.stats().used;
+            cache.clear();
+            outputs.stdout(&format!(
+                "Dropped {} of cached S3 reads and decoded files; the next queries read from S3 again.\n",
+                human_bytes(held as u64)
+            ));
+        }
+        None => outputs.stdout("The S3 cache is off (QUARRY_S3_CACHE=0).\n"),
+    }
+    Ok(())
 }
 
 /// `1.2 GiB of 3.6 GiB held · 84% of reads from memory`, for `%config`.
