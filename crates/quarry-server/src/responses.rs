@@ -99,6 +99,18 @@ pub enum UploadProgress {
     },
 }
 
+impl UploadProgress {
+    /// The object `bucket`/`key` exists now, `size` bytes.
+    pub fn done(bucket: String, key: String, size: u64) -> Self {
+        UploadProgress::Done {
+            done: true,
+            bucket,
+            key,
+            size,
+        }
+    }
+}
+
 /// `DELETE /api/upload`.
 #[derive(Debug, Serialize)]
 pub struct Cancelled {
@@ -267,41 +279,18 @@ mod tests {
         }
     }
 
-    /// Every response type, with every optional part present and absent,
-    /// against the route's documented schema.
+    fn assert_documented(found: Vec<String>) {
+        assert!(
+            found.is_empty(),
+            "openapi.json and the response types differ:\n{}",
+            found.join("\n")
+        );
+    }
+
+    /// Listing, metadata and the answers of changes, each with its
+    /// optional parts present and absent, against the route's schema.
     #[test]
-    fn openapi_json_documents_every_response_type() {
-        let summary = ParquetSummary {
-            rows: 1,
-            row_groups: 1,
-            columns: vec![ParquetColumn {
-                name: "c".into(),
-                data_type: "Int64".into(),
-                nulls: Some(0),
-                min: Some("1".into()),
-                max: None,
-                compressed_bytes: 10,
-            }],
-        };
-        let whoami = |full: bool| WhoAmI {
-            user: full.then(|| "ana".into()),
-            endpoint: "http://s3".into(),
-            region: "us-east-1".into(),
-            credentials: full.then(|| CredentialsShown {
-                access_key_hint: "AK…XY".into(),
-                temporary: true,
-                source: "web identity".into(),
-                renewable: true,
-                expiration: Some("2026-12-08T01:00:00Z".into()),
-                seconds_left: Some(3600),
-            }),
-            problem: full.then(|| "p".into()),
-            id_token: full.then(|| IdTokenShown {
-                path: "/t".into(),
-                expiration: None,
-                seconds_left: None,
-            }),
-        };
+    fn openapi_json_documents_the_browsing_and_change_answers() {
         let mut found = Vec::new();
         let buckets = Buckets {
             buckets: vec![Bucket {
@@ -347,6 +336,16 @@ mod tests {
             };
             found.extend(check("post", path, "201", copied));
         }
+        let error = ErrorBody {
+            error: "not_found",
+            message: "m",
+        };
+        found.extend(check("get", "/api/object", "404", error));
+        assert_documented(found);
+    }
+
+    #[test]
+    fn openapi_json_documents_the_upload_answers() {
         let taken = UploadProgress::Taken {
             upload_id: "u".into(),
             part: 1,
@@ -358,27 +357,41 @@ mod tests {
             key: "k".into(),
             size: 5,
         };
-        found.extend(check("put", "/api/upload", "200", taken));
-        found.extend(check("put", "/api/upload", "200", done));
         let cancelled = Cancelled {
             cancelled: true,
             bucket: "b".into(),
             key: "k".into(),
         };
+        let mut found = check("put", "/api/upload", "200", taken);
+        found.extend(check("put", "/api/upload", "200", done));
         found.extend(check("delete", "/api/upload", "200", cancelled));
+        assert_documented(found);
+    }
+
+    #[test]
+    fn openapi_json_documents_every_preview() {
+        let summary = ParquetSummary {
+            rows: 1,
+            row_groups: 1,
+            columns: vec![ParquetColumn {
+                name: "c".into(),
+                data_type: "Int64".into(),
+                nulls: Some(0),
+                min: Some("1".into()),
+                max: None,
+                compressed_bytes: 10,
+            }],
+        };
+        let table = |parquet| Preview::Table {
+            size: 1,
+            rows_shown: 1,
+            table: json!({"schema": {"fields": []}, "data": []}),
+            parquet,
+        };
         let previews = [
-            Preview::Table {
-                size: 1,
-                rows_shown: 1,
-                table: json!({"schema": {"fields": []}, "data": []}),
-                parquet: Some(Some(summary)),
-            },
-            Preview::Table {
-                size: 1,
-                rows_shown: 0,
-                table: json!({}),
-                parquet: None,
-            },
+            table(Some(Some(summary))),
+            table(Some(None)),
+            table(None),
             Preview::Text {
                 size: 1,
                 text: "x".into(),
@@ -386,21 +399,37 @@ mod tests {
             },
             Preview::Binary { size: 1 },
         ];
-        for preview in previews {
-            found.extend(check("get", "/api/preview", "200", preview));
-        }
-        found.extend(check("get", "/api/whoami", "200", whoami(true)));
-        found.extend(check("get", "/api/whoami", "200", whoami(false)));
-        let error = ErrorBody {
-            error: "not_found",
-            message: "m",
+        let found = previews
+            .into_iter()
+            .flat_map(|preview| check("get", "/api/preview", "200", preview))
+            .collect();
+        assert_documented(found);
+    }
+
+    #[test]
+    fn openapi_json_documents_whoami_with_and_without_credentials() {
+        let whoami = |full: bool| WhoAmI {
+            user: full.then(|| "ana".into()),
+            endpoint: "http://s3".into(),
+            region: "us-east-1".into(),
+            credentials: full.then(|| CredentialsShown {
+                access_key_hint: "AK…XY".into(),
+                temporary: true,
+                source: "web identity".into(),
+                renewable: true,
+                expiration: Some("2026-12-08T01:00:00Z".into()),
+                seconds_left: Some(3600),
+            }),
+            problem: full.then(|| "p".into()),
+            id_token: full.then(|| IdTokenShown {
+                path: "/t".into(),
+                expiration: None,
+                seconds_left: None,
+            }),
         };
-        found.extend(check("get", "/api/object", "404", error));
-        assert!(
-            found.is_empty(),
-            "openapi.json and the response types differ:\n{}",
-            found.join("\n")
-        );
+        let mut found = check("get", "/api/whoami", "200", whoami(true));
+        found.extend(check("get", "/api/whoami", "200", whoami(false)));
+        assert_documented(found);
     }
 
     /// The check above finds a field the document does not know.

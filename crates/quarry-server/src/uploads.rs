@@ -160,12 +160,7 @@ impl Uploads {
                 quarry_s3::put_object(&state.s3, &target, body)
                     .await
                     .map_err(ApiError::from_failure)?;
-                return Ok(UploadProgress::Done {
-                    done: true,
-                    bucket: target.bucket,
-                    key: target.key,
-                    size: size as u64,
-                });
+                return Ok(UploadProgress::done(target.bucket, target.key, size as u64));
             }
             let started = MultipartUpload::start(&state.s3, &target)
                 .await
@@ -189,6 +184,18 @@ impl Uploads {
         self.append(id, part, body, last).await
     }
 
+    /// The upload `id` names, if it is still going.
+    fn pending(&self, id: &str) -> Result<Arc<tokio::sync::Mutex<Pending>>, ApiError> {
+        self.active
+            .lock()
+            .expect("uploads lock")
+            .get(id)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::not_found("This upload is unknown or has expired; start it again.")
+            })
+    }
+
     async fn append(
         &self,
         id: &str,
@@ -196,15 +203,7 @@ impl Uploads {
         body: Bytes,
         last: bool,
     ) -> Result<UploadProgress, ApiError> {
-        let pending = self
-            .active
-            .lock()
-            .expect("uploads lock")
-            .get(id)
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::not_found("This upload is unknown or has expired; start it again.")
-            })?;
+        let pending = self.pending(id)?;
         let mut upload = pending.lock().await;
         if part != upload.next_chunk {
             return Err(ApiError::conflict(format!(
@@ -237,17 +236,12 @@ impl Uploads {
             Ok(()) if last => {
                 drop(upload);
                 self.active.lock().expect("uploads lock").remove(id);
-                Ok(UploadProgress::Done {
-                    done: true,
-                    bucket,
-                    key,
-                    size: received as u64,
-                })
+                Ok(UploadProgress::done(bucket, key, received))
             }
             Ok(()) => Ok(UploadProgress::Taken {
                 upload_id: id.to_string(),
                 part,
-                received: received as u64,
+                received,
             }),
             Err(e) => {
                 upload.abort().await;

@@ -16,6 +16,8 @@ use quarry_spark::{
 };
 use quarry_sql::arrow::record_batch::RecordBatch;
 use quarry_sql::engine::ErrorKind;
+use quarry_sql::notebook::render_batches;
+use quarry_text::numbers::{group_thousands, human_bytes, human_duration};
 use tokio::sync::watch;
 
 use super::running::{RunningCell, StatusLine};
@@ -32,10 +34,7 @@ fn spark_error(error: SparkError) -> ExecuteError {
 }
 
 fn progress_line(progress: &QueryProgress, elapsed: Duration) -> String {
-    let mut line = format!(
-        "Spark: running {}",
-        quarry_text::numbers::human_duration(elapsed)
-    );
+    let mut line = format!("Spark: running {}", human_duration(elapsed));
     if progress.stages > 0 {
         line.push_str(&format!(
             " · stages {}/{} · tasks {}/{}",
@@ -48,7 +47,7 @@ fn progress_line(progress: &QueryProgress, elapsed: Duration) -> String {
     if progress.bytes_read > 0 {
         line.push_str(&format!(
             " · {} read",
-            quarry_text::numbers::human_bytes(progress.bytes_read as u64)
+            human_bytes(progress.bytes_read as u64)
         ));
     }
     line
@@ -326,7 +325,7 @@ impl QuarryHandler {
         status: &StatusLine<'_>,
         outputs: &Outputs,
     ) -> Result<(), ExecuteError> {
-        let after = quarry_text::numbers::human_duration(elapsed);
+        let after = human_duration(elapsed);
         let result = match outcome {
             Err(_) if interrupted => {
                 status.finish(&format!("Interrupted after {after}"));
@@ -359,7 +358,7 @@ impl QuarryHandler {
                 })?;
             outputs.stdout(&format!(
                 "Kept as kernel table {name} ({} row{}).\n",
-                quarry_text::numbers::group_thousands(total as u64),
+                group_thousands(total as u64),
                 if total == 1 { "" } else { "s" }
             ));
         }
@@ -368,12 +367,7 @@ impl QuarryHandler {
             outputs.stdout(&format!("{note}\n"));
         }
         let shown = quarry_spark::first_rows(&result.batches, self.config().max_rows);
-        let rendered = quarry_sql::notebook::render_batches(
-            &result.schema,
-            &shown,
-            total as u64,
-            Some(elapsed),
-        );
+        let rendered = render_batches(&result.schema, &shown, total as u64, Some(elapsed));
         let grid = self.spark_grid(&result, &shown, total as u64, (source, note));
         outputs.result(display::table(rendered, grid));
         Ok(())

@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use quarry_s3::S3Failure;
+use quarry_s3::{S3Failure, S3Location};
 use serde::Deserialize;
 
 use crate::query::ApiQuery;
@@ -51,6 +51,22 @@ async fn copy_or_move(
 ) -> Result<CopyResult, ApiError> {
     let from = validate::target(&q.bucket, &q.key)?;
     let to = validate::target(q.to_bucket.as_deref().unwrap_or(&q.bucket), &q.to_key)?;
+    refuse_impossible(state, q, &from, &to).await?;
+    if from.key.ends_with('/') {
+        copy_folder(state, from, to, remove_source).await
+    } else {
+        copy_one(state, from, to, remove_source).await
+    }
+}
+
+/// A copy or move that cannot work (file onto folder, onto itself, into
+/// itself, over an object without `overwrite`) is refused before any S3 work.
+async fn refuse_impossible(
+    state: &AppState,
+    q: &CopyQuery,
+    from: &S3Location,
+    to: &S3Location,
+) -> Result<(), ApiError> {
     let folder = from.key.ends_with('/');
     if folder != to.key.ends_with('/') {
         return Err(ApiError::bad_request(
@@ -68,7 +84,7 @@ async fn copy_or_move(
         )));
     }
     if !q.overwrite
-        && quarry_s3::exists(&state.s3, &to)
+        && quarry_s3::exists(&state.s3, to)
             .await
             .map_err(ApiError::from_failure)?
     {
@@ -76,31 +92,49 @@ async fn copy_or_move(
             "{to} already exists: choose another name or delete it first."
         )));
     }
-    let verb = if remove_source { "move" } else { "copy" };
-    if !folder {
-        let size = quarry_s3::copy_object(&state.s3, &from, &to, |_, _| {})
+    Ok(())
+}
+
+/// One object: a server-side copy, then (for a move) the original deleted.
+async fn copy_one(
+    state: &AppState,
+    from: S3Location,
+    to: S3Location,
+    remove_source: bool,
+) -> Result<CopyResult, ApiError> {
+    let size = quarry_s3::copy_object(&state.s3, &from, &to, |_, _| {})
+        .await
+        .map_err(ApiError::from_failure)?;
+    if remove_source {
+        quarry_s3::delete_object(&state.s3, &from)
             .await
-            .map_err(ApiError::from_failure)?;
-        if remove_source {
-            quarry_s3::delete_object(&state.s3, &from)
-                .await
-                .map_err(|failure| {
-                    ApiError::from_failure(S3Failure {
-                        message: format!(
-                            "Copied {from} to {to} but could not delete the original: {}",
-                            failure.message
-                        ),
-                        ..failure
-                    })
-                })?;
-        }
-        return Ok(CopyResult {
-            bucket: to.bucket,
-            key: to.key,
-            size: Some(size),
-            objects: 1,
-        });
+            .map_err(|failure| {
+                ApiError::from_failure(S3Failure {
+                    message: format!(
+                        "Copied {from} to {to} but could not delete the original: {}",
+                        failure.message
+                    ),
+                    ..failure
+                })
+            })?;
     }
+    Ok(CopyResult {
+        bucket: to.bucket,
+        key: to.key,
+        size: Some(size),
+        objects: 1,
+    })
+}
+
+/// Every object under a folder; the originals are deleted (for a move)
+/// only once every copy succeeded.
+async fn copy_folder(
+    state: &AppState,
+    from: S3Location,
+    to: S3Location,
+    remove_source: bool,
+) -> Result<CopyResult, ApiError> {
+    let verb = if remove_source { "move" } else { "copy" };
     let copied = quarry_s3::copy_prefix(&state.s3, &from, &to, |_| {})
         .await
         .map_err(|failure| {

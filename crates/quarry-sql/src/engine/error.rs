@@ -12,6 +12,8 @@ use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 use quarry_s3::{FailureKind, S3Error, S3Failure, StoreReply};
 
+use crate::engine::upstream::without_layer_labels;
+
 /// What kind of failure, which becomes the Jupyter error's `ename` (and,
 /// for S3 failures, the panel's HTTP status through the same
 /// [`FailureKind`]).
@@ -145,20 +147,11 @@ impl SqlError {
                 crate::engine::newcomer::python_statement(ctx.statement).unwrap_or_else(|| {
                     sentence(&format!(
                         "Syntax error: {}",
-                        crate::engine::upstream::without_layer_labels(&parser.to_string())
+                        without_layer_labels(&parser.to_string())
                     ))
                 }),
             ),
-            DataFusionError::ResourcesExhausted(detail) => SqlError::new(
-                ErrorKind::Memory,
-                format!(
-                    "The query needed more memory than the kernel's SQL budget of {} allows \
-                     ({}): add filters or a LIMIT, aggregate before joining, or raise \
-                     QUARRY_MEMORY_LIMIT and restart the kernel.",
-                    ctx.memory_words,
-                    crate::engine::upstream::refused_allocation(detail),
-                ),
-            ),
+            DataFusionError::ResourcesExhausted(detail) => memory_refusal(detail, ctx),
             DataFusionError::Plan(message) => plan_error(message),
             DataFusionError::SchemaError(schema, _) => match schema.as_ref() {
                 SchemaError::FieldNotFound {
@@ -172,9 +165,7 @@ impl SqlError {
             },
             other => SqlError::new(
                 ErrorKind::Execution,
-                sentence(&crate::engine::upstream::without_layer_labels(
-                    &other.to_string(),
-                )),
+                sentence(&without_layer_labels(&other.to_string())),
             ),
         }
     }
@@ -223,6 +214,20 @@ fn source_of<'a>(err: &&'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError
     err.source()
 }
 
+/// A query that needed more memory than the budget, in one sentence.
+fn memory_refusal(detail: &str, ctx: &ErrorContext<'_>) -> SqlError {
+    SqlError::new(
+        ErrorKind::Memory,
+        format!(
+            "The query needed more memory than the kernel's SQL budget of {} allows \
+             ({}): add filters or a LIMIT, aggregate before joining, or raise \
+             QUARRY_MEMORY_LIMIT and restart the kernel.",
+            ctx.memory_words,
+            crate::engine::upstream::refused_allocation(detail),
+        ),
+    )
+}
+
 fn plan_error(message: &str) -> SqlError {
     let message = first_line(message);
     if let Some(name) = crate::engine::upstream::missing_table(message) {
@@ -237,10 +242,7 @@ fn plan_error(message: &str) -> SqlError {
             ),
         );
     }
-    SqlError::new(
-        ErrorKind::Plan,
-        sentence(&crate::engine::upstream::without_layer_labels(message)),
-    )
+    SqlError::new(ErrorKind::Plan, sentence(&without_layer_labels(message)))
 }
 
 /// Explains a storage error from a request for `place` (when the caller
