@@ -78,20 +78,10 @@ mod tests {
     /// The labextension's copy is this list, byte for byte.
     #[test]
     fn the_panel_has_the_same_list() {
-        // The directory at run time: a test binary built in another
-        // checkout (a CI clone sharing the target dir) is reused as fresh,
-        // and the compile-time path would point into that checkout.
-        let manifest = std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-        let path = format!("{manifest}/../../labextension/src/panel/table-formats.ts");
-        let expected = typescript_module();
-        if std::env::var_os("QUARRY_BLESS").is_some() {
-            std::fs::write(&path, &expected).unwrap();
-        }
-        let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(
-            actual, expected,
-            "labextension/src/panel/table-formats.ts is out of date: run QUARRY_BLESS=1 cargo test -p quarry-s3 table_formats"
+        quarry_testkit::generated::assert_generated(
+            "labextension/src/panel/table-formats.ts",
+            &typescript_module(),
+            "cargo test --workspace table_formats",
         );
     }
 }

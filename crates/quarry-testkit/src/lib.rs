@@ -8,6 +8,10 @@
 //!
 //! [`fake_kube`] is a fake Kubernetes API server and kubelet stand-in that
 //! lets a real Spark driver run real executors on this machine.
+//!
+//! [`generated`] checks (and, with `QUARRY_BLESS`, rewrites) the files
+//! generated from definitions in the code.
 
 pub mod fake_kube;
+pub mod generated;
 pub mod manifests;

@@ -141,21 +141,10 @@ mod tests {
     /// declarations; `QUARRY_BLESS=1` rewrites it.
     #[test]
     fn the_configuration_reference_is_the_declarations() {
-        let expected = super::config::reference_markdown(&super::command_with_environment_help());
-        // At run time, as the magic reference's test: a CI clone may reuse
-        // a test binary built in another checkout.
-        let manifest = std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-        let path =
-            std::path::Path::new(&manifest).join("../../docs/src/reference/configuration.md");
-        if std::env::var_os("QUARRY_BLESS").is_some() {
-            std::fs::create_dir_all(path.parent().expect("a folder")).expect("docs folder");
-            std::fs::write(&path, &expected).expect("write the reference");
-        }
-        let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            actual == expected,
-            "docs/src/reference/configuration.md is out of date: run QUARRY_BLESS=1 cargo test --workspace configuration_reference"
+        quarry_testkit::generated::assert_generated(
+            "docs/src/reference/configuration.md",
+            &super::config::reference_markdown(&super::command_with_environment_help()),
+            "cargo test --workspace configuration_reference",
         );
     }
 

@@ -214,19 +214,10 @@ mod tests {
     /// `docs/src/reference/magics.md` is the table, byte for byte.
     #[test]
     fn the_docs_magic_reference_is_the_table() {
-        // At run time, as in quarry-s3's table_formats test: a CI clone may
-        // reuse a test binary built in another checkout.
-        let manifest = std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-        let path = format!("{manifest}/../../docs/src/reference/magics.md");
-        let expected = reference_markdown();
-        if std::env::var_os("QUARRY_BLESS").is_some() {
-            std::fs::write(&path, &expected).unwrap();
-        }
-        let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(
-            actual, expected,
-            "docs/src/reference/magics.md is out of date: run QUARRY_BLESS=1 cargo test --workspace magic_reference"
+        quarry_testkit::generated::assert_generated(
+            "docs/src/reference/magics.md",
+            &reference_markdown(),
+            "cargo test --workspace magic_reference",
         );
     }
 

@@ -199,17 +199,10 @@ mod tests {
 
     #[test]
     fn the_grid_contract_typescript_is_generated_from_these_types() {
-        let manifest = std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
-        let path = format!("{manifest}/../../labextension/src/notebook/contract.ts");
-        let expected = typescript();
-        if std::env::var_os("QUARRY_BLESS").is_some() {
-            std::fs::write(&path, &expected).unwrap();
-        }
-        let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            actual == expected,
-            "labextension/src/notebook/contract.ts is out of date: run QUARRY_BLESS=1 cargo test --workspace grid_contract"
+        quarry_testkit::generated::assert_generated(
+            "labextension/src/notebook/contract.ts",
+            &typescript(),
+            "cargo test --workspace grid_contract",
         );
     }
 }
