@@ -95,29 +95,7 @@ pub(crate) fn finish(choice: Choice, stats: Stats) -> Result<Shape, ChartError> 
     } else {
         dim(kind, &choice.x, &column_stats(0), true)?
     };
-    let (y, measure) = match &choice.y {
-        YPart::Column(column) if scatter => (
-            Some(Dim::Raw {
-                column: column.clone(),
-            }),
-            None,
-        ),
-        YPart::Column(column) => (
-            Some(dim(kind, column, &column_stats(1), false)?),
-            Some(Measure {
-                aggregate: Aggregate::Count,
-                column: None,
-            }),
-        ),
-        YPart::Measure(measure) => (None, Some(measure.clone())),
-        YPart::Count => (
-            None,
-            Some(Measure {
-                aggregate: Aggregate::Count,
-                column: None,
-            }),
-        ),
-    };
+    let (y, measure) = y_and_measure(&choice.y, kind, scatter, &column_stats(1))?;
     let mut next = 1 + usize::from(matches!(choice.y, YPart::Column(_)));
     let color = match choice.color {
         Some((column, explicit)) => {
@@ -153,6 +131,32 @@ pub(crate) fn finish(choice: Choice, stats: Stats) -> Result<Shape, ChartError> 
         binned_points: choice.kind == ChartKind::Point && !scatter,
         title: choice.title,
         one_row_per_group,
+    })
+}
+
+/// The y dimension (a second column) and what is measured: a scatter
+/// draws both columns raw, a heatmap bins the second and counts, and a
+/// measure or a count stands alone.
+fn y_and_measure(
+    y: &YPart,
+    kind: ChartKind,
+    scatter: bool,
+    y_stats: &ColumnStats,
+) -> Result<(Option<Dim>, Option<Measure>), ChartError> {
+    let count = || Measure {
+        aggregate: Aggregate::Count,
+        column: None,
+    };
+    Ok(match y {
+        YPart::Column(column) if scatter => (
+            Some(Dim::Raw {
+                column: column.clone(),
+            }),
+            None,
+        ),
+        YPart::Column(column) => (Some(dim(kind, column, y_stats, false)?), Some(count())),
+        YPart::Measure(measure) => (None, Some(measure.clone())),
+        YPart::Count => (None, Some(count())),
     })
 }
 
