@@ -127,24 +127,28 @@ fn complete_parameter(session: &SqlSession, word: &str, start: usize, end: usize
     }
 }
 
+/// Completes `s3://` paths inside a string literal (`typed` is what is
+/// typed after its quote); nothing else completes inside a string.
+async fn complete_in_string(session: &SqlSession, typed: &str, cursor_pos: usize) -> Completion {
+    let paths = if typed.starts_with("s3://") {
+        complete_s3_path(session, typed).await
+    } else {
+        Vec::new()
+    };
+    Completion {
+        kinds: vec!["path"; paths.len()],
+        matches: paths,
+        cursor_start: cursor_pos - typed.chars().count(),
+        cursor_end: cursor_pos,
+    }
+}
+
 /// Completes the word at `cursor_pos` in `code`: keywords, functions, tables and their columns, `$` parameters and `s3://` paths.
 pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Completion {
     let byte_pos = byte_offset(code, cursor_pos);
     let before = &code[..byte_pos];
     if let Some(literal_start) = open_string_start(before) {
-        let typed = &before[literal_start..];
-        let start = cursor_pos - typed.chars().count();
-        let paths = if typed.starts_with("s3://") {
-            complete_s3_path(session, typed).await
-        } else {
-            Vec::new()
-        };
-        return Completion {
-            kinds: vec!["path"; paths.len()],
-            matches: paths,
-            cursor_start: start,
-            cursor_end: cursor_pos,
-        };
+        return complete_in_string(session, &before[literal_start..], cursor_pos).await;
     }
     let word_start = before
         .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
@@ -169,6 +173,17 @@ pub async fn complete(session: &SqlSession, code: &str, cursor_pos: usize) -> Co
         }
         return completion;
     }
+    complete_word(session, code, word, completion).await
+}
+
+/// Completes a bare word: the columns of the tables the cell names, tables,
+/// keywords (in the case typed) and functions.
+async fn complete_word(
+    session: &SqlSession,
+    code: &str,
+    word: &str,
+    mut completion: Completion,
+) -> Completion {
     let mut seen = BTreeSet::new();
     let mut push = |c: &mut Completion, candidate: String, kind: &'static str| {
         if starts_with_ignore_case(&candidate, word) && seen.insert(candidate.to_lowercase()) {
