@@ -33,6 +33,38 @@ impl DeletePrefixError {
     }
 }
 
+/// One `DeleteObjects` request for `keys` (at most [`DELETE_BATCH`]),
+/// quiet: only failures come back.
+async fn delete_batch(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    keys: &[&str],
+) -> Result<
+    aws_sdk_s3::operation::delete_objects::DeleteObjectsOutput,
+    aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::delete_objects::DeleteObjectsError>,
+> {
+    let objects = keys
+        .iter()
+        .filter_map(|k| {
+            aws_sdk_s3::types::ObjectIdentifier::builder()
+                .key(*k)
+                .build()
+                .ok()
+        })
+        .collect();
+    let delete = aws_sdk_s3::types::Delete::builder()
+        .set_objects(Some(objects))
+        .quiet(true)
+        .build()
+        .expect("objects are set");
+    client
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete)
+        .send()
+        .await
+}
+
 /// Deletes every object under `prefix` in batches of 1,000, calling
 /// `progress` with the running total after each batch. Returns how many
 /// objects were deleted (0 when nothing was there).
@@ -64,29 +96,9 @@ pub async fn delete_prefix(
                 folders.extend(folders_between(prefix, key));
             }
         }
-        let keys: Vec<_> = page
-            .contents()
-            .iter()
-            .filter_map(|o| o.key())
-            .filter_map(|k| {
-                aws_sdk_s3::types::ObjectIdentifier::builder()
-                    .key(k)
-                    .build()
-                    .ok()
-            })
-            .collect();
+        let keys: Vec<&str> = page.contents().iter().filter_map(|o| o.key()).collect();
         if !keys.is_empty() {
-            let batch = keys.len();
-            let delete = aws_sdk_s3::types::Delete::builder()
-                .set_objects(Some(keys))
-                .quiet(true)
-                .build()
-                .expect("objects are set");
-            let out = client
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
+            let out = delete_batch(client, bucket, &keys)
                 .await
                 .map_err(|e| explain(&|| crate::explain_sdk_failure(&e, &place, &endpoint)))?;
             if let Some(failed) = out.errors().first() {
@@ -96,7 +108,7 @@ pub async fn delete_prefix(
                     code: failed.code().unwrap_or("error").to_string(),
                 });
             }
-            deleted += batch;
+            deleted += keys.len();
             progress(deleted);
         }
         token = page.next_continuation_token().map(str::to_string);
