@@ -9,8 +9,8 @@ use super::running::{StatusLine, progress_ticker};
 use super::{QuarryHandler, display};
 use crate::protocol::{ExecuteError, Outputs};
 use quarry_sql::{
-    SqlError, engine::CellOutcome, engine::CellProgress, notebook::ResultBundle,
-    notebook::render_batches,
+    SqlError, engine::CellOutcome, engine::CellProgress, engine::StatementResult,
+    notebook::ResultBundle, notebook::render_batches,
 };
 use quarry_text::numbers::human_duration;
 
@@ -61,6 +61,38 @@ impl QuarryHandler {
 }
 
 /// Replaces the status line with the outcome and shows the result.
+/// A cell's last result: its table, and the grid's bundle when the kernel
+/// holds it (the query remembered for the grid's buttons).
+fn show_result(
+    handler: &QuarryHandler,
+    result: StatementResult,
+    query: Option<String>,
+    elapsed: Duration,
+    outputs: &Outputs,
+) {
+    let rendered = render_batches(
+        &result.schema,
+        &result.batches,
+        result.total_rows,
+        Some(elapsed),
+    );
+    let source = query.map(LastQuery::Sql);
+    let grid = result.held.as_ref().map(|held| {
+        let bundle = ResultBundle {
+            schema: &result.schema,
+            first_rows: &result.batches,
+            total_rows: result.total_rows,
+            held,
+            note: None,
+        };
+        handler
+            .grid_actions
+            .remember(&handler.session, held, source.as_ref());
+        display::grid(&bundle)
+    });
+    outputs.result(display::table(rendered, grid));
+}
+
 fn finish_sql(
     handler: &QuarryHandler,
     ended: Ended,
@@ -97,27 +129,7 @@ fn finish_sql(
                 human_duration(cell.elapsed)
             ));
             if let Some(result) = cell.result {
-                let rendered = render_batches(
-                    &result.schema,
-                    &result.batches,
-                    result.total_rows,
-                    Some(cell.elapsed),
-                );
-                let source = cell.query.map(LastQuery::Sql);
-                let grid = result.held.as_ref().map(|held| {
-                    let bundle = ResultBundle {
-                        schema: &result.schema,
-                        first_rows: &result.batches,
-                        total_rows: result.total_rows,
-                        held,
-                        note: None,
-                    };
-                    handler
-                        .grid_actions
-                        .remember(&handler.session, held, source.as_ref());
-                    display::grid(&bundle)
-                });
-                outputs.result(display::table(rendered, grid));
+                show_result(handler, result, cell.query, cell.elapsed, outputs);
             }
             Ok(())
         }
