@@ -34,7 +34,6 @@ LONG_FUNCTIONS = {
     ("crates/quarry-protocol/src/shell.rs", "serve"): 62,
     ("crates/quarry-spark/src/server.rs", "launch"): 62,
     ("crates/quarry-viz/src/profile.rs", "read_stats"): 62,
-    ("crates/quarry-sql/src/notebook/results/page.rs", "result_page"): 61,
     ("crates/quarry-spark/src/conf.rs", "cluster_sessions_follow_the_design"): 61,
 }
 

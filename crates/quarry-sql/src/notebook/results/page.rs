@@ -154,6 +154,20 @@ impl ResultError {
     }
 }
 
+/// The grid's sort keys as DataFusion's, missing values last either way
+/// (as spreadsheets do).
+fn sort_exprs(schema: &SchemaRef, keys: &[SortKey]) -> Result<Vec<SortExpr>, ResultError> {
+    keys.iter()
+        .map(|key| {
+            column(schema, &key.column).map(|(expr, _)| SortExpr {
+                expr,
+                asc: !key.descending,
+                nulls_first: false,
+            })
+        })
+        .collect()
+}
+
 impl SqlSession {
     /// The page `request` asks of held result `id`.
     pub async fn result_page(&self, id: &str, request: &PageRequest) -> Result<Page, ResultError> {
@@ -189,18 +203,7 @@ impl SqlSession {
             matching_rows = frame.clone().count().await.map_err(query_failed)? as u64;
         }
         if !request.sort.is_empty() {
-            let keys = request
-                .sort
-                .iter()
-                .map(|key| {
-                    column(&held.schema, &key.column).map(|(expr, _)| SortExpr {
-                        expr,
-                        asc: !key.descending,
-                        // Missing values last either way, as spreadsheets do.
-                        nulls_first: false,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let keys = sort_exprs(&held.schema, &request.sort)?;
             frame = frame.sort(keys).map_err(query_failed)?;
         }
         let batches = frame
