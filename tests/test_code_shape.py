@@ -24,7 +24,6 @@ LONG_FUNCTIONS = {
     ("crates/quarry-testkit/src/fake_kube/watch.rs", "watch"): 76,
     ("crates/quarry-testkit/src/fake_kube/store.rs", "create"): 75,
     ("crates/quarry-spark/src/policy.rs", "limits_fail_closed"): 75,
-    ("crates/quarry-sql/src/engine/session.rs", "new"): 68,
     ("crates/quarry-protocol/src/lib.rs", "run_kernel"): 67,
     ("crates/quarry-protocol/src/wire.rs", "read"): 66,
     ("crates/quarry-spark/src/policy.rs", "check_executor_memory"): 66,

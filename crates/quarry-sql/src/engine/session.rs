@@ -95,6 +95,37 @@ impl std::fmt::Debug for SqlSession {
     }
 }
 
+/// DataFusion's runtime: the memory pool, the spill directory and its
+/// limit, the S3-aware object stores and the folder listing cache.
+fn runtime_env(
+    s3: &Arc<S3Stores>,
+    options: &SessionOptions,
+    pool: Arc<dyn MemoryPool>,
+) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>, SqlError> {
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(spill) = &options.spill {
+        std::fs::create_dir_all(&spill.dir).map_err(|e| {
+            SqlError::config(format!(
+                "Could not create the spill directory {}: {e}",
+                spill.dir.display()
+            ))
+        })?;
+        runtime = runtime.with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![spill.dir.clone()]))
+                .with_max_temp_directory_size(spill.max_bytes),
+        );
+    }
+    runtime
+        .with_memory_pool(pool)
+        .with_object_store_registry(Arc::new(S3AwareRegistry::new(Arc::clone(s3))))
+        .with_cache_manager(
+            CacheManagerConfig::default().with_list_files_cache_ttl(Some(LISTING_FRESH_FOR)),
+        )
+        .build_arc()
+        .map_err(|e| SqlError::config(format!("Could not start the SQL engine: {e}")))
+}
+
 impl SqlSession {
     /// A session over `s3` with `options` (memory pool, partitions, spill).
     pub fn new(s3: Arc<S3Stores>, options: &SessionOptions) -> Result<Self, SqlError> {
@@ -112,28 +143,7 @@ impl SqlSession {
             Arc::clone(&pool),
             options.memory.pool_bytes,
         ));
-        let mut runtime = RuntimeEnvBuilder::new();
-        if let Some(spill) = &options.spill {
-            std::fs::create_dir_all(&spill.dir).map_err(|e| {
-                SqlError::config(format!(
-                    "Could not create the spill directory {}: {e}",
-                    spill.dir.display()
-                ))
-            })?;
-            runtime = runtime.with_disk_manager_builder(
-                DiskManagerBuilder::default()
-                    .with_mode(DiskManagerMode::Directories(vec![spill.dir.clone()]))
-                    .with_max_temp_directory_size(spill.max_bytes),
-            );
-        }
-        let runtime = runtime
-            .with_memory_pool(pool)
-            .with_object_store_registry(Arc::new(S3AwareRegistry::new(Arc::clone(&s3))))
-            .with_cache_manager(
-                CacheManagerConfig::default().with_list_files_cache_ttl(Some(LISTING_FRESH_FOR)),
-            )
-            .build_arc()
-            .map_err(|e| SqlError::config(format!("Could not start the SQL engine: {e}")))?;
+        let runtime = runtime_env(&s3, options, Arc::clone(&pool))?;
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(true)
