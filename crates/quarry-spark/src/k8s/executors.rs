@@ -30,6 +30,44 @@ impl ExecutorView {
     }
 }
 
+/// What keeps one container of executor pod `name` from running, if
+/// anything: waiting on its image or a crash loop, or ended badly.
+fn container_problem(
+    container: &k8s_openapi::api::core::v1::ContainerStatus,
+    name: &str,
+) -> Option<String> {
+    let mut problem = None;
+    if let Some(waiting) = container.state.as_ref().and_then(|s| s.waiting.as_ref()) {
+        let reason = waiting.reason.as_deref().unwrap_or_default();
+        let message = waiting.message.as_deref().unwrap_or_default();
+        problem = Some(match reason {
+            "ImagePullBackOff" | "ErrImagePull" => format!(
+                "cannot pull its image {} (check --image and the registry){}",
+                container.image,
+                suffix(message)
+            ),
+            "CrashLoopBackOff" => format!(
+                "keeps crashing ({} restarts): %spark logs {name} shows why",
+                container.restart_count
+            ),
+            "CreateContainerConfigError" => format!("cannot be configured{}", suffix(message)),
+            "ContainerCreating" | "PodInitializing" | "" => String::new(),
+            other => format!("waiting: {other}{}", suffix(message)),
+        });
+    }
+    if let Some(done) = container.state.as_ref().and_then(|s| s.terminated.as_ref()) {
+        if done.reason.as_deref() == Some("OOMKilled") {
+            problem = Some("ran out of memory (raise --executor-memory)".into());
+        } else if done.exit_code != 0 {
+            problem = Some(format!(
+                "exited with code {}: %spark logs {name} shows why",
+                done.exit_code
+            ));
+        }
+    }
+    problem
+}
+
 /// Reads a pod the way a notebook user wants to hear about it.
 pub fn executor_view(pod: &Pod) -> ExecutorView {
     let name = pod.metadata.name.clone().unwrap_or_default();
@@ -40,33 +78,8 @@ pub fn executor_view(pod: &Pod) -> ExecutorView {
     let restarts = containers.iter().map(|c| c.restart_count).sum();
     let mut problem = String::new();
     for container in &containers {
-        if let Some(waiting) = container.state.as_ref().and_then(|s| s.waiting.as_ref()) {
-            let reason = waiting.reason.as_deref().unwrap_or_default();
-            let message = waiting.message.as_deref().unwrap_or_default();
-            problem = match reason {
-                "ImagePullBackOff" | "ErrImagePull" => format!(
-                    "cannot pull its image {} (check --image and the registry){}",
-                    container.image,
-                    suffix(message)
-                ),
-                "CrashLoopBackOff" => format!(
-                    "keeps crashing ({} restarts): %spark logs {name} shows why",
-                    container.restart_count
-                ),
-                "CreateContainerConfigError" => format!("cannot be configured{}", suffix(message)),
-                "ContainerCreating" | "PodInitializing" | "" => String::new(),
-                other => format!("waiting: {other}{}", suffix(message)),
-            };
-        }
-        if let Some(done) = container.state.as_ref().and_then(|s| s.terminated.as_ref()) {
-            if done.reason.as_deref() == Some("OOMKilled") {
-                problem = "ran out of memory (raise --executor-memory)".into();
-            } else if done.exit_code != 0 {
-                problem = format!(
-                    "exited with code {}: %spark logs {name} shows why",
-                    done.exit_code
-                );
-            }
+        if let Some(found) = container_problem(container, &name) {
+            problem = found;
         }
     }
     if problem.is_empty() && phase == "Pending" {
