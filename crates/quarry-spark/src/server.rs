@@ -81,6 +81,20 @@ pub struct ConnectServer {
     dir: tempfile::TempDir,
 }
 
+/// `conf` as a properties file only this user can read, in `dir`.
+fn write_properties(dir: &Path, conf: &[(String, String)]) -> std::io::Result<PathBuf> {
+    let properties = dir.join("spark.properties");
+    let mut file = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(&properties)?;
+    for (key, value) in conf {
+        writeln!(file, "{}={}", escape_property(key), escape_property(value))?;
+    }
+    Ok(properties)
+}
+
 impl ConnectServer {
     /// Starts `spark-submit` with `conf` written to a private properties file
     /// (secrets never appear on the command line), the auth token in the
@@ -96,18 +110,8 @@ impl ConnectServer {
             .prefix("quarry-spark-")
             .tempdir()
             .map_err(failed("create a work folder"))?;
-        let properties = dir.path().join("spark.properties");
-        let mut file = std::fs::OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .mode(0o600)
-            .open(&properties)
-            .map_err(failed("write the settings"))?;
-        for (key, value) in conf {
-            writeln!(file, "{}={}", escape_property(key), escape_property(value))
-                .map_err(failed("write the settings"))?;
-        }
-        drop(file);
+        let properties =
+            write_properties(dir.path(), conf).map_err(failed("write the settings"))?;
         let log = std::fs::File::create(dir.path().join("spark.log"))
             .map_err(failed("create the log"))?;
         let log_err = log.try_clone().map_err(failed("create the log"))?;
