@@ -85,6 +85,21 @@ pub enum BindError {
     Guard(#[from] GuardError),
 }
 
+/// Waits until the process that started the kernel is gone (forever when
+/// none is followed), then releases what the kernel holds (the Spark JVM
+/// above all): nobody is left to send `shutdown_request`.
+async fn owner_gone(owner: Option<Owner>, handler: &Arc<dyn Handler>) {
+    let Some(owner) = owner else {
+        return std::future::pending().await;
+    };
+    owner.gone().await;
+    tracing::warn!(
+        pid = owner.pid(),
+        "the process that started this kernel is gone; shutting down"
+    );
+    handler.shutdown(false).await;
+}
+
 /// Binds every socket described by `connection`, then serves requests until
 /// a `shutdown_request` arrives or `owner`, the process that started the
 /// kernel, dies. Either way the handler has released its resources when
@@ -132,24 +147,9 @@ pub async fn run_kernel(
             history,
         )),
     ];
-    let owner_gone = async {
-        match owner {
-            Some(owner) => owner.gone().await,
-            None => std::future::pending().await,
-        }
-    };
     let exit = tokio::select! {
         Some(restart) = shutdown_rx.recv() => KernelExit::ShutdownRequested { restart },
-        () = owner_gone => {
-            // Nobody is left to send shutdown_request: release what the
-            // kernel holds (the Spark JVM above all) and leave.
-            tracing::warn!(
-                pid = owner.map(|o| o.pid()),
-                "the process that started this kernel is gone; shutting down"
-            );
-            handler.shutdown(false).await;
-            KernelExit::OwnerGone
-        }
+        () = owner_gone(owner, &handler) => KernelExit::OwnerGone,
     };
     for task in tasks {
         task.abort();
