@@ -24,7 +24,6 @@ LONG_FUNCTIONS = {
     ("crates/quarry-testkit/src/fake_kube/watch.rs", "watch"): 76,
     ("crates/quarry-testkit/src/fake_kube/store.rs", "create"): 75,
     ("crates/quarry-spark/src/policy.rs", "limits_fail_closed"): 75,
-    ("crates/quarry-protocol/src/wire.rs", "read"): 66,
     ("crates/quarry-spark/src/policy.rs", "check_executor_memory"): 66,
     ("crates/quarry-testkit/tests/user_pod_policy.rs", "scheduling_onto_other_tenants_or_system_nodes_is_refused"): 64,
     ("crates/quarry-spark/tests/k8s_io.rs", "fake_cluster"): 64,

@@ -91,24 +91,28 @@ pub(super) async fn read<S: SocketRecv>(
             message.content = content;
             Ok(Incoming::Message(Box::new(message)))
         }
-        Err(reason) => {
-            let msg_type = message.header.msg_type.clone();
-            let reply_type = msg_type.replace("_request", "_reply");
-            let content = JupyterMessageContent::UnknownMessage(UnknownMessage {
-                msg_type: reply_type,
-                content: json!({
-                    "status": "error",
-                    "ename": "MalformedRequest",
-                    "evalue": format!("The {msg_type} could not be read: {reason}."),
-                    "traceback": [],
-                }),
-            });
-            let reply = JupyterMessage::new(content, Some(&message));
-            Ok(Incoming::Unanswerable {
-                reply: Box::new(reply),
-                reason,
-            })
-        }
+        Err(reason) => Ok(unanswerable(&message, reason)),
+    }
+}
+
+/// A request whose content does not parse: the error reply to send for it
+/// (`MalformedRequest`, with why), and why for the log.
+fn unanswerable(message: &JupyterMessage, reason: String) -> Incoming {
+    let msg_type = message.header.msg_type.clone();
+    let reply_type = msg_type.replace("_request", "_reply");
+    let content = JupyterMessageContent::UnknownMessage(UnknownMessage {
+        msg_type: reply_type,
+        content: json!({
+            "status": "error",
+            "ename": "MalformedRequest",
+            "evalue": format!("The {msg_type} could not be read: {reason}."),
+            "traceback": [],
+        }),
+    });
+    let reply = JupyterMessage::new(content, Some(message));
+    Incoming::Unanswerable {
+        reply: Box::new(reply),
+        reason,
     }
 }
 
