@@ -27,7 +27,6 @@ LONG_FUNCTIONS = {
     ("crates/quarry-spark/src/policy.rs", "check_executor_memory"): 66,
     ("crates/quarry-testkit/tests/user_pod_policy.rs", "scheduling_onto_other_tenants_or_system_nodes_is_refused"): 64,
     ("crates/quarry-spark/tests/k8s_io.rs", "fake_cluster"): 64,
-    ("crates/quarry-protocol/src/shell.rs", "serve"): 62,
     ("crates/quarry-viz/src/profile.rs", "read_stats"): 62,
     ("crates/quarry-spark/src/conf.rs", "cluster_sessions_follow_the_design"): 61,
 }

@@ -27,6 +27,29 @@ struct Shell {
 
 /// Serves shell requests until a shutdown was answered, then tells
 /// `run_kernel` through `shutdown` (with the `restart` flag).
+/// The next readable request; an unreadable one is answered with an error
+/// reply, and a forged or truncated one dropped before anything could act
+/// on it (`None` for both).
+async fn next_request(
+    socket: &mut KernelShellConnection,
+    history: &SignatureHistory,
+) -> Option<JupyterMessage> {
+    match wire::read(socket, history).await {
+        Ok(Incoming::Message(request)) => Some(*request),
+        Ok(Incoming::Unanswerable { reply, reason }) => {
+            tracing::warn!("answering an unreadable shell request with an error: {reason}");
+            if let Err(e) = socket.send(*reply).await {
+                tracing::warn!("could not send error reply: {e}");
+            }
+            None
+        }
+        Err(e) => {
+            tracing::warn!("dropped a shell message: {e}");
+            None
+        }
+    }
+}
+
 pub(super) async fn serve(
     socket: KernelShellConnection,
     handler: Arc<dyn Handler>,
@@ -44,21 +67,8 @@ pub(super) async fn serve(
         comms,
     };
     loop {
-        let request = match wire::read(&mut shell.socket, &history).await {
-            Ok(Incoming::Message(request)) => *request,
-            Ok(Incoming::Unanswerable { reply, reason }) => {
-                tracing::warn!("answering an unreadable shell request with an error: {reason}");
-                if let Err(e) = shell.socket.send(*reply).await {
-                    tracing::warn!("could not send error reply: {e}");
-                }
-                continue;
-            }
-            // Bad signatures and truncated frames are dropped here, before
-            // anything could act on them.
-            Err(e) => {
-                tracing::warn!("dropped a shell message: {e}");
-                continue;
-            }
+        let Some(request) = next_request(&mut shell.socket, &history).await else {
+            continue;
         };
         shell.iopub.busy(&request);
         if let JupyterMessageContent::ShutdownRequest(r) = &request.content {
