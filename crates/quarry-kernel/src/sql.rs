@@ -60,7 +60,6 @@ impl QuarryHandler {
     }
 }
 
-/// Replaces the status line with the outcome and shows the result.
 /// A cell's last result: its table, and the grid's bundle when the kernel
 /// holds it (the query remembered for the grid's buttons).
 fn show_result(
@@ -93,6 +92,7 @@ fn show_result(
     outputs.result(display::table(rendered, grid));
 }
 
+/// Replaces the status line with the outcome and shows the result.
 fn finish_sql(
     handler: &QuarryHandler,
     ended: Ended,

@@ -25,8 +25,6 @@ struct Shell {
     comms: OpenComms,
 }
 
-/// Serves shell requests until a shutdown was answered, then tells
-/// `run_kernel` through `shutdown` (with the `restart` flag).
 /// The next readable request; an unreadable one is answered with an error
 /// reply, and a forged or truncated one dropped before anything could act
 /// on it (`None` for both).
@@ -50,6 +48,8 @@ async fn next_request(
     }
 }
 
+/// Serves shell requests until a shutdown was answered, then tells
+/// `run_kernel` through `shutdown` (with the `restart` flag).
 pub(super) async fn serve(
     socket: KernelShellConnection,
     handler: Arc<dyn Handler>,
