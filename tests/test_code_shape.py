@@ -19,7 +19,6 @@ LONG_FUNCTIONS = {
     ("crates/quarry-testkit/src/fake_kube/psa.rs", "violations"): 123,
     ("crates/quarry-spark/src/conf.rs", "spark_conf"): 119,
     ("crates/quarry-s3/src/failure.rs", "explain"): 113,
-    ("crates/quarry-testkit/src/bin/quarry-fake-kube.rs", "main"): 92,
     ("crates/quarry-testkit/src/fake_kube/request.rs", "paths_resolve_as_the_api_server_does"): 79,
     ("crates/quarry-testkit/src/fake_kube/watch.rs", "watch"): 76,
     ("crates/quarry-testkit/src/fake_kube/store.rs", "create"): 75,

@@ -66,6 +66,42 @@ async fn main() -> anyhow::Result<()> {
         args.dir.join("admin-token"),
         cluster.issue_token(UserInfo::admin()),
     )?;
+    seed(&cluster, &args)?;
+    let image_env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "PATH" | "HOME" | "JAVA_HOME" | "SPARK_HOME" | "LANG"
+            )
+        })
+        .collect();
+    let config = kubelet::KubeletConfig {
+        entrypoint: std::fs::canonicalize(&args.entrypoint).context("--entrypoint")?,
+        root: args.dir.join("pods"),
+        image_env,
+    };
+    tokio::spawn(kubelet::run(cluster.clone(), config));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let port = listener.local_addr()?.port();
+    std::fs::write(
+        args.dir.join("ready.json"),
+        json!({"port": port}).to_string(),
+    )?;
+    tracing::info!("fake Kubernetes API on https://127.0.0.1:{port}");
+    // Returning drops the runtime and with it every pod's process
+    // (kill_on_drop), so stopping the server never leaves executors behind.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        served = fake_kube::serve(cluster, tls, listener) => served?,
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
+/// The user's namespace, the manifests applied in it, and (when asked)
+/// a pod quota and the notebook pod executors belong to.
+fn seed(cluster: &Cluster, args: &Args) -> anyhow::Result<()> {
     {
         let mut store = cluster.store.lock().expect("store");
         let namespace = json!({"metadata": {"name": args.namespace}});
@@ -105,35 +141,6 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .map_err(|r| anyhow::anyhow!(r.message))?;
         }
-    }
-    let image_env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| {
-            matches!(
-                k.as_str(),
-                "PATH" | "HOME" | "JAVA_HOME" | "SPARK_HOME" | "LANG"
-            )
-        })
-        .collect();
-    let config = kubelet::KubeletConfig {
-        entrypoint: std::fs::canonicalize(&args.entrypoint).context("--entrypoint")?,
-        root: args.dir.join("pods"),
-        image_env,
-    };
-    tokio::spawn(kubelet::run(cluster.clone(), config));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let port = listener.local_addr()?.port();
-    std::fs::write(
-        args.dir.join("ready.json"),
-        json!({"port": port}).to_string(),
-    )?;
-    tracing::info!("fake Kubernetes API on https://127.0.0.1:{port}");
-    // Returning drops the runtime and with it every pod's process
-    // (kill_on_drop), so stopping the server never leaves executors behind.
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        served = fake_kube::serve(cluster, tls, listener) => served?,
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
     Ok(())
 }
