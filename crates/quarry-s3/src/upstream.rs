@@ -1,7 +1,7 @@
 //! The one place quarry-s3 reads other libraries' wording.
 //!
 //! object_store reports an S3 answer's HTTP status only inside its error
-//! text ("… with status 409 Conflict …"); the HTTP clients under
+//! text ("… non-2xx status code: 409 Conflict …" in 0.13); the HTTP clients under
 //! object_store and the AWS SDK (reqwest, hyper) say "connection refused",
 //! "error sending request", "timed out" and the like; and S3 servers
 //! (MinIO, SeaweedFS) deny an invalid session token as `AccessDenied` with
@@ -12,12 +12,13 @@
 //! wording is checked against SeaweedFS's real STS by
 //! `tests/test_credentials_refresh.py`.
 
-/// The HTTP status object_store's error text names ("status 409").
+/// The HTTP status object_store's error text names: "non-2xx status
+/// code: 409 Conflict" (object_store 0.13), or "status 409" (earlier).
 pub(crate) fn status_in(detail: &str) -> Option<u16> {
-    detail
-        .find("status ")
-        .and_then(|i| detail.get(i + 7..i + 10))
-        .and_then(|s| s.parse().ok())
+    ["status code: ", "status "].iter().find_map(|label| {
+        let at = detail.find(label)? + label.len();
+        detail.get(at..at + 3)?.parse().ok()
+    })
 }
 
 /// Whether the HTTP clients' text says S3 could not be reached at all.

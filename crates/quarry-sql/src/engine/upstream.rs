@@ -59,11 +59,16 @@ pub(crate) fn missing_table(plan_message: &str) -> Option<&str> {
 }
 
 /// What a memory refusal could not get, without the operator's internal
-/// name: "Failed to allocate additional 1.0 MB for ExternalSorter[0] with
-/// …" gives "Failed to allocate additional 1.0 MB".
+/// name. DataFusion's detail starts "Additional allocation failed for
+/// FinalHashAggregateStream[0] with top memory consumers …" and names the
+/// amount further down ("Error: Failed to allocate additional 128.0 KB
+/// for …"): that gives "Failed to allocate additional 128.0 KB".
 pub(crate) fn refused_allocation(detail: &str) -> &str {
-    first_line(detail)
-        .split(" for ")
+    let line = detail
+        .lines()
+        .find_map(|line| line.find("Failed to allocate").map(|at| &line[at..]))
+        .unwrap_or_else(|| first_line(detail));
+    line.split(" for ")
         .next()
         .unwrap_or("allocation failed")
         .trim()
@@ -92,7 +97,8 @@ mod tests {
         let DataFusionError::Plan(message) = error.find_root() else {
             panic!("DataFusion now reports a missing table as {error:?}");
         };
-        assert_eq!(missing_table(message), Some("readings"));
+        // Qualified: the caller shows the last part.
+        assert_eq!(missing_table(message), Some("datafusion.public.readings"));
         assert_eq!(missing_table("table 'x' is something else"), None);
     }
 
@@ -130,7 +136,10 @@ mod tests {
             panic!("DataFusion no longer refuses memory as ResourcesExhausted: {error:?}");
         };
         let what = refused_allocation(detail);
-        assert!(what.starts_with("Failed to allocate"), "{detail}");
-        assert!(!what.contains(" for "), "{what}");
+        assert!(
+            what.starts_with("Failed to allocate additional "),
+            "{detail}"
+        );
+        assert!(what.ends_with('B') && !what.contains(" for "), "{what}");
     }
 }
