@@ -14,6 +14,8 @@ def book_pages():
     return [BOOK / link for link in re.findall(r"\]\(([^)#]+\.md)\)", summary)]
 
 
-def documentation_text():
-    """The README and every page of the book, in reading order."""
-    return "\n".join(p.read_text() for p in [ROOT / "README.md", *book_pages()])
+def documentation_text(skip=()):
+    """The README and every page of the book, in reading order, but for
+    the pages in `skip` (paths under docs/src)."""
+    pages = [p for p in book_pages() if str(p.relative_to(BOOK)) not in skip]
+    return "\n".join(p.read_text() for p in [ROOT / "README.md", *pages])
